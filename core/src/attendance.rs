@@ -103,10 +103,8 @@ pub struct Presence {
 pub fn presence(session: &Session, member_id: &str, checkins: &[CheckIn], grace_minutes: u32) -> Presence {
     let span = session.span();
     let grace = minutes(grace_minutes);
-    let mut mine: Vec<&CheckIn> = checkins
-        .iter()
-        .filter(|c| c.member_id == member_id && c.session_id == session.id)
-        .collect();
+    let mut mine: Vec<&CheckIn> =
+        checkins.iter().filter(|c| c.member_id == member_id && c.session_id == session.id).collect();
     mine.sort_by(|a, b| a.replay_key().cmp(&b.replay_key()));
 
     let mut out = Presence::default();
@@ -287,22 +285,15 @@ fn explain(c: &SessionCredit, step_seconds: Option<u64>, minimum: Decimal, v: &V
     if f.contains(&Flag::NoCreditableContent) {
         parts.push("this session has no creditable learning time".into());
     } else if f.contains(&Flag::FullAttendanceRequired) {
-        parts.push(format!(
-            "full attendance is required and {attended} of {offered} creditable minutes were attended"
-        ));
+        parts.push(format!("full attendance is required and {attended} of {offered} creditable minutes were attended"));
     } else if f.contains(&Flag::BelowMinimum) {
-        parts.push(format!(
-            "{attended} creditable minutes is less than the minimum award of {minimum}"
-        ));
+        parts.push(format!("{attended} creditable minutes is less than the minimum award of {minimum}"));
     } else if c.credit < c.max_credit {
         let mut s = format!("attended {attended} of {offered} creditable minutes");
-        if let Some(step) = step_seconds.filter(|s| *s > 0) {
-            if c.creditable.as_secs() % i64::try_from(step).unwrap_or(i64::MAX) != 0 {
-                s.push_str(&format!(
-                    "; credit is granted in {}-minute steps",
-                    step / 60
-                ));
-            }
+        if let Some(step) = step_seconds.filter(|s| *s > 0)
+            && c.creditable.as_secs() % i64::try_from(step).unwrap_or(i64::MAX) != 0
+        {
+            s.push_str(&format!("; credit is granted in {}-minute steps", step / 60));
         }
         parts.push(s);
     }
@@ -315,7 +306,9 @@ fn explain(c: &SessionCredit, step_seconds: Option<u64>, minimum: Decimal, v: &V
     if f.contains(&Flag::NotEndorsed) {
         parts.push("the provider holds no endorsement, so the credit is not verified".into());
     } else if f.contains(&Flag::EndorsementExpired) {
-        parts.push("the provider's endorsement was not valid on the session's date, so the credit is not verified".into());
+        parts.push(
+            "the provider's endorsement was not valid on the session's date, so the credit is not verified".into(),
+        );
     } else if !matches!(v, Verification::Verified { .. }) {
         parts.push("the credit is not verified".into());
     }
@@ -323,7 +316,13 @@ fn explain(c: &SessionCredit, step_seconds: Option<u64>, minimum: Decimal, v: &V
 }
 
 /// A member's attendance at `session` of `event`, credited by `rule` under the event's policy.
-pub fn attend(event: &Event, session: &Session, member_id: &str, checkins: &[CheckIn], rule: &CreditRule) -> Attendance {
+pub fn attend(
+    event: &Event,
+    session: &Session,
+    member_id: &str,
+    checkins: &[CheckIn],
+    rule: &CreditRule,
+) -> Attendance {
     let rule = event.door_rule(rule.clone());
     let mut credit = credit_session(session, member_id, checkins, &rule);
     let verification = match event.provider.endorsement_on(event.session_date(session)) {

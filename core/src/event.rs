@@ -57,10 +57,7 @@ impl SegmentKind {
 
     /// Whether time in this kind of segment is creditable contact.
     pub fn is_creditable(self) -> bool {
-        matches!(
-            self,
-            Self::Instruction | Self::Keynote | Self::Practice | Self::Panel | Self::Demonstration
-        )
+        matches!(self, Self::Instruction | Self::Keynote | Self::Practice | Self::Panel | Self::Demonstration)
     }
 
     /// The stable snake_case name.
@@ -198,11 +195,7 @@ pub struct Span {
 impl Span {
     /// Length; zero when empty.
     pub fn duration(&self) -> SignedDuration {
-        if self.end > self.start {
-            self.end.duration_since(self.start)
-        } else {
-            SignedDuration::ZERO
-        }
+        if self.end > self.start { self.end.duration_since(self.start) } else { SignedDuration::ZERO }
     }
 
     /// The overlap of two spans, if any.
@@ -408,10 +401,10 @@ impl Event {
     /// Checks the time zone and endorsement range.
     pub fn validate(&self) -> Result<(), EventError> {
         self.tz()?;
-        if let Some(e) = &self.provider.endorsement {
-            if e.valid_until < e.valid_from {
-                return Err(EventError::EndorsementRange);
-            }
+        if let Some(e) = &self.provider.endorsement
+            && e.valid_until < e.valid_from
+        {
+            return Err(EventError::EndorsementRange);
         }
         Ok(())
     }
@@ -468,8 +461,7 @@ mod tests {
 
     #[test]
     fn only_learning_kinds_are_creditable() {
-        let creditable: Vec<_> =
-            SegmentKind::ALL.iter().filter(|k| k.is_creditable()).map(|k| k.as_str()).collect();
+        let creditable: Vec<_> = SegmentKind::ALL.iter().filter(|k| k.is_creditable()).map(|k| k.as_str()).collect();
         assert_eq!(creditable, ["instruction", "keynote", "practice", "panel", "demonstration"]);
     }
 

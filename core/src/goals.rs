@@ -67,7 +67,10 @@ impl Goal {
                 });
             }
             if b.due > self.due {
-                return Err(GoalError { field: "benchmarks", message: "a benchmark must be due by the goal's due date" });
+                return Err(GoalError {
+                    field: "benchmarks",
+                    message: "a benchmark must be due by the goal's due date",
+                });
             }
         }
         Ok(())
@@ -155,9 +158,7 @@ pub fn progress(goal: &Goal, records: &[CreditRecord], today: Date) -> GoalProgr
         .collect();
     let expected = expected_by(goal, today);
     let on_track = met
-        || (today <= goal.due
-            && benchmarks.iter().all(|b| b.status != BenchmarkStatus::Missed)
-            && earned >= expected);
+        || (today <= goal.due && benchmarks.iter().all(|b| b.status != BenchmarkStatus::Missed) && earned >= expected);
     GoalProgress {
         earned_cecs: earned,
         remaining_cecs: (goal.target_cecs - earned).max(Decimal::ZERO),

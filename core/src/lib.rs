@@ -26,7 +26,7 @@ pub mod rules;
 pub use attendance::{Attendance, Flag, SessionCredit, Verification, attend, attend_all, credit_session};
 pub use checkin::{CheckIn, Direction, Method};
 pub use event::{
-    Endorsement, EndorsementStatus, Event, Policy, Provider, RosterMember, Segment, SegmentKind,
-    Session, SessionFormat, Span,
+    Endorsement, EndorsementStatus, Event, Policy, Provider, RosterMember, Segment, SegmentKind, Session,
+    SessionFormat, Span,
 };
 pub use rules::{CreditRule, CreditUnit, Rounding, ceus_from_cecs};

@@ -187,7 +187,9 @@ pub fn verification_code(
     endorsement_number: &str,
 ) -> String {
     let mut h = Sha256::new();
-    for part in ["cecsync-verify-v1", member_id, event_id, session_id, &cecs.normalize().to_string(), endorsement_number] {
+    for part in
+        ["cecsync-verify-v1", member_id, event_id, session_id, &cecs.normalize().to_string(), endorsement_number]
+    {
         h.update(part.as_bytes());
         h.update([0u8]);
     }

@@ -178,15 +178,10 @@ impl CreditRule {
         let steps = creditable_seconds / (seconds_per_unit * self.increment);
         let steps = match self.rounding {
             Rounding::Floor => steps.floor(),
-            Rounding::HalfUp => steps
-                .round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero),
+            Rounding::HalfUp => steps.round_dp_with_strategy(0, rust_decimal::RoundingStrategy::MidpointAwayFromZero),
         };
         let credit = (steps * self.increment).normalize();
-        if credit < self.minimum {
-            Decimal::ZERO
-        } else {
-            credit
-        }
+        if credit < self.minimum { Decimal::ZERO } else { credit }
     }
 
     /// Credit for whole contact minutes.

@@ -6,8 +6,8 @@
 use std::collections::BTreeMap;
 
 use cec_core::{
-    CheckIn, CreditRule, Direction, Endorsement, Event, Flag, Method, Policy, Provider, RosterMember, Segment,
-    Session, SessionFormat, attend,
+    CheckIn, CreditRule, Direction, Endorsement, Event, Flag, Method, Policy, Provider, RosterMember, Segment, Session,
+    SessionFormat, attend,
 };
 use jiff::civil::date;
 use jiff::{SignedDuration, Timestamp};
@@ -149,8 +149,20 @@ fn run(case: &Case) {
 #[test]
 fn the_seed_examples() {
     let seed = [
-        Case { name: "75-minute conference session", segments: "instruction 75", scans: "in 0, out 75", cecs: "1.25", ..BASE },
-        Case { name: "2-hour conference session", segments: "instruction 120", scans: "in 0, out 120", cecs: "2", ..BASE },
+        Case {
+            name: "75-minute conference session",
+            segments: "instruction 75",
+            scans: "in 0, out 75",
+            cecs: "1.25",
+            ..BASE
+        },
+        Case {
+            name: "2-hour conference session",
+            segments: "instruction 120",
+            scans: "in 0, out 120",
+            cecs: "2",
+            ..BASE
+        },
         Case {
             name: "90-minute lunch with a 30-minute keynote",
             segments: "meal 30, keynote 30, meal 30",
@@ -201,7 +213,13 @@ fn the_rule_table() {
             ..BASE
         },
         // Quarter-hour steps and the minimum.
-        Case { name: "55 minutes earn 0.75", scans: "in 0, out 55", cecs: "0.75", flags: &["partial_attendance"], ..BASE },
+        Case {
+            name: "55 minutes earn 0.75",
+            scans: "in 0, out 55",
+            cecs: "0.75",
+            flags: &["partial_attendance"],
+            ..BASE
+        },
         Case {
             name: "14 minutes earn nothing",
             scans: "in 0, out 14",
@@ -216,11 +234,35 @@ fn the_rule_table() {
             flags: &["partial_attendance", "below_minimum"],
             ..BASE
         },
-        Case { name: "15 minutes earn the minimum", scans: "in 0, out 15", cecs: "0.25", flags: &["partial_attendance"], ..BASE },
-        Case { name: "29 minutes earn 0.25", scans: "in 0, out 29", cecs: "0.25", flags: &["partial_attendance"], ..BASE },
-        Case { name: "30 minutes earn 0.5", scans: "in 0, out 30", cecs: "0.5", flags: &["partial_attendance"], ..BASE },
+        Case {
+            name: "15 minutes earn the minimum",
+            scans: "in 0, out 15",
+            cecs: "0.25",
+            flags: &["partial_attendance"],
+            ..BASE
+        },
+        Case {
+            name: "29 minutes earn 0.25",
+            scans: "in 0, out 29",
+            cecs: "0.25",
+            flags: &["partial_attendance"],
+            ..BASE
+        },
+        Case {
+            name: "30 minutes earn 0.5",
+            scans: "in 0, out 30",
+            cecs: "0.5",
+            flags: &["partial_attendance"],
+            ..BASE
+        },
         // Rule 4: clipping to the session.
-        Case { name: "early and late scans are clipped", scans: "in -10, out 85", cecs: "1.25", flags: &["outside_session"], ..BASE },
+        Case {
+            name: "early and late scans are clipped",
+            scans: "in -10, out 85",
+            cecs: "1.25",
+            flags: &["outside_session"],
+            ..BASE
+        },
         Case {
             name: "a scan after the end earns nothing",
             scans: "in 80",
@@ -236,7 +278,14 @@ fn the_rule_table() {
             ..BASE
         },
         // Rule 5: grace.
-        Case { name: "in within grace counts from the start", scans: "in 5, out 75", grace: 5, cecs: "1.25", flags: &["grace_applied"], ..BASE },
+        Case {
+            name: "in within grace counts from the start",
+            scans: "in 5, out 75",
+            grace: 5,
+            cecs: "1.25",
+            flags: &["grace_applied"],
+            ..BASE
+        },
         Case {
             name: "in past grace counts from the scan",
             scans: "in 6, out 75",
@@ -245,7 +294,14 @@ fn the_rule_table() {
             flags: &["partial_attendance"],
             ..BASE
         },
-        Case { name: "out within grace counts to the end", scans: "in 0, out 70", grace: 5, cecs: "1.25", flags: &["grace_applied"], ..BASE },
+        Case {
+            name: "out within grace counts to the end",
+            scans: "in 0, out 70",
+            grace: 5,
+            cecs: "1.25",
+            flags: &["grace_applied"],
+            ..BASE
+        },
         Case {
             name: "out before grace counts from the scan",
             scans: "in 0, out 69",
@@ -262,8 +318,20 @@ fn the_rule_table() {
             ..BASE
         },
         // Rule 2: duplicates and strays.
-        Case { name: "a duplicate in changes nothing", scans: "in 0, in 10, out 75", cecs: "1.25", flags: &["duplicate_checkin"], ..BASE },
-        Case { name: "a stray out is ignored", scans: "out -5, in 0, out 75", cecs: "1.25", flags: &["stray_checkout"], ..BASE },
+        Case {
+            name: "a duplicate in changes nothing",
+            scans: "in 0, in 10, out 75",
+            cecs: "1.25",
+            flags: &["duplicate_checkin"],
+            ..BASE
+        },
+        Case {
+            name: "a stray out is ignored",
+            scans: "out -5, in 0, out 75",
+            cecs: "1.25",
+            flags: &["stray_checkout"],
+            ..BASE
+        },
         Case {
             name: "only an out earns nothing",
             scans: "out 30",
@@ -386,7 +454,13 @@ fn the_rule_table() {
         },
         // Verified vs. not endorsed.
         Case { name: "no endorsement", endorsement: "none", cecs: "1.25", flags: &["not_endorsed"], ..BASE },
-        Case { name: "expired endorsement", endorsement: "expired", cecs: "1.25", flags: &["endorsement_expired"], ..BASE },
+        Case {
+            name: "expired endorsement",
+            endorsement: "expired",
+            cecs: "1.25",
+            flags: &["endorsement_expired"],
+            ..BASE
+        },
         // Rosters go stale.
         Case { name: "a member not on the roster", on_roster: false, cecs: "1.25", flags: &["unknown_member"], ..BASE },
         // Other rule sets.
@@ -399,13 +473,15 @@ fn the_rule_table() {
             flags: &["partial_attendance", "below_minimum"],
             ..BASE
         },
-        Case { name: "IACET: 2 hours are 0.2 CEU", rule: "iacet_ceu", segments: "instruction 120", scans: "in 0, out 120", cecs: "0.2", ..BASE },
         Case {
-            name: "IACET: 75 minutes are 0.1 CEU",
+            name: "IACET: 2 hours are 0.2 CEU",
             rule: "iacet_ceu",
-            cecs: "0.1",
+            segments: "instruction 120",
+            scans: "in 0, out 120",
+            cecs: "0.2",
             ..BASE
         },
+        Case { name: "IACET: 75 minutes are 0.1 CEU", rule: "iacet_ceu", cecs: "0.1", ..BASE },
     ];
     assert!(cases.len() >= 30);
     for case in &cases {

@@ -34,7 +34,11 @@ pub fn add_checkin(doc: &mut AutoCommit, c: &CheckIn) -> Result<Added, DocError>
     let checkins = fields::ensure_map(doc, &ROOT, "checkins")?;
     if fields::get_map(doc, &checkins, &c.id)?.is_some() {
         let existing = read_checkin(doc, &checkins, &c.id)?;
-        return if &existing == c { Ok(Added::Existing) } else { Err(DocError::Conflict(format!("check-in {}", c.id))) };
+        return if &existing == c {
+            Ok(Added::Existing)
+        } else {
+            Err(DocError::Conflict(format!("check-in {}", c.id)))
+        };
     }
     let m = fields::ensure_map(doc, &checkins, &c.id)?;
     fields::put(doc, &m, "member_id", c.member_id.as_str())?;

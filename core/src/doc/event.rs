@@ -95,7 +95,9 @@ fn read_segments(doc: &AutoCommit, session: &ObjId) -> Result<Vec<Segment>, DocE
     let list = fields::get_list(doc, session, "segments")?.ok_or(DocError::Missing("segments"))?;
     fields::list_maps(doc, &list)?
         .iter()
-        .map(|m| Ok(Segment { kind: fields::req_parsed(doc, m, "kind")?, minutes: fields::req_u32(doc, m, "minutes")? }))
+        .map(|m| {
+            Ok(Segment { kind: fields::req_parsed(doc, m, "kind")?, minutes: fields::req_u32(doc, m, "minutes")? })
+        })
         .collect()
 }
 
@@ -137,7 +139,11 @@ pub fn read(doc: &AutoCommit) -> Result<Event, DocError> {
         let m = fields::get_map(doc, &roster_obj, &id)?.ok_or_else(|| invalid("roster", "expected a map"))?;
         roster.insert(
             id.clone(),
-            RosterMember { member_id: id, name: fields::req_str(doc, &m, "name")?, email: fields::get_str(doc, &m, "email")? },
+            RosterMember {
+                member_id: id,
+                name: fields::req_str(doc, &m, "name")?,
+                email: fields::get_str(doc, &m, "email")?,
+            },
         );
     }
     Ok(Event {

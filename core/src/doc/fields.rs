@@ -49,7 +49,12 @@ pub(crate) fn get_str(doc: &AutoCommit, obj: &ObjId, key: &'static str) -> Resul
 }
 
 /// The string at a dynamic `key`, reporting errors against `field`.
-pub(crate) fn str_at(doc: &AutoCommit, obj: &ObjId, key: &str, field: &'static str) -> Result<Option<String>, DocError> {
+pub(crate) fn str_at(
+    doc: &AutoCommit,
+    obj: &ObjId,
+    key: &str,
+    field: &'static str,
+) -> Result<Option<String>, DocError> {
     match scalar(doc, obj, key)? {
         None | Some(ScalarValue::Null) => Ok(None),
         Some(ScalarValue::Str(s)) => Ok(Some(s.to_string())),
@@ -91,9 +96,7 @@ pub(crate) fn get_parsed<T: FromStr>(doc: &AutoCommit, obj: &ObjId, key: &'stati
 where
     T::Err: std::fmt::Display,
 {
-    get_str(doc, obj, key)?
-        .map(|s| s.parse::<T>().map_err(|e| invalid(key, e.to_string())))
-        .transpose()
+    get_str(doc, obj, key)?.map(|s| s.parse::<T>().map_err(|e| invalid(key, e.to_string()))).transpose()
 }
 
 pub(crate) fn req_parsed<T: FromStr>(doc: &AutoCommit, obj: &ObjId, key: &'static str) -> Result<T, DocError>
@@ -211,7 +214,12 @@ pub(crate) fn get_str_list(doc: &AutoCommit, obj: &ObjId, key: &'static str) -> 
 }
 
 /// Replaces the list of strings at `key` when it differs.
-pub(crate) fn put_str_list(doc: &mut AutoCommit, obj: &ObjId, key: &'static str, values: &[String]) -> Result<(), DocError> {
+pub(crate) fn put_str_list(
+    doc: &mut AutoCommit,
+    obj: &ObjId,
+    key: &'static str,
+    values: &[String],
+) -> Result<(), DocError> {
     if get_list(doc, obj, key)?.is_some() && get_str_list(doc, obj, key)? == values {
         return Ok(());
     }

@@ -199,8 +199,10 @@ fn read_verified(doc: &AutoCommit, _key: &str, m: &ObjId) -> Result<VerifiedReco
         endorsement_number: fields::req_str(doc, m, "endorsement_number")?,
         date: fields::req_date(doc, m, "date")?,
         category: fields::req_str(doc, m, "category")?,
-        contact_minutes: u64::try_from(fields::get_i64(doc, m, "contact_minutes")?.ok_or(DocError::Missing("contact_minutes"))?)
-            .map_err(|_| invalid("contact_minutes", "negative"))?,
+        contact_minutes: u64::try_from(
+            fields::get_i64(doc, m, "contact_minutes")?.ok_or(DocError::Missing("contact_minutes"))?,
+        )
+        .map_err(|_| invalid("contact_minutes", "negative"))?,
         cecs: fields::req_decimal(doc, m, "cecs")?,
         verification_code: fields::req_str(doc, m, "verification_code")?,
     })
@@ -270,7 +272,10 @@ pub fn read(doc: &AutoCommit) -> Result<Portfolio, DocError> {
     check_header(doc, &DocId::portfolio(&member_id))?;
     let profile = fields::req_map(doc, &ROOT, "profile")?;
     Ok(Portfolio {
-        profile: Profile { name: fields::get_str(doc, &profile, "name")?, email: fields::get_str(doc, &profile, "email")? },
+        profile: Profile {
+            name: fields::get_str(doc, &profile, "name")?,
+            email: fields::get_str(doc, &profile, "email")?,
+        },
         verified: section(doc, "verified", read_verified)?,
         entries: section(doc, "entries", read_entry)?,
         goals: section(doc, "goals", read_goal)?,
