@@ -1,0 +1,173 @@
+//! The schema, as an ordered list of migrations tracked by `PRAGMA user_version`.
+//!
+//! Migration `i` (0-based) takes the schema from version `i` to version `i + 1`. Each runs in its
+//! own `BEGIN IMMEDIATE` transaction together with the `user_version` bump, so a crash leaves the
+//! store at a whole version. **Append only**: never edit or reorder a migration that has shipped;
+//! add a new one at the end (index tables for check-ins and portfolio entries go here).
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::StorageError;
+
+/// The migrations, oldest first. The schema version of a store is the number applied.
+pub const MIGRATIONS: &[&str] = &[
+    // 1: documents, sync state, the change feed and blobs.
+    r#"
+    CREATE TABLE docs (
+        doc_id      TEXT PRIMARY KEY NOT NULL,
+        last_seq    INTEGER NOT NULL,
+        chunk_count INTEGER NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE doc_chunks (
+        doc_id TEXT NOT NULL REFERENCES docs (doc_id) ON DELETE CASCADE,
+        seq    INTEGER NOT NULL,
+        bytes  BLOB NOT NULL,
+        PRIMARY KEY (doc_id, seq)
+    ) STRICT;
+
+    CREATE TABLE doc_snapshots (
+        doc_id       TEXT PRIMARY KEY NOT NULL REFERENCES docs (doc_id) ON DELETE CASCADE,
+        bytes        BLOB NOT NULL,
+        up_to_seq    INTEGER NOT NULL,
+        compacted_at INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE peer_sync_states (
+        peer_id    TEXT NOT NULL,
+        doc_id     TEXT NOT NULL,
+        state      BLOB NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (peer_id, doc_id)
+    ) STRICT;
+
+    CREATE TABLE changes (
+        seq    INTEGER PRIMARY KEY AUTOINCREMENT,
+        doc_id TEXT NOT NULL,
+        kind   TEXT NOT NULL,
+        id     TEXT NOT NULL,
+        at     INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE blobs (
+        sha256     TEXT PRIMARY KEY NOT NULL CHECK (length(sha256) = 64),
+        size       INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    "#,
+];
+
+/// The schema version this binary writes.
+pub fn schema_version() -> i64 {
+    i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
+}
+
+/// Brings the database up to [`schema_version`], one transaction per migration. Refuses a
+/// database whose version is newer than this binary knows. Returns the version before.
+pub(crate) fn migrate(conn: &mut Connection) -> Result<i64, StorageError> {
+    migrate_with(conn, MIGRATIONS)
+}
+
+/// [`migrate`] with a given list, for tests.
+pub(crate) fn migrate_with(conn: &mut Connection, migrations: &[&str]) -> Result<i64, StorageError> {
+    let supported = i64::try_from(migrations.len()).unwrap_or(i64::MAX);
+    let initial = user_version(conn)?;
+    if initial > supported {
+        return Err(StorageError::SchemaTooNew { found: initial, supported });
+    }
+    for (index, sql) in migrations.iter().enumerate() {
+        let version = i64::try_from(index + 1).unwrap_or(i64::MAX);
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Re-read under the write lock: another process may have migrated meanwhile.
+        let current = user_version(&tx)?;
+        if current > supported {
+            return Err(StorageError::SchemaTooNew { found: current, supported });
+        }
+        if current >= version {
+            continue;
+        }
+        tx.execute_batch(sql)
+            .and_then(|()| tx.pragma_update(None, "user_version", version))
+            .map_err(|source| StorageError::Migration { version, source })?;
+        tx.commit().map_err(|source| StorageError::Migration { version, source })?;
+        tracing::info!(version, "applied storage migration");
+    }
+    Ok(initial)
+}
+
+/// The `user_version` of the database.
+pub(crate) fn user_version(conn: &Connection) -> Result<i64, StorageError> {
+    Ok(conn.pragma_query_value(None, "user_version", |row| row.get(0))?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Store;
+    use super::*;
+
+    fn table_exists(conn: &Connection, name: &str) -> bool {
+        conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [name], |row| {
+            row.get::<_, i64>(0)
+        })
+        .unwrap()
+            == 1
+    }
+
+    #[tokio::test]
+    async fn fresh_store_gets_every_migration_and_reopen_is_a_no_op() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let version = store.read(user_version).await.unwrap();
+        assert_eq!(version, schema_version());
+        assert!(version >= 1);
+        store.close().await;
+
+        let mut conn = Connection::open(dir.path().join(super::super::DB_FILE)).unwrap();
+        for table in ["docs", "doc_chunks", "doc_snapshots", "peer_sync_states", "changes", "blobs"] {
+            assert!(table_exists(&conn, table), "{table}");
+        }
+        // Running them again changes nothing (they would fail if re-executed).
+        assert_eq!(migrate(&mut conn).unwrap(), schema_version());
+        assert_eq!(user_version(&conn).unwrap(), schema_version());
+        drop(conn);
+        let store = Store::open(dir.path()).await.unwrap();
+        assert_eq!(store.read(user_version).await.unwrap(), schema_version());
+    }
+
+    #[test]
+    fn appended_migrations_apply_in_order_and_a_failing_one_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("m.sqlite3")).unwrap();
+        let one = "CREATE TABLE a (x INTEGER) STRICT;";
+        let two = "CREATE TABLE b (x INTEGER) STRICT; INSERT INTO b VALUES (1);";
+        assert_eq!(migrate_with(&mut conn, &[one]).unwrap(), 0);
+        assert_eq!(user_version(&conn).unwrap(), 1);
+        assert_eq!(migrate_with(&mut conn, &[one, two]).unwrap(), 1);
+        assert_eq!(user_version(&conn).unwrap(), 2);
+        assert!(table_exists(&conn, "b"));
+
+        let bad = "CREATE TABLE c (x INTEGER); INSERT INTO nowhere VALUES (1);";
+        let err = migrate_with(&mut conn, &[one, two, bad]).unwrap_err();
+        assert!(matches!(err, StorageError::Migration { version: 3, .. }), "{err}");
+        assert_eq!(user_version(&conn).unwrap(), 2);
+        assert!(!table_exists(&conn, "c"), "the failed migration was rolled back");
+    }
+
+    #[tokio::test]
+    async fn a_store_from_a_newer_binary_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        Store::open(dir.path()).await.unwrap().close().await;
+        let conn = Connection::open(dir.path().join(super::super::DB_FILE)).unwrap();
+        conn.pragma_update(None, "user_version", schema_version() + 1).unwrap();
+        drop(conn);
+        let err = Store::open(dir.path()).await.unwrap_err();
+        assert!(
+            matches!(err, StorageError::SchemaTooNew { found, supported }
+                if found == schema_version() + 1 && supported == schema_version()),
+            "{err}"
+        );
+        assert!(err.to_string().contains("newer"));
+    }
+}
