@@ -1,1 +1,3 @@
-//! `cec-client`: a typed client of the cecsync local API (see `docs/api.md`).
+//! `cec-client`: the JSON shapes of the cecsync local API ([`wire`]) and a typed async client.
+
+pub mod wire;

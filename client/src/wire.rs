@@ -1,0 +1,1005 @@
+//! The JSON shapes of the local API (`docs/api.md`), shared by the daemon and the client.
+//!
+//! Only the HTTP layer knows these: the daemon converts them to and from `cec-core`'s domain
+//! types. Credit values are decimal strings (never JSON numbers, never floats); instants are
+//! RFC 3339 (responses in UTC); dates are `YYYY-MM-DD`.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use jiff::civil::Date;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "openapi")]
+use utoipa::ToSchema;
+
+/// Credit as a decimal string. Deserializing accepts only strings, so no client can send a
+/// float where credit is concerned.
+pub mod dec_str {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    /// Writes `"1.25"`.
+    pub fn serialize<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&d.normalize())
+    }
+
+    /// Reads `"1.25"`; a JSON number is an error.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        let s = String::deserialize(d)?;
+        parse(&s).map_err(serde::de::Error::custom)
+    }
+
+    pub(crate) fn parse(s: &str) -> Result<Decimal, String> {
+        let t = s.trim();
+        if t.is_empty() || t.contains(['e', 'E']) {
+            return Err(format!("{s:?} is not a decimal string like \"1.25\""));
+        }
+        t.parse::<Decimal>().map_err(|_| format!("{s:?} is not a decimal string like \"1.25\""))
+    }
+
+    /// The same for `Option<Decimal>`.
+    pub mod option {
+        use rust_decimal::Decimal;
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Writes `"1.25"` or `null`.
+        pub fn serialize<S: Serializer>(d: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => s.collect_str(&d.normalize()),
+                None => s.serialize_none(),
+            }
+        }
+
+        /// Reads `"1.25"` or `null`.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+            Option::<String>::deserialize(d)?.map(|s| super::parse(&s).map_err(serde::de::Error::custom)).transpose()
+        }
+    }
+
+    /// The same for maps of decimals.
+    pub mod map {
+        use std::collections::BTreeMap;
+
+        use rust_decimal::Decimal;
+        use serde::ser::SerializeMap;
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Writes `{"ethics": "1.5"}`.
+        pub fn serialize<S: Serializer>(m: &BTreeMap<String, Decimal>, s: S) -> Result<S::Ok, S::Error> {
+            let mut out = s.serialize_map(Some(m.len()))?;
+            for (k, v) in m {
+                out.serialize_entry(k, &v.normalize().to_string())?;
+            }
+            out.end()
+        }
+
+        /// Reads `{"ethics": "1.5"}`.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, Decimal>, D::Error> {
+            BTreeMap::<String, String>::deserialize(d)?
+                .into_iter()
+                .map(|(k, v)| super::parse(&v).map(|d| (k, d)).map_err(serde::de::Error::custom))
+                .collect()
+        }
+    }
+}
+
+/// The error body: `{"error": {"code", "message", "field"?}}`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// A stable code and a message for people.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ErrorDetail {
+    /// `bad_request`, `invalid_json`, `unauthorized`, `forbidden`, `not_found`, `conflict`,
+    /// `too_large`, `invalid`, `internal`, `unavailable`.
+    pub code: String,
+    /// For people.
+    pub message: String,
+    /// The offending field, with `invalid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+/// A page of a list.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /v1/health`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+    /// This node.
+    pub node_id: String,
+    /// `central`, `kiosk`, `member`, `staff`, or `none` before enrollment.
+    pub role: String,
+    /// The daemon's version.
+    pub version: String,
+}
+
+/// `GET /v1/node`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct NodeInfo {
+    /// This node.
+    pub node_id: String,
+    /// Its role.
+    pub role: String,
+    /// Its public key, base64url.
+    pub public_key: String,
+    /// The organization key it pins, base64url.
+    pub org_public_key: Option<String>,
+    /// Its credential.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub credential: Option<serde_json::Value>,
+    /// Its data directory.
+    pub data_dir: String,
+    /// The address the API listens on.
+    pub listen: String,
+}
+
+/// An endorsement of the provider.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EndorsementJson {
+    /// Endorsement number.
+    pub number: String,
+    /// First valid day.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub valid_from: Date,
+    /// Last valid day.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub valid_until: Date,
+}
+
+/// An event's provider.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ProviderJson {
+    /// Provider id.
+    pub id: String,
+    /// Name.
+    pub name: String,
+    /// Endorsement, or null.
+    #[serde(default)]
+    pub endorsement: Option<EndorsementJson>,
+}
+
+/// An event's door policy.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PolicyJson {
+    /// Minutes of grace at the door.
+    #[serde(default)]
+    pub grace_minutes: u32,
+    /// Whether anything short of full attendance earns nothing.
+    #[serde(default)]
+    pub full_attendance_required: bool,
+}
+
+/// `POST /v1/events`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewEvent {
+    /// Id; made by the node when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Provider.
+    pub provider: ProviderJson,
+    /// Venue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub venue: Option<String>,
+    /// IANA time zone of the venue.
+    pub timezone: String,
+    /// Door policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyJson>,
+}
+
+/// An event.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EventJson {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Provider.
+    pub provider: ProviderJson,
+    /// Venue.
+    pub venue: Option<String>,
+    /// IANA time zone.
+    pub timezone: String,
+    /// Door policy.
+    pub policy: PolicyJson,
+    /// Number of sessions.
+    pub session_count: usize,
+    /// Number of members on the roster.
+    pub roster_count: usize,
+}
+
+/// A segment of a session.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SegmentJson {
+    /// `instruction`, `keynote`, `practice`, `panel`, `demonstration`, `meal`, `break`,
+    /// `open_forum`, `networking`, `exhibit`, `business`.
+    pub kind: String,
+    /// Minutes.
+    pub minutes: u32,
+}
+
+/// `POST /v1/events/{event_id}/sessions`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewSession {
+    /// Id; made by the node when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// Title.
+    pub title: String,
+    /// Credit category (default `general`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// `in_person` (default) or `online_live`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    /// When the first segment starts.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub starts_at: Timestamp,
+    /// The segments, in order.
+    pub segments: Vec<SegmentJson>,
+}
+
+/// A session.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SessionJson {
+    /// Id.
+    pub id: String,
+    /// The event.
+    pub event_id: String,
+    /// Title.
+    pub title: String,
+    /// Credit category.
+    pub category: String,
+    /// Format.
+    pub format: String,
+    /// Start.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub starts_at: Timestamp,
+    /// End.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub ends_at: Timestamp,
+    /// Segments.
+    pub segments: Vec<SegmentJson>,
+    /// Creditable minutes.
+    pub creditable_minutes: u32,
+    /// The most CECs the session earns.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1.25"))]
+    pub max_cecs: Decimal,
+}
+
+/// A member on a roster.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RosterMemberJson {
+    /// Member id.
+    pub member_id: String,
+    /// Name.
+    pub name: String,
+    /// Email.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// `POST /v1/events/{event_id}/roster` and its answer.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Roster {
+    /// Members.
+    pub members: Vec<RosterMemberJson>,
+}
+
+/// `POST /v1/checkins`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewCheckIn {
+    /// Id; made by the node (UUIDv7) when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The event.
+    pub event_id: String,
+    /// The session.
+    pub session_id: String,
+    /// The member.
+    pub member_id: String,
+    /// `in` or `out`.
+    pub direction: String,
+    /// When; now when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub at: Option<Timestamp>,
+    /// `badge` (default), `qr`, `manual`, `online_log`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+}
+
+/// A recorded check-in.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CheckInJson {
+    /// Id.
+    pub id: String,
+    /// The event.
+    pub event_id: String,
+    /// The session.
+    pub session_id: String,
+    /// The member.
+    pub member_id: String,
+    /// The member's name from the roster, when on it.
+    pub member_name: Option<String>,
+    /// `in` or `out`.
+    pub direction: String,
+    /// When.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: Timestamp,
+    /// How.
+    pub method: String,
+    /// The node that recorded it.
+    pub kiosk_id: String,
+    /// When it was stored.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub recorded_at: Timestamp,
+    /// `unknown_member` when the member is not on the roster.
+    pub flags: Vec<String>,
+}
+
+/// `POST /v1/checkins/batch`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CheckInBatch {
+    /// The check-ins, at most 1000.
+    pub checkins: Vec<serde_json::Value>,
+}
+
+/// One item's result in a batch.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BatchItem {
+    /// Position in the request.
+    pub index: usize,
+    /// The HTTP status this item alone would have had (201, 200, 404, 409, 422, ...).
+    pub status: u16,
+    /// The check-in, when stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkin: Option<CheckInJson>,
+    /// The error, when not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorDetail>,
+}
+
+/// The answer to a batch.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BatchResult {
+    /// One per item, in order.
+    pub results: Vec<BatchItem>,
+}
+
+/// A member's attendance at one session.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AttendanceJson {
+    /// The event.
+    pub event_id: String,
+    /// The session.
+    pub session_id: String,
+    /// The session's title.
+    pub session_title: String,
+    /// Minutes present within the session.
+    pub attended_minutes: u64,
+    /// Minutes present during creditable segments.
+    pub creditable_minutes: u64,
+    /// CECs earned.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1.25"))]
+    pub cecs: Decimal,
+    /// The most the session offers.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1.25"))]
+    pub max_cecs: Decimal,
+    /// Whether the credit is verified (valid endorsement on the session's date).
+    pub verified: bool,
+    /// `no_checkout`, `stray_checkout`, `partial_attendance`, `below_minimum`, ...
+    pub flags: Vec<String>,
+    /// Why the credit is less than the most, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `GET /v1/members/{member_id}/attendance`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct AttendanceList {
+    /// One per session attended.
+    pub items: Vec<AttendanceJson>,
+}
+
+/// One line of credit.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CreditRecordJson {
+    /// Record id: `<event_id>/<session_id>` for verified credit, the entry id otherwise.
+    pub id: String,
+    /// `verified` or `self_reported`.
+    pub source: String,
+    /// Date.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub date: Date,
+    /// Title.
+    pub title: String,
+    /// Provider.
+    pub provider: Option<String>,
+    /// Endorsement number (verified).
+    pub endorsement_number: Option<String>,
+    /// Category.
+    pub category: String,
+    /// Contact minutes.
+    pub contact_minutes: Option<u64>,
+    /// Contact hours.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1.25"))]
+    pub contact_hours: Decimal,
+    /// CECs.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "1.25"))]
+    pub cecs: Decimal,
+    /// CEU equivalent.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "0.125"))]
+    pub ceus: Decimal,
+    /// Verification code (verified).
+    pub verification_code: Option<String>,
+}
+
+/// `GET /v1/members/{member_id}/cecs`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CecSummary {
+    /// The member.
+    pub member_id: String,
+    /// Verified CECs.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub verified_cecs: Decimal,
+    /// Self-reported CECs.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub self_reported_cecs: Decimal,
+    /// Both.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub total_cecs: Decimal,
+    /// CEU equivalent of the total.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub ceus: Decimal,
+    /// Total by category.
+    #[serde(with = "dec_str::map")]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
+    pub by_category: BTreeMap<String, Decimal>,
+    /// The lines counted.
+    pub records: Vec<CreditRecordJson>,
+}
+
+/// `PUT /v1/blobs`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BlobJson {
+    /// SHA-256, lowercase hex.
+    pub sha256: String,
+    /// Bytes.
+    pub size: u64,
+}
+
+/// One change in the feed.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ChangeJson {
+    /// The document changed.
+    pub doc_id: String,
+    /// What changed: `event`, `session`, `roster`, `checkin`, `entry`, `goal`, `requirement`,
+    /// `petition`, `profile`, `verified`.
+    pub kind: String,
+    /// The id of what changed.
+    pub id: String,
+}
+
+/// `GET /v1/changes`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Changes {
+    /// Changes after `since`, oldest first.
+    pub changes: Vec<ChangeJson>,
+    /// Pass as `since` next time.
+    pub cursor: String,
+}
+
+/// `POST /v1/portfolios/{member_id}/entries`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewEntry {
+    /// Id; made by the node when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `activity`, `experience`, `work_sample`, `learning_activity`, `note`.
+    pub kind: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// When.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub date: Date,
+    /// Self-reported CECs (activities only), a multiple of 0.25.
+    #[serde(default, with = "dec_str::option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, example = "1.5"))]
+    pub cecs: Option<Decimal>,
+    /// Contact minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_minutes: Option<u32>,
+    /// Category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
+    /// Evidence blobs (SHA-256).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+}
+
+/// `PATCH /v1/portfolios/{member_id}/entries/{entry_id}`: fields to change; `null` clears an
+/// optional field.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EntryPatch {
+    /// Title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub description: Option<Option<String>>,
+    /// Date.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
+    pub date: Option<Date>,
+    /// CECs (string).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub cecs: Option<Option<String>>,
+    /// Contact minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>))]
+    pub contact_minutes: Option<Option<u32>>,
+    /// Category.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub category: Option<Option<String>>,
+    /// Provider.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub provider: Option<Option<String>>,
+    /// Evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<Vec<String>>,
+}
+
+/// A portfolio entry.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EntryJson {
+    /// Id.
+    pub id: String,
+    /// Kind.
+    pub kind: String,
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Date.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub date: Date,
+    /// Self-reported CECs as given.
+    #[serde(with = "dec_str::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub cecs: Option<Decimal>,
+    /// Contact minutes.
+    pub contact_minutes: Option<u32>,
+    /// Category.
+    pub category: Option<String>,
+    /// Provider.
+    pub provider: Option<String>,
+    /// Evidence.
+    pub evidence: Vec<String>,
+    /// The self-reported CECs this entry counts for (given, or from contact minutes), if any.
+    #[serde(with = "dec_str::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub credited_cecs: Option<Decimal>,
+}
+
+/// A benchmark of a goal.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct BenchmarkJson {
+    /// Title.
+    pub title: String,
+    /// CECs by `due`.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub target_cecs: Decimal,
+    /// When.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub due: Date,
+}
+
+/// `PUT /v1/portfolios/{member_id}/goals/{goal_id}`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct GoalInput {
+    /// Title.
+    pub title: String,
+    /// CECs wanted.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub target_cecs: Decimal,
+    /// Only this category counts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Credit from this day counts; pace is measured from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
+    pub start: Option<Date>,
+    /// Due date.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub due: Date,
+    /// Checkpoints.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub benchmarks: Vec<BenchmarkJson>,
+}
+
+/// A benchmark's progress.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct BenchmarkProgressJson {
+    /// Title.
+    pub title: String,
+    /// Target.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub target_cecs: Decimal,
+    /// Due.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub due: Date,
+    /// Earned by its due date.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub earned_cecs: Decimal,
+    /// `met`, `missed`, `upcoming`.
+    pub status: String,
+}
+
+/// A goal with its progress.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct GoalJson {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Target.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub target_cecs: Decimal,
+    /// Category.
+    pub category: Option<String>,
+    /// Start.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
+    pub start: Option<Date>,
+    /// Due.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub due: Date,
+    /// Earned toward it.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub earned_cecs: Decimal,
+    /// Still needed.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub remaining_cecs: Decimal,
+    /// What a steady pace would have by today.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub expected_cecs: Decimal,
+    /// Reached.
+    pub met: bool,
+    /// On track.
+    pub on_track: bool,
+    /// Benchmarks.
+    pub benchmarks: Vec<BenchmarkProgressJson>,
+}
+
+/// `PUT /v1/portfolios/{member_id}/requirements/{program_id}`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ProgramInput {
+    /// Title.
+    pub title: String,
+    /// First day credit counts.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub window_start: Date,
+    /// Last day credit counts.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub window_end: Date,
+    /// CECs needed in all.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub total_cecs: Decimal,
+    /// CECs needed per category.
+    #[serde(default, with = "dec_str::map")]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
+    pub minimums: BTreeMap<String, Decimal>,
+    /// Only verified credit counts.
+    #[serde(default)]
+    pub verified_only: bool,
+}
+
+/// A category's progress in a program.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CategoryProgressJson {
+    /// Category.
+    pub category: String,
+    /// Required.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub required_cecs: Decimal,
+    /// Earned.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub earned_cecs: Decimal,
+    /// Missing.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub missing_cecs: Decimal,
+    /// Met.
+    pub met: bool,
+}
+
+/// A program with what is met and what is missing.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ProgramJson {
+    /// Id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Window start.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub window_start: Date,
+    /// Window end.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub window_end: Date,
+    /// Total needed.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub total_cecs: Decimal,
+    /// Minimums.
+    #[serde(with = "dec_str::map")]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
+    pub minimums: BTreeMap<String, Decimal>,
+    /// Only verified credit counts.
+    pub verified_only: bool,
+    /// Earned in the window.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub earned_cecs: Decimal,
+    /// Missing toward the total.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub missing_cecs: Decimal,
+    /// Everything met.
+    pub met: bool,
+    /// Per category.
+    pub categories: Vec<CategoryProgressJson>,
+}
+
+/// `POST /v1/portfolios/{member_id}/petitions`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewPetition {
+    /// Id; made by the node when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The association asked.
+    pub target_association: String,
+    /// Chosen credit records (see `CreditRecordJson::id`).
+    pub record_ids: Vec<String>,
+    /// Note.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+/// `PATCH /v1/portfolios/{member_id}/petitions/{id}`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PetitionPatch {
+    /// `draft`, `submitted`, `accepted`, `partially_accepted`, `denied`.
+    pub status: String,
+    /// Credit accepted (required for `partially_accepted`).
+    #[serde(default, with = "dec_str::option", skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub accepted_cecs: Option<Decimal>,
+}
+
+/// A petition.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PetitionJson {
+    /// Id.
+    pub id: String,
+    /// The association asked.
+    pub target_association: String,
+    /// Chosen records.
+    pub record_ids: Vec<String>,
+    /// Note.
+    pub note: Option<String>,
+    /// Status.
+    pub status: String,
+    /// CECs requested (the chosen records' total).
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub requested_cecs: Decimal,
+    /// CECs accepted, once answered.
+    #[serde(with = "dec_str::option")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub accepted_cecs: Option<Decimal>,
+    /// When created.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = Date))]
+    pub created: Date,
+}
+
+/// Totals of a set of credit lines.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TotalsJson {
+    /// Verified.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub verified_cecs: Decimal,
+    /// Self-reported.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub self_reported_cecs: Decimal,
+    /// Both.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub total_cecs: Decimal,
+    /// CEU equivalent.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub ceus: Decimal,
+    /// Contact hours.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub contact_hours: Decimal,
+    /// By category.
+    #[serde(with = "dec_str::map")]
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, String>))]
+    pub by_category: BTreeMap<String, Decimal>,
+}
+
+/// `GET .../petitions/{id}/packet?format=json`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PacketJson {
+    /// The petition.
+    pub petition: PetitionJson,
+    /// The member.
+    pub member_id: String,
+    /// The member's name.
+    pub member_name: Option<String>,
+    /// The chosen records.
+    pub records: Vec<CreditRecordJson>,
+    /// Their totals.
+    pub totals: TotalsJson,
+}
+
+/// `GET .../transcript?format=json`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct TranscriptJson {
+    /// The member.
+    pub member_id: String,
+    /// The member's name.
+    pub member_name: Option<String>,
+    /// From (inclusive).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
+    pub from: Option<Date>,
+    /// To (inclusive).
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
+    pub to: Option<Date>,
+    /// The lines.
+    pub records: Vec<CreditRecordJson>,
+    /// Their totals.
+    pub totals: TotalsJson,
+}
+
+/// A member's profile.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ProfileJson {
+    /// Name.
+    pub name: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+}
+
+/// `GET /v1/portfolios/{member_id}`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PortfolioJson {
+    /// The member.
+    pub member_id: String,
+    /// Profile.
+    pub profile: ProfileJson,
+    /// Educational history: verified records.
+    pub verified: Vec<CreditRecordJson>,
+    /// Self-documented entries.
+    pub entries: Vec<EntryJson>,
+    /// Goals with progress.
+    pub goals: Vec<GoalJson>,
+    /// Requirement programs with progress.
+    pub requirements: Vec<ProgramJson>,
+    /// Petitions.
+    pub petitions: Vec<PetitionJson>,
+    /// Totals of all credit.
+    pub totals: TotalsJson,
+}
