@@ -1,7 +1,53 @@
 //! `cecd`: a cecsync node.
 //!
 //! The binary (`main.rs`) only parses flags and starts things; everything it runs lives here so
-//! tests can drive it in-process.
+//! tests can drive it in-process: [`node::Node`] (identity, storage, documents),
+//! [`api::app`] (the local API as an axum `Router`) and [`run`].
 
+pub mod api;
+pub mod config;
+pub mod demo;
+pub mod node;
 pub mod report;
 pub mod storage;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use tracing::info;
+
+/// Opens the node in `data_dir`, binds `listen`, writes `<data_dir>/api-url`, and serves the
+/// API until `shutdown` resolves; then finishes in-flight requests and closes storage.
+pub async fn run(
+    data_dir: &Path,
+    config: config::Config,
+    demo: bool,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let node = Arc::new(node::Node::open(data_dir, config.clone()).await?);
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+    let addr = listener.local_addr()?;
+    if let Ok(mut l) = node.listen.lock() {
+        *l = addr.to_string();
+    }
+    if demo {
+        let summary = demo::load(node.clone()).await?;
+        info!(%summary, "demo data loaded");
+    }
+    let url = format!("http://{addr}");
+    write_atomically(&data_dir.join(node::identity::URL_FILE), url.as_bytes())?;
+    info!(%url, node_id = %node.identity.node_id, data_dir = %data_dir.display(), "cecd listening");
+    api::serve(listener, node.clone(), shutdown).await?;
+    info!("shutting down: finishing queued writes");
+    node.store.close().await;
+    let _ = std::fs::remove_file(data_dir.join(node::identity::URL_FILE));
+    Ok(())
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(tmp, path)
+}

@@ -1,5 +1,73 @@
-//! The `cecd` binary: parse flags, open the data directory, run the node.
+//! The `cecd` binary: parse flags, set up logging, run the node.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+/// A cecsync node: keeps continuing-education credit offline and serves the local API.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Data directory [default: $XDG_DATA_HOME/cecd, else ~/.local/share/cecd]
+    #[arg(long, global = true, env = "CECD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+
+    /// Address of the local API [default: 127.0.0.1:7420, or `listen` in cecd.toml]
+    #[arg(long)]
+    listen: Option<String>,
+
+    /// Log filter, RUST_LOG syntax (error, warn, info, debug, trace, or per module)
+    #[arg(long)]
+    log: Option<String>,
+
+    /// Load a small demo conference (with the source's examples) at start
+    #[arg(long)]
+    demo: bool,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Print the local API token (created on first start)
+    Token,
+}
 
 fn main() -> anyhow::Result<()> {
-    anyhow::bail!("cecd is not runnable yet")
+    let cli = Cli::parse();
+    let data_dir = cli.data_dir.unwrap_or_else(cecd::config::default_data_dir);
+    if let Some(Command::Token) = cli.command {
+        // Creates the identity if this is the first use, so the token is always there.
+        let id = cecd::node::Identity::load_or_create(&data_dir)?;
+        println!("{}", id.token);
+        return Ok(());
+    }
+    let mut config = cecd::config::Config::load(&data_dir)?;
+    if let Some(l) = cli.listen {
+        config.listen = l;
+    }
+    if let Some(l) = cli.log {
+        config.log = l;
+    }
+    let filter = std::env::var("RUST_LOG").ok().unwrap_or_else(|| config.log.clone());
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info")))
+        .init();
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(cecd::run(&data_dir, config, cli.demo, shutdown_signal()))
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+    tracing::info!("signal received");
 }

@@ -57,6 +57,22 @@ pub const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 2: the check-in index, derived from attendance documents (rebuilt from them when empty).
+    r#"
+    CREATE TABLE checkin_index (
+        id          TEXT PRIMARY KEY NOT NULL,
+        event_id    TEXT NOT NULL,
+        session_id  TEXT NOT NULL,
+        member_id   TEXT NOT NULL,
+        direction   TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        method      TEXT NOT NULL,
+        kiosk_id    TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX checkin_by_member ON checkin_index (member_id, event_id, session_id);
+    CREATE INDEX checkin_by_session ON checkin_index (event_id, session_id, id);
+    "#,
 ];
 
 /// The schema version this binary writes.

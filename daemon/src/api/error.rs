@@ -1,0 +1,131 @@
+//! `ApiError`: every failure as `{"error": {"code", "message", "field"?}}` with a stable code.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use cec_client::wire::{ErrorBody, ErrorDetail};
+use tracing::error;
+
+use crate::node::DocsError;
+use crate::storage::StorageError;
+
+/// An API error.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Stable snake_case code.
+    pub code: &'static str,
+    /// For people.
+    pub message: String,
+    /// The offending field, with `invalid`.
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), field: None }
+    }
+
+    /// 400 `bad_request`.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// 400 `invalid_json`.
+    pub fn invalid_json(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "invalid_json", message)
+    }
+
+    /// 401 `unauthorized`.
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token (see `cecd token`)")
+    }
+
+    /// 403 `forbidden`.
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    /// 404 `not_found`.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    /// 409 `conflict`.
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    /// 413 `too_large`.
+    pub fn too_large(limit: u64) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("request body is larger than {limit} bytes"))
+    }
+
+    /// 422 `invalid` with the field at fault.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let field = field.into();
+        let message = message.into();
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid",
+            message: format!("{field}: {message}"),
+            field: Some(field),
+        }
+    }
+
+    /// 500 `internal`: logged here, with a message that does not leak internals.
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
+        error!(context, cause = %err, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{context} failed; see the node's log"))
+    }
+
+    /// 405 `method_not_allowed`.
+    pub fn method_not_allowed() -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
+    }
+
+    /// The wire form of the error.
+    pub fn detail(&self) -> ErrorDetail {
+        ErrorDetail { code: self.code.into(), message: self.message.clone(), field: self.field.clone() }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status;
+        (status, axum::Json(ErrorBody { error: self.detail() })).into_response()
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::TooLarge { limit } => Self::too_large(limit),
+            StorageError::InvalidHash => Self::invalid("sha256", "not a sha256 in lowercase hex"),
+            other => Self::internal("storage", other),
+        }
+    }
+}
+
+impl From<DocsError> for ApiError {
+    fn from(e: DocsError) -> Self {
+        match e {
+            DocsError::Storage(s) => s.into(),
+            other => Self::internal("document", other),
+        }
+    }
+}
+
+impl From<cec_core::doc::DocError> for ApiError {
+    fn from(e: cec_core::doc::DocError) -> Self {
+        match e {
+            cec_core::doc::DocError::Conflict(what) => {
+                Self::conflict(format!("{what} already exists with other content"))
+            }
+            other => Self::internal("document", other),
+        }
+    }
+}
+
+/// A result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,204 @@
+//! Request extraction with the API's own errors: JSON bodies (400 `invalid_json` for syntax,
+//! 422 `invalid` with the field for shape), bounded bodies (413), query strings, ids.
+
+use axum::body::Body;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+
+/// The largest JSON body accepted.
+pub(super) const JSON_LIMIT: usize = 1024 * 1024;
+
+/// A JSON body.
+#[derive(Debug)]
+pub(super) struct JsonBody<T>(pub(super) T);
+
+/// Reads a body up to `limit` bytes.
+pub(super) async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            || e.to_string().contains("length limit");
+        if too_large {
+            ApiError::too_large(limit as u64)
+        } else {
+            ApiError::bad_request(format!("reading the body: {e}"))
+        }
+    })
+}
+
+/// Parses JSON into `T`, naming the field at fault.
+pub(super) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        match inner.classify() {
+            serde_json::error::Category::Syntax
+            | serde_json::error::Category::Eof
+            | serde_json::error::Category::Io => ApiError::invalid_json(format!("malformed JSON: {inner}")),
+            serde_json::error::Category::Data => {
+                let msg = inner.to_string();
+                let field = missing_field(&msg)
+                    .map(|f| join(&path, &f))
+                    .unwrap_or_else(|| if path == "." { "body".to_owned() } else { path.clone() });
+                ApiError::invalid(field, strip_position(&msg))
+            }
+        }
+    })
+}
+
+fn join(path: &str, field: &str) -> String {
+    if path == "." || path.is_empty() { field.to_owned() } else { format!("{path}.{field}") }
+}
+
+fn missing_field(msg: &str) -> Option<String> {
+    let rest = msg.strip_prefix("missing field `")?;
+    Some(rest.split('`').next()?.to_owned())
+}
+
+fn strip_position(msg: &str) -> String {
+    match msg.find(" at line ") {
+        Some(i) => msg[..i].to_owned(),
+        None => msg.to_owned(),
+    }
+}
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(ct) = req.headers().get(axum::http::header::CONTENT_TYPE) {
+            let ct = ct.to_str().unwrap_or("");
+            if !ct.starts_with("application/json") && !ct.ends_with("+json") {
+                return Err(ApiError::bad_request(format!("content-type must be application/json, not {ct:?}")));
+            }
+        }
+        let bytes = read_body(req.into_body(), JSON_LIMIT).await?;
+        parse_json(&bytes).map(JsonBody)
+    }
+}
+
+/// A query string parsed with the API's errors.
+#[derive(Debug)]
+pub(super) struct Query<T>(pub(super) T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let q = parts.uri.query().unwrap_or("");
+        serde_urlencoded_query(q).map(Query)
+    }
+}
+
+fn serde_urlencoded_query<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
+    let pairs: Vec<(String, String)> = url_pairs(q);
+    let map: serde_json::Map<String, serde_json::Value> =
+        pairs.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+    let value = serde_json::Value::Object(map);
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::invalid(if path == "." { "query".into() } else { path }, strip_position(&e.into_inner().to_string()))
+    })
+}
+
+fn url_pairs(q: &str) -> Vec<(String, String)> {
+    q.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let s = s.replace('+', " ");
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Checks an id from a path or body (422 `invalid` naming `field`).
+pub(super) fn check_id(field: &str, id: &str) -> Result<(), ApiError> {
+    cec_core::id::validate(id).map_err(|e| ApiError::invalid(field, e.to_string()))
+}
+
+/// Checks an event or session id: also no `:`.
+pub(super) fn check_scope_id(field: &str, id: &str) -> Result<(), ApiError> {
+    cec_core::doc::validate_scope_id(id).map_err(|e| ApiError::invalid(field, e.to_string()))
+}
+
+/// `limit` and `cursor` of a list.
+#[derive(Debug, Clone, serde::Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PageQuery {
+    /// Items per page (default 100, at most 1000).
+    pub(super) limit: Option<String>,
+    /// Where the previous page ended.
+    pub(super) cursor: Option<String>,
+}
+
+/// The default page size.
+pub(super) const DEFAULT_LIMIT: usize = 100;
+/// The largest page size.
+pub(super) const MAX_LIMIT: usize = 1000;
+
+/// Parses a `limit` (1–1000, default 100).
+pub(super) fn parse_limit(limit: Option<&str>) -> Result<usize, ApiError> {
+    match limit {
+        None => Ok(DEFAULT_LIMIT),
+        Some(s) => match s.parse::<usize>() {
+            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+            _ => Err(ApiError::invalid("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"))),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(serde::Deserialize, Debug)]
+    #[allow(dead_code)]
+    struct T {
+        title: String,
+        n: u32,
+    }
+
+    #[test]
+    fn json_errors_name_their_field() {
+        assert_eq!(parse_json::<T>(b"{").unwrap_err().code, "invalid_json");
+        let e = parse_json::<T>(br#"{"n": 1}"#).unwrap_err();
+        assert_eq!((e.code, e.field.as_deref()), ("invalid", Some("title")));
+        let e = parse_json::<T>(br#"{"title": "x", "n": "one"}"#).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("n"));
+    }
+
+    #[test]
+    fn queries_decode() {
+        assert_eq!(
+            url_pairs("a=1&b=x%3Ay+z&c"),
+            vec![("a".into(), "1".into()), ("b".into(), "x:y z".into()), ("c".into(), "".into())]
+        );
+        assert_eq!(decode("%zz%4"), "%zz%4");
+        assert!(parse_limit(Some("0")).is_err());
+        assert!(parse_limit(Some("1001")).is_err());
+        assert_eq!(parse_limit(Some("5")).unwrap(), 5);
+    }
+}

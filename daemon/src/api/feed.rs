@@ -1,0 +1,62 @@
+//! The change feed: what changed since a cursor, with long poll.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use cec_client::wire::{ChangeJson, Changes};
+
+use super::AppState;
+use super::error::{ApiError, ApiResult};
+use super::extract::{Query, parse_limit};
+use crate::storage::changes_since;
+
+/// The longest long poll.
+const MAX_WAIT_SECS: u64 = 60;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/v1/changes", get(changes))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangesQuery {
+    since: Option<String>,
+    wait: Option<String>,
+    limit: Option<String>,
+}
+
+async fn changes(State(node): State<AppState>, Query(q): Query<ChangesQuery>) -> ApiResult<Json<Changes>> {
+    let since: i64 = match q.since.as_deref().filter(|s| !s.is_empty()) {
+        None => 0,
+        Some(s) => s
+            .parse()
+            .ok()
+            .filter(|n: &i64| *n >= 0)
+            .ok_or_else(|| ApiError::invalid("since", "not a cursor from this feed"))?,
+    };
+    let wait = match q.wait.as_deref() {
+        None => 0,
+        Some(s) => s
+            .parse::<u64>()
+            .ok()
+            .filter(|w| *w <= MAX_WAIT_SECS)
+            .ok_or_else(|| ApiError::invalid("wait", format!("seconds from 0 to {MAX_WAIT_SECS}")))?,
+    };
+    let limit = parse_limit(q.limit.as_deref())?;
+    let mut sub = node.store.subscribe_changes();
+    let mut rows = node.store.read(move |c| changes_since(c, since, limit)).await?;
+    if rows.is_empty() && wait > 0 {
+        let woke = tokio::time::timeout(Duration::from_secs(wait), sub.wait_past(since)).await;
+        if matches!(woke, Ok(Ok(_))) {
+            rows = node.store.read(move |c| changes_since(c, since, limit)).await?;
+        }
+    }
+    let cursor = rows.last().map_or(since.max(0), |r| r.seq);
+    Ok(Json(Changes {
+        changes: rows.into_iter().map(|r| ChangeJson { doc_id: r.doc_id, kind: r.kind, id: r.id }).collect(),
+        cursor: cursor.to_string(),
+    }))
+}

@@ -1,0 +1,152 @@
+//! The local HTTP API (`docs/api.md`): `app(node) -> Router` builds it, `serve` runs it.
+//!
+//! One file per resource. Guards run before any handler: the `Host` check (no DNS
+//! rebinding: only loopback names and addresses) and the bearer token (all but
+//! `GET /v1/health`).
+
+mod checkins;
+mod convert;
+mod credit;
+mod error;
+mod events;
+mod extract;
+mod feed;
+mod portfolio;
+mod reports;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use cec_client::wire::{Health, NodeInfo};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+
+pub use error::{ApiError, ApiResult};
+
+use crate::node::Node;
+
+/// Handler state: the node.
+pub type AppState = Arc<Node>;
+
+/// The API's router over `node`.
+pub fn app(node: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/v1/node", get(node_info))
+        .merge(events::routes())
+        .merge(checkins::routes())
+        .merge(credit::routes())
+        .merge(portfolio::routes())
+        .merge(reports::routes())
+        .merge(feed::routes())
+        .route_layer(middleware::from_fn_with_state(node.clone(), require_token));
+    Router::new()
+        .route("/v1/health", get(health))
+        .merge(v1)
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(check_host))
+        .layer(CompressionLayer::new())
+        .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler", "panicked").into_response()))
+        .with_state(node)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; see /v1/openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed()
+}
+
+/// Whether a `Host` header names this machine: `localhost`, `*.localhost`, 127.0.0.0/8, ::1.
+fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host })
+    };
+    let name = name.to_ascii_lowercase();
+    if name == "localhost" || name.ends_with(".localhost") {
+        return true;
+    }
+    name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+async fn check_host(req: Request, next: Next) -> Response {
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| req.uri().host());
+    match host {
+        Some(h) if is_loopback_host(h) => next.run(req).await,
+        Some(h) => ApiError::forbidden(format!("host {h:?} is not this machine")).into_response(),
+        None => ApiError::forbidden("a Host header is required").into_response(),
+    }
+}
+
+async fn require_token(State(node): State<AppState>, req: Request, next: Next) -> Response {
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    match given {
+        Some(t) if constant_time_eq(t.as_bytes(), node.identity.token.as_bytes()) => next.run(req).await,
+        _ => ApiError::unauthorized().into_response(),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+async fn health(State(node): State<AppState>) -> axum::Json<Health> {
+    axum::Json(Health {
+        status: "ok".into(),
+        node_id: node.identity.node_id.clone(),
+        role: node.role().into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+    })
+}
+
+async fn node_info(State(node): State<AppState>) -> axum::Json<NodeInfo> {
+    axum::Json(NodeInfo {
+        node_id: node.identity.node_id.clone(),
+        role: node.role().into(),
+        public_key: node.identity.public_key(),
+        org_public_key: None,
+        credential: None,
+        data_dir: node.data_dir.display().to_string(),
+        listen: node.listen.lock().map(|l| l.clone()).unwrap_or_default(),
+    })
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then finishes in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    node: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(node)).with_graceful_shutdown(shutdown).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_hosts() {
+        for ok in ["localhost", "localhost:7420", "127.0.0.1", "127.0.0.1:80", "[::1]:7420", "[::1]", "app.localhost:1"]
+        {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in
+            ["example.com", "evil.com:7420", "10.0.0.1", "192.168.1.2:7420", "localhost.evil.com", "[2001:db8::1]"]
+        {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,390 @@
+//! A member's portfolio: entries, goals, requirement programs, petitions.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, patch, post, put};
+use cec_client::wire::*;
+use cec_core::doc::{self, DocId};
+use cec_core::goals::{Benchmark, Goal, progress as goal_progress};
+use cec_core::petition::{Petition, PetitionStatus, packet};
+use cec_core::portfolio::{Portfolio, totals};
+use cec_core::requirements::{Program, progress as program_progress};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+
+use super::AppState;
+use super::convert::{entry_from, entry_json, new_id, record_json, totals_json};
+use super::credit::effective_portfolio;
+use super::error::{ApiError, ApiResult};
+use super::extract::{JsonBody, check_id};
+use crate::node::{Node, Update};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/portfolios/{member_id}", get(get_portfolio))
+        .route("/v1/portfolios/{member_id}/entries", post(create_entry))
+        .route("/v1/portfolios/{member_id}/entries/{entry_id}", patch(patch_entry).delete(delete_entry))
+        .route("/v1/portfolios/{member_id}/goals", get(list_goals))
+        .route("/v1/portfolios/{member_id}/goals/{goal_id}", put(put_goal))
+        .route("/v1/portfolios/{member_id}/requirements", get(list_programs))
+        .route("/v1/portfolios/{member_id}/requirements/{program_id}", put(put_program))
+        .route("/v1/portfolios/{member_id}/petitions", post(create_petition).get(list_petitions))
+        .route("/v1/portfolios/{member_id}/petitions/{petition_id}", patch(patch_petition).get(get_petition))
+}
+
+pub(super) fn today() -> Date {
+    TimeZone::UTC.to_datetime(Timestamp::now()).date()
+}
+
+fn goal_json(g: &Goal, p: &Portfolio, today: Date) -> GoalJson {
+    let pr = goal_progress(g, &p.credit_records(), today);
+    GoalJson {
+        id: g.id.clone(),
+        title: g.title.clone(),
+        target_cecs: g.target_cecs,
+        category: g.category.clone(),
+        start: g.start,
+        due: g.due,
+        earned_cecs: pr.earned_cecs,
+        remaining_cecs: pr.remaining_cecs,
+        expected_cecs: pr.expected_cecs,
+        met: pr.met,
+        on_track: pr.on_track,
+        benchmarks: pr
+            .benchmarks
+            .iter()
+            .map(|b| BenchmarkProgressJson {
+                title: b.benchmark.title.clone(),
+                target_cecs: b.benchmark.target_cecs,
+                due: b.benchmark.due,
+                earned_cecs: b.earned_cecs,
+                status: b.status.as_str().into(),
+            })
+            .collect(),
+    }
+}
+
+fn program_json(prog: &Program, p: &Portfolio) -> ProgramJson {
+    let pr = program_progress(prog, &p.credit_records());
+    ProgramJson {
+        id: prog.id.clone(),
+        title: prog.title.clone(),
+        window_start: prog.window_start,
+        window_end: prog.window_end,
+        total_cecs: prog.total_cecs,
+        minimums: prog.minimums.clone(),
+        verified_only: prog.verified_only,
+        earned_cecs: pr.earned_total,
+        missing_cecs: pr.missing_total,
+        met: pr.met,
+        categories: pr
+            .categories
+            .iter()
+            .map(|c| CategoryProgressJson {
+                category: c.category.clone(),
+                required_cecs: c.required,
+                earned_cecs: c.earned,
+                missing_cecs: c.missing,
+                met: c.met,
+            })
+            .collect(),
+    }
+}
+
+pub(super) fn petition_json(pt: &Petition, p: &Portfolio) -> PetitionJson {
+    let requested = packet(p, pt).map(|k| k.total_cecs).unwrap_or_default();
+    PetitionJson {
+        id: pt.id.clone(),
+        target_association: pt.target_association.clone(),
+        record_ids: pt.record_ids.clone(),
+        note: pt.note.clone(),
+        status: pt.status.as_str().into(),
+        requested_cecs: requested,
+        accepted_cecs: pt.accepted_cecs,
+        created: pt.created,
+    }
+}
+
+async fn get_portfolio(State(node): State<AppState>, Path(member_id): Path<String>) -> ApiResult<Json<PortfolioJson>> {
+    let (p, _) = effective_portfolio(&node, &member_id).await?;
+    let today = today();
+    let records = p.credit_records();
+    Ok(Json(PortfolioJson {
+        member_id: p.member_id.clone(),
+        profile: ProfileJson { name: p.profile.name.clone(), email: p.profile.email.clone() },
+        verified: p
+            .verified
+            .values()
+            .map(|v| record_json(&cec_core::portfolio::CreditRecord::from_verified(v)))
+            .collect(),
+        entries: p.entries.values().map(entry_json).collect(),
+        goals: p.goals.values().map(|g| goal_json(g, &p, today)).collect(),
+        requirements: p.requirements.values().map(|r| program_json(r, &p)).collect(),
+        petitions: p.petitions.values().map(|x| petition_json(x, &p)).collect(),
+        totals: totals_json(&totals(&records), &records),
+    }))
+}
+
+/// Changes the member's portfolio document (created if absent).
+async fn update_portfolio<T: Send + 'static>(
+    node: &Node,
+    member_id: &str,
+    f: impl FnOnce(&mut automerge::AutoCommit) -> Result<Update<T>, ApiError>,
+) -> ApiResult<T> {
+    check_id("member_id", member_id)?;
+    let id = DocId::portfolio(member_id);
+    node.docs.update(&id, Node::skeleton(&id), f).await
+}
+
+async fn create_entry(
+    State(node): State<AppState>,
+    Path(member_id): Path<String>,
+    JsonBody(req): JsonBody<NewEntry>,
+) -> ApiResult<(StatusCode, Json<EntryJson>)> {
+    let id = req.id.clone().unwrap_or_else(new_id);
+    let entry = entry_from(req, id.clone())?;
+    let (status, stored) = update_portfolio(&node, &member_id, |d| {
+        let p = doc::portfolio::read(d)?;
+        if let Some(existing) = p.entries.get(&id) {
+            let mut same = entry.clone();
+            same.cecs = same.cecs.map(|c| c.normalize());
+            return if *existing == same {
+                Ok(Update { value: (StatusCode::OK, existing.clone()), changes: vec![], index: None })
+            } else {
+                Err(ApiError::conflict(format!("entry {id:?} exists with other content")))
+            };
+        }
+        doc::portfolio::put_entry(d, &entry)?;
+        Ok(Update::new((StatusCode::CREATED, entry.clone()), "entry", id.clone()))
+    })
+    .await?;
+    Ok((status, Json(entry_json(&stored))))
+}
+
+async fn patch_entry(
+    State(node): State<AppState>,
+    Path((member_id, entry_id)): Path<(String, String)>,
+    JsonBody(req): JsonBody<EntryPatch>,
+) -> ApiResult<Json<EntryJson>> {
+    let entry = update_portfolio(&node, &member_id, |d| {
+        let p = doc::portfolio::read(d)?;
+        let mut e =
+            p.entries.get(&entry_id).cloned().ok_or_else(|| ApiError::not_found(format!("no entry {entry_id:?}")))?;
+        if let Some(t) = req.title {
+            e.title = t;
+        }
+        if let Some(v) = req.description {
+            e.description = v;
+        }
+        if let Some(v) = req.date {
+            e.date = v;
+        }
+        if let Some(v) = req.cecs {
+            e.cecs = v
+                .map(|s| {
+                    s.trim().parse().map_err(|_| ApiError::invalid("cecs", format!("{s:?} is not a decimal string")))
+                })
+                .transpose()?;
+        }
+        if let Some(v) = req.contact_minutes {
+            e.contact_minutes = v;
+        }
+        if let Some(v) = req.category {
+            e.category = v;
+        }
+        if let Some(v) = req.provider {
+            e.provider = v;
+        }
+        if let Some(v) = req.evidence {
+            e.evidence = v;
+        }
+        e.validate().map_err(|err| ApiError::invalid(err.field, err.message))?;
+        doc::portfolio::put_entry(d, &e)?;
+        Ok(Update::new(e, "entry", entry_id.clone()))
+    })
+    .await?;
+    Ok(Json(entry_json(&entry)))
+}
+
+async fn delete_entry(
+    State(node): State<AppState>,
+    Path((member_id, entry_id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    update_portfolio(&node, &member_id, |d| {
+        if !doc::portfolio::delete_entry(d, &entry_id)? {
+            return Err(ApiError::not_found(format!("no entry {entry_id:?}")));
+        }
+        Ok(Update::new((), "entry", entry_id.clone()))
+    })
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn put_goal(
+    State(node): State<AppState>,
+    Path((member_id, goal_id)): Path<(String, String)>,
+    JsonBody(req): JsonBody<GoalInput>,
+) -> ApiResult<Json<GoalJson>> {
+    check_id("goal_id", &goal_id)?;
+    let goal = Goal {
+        id: goal_id.clone(),
+        title: req.title,
+        target_cecs: req.target_cecs,
+        category: req.category,
+        start: req.start.or_else(|| Some(today())),
+        due: req.due,
+        benchmarks: req
+            .benchmarks
+            .into_iter()
+            .map(|b| Benchmark { title: b.title, target_cecs: b.target_cecs, due: b.due })
+            .collect(),
+    };
+    goal.validate().map_err(|e| ApiError::invalid(e.field, e.message))?;
+    update_portfolio(&node, &member_id, |d| {
+        // Keep the start of an existing goal unless the request sets one.
+        let mut goal = goal.clone();
+        if let Some(old) = doc::portfolio::read(d)?.goals.get(&goal_id)
+            && goal.start == Some(today())
+        {
+            goal.start = old.start;
+        }
+        doc::portfolio::put_goal(d, &goal)?;
+        Ok(Update::new((), "goal", goal_id.clone()))
+    })
+    .await?;
+    let (p, _) = effective_portfolio(&node, &member_id).await?;
+    let g = p.goals.get(&goal_id).ok_or_else(|| ApiError::internal("goal", "not stored"))?;
+    Ok(Json(goal_json(g, &p, today())))
+}
+
+async fn list_goals(State(node): State<AppState>, Path(member_id): Path<String>) -> ApiResult<Json<Page<GoalJson>>> {
+    let (p, _) = effective_portfolio(&node, &member_id).await?;
+    let today = today();
+    Ok(Json(Page { items: p.goals.values().map(|g| goal_json(g, &p, today)).collect(), next_cursor: None }))
+}
+
+async fn put_program(
+    State(node): State<AppState>,
+    Path((member_id, program_id)): Path<(String, String)>,
+    JsonBody(req): JsonBody<ProgramInput>,
+) -> ApiResult<Json<ProgramJson>> {
+    check_id("program_id", &program_id)?;
+    let program = Program {
+        id: program_id.clone(),
+        title: req.title,
+        window_start: req.window_start,
+        window_end: req.window_end,
+        total_cecs: req.total_cecs,
+        minimums: req.minimums,
+        verified_only: req.verified_only,
+    };
+    program.validate().map_err(|e| ApiError::invalid(e.field, e.message))?;
+    update_portfolio(&node, &member_id, |d| {
+        doc::portfolio::put_program(d, &program)?;
+        Ok(Update::new((), "requirement", program_id.clone()))
+    })
+    .await?;
+    let (p, _) = effective_portfolio(&node, &member_id).await?;
+    Ok(Json(program_json(&program, &p)))
+}
+
+async fn list_programs(
+    State(node): State<AppState>,
+    Path(member_id): Path<String>,
+) -> ApiResult<Json<Page<ProgramJson>>> {
+    let (p, _) = effective_portfolio(&node, &member_id).await?;
+    Ok(Json(Page { items: p.requirements.values().map(|r| program_json(r, &p)).collect(), next_cursor: None }))
+}
+
+fn petition_err(e: cec_core::petition::PetitionError) -> ApiError {
+    use cec_core::petition::PetitionError as E;
+    match e {
+        E::Transition { .. } => ApiError::conflict(e.to_string()),
+        E::AcceptedCecs(_) => ApiError::invalid("accepted_cecs", e.to_string()),
+        other => ApiError::invalid("record_ids", other.to_string()),
+    }
+}
+
+async fn create_petition(
+    State(node): State<AppState>,
+    Path(member_id): Path<String>,
+    JsonBody(req): JsonBody<NewPetition>,
+) -> ApiResult<(StatusCode, Json<PetitionJson>)> {
+    let id = req.id.clone().unwrap_or_else(new_id);
+    check_id("id", &id)?;
+    if req.target_association.trim().is_empty() {
+        return Err(ApiError::invalid("target_association", "must not be empty"));
+    }
+    let (p, _) = effective_portfolio(&node, &member_id).await?;
+    let petition = Petition {
+        id: id.clone(),
+        target_association: req.target_association,
+        record_ids: req.record_ids,
+        note: req.note,
+        status: PetitionStatus::Draft,
+        accepted_cecs: None,
+        created: today(),
+    };
+    petition.validate(&p).map_err(petition_err)?;
+    let (status, stored) = update_portfolio(&node, &member_id, |d| {
+        if let Some(existing) = doc::portfolio::read(d)?.petitions.get(&id) {
+            let same = existing.target_association == petition.target_association
+                && existing.record_ids == petition.record_ids
+                && existing.note == petition.note;
+            return if same {
+                Ok(Update { value: (StatusCode::OK, existing.clone()), changes: vec![], index: None })
+            } else {
+                Err(ApiError::conflict(format!("petition {id:?} exists with other content")))
+            };
+        }
+        doc::portfolio::put_petition(d, &petition)?;
+        Ok(Update::new((StatusCode::CREATED, petition.clone()), "petition", id.clone()))
+    })
+    .await?;
+    Ok((status, Json(petition_json(&stored, &p))))
+}
+
+async fn patch_petition(
+    State(node): State<AppState>,
+    Path((member_id, petition_id)): Path<(String, String)>,
+    JsonBody(req): JsonBody<PetitionPatch>,
+) -> ApiResult<Json<PetitionJson>> {
+    let status: PetitionStatus =
+        req.status.parse().map_err(|e: cec_core::event::UnknownName| ApiError::invalid("status", e.to_string()))?;
+    let (p, _) = effective_portfolio(&node, &member_id).await?;
+    let mut petition = p
+        .petitions
+        .get(&petition_id)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("no petition {petition_id:?}")))?;
+    let requested = packet(&p, &petition).map_err(petition_err)?.total_cecs;
+    petition.transition(status, req.accepted_cecs, requested).map_err(petition_err)?;
+    let stored = petition.clone();
+    update_portfolio(&node, &member_id, |d| {
+        doc::portfolio::put_petition(d, &stored)?;
+        Ok(Update::new((), "petition", petition_id.clone()))
+    })
+    .await?;
+    Ok(Json(petition_json(&petition, &p)))
+}
+
+async fn get_petition(
+    State(node): State<AppState>,
+    Path((member_id, petition_id)): Path<(String, String)>,
+) -> ApiResult<Json<PetitionJson>> {
+    let (p, _) = effective_portfolio(&node, &member_id).await?;
+    let pt =
+        p.petitions.get(&petition_id).ok_or_else(|| ApiError::not_found(format!("no petition {petition_id:?}")))?;
+    Ok(Json(petition_json(pt, &p)))
+}
+
+async fn list_petitions(
+    State(node): State<AppState>,
+    Path(member_id): Path<String>,
+) -> ApiResult<Json<Page<PetitionJson>>> {
+    let (p, _) = effective_portfolio(&node, &member_id).await?;
+    Ok(Json(Page { items: p.petitions.values().map(|x| petition_json(x, &p)).collect(), next_cursor: None }))
+}

@@ -1,0 +1,79 @@
+//! Configuration: flags first, then `<data_dir>/cecd.toml`, then defaults.
+//!
+//! ```toml
+//! listen = "127.0.0.1:7420"   # the local API address
+//! log = "info"                # tracing filter (RUST_LOG syntax)
+//! blob_max_bytes = 67108864   # the largest blob accepted by PUT /v1/blobs
+//! ```
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+/// The config file's name in the data directory.
+pub const CONFIG_FILE: &str = "cecd.toml";
+/// The default API address.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7420";
+
+/// Node configuration.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The local API address.
+    pub listen: String,
+    /// Tracing filter.
+    pub log: String,
+    /// The largest blob accepted.
+    pub blob_max_bytes: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self { listen: DEFAULT_LISTEN.into(), log: "info".into(), blob_max_bytes: 64 * 1024 * 1024 }
+    }
+}
+
+/// Why the config file could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct ConfigError {
+    path: String,
+    message: String,
+}
+
+impl Config {
+    /// Reads `<dir>/cecd.toml` if present, else the defaults.
+    pub fn load(dir: &Path) -> Result<Self, ConfigError> {
+        let path = dir.join(CONFIG_FILE);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => toml::from_str(&text)
+                .map_err(|e| ConfigError { path: path.display().to_string(), message: e.to_string() }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(ConfigError { path: path.display().to_string(), message: e.to_string() }),
+        }
+    }
+}
+
+/// The platform's default data directory: `$XDG_DATA_HOME/cecd`, else `~/.local/share/cecd`.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
+        return PathBuf::from(x).join("cecd");
+    }
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    home.join(".local").join("share").join("cecd")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_file_or_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(Config::load(dir.path()).unwrap(), Config::default());
+        std::fs::write(dir.path().join(CONFIG_FILE), "listen = \"127.0.0.1:9000\"\n").unwrap();
+        assert_eq!(Config::load(dir.path()).unwrap().listen, "127.0.0.1:9000");
+        std::fs::write(dir.path().join(CONFIG_FILE), "lisen = 1\n").unwrap();
+        assert!(Config::load(dir.path()).unwrap_err().to_string().contains("lisen"));
+    }
+}

@@ -1,0 +1,205 @@
+//! Loaded Automerge documents and the one write path into storage.
+//!
+//! A document is loaded on first use (snapshot and chunks concatenated, one `load`), kept in
+//! memory while in use, and evicted when idle and the cache is large. A change is made in
+//! memory under the document's lock, then the bytes since the last saved heads
+//! (`save_after`, never `save_incremental`, see automerge#592) are queued to the writer with
+//! the index rows and change-feed entries it implies, all in one transaction. The lock is
+//! released once the write is queued, so concurrent writes to one document still share a group
+//! commit; the caller's answer waits for the commit.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use automerge::{ActorId, AutoCommit, ChangeHash};
+use cec_core::doc::DocId;
+use rusqlite::Transaction;
+
+use crate::storage::{self, StorageError, Store};
+
+/// Index rows written in the same transaction as a document change.
+pub type IndexJob = Box<dyn FnOnce(&Transaction<'_>) -> Result<(), StorageError> + Send>;
+
+/// What a document update produced.
+pub struct Update<T> {
+    /// The caller's result.
+    pub value: T,
+    /// Change-feed entries: `(kind, id)`.
+    pub changes: Vec<(&'static str, String)>,
+    /// Index rows to write with the change.
+    pub index: Option<IndexJob>,
+}
+
+impl<T> Update<T> {
+    /// A result with one change-feed entry.
+    pub fn new(value: T, kind: &'static str, id: impl Into<String>) -> Self {
+        Self { value, changes: vec![(kind, id.into())], index: None }
+    }
+
+    /// Adds index rows.
+    pub fn with_index(mut self, job: IndexJob) -> Self {
+        self.index = Some(job);
+        self
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Update<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Update").field("value", &self.value).field("changes", &self.changes).finish_non_exhaustive()
+    }
+}
+
+/// Why a document could not be loaded or stored.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DocsError {
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StorageError),
+    /// The stored bytes do not load.
+    #[error("document {doc_id} does not load: {message}")]
+    Corrupt {
+        /// The document.
+        doc_id: String,
+        /// Automerge's complaint.
+        message: String,
+    },
+}
+
+#[derive(Default)]
+struct Slot {
+    loaded: bool,
+    doc: Option<AutoCommit>,
+    saved: Vec<ChangeHash>,
+}
+
+/// Documents evicted above this many loaded.
+const CACHE_SOFT_LIMIT: usize = 4096;
+
+/// The loaded documents of a node.
+pub struct Docs {
+    store: Store,
+    actor: ActorId,
+    slots: Mutex<HashMap<DocId, Arc<tokio::sync::Mutex<Slot>>>>,
+}
+
+impl std::fmt::Debug for Docs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Docs").field("actor", &self.actor).finish_non_exhaustive()
+    }
+}
+
+impl Docs {
+    /// Documents over `store`, writing changes as `actor`.
+    pub fn new(store: Store, actor: ActorId) -> Self {
+        Self { store, actor, slots: Mutex::new(HashMap::new()) }
+    }
+
+    fn slot(&self, id: &DocId) -> Arc<tokio::sync::Mutex<Slot>> {
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        if slots.len() > CACHE_SOFT_LIMIT {
+            slots.retain(|_, s| Arc::strong_count(s) > 1);
+        }
+        slots.entry(id.clone()).or_default().clone()
+    }
+
+    fn evict(&self, id: &DocId) {
+        self.slots.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    }
+
+    async fn load(&self, id: &DocId, slot: &mut Slot) -> Result<(), DocsError> {
+        if slot.loaded {
+            return Ok(());
+        }
+        let key = id.to_string();
+        let bytes = self.store.read(move |c| storage::load_doc(c, &key)).await?;
+        if let Some(bytes) = bytes {
+            let mut doc = AutoCommit::load(&bytes)
+                .map_err(|e| DocsError::Corrupt { doc_id: id.to_string(), message: e.to_string() })?;
+            doc.set_actor(self.actor.clone());
+            slot.saved = doc.get_heads();
+            slot.doc = Some(doc);
+        }
+        slot.loaded = true;
+        Ok(())
+    }
+
+    /// Reads a document; `None` when this node does not hold it.
+    pub async fn read<T>(&self, id: &DocId, f: impl FnOnce(&AutoCommit) -> T) -> Result<Option<T>, DocsError> {
+        let slot = self.slot(id);
+        let mut slot = slot.lock().await;
+        self.load(id, &mut slot).await?;
+        Ok(slot.doc.as_ref().map(f))
+    }
+
+    /// Changes a document (created from `create` when absent) and stores the change durably
+    /// with its index rows and change-feed entries. `f` returning an error leaves the document
+    /// as it was. Returns once the change is committed.
+    pub async fn update<T, E>(
+        &self,
+        id: &DocId,
+        create: impl FnOnce(&ActorId) -> AutoCommit,
+        f: impl FnOnce(&mut AutoCommit) -> Result<Update<T>, E>,
+    ) -> Result<T, E>
+    where
+        E: From<DocsError>,
+    {
+        let pending = {
+            let slot = self.slot(id);
+            let mut guard = slot.lock().await;
+            self.load(id, &mut guard).await?;
+            let Slot { doc: doc_opt, saved, .. } = &mut *guard;
+            let fresh = doc_opt.is_none();
+            let doc = doc_opt.get_or_insert_with(|| create(&self.actor));
+            match f(doc) {
+                Err(e) => {
+                    doc.rollback();
+                    if fresh {
+                        *doc_opt = None;
+                    }
+                    return Err(e);
+                }
+                Ok(update) => {
+                    doc.commit();
+                    let heads = doc.get_heads();
+                    let bytes = doc.save_after(saved);
+                    if bytes.is_empty() {
+                        if fresh {
+                            *doc_opt = None;
+                        }
+                        return Ok(update.value);
+                    }
+                    *saved = heads;
+                    let key = id.to_string();
+                    let Update { value, changes, index } = update;
+                    let write = self.store.write(move |tx| {
+                        storage::append_chunk(tx, &key, &bytes)?;
+                        for (kind, item) in &changes {
+                            storage::record_change(tx, &key, kind, item)?;
+                        }
+                        if let Some(job) = index {
+                            job(tx)?;
+                        }
+                        Ok(())
+                    });
+                    (value, write)
+                }
+            }
+        };
+        let (value, write) = pending;
+        match write.await {
+            Ok(()) => Ok(value),
+            Err(e) => {
+                // The in-memory document is ahead of the disk: forget it and reload next time.
+                self.evict(id);
+                Err(DocsError::Storage(e).into())
+            }
+        }
+    }
+
+    /// The ids of stored documents starting with `prefix`.
+    pub async fn list(&self, prefix: &str) -> Result<Vec<String>, DocsError> {
+        let prefix = prefix.to_owned();
+        Ok(self.store.read(move |c| storage::list_docs(c, &prefix)).await?)
+    }
+}

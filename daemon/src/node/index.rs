@@ -1,0 +1,101 @@
+//! The check-in index: rows derived from attendance documents, for queries across sessions
+//! (a member's check-ins, a session's check-ins, pagination). Rebuilt from the documents when
+//! it is empty and documents exist.
+
+use cec_core::CheckIn;
+use rusqlite::{Connection, Transaction, params};
+
+use crate::storage::StorageError;
+
+/// Inserts (or keeps) the index row of a check-in.
+pub fn put_checkin(tx: &Transaction<'_>, c: &CheckIn) -> Result<(), StorageError> {
+    tx.execute(
+        "INSERT OR IGNORE INTO checkin_index
+             (id, event_id, session_id, member_id, direction, at, method, kiosk_id, recorded_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![
+            c.id,
+            c.event_id,
+            c.session_id,
+            c.member_id,
+            c.direction.as_str(),
+            c.at.to_string(),
+            c.method.as_str(),
+            c.kiosk_id,
+            c.recorded_at.to_string()
+        ],
+    )?;
+    Ok(())
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckIn> {
+    let parse_err =
+        |i: usize, e: String| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into());
+    Ok(CheckIn {
+        id: r.get(0)?,
+        event_id: r.get(1)?,
+        session_id: r.get(2)?,
+        member_id: r.get(3)?,
+        direction: r
+            .get::<_, String>(4)?
+            .parse()
+            .map_err(|e: cec_core::event::UnknownName| parse_err(4, e.to_string()))?,
+        at: r.get::<_, String>(5)?.parse().map_err(|e: jiff::Error| parse_err(5, e.to_string()))?,
+        method: r
+            .get::<_, String>(6)?
+            .parse()
+            .map_err(|e: cec_core::event::UnknownName| parse_err(6, e.to_string()))?,
+        kiosk_id: r.get(7)?,
+        recorded_at: r.get::<_, String>(8)?.parse().map_err(|e: jiff::Error| parse_err(8, e.to_string()))?,
+    })
+}
+
+const COLUMNS: &str = "id, event_id, session_id, member_id, direction, at, method, kiosk_id, recorded_at";
+
+/// Filters of a check-in listing.
+#[derive(Debug, Default, Clone)]
+pub struct CheckInFilter {
+    /// Only this event.
+    pub event_id: Option<String>,
+    /// Only this session.
+    pub session_id: Option<String>,
+    /// Only this member.
+    pub member_id: Option<String>,
+    /// Only ids after this one (the cursor).
+    pub after: Option<String>,
+}
+
+/// Check-ins matching `f`, ordered by id, at most `limit`.
+pub fn list_checkins(conn: &Connection, f: &CheckInFilter, limit: usize) -> Result<Vec<CheckIn>, StorageError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM checkin_index
+         WHERE (?1 IS NULL OR event_id = ?1) AND (?2 IS NULL OR session_id = ?2)
+           AND (?3 IS NULL OR member_id = ?3) AND (?4 IS NULL OR id > ?4)
+         ORDER BY id LIMIT ?5"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(
+        params![f.event_id, f.session_id, f.member_id, f.after, i64::try_from(limit).unwrap_or(i64::MAX)],
+        row,
+    )?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The `(event_id, session_id)` pairs a member has check-ins for.
+pub fn member_sessions(
+    conn: &Connection,
+    member_id: &str,
+    event_id: Option<&str>,
+) -> Result<Vec<(String, String)>, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT DISTINCT event_id, session_id FROM checkin_index
+         WHERE member_id = ?1 AND (?2 IS NULL OR event_id = ?2) ORDER BY event_id, session_id",
+    )?;
+    let rows = stmt.query_map(params![member_id, event_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The number of indexed check-ins.
+pub fn count(conn: &Connection) -> Result<i64, StorageError> {
+    Ok(conn.query_row("SELECT count(*) FROM checkin_index", [], |r| r.get(0))?)
+}
