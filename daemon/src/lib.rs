@@ -39,11 +39,30 @@ pub async fn run(
     let url = format!("http://{addr}");
     write_atomically(&data_dir.join(node::identity::URL_FILE), url.as_bytes())?;
     info!(%url, node_id = %node.identity.node_id, data_dir = %data_dir.display(), "cecd listening");
+    let compactor = tokio::spawn(compact_periodically(node.store.clone()));
     api::serve(listener, node.clone(), shutdown).await?;
+    compactor.abort();
     info!("shutting down: finishing queued writes");
     node.store.close().await;
     let _ = std::fs::remove_file(data_dir.join(node::identity::URL_FILE));
     Ok(())
+}
+
+/// Chunks per document before the background job folds them into a snapshot.
+const COMPACT_AFTER_CHUNKS: usize = 64;
+
+/// Folds documents' incremental chunks into snapshots every minute, so loading stays one
+/// snapshot plus a few chunks however long a node runs.
+async fn compact_periodically(store: storage::Store) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        match store.compact_all(COMPACT_AFTER_CHUNKS).await {
+            Ok(0) => {}
+            Ok(n) => info!(documents = n, "compacted"),
+            Err(e) => tracing::warn!(cause = %e, "compaction failed"),
+        }
+    }
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

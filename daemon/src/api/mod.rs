@@ -8,9 +8,12 @@ mod checkins;
 mod convert;
 mod credit;
 mod error;
+mod etag;
 mod events;
 mod extract;
 mod feed;
+mod metrics;
+mod openapi;
 mod portfolio;
 mod reports;
 
@@ -37,6 +40,8 @@ pub type AppState = Arc<Node>;
 pub fn app(node: AppState) -> Router {
     let v1 = Router::new()
         .route("/v1/node", get(node_info))
+        .route("/v1/openapi.json", get(openapi::openapi_json))
+        .route("/metrics", get(metrics::render))
         .merge(events::routes())
         .merge(checkins::routes())
         .merge(credit::routes())
@@ -49,6 +54,8 @@ pub fn app(node: AppState) -> Router {
         .merge(v1)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(metrics::track))
+        .layer(middleware::from_fn(etag::etag))
         .layer(middleware::from_fn(check_host))
         .layer(CompressionLayer::new())
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler", "panicked").into_response()))

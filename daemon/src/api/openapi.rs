@@ -1,0 +1,437 @@
+//! `GET /v1/openapi.json`: the machine-readable API, built from the wire types' derived schemas
+//! (`utoipa::ToSchema` in `cec-client::wire`) and the route table below, which a test checks
+//! against the router (every operation listed here is served).
+
+use std::sync::OnceLock;
+
+use axum::Json;
+use cec_client::wire::*;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem, PathsBuilder};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::response::{ResponseBuilder, ResponsesBuilder};
+use utoipa::openapi::schema::{ArrayBuilder, ComponentsBuilder, ObjectBuilder, Type};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, Ref, RefOr, Required, Schema};
+
+/// What an operation takes and answers.
+#[derive(Clone, Copy)]
+enum Body {
+    None,
+    Json(&'static str),
+    List(&'static str),
+    Raw(&'static str),
+}
+
+/// `(method, path, summary, request, success status, response)`.
+type Route = (HttpMethod, &'static str, &'static str, Body, u16, Body);
+
+/// Every operation of the API.
+const ROUTES: &[Route] = &[
+    (HttpMethod::Get, "/v1/health", "Liveness and identity (no token needed)", Body::None, 200, Body::Json("Health")),
+    (HttpMethod::Get, "/v1/node", "This node", Body::None, 200, Body::Json("NodeInfo")),
+    (HttpMethod::Get, "/v1/openapi.json", "This document", Body::None, 200, Body::Raw("application/json")),
+    (
+        HttpMethod::Post,
+        "/v1/events",
+        "Create an event (idempotent by id)",
+        Body::Json("NewEvent"),
+        201,
+        Body::Json("EventJson"),
+    ),
+    (HttpMethod::Get, "/v1/events", "List events", Body::None, 200, Body::List("EventJson")),
+    (HttpMethod::Get, "/v1/events/{event_id}", "An event", Body::None, 200, Body::Json("EventJson")),
+    (
+        HttpMethod::Post,
+        "/v1/events/{event_id}/sessions",
+        "Add a session",
+        Body::Json("NewSession"),
+        201,
+        Body::Json("SessionJson"),
+    ),
+    (HttpMethod::Get, "/v1/events/{event_id}/sessions", "List sessions", Body::None, 200, Body::List("SessionJson")),
+    (
+        HttpMethod::Get,
+        "/v1/events/{event_id}/sessions/{session_id}",
+        "A session",
+        Body::None,
+        200,
+        Body::Json("SessionJson"),
+    ),
+    (
+        HttpMethod::Post,
+        "/v1/events/{event_id}/roster",
+        "Add or update roster members",
+        Body::Json("Roster"),
+        200,
+        Body::Json("Roster"),
+    ),
+    (HttpMethod::Get, "/v1/events/{event_id}/roster", "The roster", Body::None, 200, Body::Json("Roster")),
+    (
+        HttpMethod::Post,
+        "/v1/checkins",
+        "Record a check-in (durable when answered)",
+        Body::Json("NewCheckIn"),
+        201,
+        Body::Json("CheckInJson"),
+    ),
+    (
+        HttpMethod::Post,
+        "/v1/checkins/batch",
+        "Record buffered check-ins",
+        Body::Json("CheckInBatch"),
+        200,
+        Body::Json("BatchResult"),
+    ),
+    (
+        HttpMethod::Get,
+        "/v1/checkins",
+        "List check-ins (event_id, session_id, member_id filters)",
+        Body::None,
+        200,
+        Body::List("CheckInJson"),
+    ),
+    (
+        HttpMethod::Get,
+        "/v1/members/{member_id}/attendance",
+        "A member's attendance with flags and reasons",
+        Body::None,
+        200,
+        Body::Json("AttendanceList"),
+    ),
+    (
+        HttpMethod::Get,
+        "/v1/members/{member_id}/cecs",
+        "A member's credit (from, to)",
+        Body::None,
+        200,
+        Body::Json("CecSummary"),
+    ),
+    (
+        HttpMethod::Get,
+        "/v1/portfolios/{member_id}",
+        "A member's portfolio",
+        Body::None,
+        200,
+        Body::Json("PortfolioJson"),
+    ),
+    (
+        HttpMethod::Post,
+        "/v1/portfolios/{member_id}/entries",
+        "Add an entry",
+        Body::Json("NewEntry"),
+        201,
+        Body::Json("EntryJson"),
+    ),
+    (
+        HttpMethod::Patch,
+        "/v1/portfolios/{member_id}/entries/{entry_id}",
+        "Change an entry",
+        Body::Json("EntryPatch"),
+        200,
+        Body::Json("EntryJson"),
+    ),
+    (
+        HttpMethod::Delete,
+        "/v1/portfolios/{member_id}/entries/{entry_id}",
+        "Remove an entry",
+        Body::None,
+        204,
+        Body::None,
+    ),
+    (
+        HttpMethod::Get,
+        "/v1/portfolios/{member_id}/goals",
+        "Goals with progress",
+        Body::None,
+        200,
+        Body::List("GoalJson"),
+    ),
+    (
+        HttpMethod::Put,
+        "/v1/portfolios/{member_id}/goals/{goal_id}",
+        "Set a goal",
+        Body::Json("GoalInput"),
+        200,
+        Body::Json("GoalJson"),
+    ),
+    (
+        HttpMethod::Get,
+        "/v1/portfolios/{member_id}/requirements",
+        "Requirement programs: met and missing",
+        Body::None,
+        200,
+        Body::List("ProgramJson"),
+    ),
+    (
+        HttpMethod::Put,
+        "/v1/portfolios/{member_id}/requirements/{program_id}",
+        "Set a requirement program",
+        Body::Json("ProgramInput"),
+        200,
+        Body::Json("ProgramJson"),
+    ),
+    (
+        HttpMethod::Post,
+        "/v1/portfolios/{member_id}/petitions",
+        "Create a petition for credit",
+        Body::Json("NewPetition"),
+        201,
+        Body::Json("PetitionJson"),
+    ),
+    (
+        HttpMethod::Get,
+        "/v1/portfolios/{member_id}/petitions",
+        "List petitions",
+        Body::None,
+        200,
+        Body::List("PetitionJson"),
+    ),
+    (
+        HttpMethod::Get,
+        "/v1/portfolios/{member_id}/petitions/{petition_id}",
+        "A petition",
+        Body::None,
+        200,
+        Body::Json("PetitionJson"),
+    ),
+    (
+        HttpMethod::Patch,
+        "/v1/portfolios/{member_id}/petitions/{petition_id}",
+        "Record a petition's status",
+        Body::Json("PetitionPatch"),
+        200,
+        Body::Json("PetitionJson"),
+    ),
+    (
+        HttpMethod::Get,
+        "/v1/portfolios/{member_id}/petitions/{petition_id}/packet",
+        "The petition packet (format=json|csv|pdf)",
+        Body::None,
+        200,
+        Body::Json("PacketJson"),
+    ),
+    (
+        HttpMethod::Get,
+        "/v1/portfolios/{member_id}/transcript",
+        "The transcript (format=json|csv|pdf, from, to)",
+        Body::None,
+        200,
+        Body::Json("TranscriptJson"),
+    ),
+    (
+        HttpMethod::Put,
+        "/v1/blobs",
+        "Store a blob (raw body)",
+        Body::Raw("application/octet-stream"),
+        201,
+        Body::Json("BlobJson"),
+    ),
+    (HttpMethod::Get, "/v1/blobs/{sha256}", "A blob", Body::None, 200, Body::Raw("application/octet-stream")),
+    (
+        HttpMethod::Get,
+        "/v1/changes",
+        "The change feed (since, wait for long poll)",
+        Body::None,
+        200,
+        Body::Json("Changes"),
+    ),
+    (HttpMethod::Get, "/metrics", "Prometheus metrics", Body::None, 200, Body::Raw("text/plain")),
+];
+
+fn content(body: Body) -> Option<utoipa::openapi::Content> {
+    match body {
+        Body::None => None,
+        Body::Json(name) => Some(ContentBuilder::new().schema(Some(Ref::from_schema_name(name))).build()),
+        Body::List(name) => {
+            let page = ObjectBuilder::new()
+                .property("items", ArrayBuilder::new().items(Ref::from_schema_name(name)))
+                .required("items")
+                .property(
+                    "next_cursor",
+                    ObjectBuilder::new().schema_type(Type::String).description(Some("null on the last page")),
+                )
+                .required("next_cursor");
+            Some(ContentBuilder::new().schema(Some(RefOr::T(Schema::Object(page.build())))).build())
+        }
+        Body::Raw(_) => Some(ContentBuilder::new().build()),
+    }
+}
+
+fn content_type(body: Body) -> &'static str {
+    match body {
+        Body::Raw(t) => t,
+        _ => "application/json",
+    }
+}
+
+fn error_response(description: &str) -> utoipa::openapi::Response {
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", ContentBuilder::new().schema(Some(Ref::from_schema_name("ErrorBody"))).build())
+        .build()
+}
+
+fn build() -> OpenApi {
+    let mut paths = PathsBuilder::new();
+    for (method, path, summary, req, status, resp) in ROUTES {
+        let (path, summary, req, status, resp) = (*path, *summary, *req, *status, *resp);
+        let mut op = OperationBuilder::new().summary(Some(summary));
+        for seg in path.split('/').filter(|s| s.starts_with('{')) {
+            let name = seg.trim_matches(|c| c == '{' || c == '}');
+            op = op.parameter(
+                ParameterBuilder::new()
+                    .name(name)
+                    .parameter_in(ParameterIn::Path)
+                    .required(Required::True)
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+            );
+        }
+        if let Some(c) = content(req) {
+            op = op.request_body(Some(
+                RequestBodyBuilder::new().content(content_type(req), c).required(Some(Required::True)).build(),
+            ));
+        }
+        let mut ok = ResponseBuilder::new().description("success");
+        if let Some(c) = content(resp) {
+            ok = ok.content(content_type(resp), c);
+        }
+        let mut responses = ResponsesBuilder::new().response(status.to_string(), ok.build());
+        for (code, what) in [
+            ("400", "bad_request or invalid_json"),
+            ("401", "unauthorized"),
+            ("403", "forbidden (Host is not this machine)"),
+            ("404", "not_found"),
+            ("409", "conflict"),
+            ("413", "too_large"),
+            ("422", "invalid (with field)"),
+        ] {
+            responses = responses.response(code, error_response(what));
+        }
+        op = op.responses(responses.build());
+        if path != "/v1/health" {
+            op = op.security(SecurityRequirement::new("bearer", Vec::<String>::new()));
+        }
+        paths = paths.path(path, PathItem::new(method.clone(), op.build()));
+    }
+    let components = ComponentsBuilder::new()
+        .security_scheme("bearer", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()))
+        .schema_from::<ErrorBody>()
+        .schema_from::<ErrorDetail>()
+        .schema_from::<Health>()
+        .schema_from::<NodeInfo>()
+        .schema_from::<EndorsementJson>()
+        .schema_from::<ProviderJson>()
+        .schema_from::<PolicyJson>()
+        .schema_from::<NewEvent>()
+        .schema_from::<EventJson>()
+        .schema_from::<SegmentJson>()
+        .schema_from::<NewSession>()
+        .schema_from::<SessionJson>()
+        .schema_from::<RosterMemberJson>()
+        .schema_from::<Roster>()
+        .schema_from::<NewCheckIn>()
+        .schema_from::<CheckInJson>()
+        .schema_from::<CheckInBatch>()
+        .schema_from::<BatchItem>()
+        .schema_from::<BatchResult>()
+        .schema_from::<AttendanceJson>()
+        .schema_from::<AttendanceList>()
+        .schema_from::<CreditRecordJson>()
+        .schema_from::<CecSummary>()
+        .schema_from::<BlobJson>()
+        .schema_from::<ChangeJson>()
+        .schema_from::<Changes>()
+        .schema_from::<NewEntry>()
+        .schema_from::<EntryPatch>()
+        .schema_from::<EntryJson>()
+        .schema_from::<BenchmarkJson>()
+        .schema_from::<GoalInput>()
+        .schema_from::<BenchmarkProgressJson>()
+        .schema_from::<GoalJson>()
+        .schema_from::<ProgramInput>()
+        .schema_from::<CategoryProgressJson>()
+        .schema_from::<ProgramJson>()
+        .schema_from::<NewPetition>()
+        .schema_from::<PetitionPatch>()
+        .schema_from::<PetitionJson>()
+        .schema_from::<TotalsJson>()
+        .schema_from::<PacketJson>()
+        .schema_from::<TranscriptJson>()
+        .schema_from::<ProfileJson>()
+        .schema_from::<PortfolioJson>()
+        .build();
+    OpenApiBuilder::new()
+        .info(InfoBuilder::new().title("cecd local API").version("1").description(Some(
+            "The local API of a cecsync node. Credit values are decimal strings; times are RFC 3339.",
+        )))
+        .paths(paths.build())
+        .components(Some(components))
+        .build()
+}
+
+/// The document, built once.
+pub(super) fn spec() -> &'static OpenApi {
+    static SPEC: OnceLock<OpenApi> = OnceLock::new();
+    SPEC.get_or_init(build)
+}
+
+pub(super) async fn openapi_json() -> Json<&'static OpenApi> {
+    Json(spec())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_referenced_schema_is_a_component() {
+        let json = serde_json::to_value(spec()).unwrap();
+        let text = json.to_string();
+        let schemas = json["components"]["schemas"].as_object().unwrap();
+        for part in text.split("#/components/schemas/").skip(1) {
+            let name: String = part.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            assert!(schemas.contains_key(&name), "{name} is referenced but not a component");
+        }
+        assert!(json["paths"]["/v1/checkins"]["post"].is_object());
+    }
+
+    /// Every operation the document lists is served: none falls through to the 404 fallback
+    /// or the 405 handler.
+    #[tokio::test]
+    async fn every_listed_operation_is_routed() {
+        use axum::body::Body as HttpBody;
+        use axum::http::{Method, Request};
+        use tower::ServiceExt;
+
+        let dir = tempfile::tempdir().unwrap();
+        let node =
+            std::sync::Arc::new(crate::node::Node::open(dir.path(), crate::config::Config::default()).await.unwrap());
+        let app = super::super::app(node.clone());
+        for (method, path, ..) in ROUTES {
+            let method = match method {
+                HttpMethod::Get => Method::GET,
+                HttpMethod::Post => Method::POST,
+                HttpMethod::Put => Method::PUT,
+                HttpMethod::Patch => Method::PATCH,
+                HttpMethod::Delete => Method::DELETE,
+                _ => panic!("unexpected method on {path}"),
+            };
+            let uri: String =
+                path.split('/').map(|seg| if seg.starts_with('{') { "x" } else { seg }).collect::<Vec<_>>().join("/");
+            let req = Request::builder()
+                .method(method.clone())
+                .uri(&uri)
+                .header("host", "localhost")
+                .header("authorization", format!("Bearer {}", node.identity.token))
+                .header("content-type", "application/json")
+                .body(HttpBody::from("{}"))
+                .unwrap();
+            let resp = app.clone().oneshot(req).await.unwrap();
+            let status = resp.status().as_u16();
+            let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+            let text = String::from_utf8_lossy(&body);
+            assert!(status != 405, "{method} {uri}: 405");
+            assert!(!text.contains("no such endpoint"), "{method} {uri} is not routed");
+        }
+    }
+}
