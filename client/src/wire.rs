@@ -85,6 +85,12 @@ pub mod dec_str {
     }
 }
 
+/// Reads a present field as `Some(value)`, so `null` becomes `Some(None)` (clear) while an
+/// absent field stays `None` (leave as is, via `#[serde(default)]`).
+fn double_option<'de, T: Deserialize<'de>, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
 /// The error body: `{"error": {"code", "message", "field"?}}`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
@@ -590,7 +596,7 @@ pub struct NewEntry {
 }
 
 /// `PATCH /v1/portfolios/{member_id}/entries/{entry_id}`: fields to change; `null` clears an
-/// optional field.
+/// optional field (absent leaves it as it is).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
@@ -599,7 +605,7 @@ pub struct EntryPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub title: Option<String>,
     /// Description.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub description: Option<Option<String>>,
     /// Date.
@@ -607,19 +613,19 @@ pub struct EntryPatch {
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = Date))]
     pub date: Option<Date>,
     /// CECs (string).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub cecs: Option<Option<String>>,
     /// Contact minutes.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<u32>))]
     pub contact_minutes: Option<Option<u32>>,
     /// Category.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub category: Option<Option<String>>,
     /// Provider.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, deserialize_with = "double_option", skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
     pub provider: Option<Option<String>>,
     /// Evidence.
@@ -1002,4 +1008,27 @@ pub struct PortfolioJson {
     pub petitions: Vec<PetitionJson>,
     /// Totals of all credit.
     pub totals: TotalsJson,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_patch_tells_null_from_absent() {
+        let p: EntryPatch = serde_json::from_str(r#"{"description": null, "cecs": "1.5"}"#).unwrap();
+        assert_eq!(p.description, Some(None));
+        assert_eq!(p.cecs, Some(Some("1.5".to_owned())));
+        assert_eq!(p.category, None);
+    }
+
+    #[test]
+    fn credit_is_a_string_never_a_number() {
+        let ok: PetitionPatch = serde_json::from_str(r#"{"status": "accepted", "accepted_cecs": "5.5"}"#).unwrap();
+        assert_eq!(ok.accepted_cecs, Some(Decimal::new(55, 1)));
+        assert!(serde_json::from_str::<PetitionPatch>(r#"{"status": "accepted", "accepted_cecs": 5.5}"#).is_err());
+        assert!(serde_json::from_str::<PetitionPatch>(r#"{"status": "accepted", "accepted_cecs": "1e3"}"#).is_err());
+        let s = serde_json::to_string(&BlobJson { sha256: "a".into(), size: 1 }).unwrap();
+        assert!(s.contains("\"size\":1"));
+    }
 }

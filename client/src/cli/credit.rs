@@ -1,0 +1,93 @@
+//! `cec attendance` and `cec cecs`.
+
+use clap::Args;
+use jiff::civil::Date;
+
+use cec_client::wire::CreditRecordJson;
+
+use super::Ctx;
+use super::args;
+use super::output::{self, cec, dec, opt, outln, yes_no};
+
+#[derive(Debug, Args)]
+pub(crate) struct AttendanceArgs {
+    /// The member id
+    member: String,
+    /// Only this event
+    #[arg(long)]
+    event: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CecsArgs {
+    /// The member id
+    member: String,
+    /// Only credit from this day on (YYYY-MM-DD)
+    #[arg(long, value_name = "DATE", value_parser = args::date)]
+    from: Option<Date>,
+    /// Only credit up to this day (YYYY-MM-DD)
+    #[arg(long, value_name = "DATE", value_parser = args::date)]
+    to: Option<Date>,
+}
+
+pub(crate) async fn attendance(ctx: &Ctx, a: AttendanceArgs) -> anyhow::Result<()> {
+    let list = ctx.client.attendance(&a.member, a.event.as_deref()).await?;
+    ctx.emit(&list, |list| {
+        if list.items.is_empty() {
+            outln!("no attendance recorded for {} on this node", a.member);
+            return Ok(());
+        }
+        let mut t = output::table(&["event/session", "title", "attended", "creditable", "CECs", "verified", "flags"]);
+        for x in &list.items {
+            t.add_row(vec![
+                format!("{}/{}", x.event_id, x.session_id),
+                x.session_title.clone(),
+                format!("{} min", x.attended_minutes),
+                format!("{} min", x.creditable_minutes),
+                format!("{} of {}", dec(x.cecs), cec(x.max_cecs)),
+                yes_no(x.verified).to_owned(),
+                x.flags.join(" "),
+            ]);
+        }
+        output::print_table(&t, "")?;
+        for x in list.items.iter().filter(|x| x.reason.is_some()) {
+            outln!("{}/{}: {}", x.event_id, x.session_id, opt(x.reason.as_deref()));
+        }
+        Ok(())
+    })
+}
+
+pub(crate) async fn cecs(ctx: &Ctx, a: CecsArgs) -> anyhow::Result<()> {
+    let s = ctx.client.cecs(&a.member, a.from, a.to).await?;
+    ctx.emit(&s, |s| {
+        outln!("member         {}", s.member_id);
+        outln!("verified       {}", cec(s.verified_cecs));
+        outln!("self-reported  {}", cec(s.self_reported_cecs));
+        outln!("total          {} ({} CEU)", cec(s.total_cecs), dec(s.ceus));
+        for (cat, d) in &s.by_category {
+            outln!("  {cat:<12} {}", cec(*d));
+        }
+        outln!();
+        print_records(&s.records)
+    })
+}
+
+/// A table of credit lines.
+pub(crate) fn print_records(records: &[CreditRecordJson]) -> anyhow::Result<()> {
+    let mut t =
+        output::table(&["record", "date", "title", "source", "category", "provider", "endorsement", "CECs", "code"]);
+    for r in records {
+        t.add_row(vec![
+            r.id.clone(),
+            r.date.to_string(),
+            r.title.clone(),
+            r.source.replace('_', "-"),
+            r.category.clone(),
+            opt(r.provider.as_deref()).to_owned(),
+            opt(r.endorsement_number.as_deref()).to_owned(),
+            cec(r.cecs),
+            opt(r.verification_code.as_deref()).to_owned(),
+        ]);
+    }
+    output::print_table(&t, "no credit records")
+}

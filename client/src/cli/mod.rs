@@ -1,0 +1,254 @@
+//! The `cec` command line: flags, subcommands and dispatch. One file per command group.
+
+use std::path::PathBuf;
+
+use clap::{CommandFactory, Parser, Subcommand};
+use serde::Serialize;
+
+use cec_client::Client;
+use cec_client::discover::{DiscoverEnv, discover};
+
+mod args;
+mod blob;
+mod changes;
+mod checkin;
+mod credit;
+mod event;
+mod goal;
+mod import;
+mod output;
+mod petition;
+mod portfolio;
+mod requirement;
+mod roster;
+mod session;
+mod status;
+mod transcript;
+
+const AFTER_HELP: &str = "\
+The node is found by itself: the data directory is --data-dir, else $CECD_DATA_DIR, else
+$XDG_DATA_HOME/cecd, else ~/.local/share/cecd; the API token is read from its `api-token` file;
+the URL is --url, else $CEC_URL, else the `api-url` file the running node writes there, else
+http://127.0.0.1:7420.
+
+Credit is written and shown as decimals (1.25), never rounded through floating point.
+Exit status: 0 ok; 1 on errors, printed to stderr as `error: <message> (<code>)` when the node
+refused a request; 2 for bad usage.";
+
+/// Keep continuing-education credit with a local cecd node: events, check-ins, credit,
+/// portfolios, goals, requirements, petitions and transcripts.
+#[derive(Debug, Parser)]
+#[command(name = "cec", version, after_help = AFTER_HELP)]
+pub(crate) struct Cli {
+    /// The node's data directory (holds `api-token` and `api-url`)
+    #[arg(long, global = true, value_name = "DIR", env = "CECD_DATA_DIR", help_heading = "Global options")]
+    data_dir: Option<PathBuf>,
+    /// The node's API URL, e.g. http://127.0.0.1:7420 (default: from the data directory)
+    #[arg(long, global = true, value_name = "URL", env = "CEC_URL", help_heading = "Global options")]
+    url: Option<String>,
+    /// Print the API's JSON instead of tables and lines
+    #[arg(long, global = true, help_heading = "Global options")]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Show the node: health, role, address, data directory and credential
+    Status,
+    /// Create, list and show events (provider, endorsement, venue, door policy)
+    #[command(subcommand)]
+    Event(event::EventCmd),
+    /// Add and list an event's sessions and their segments
+    #[command(subcommand)]
+    Session(session::SessionCmd),
+    /// Add members to an event's roster, or show it
+    #[command(subcommand)]
+    Roster(roster::RosterCmd),
+    /// Record check-ins at a session door, or import a kiosk's buffered scans
+    #[command(subcommand)]
+    Checkin(checkin::CheckinCmd),
+    /// List check-ins, filtered by event, session or member (all pages)
+    Checkins(checkin::ListArgs),
+    /// A member's attendance per session: minutes, CECs, flags and why it is not more
+    Attendance(credit::AttendanceArgs),
+    /// A member's credit: verified, self-reported, total, CEUs, by category
+    Cecs(credit::CecsArgs),
+    /// A member's portfolio: show it, add, edit or remove entries (with evidence files)
+    #[command(subcommand)]
+    Portfolio(portfolio::PortfolioCmd),
+    /// A member's development-plan goals and whether they are on track
+    #[command(subcommand)]
+    Goal(goal::GoalCmd),
+    /// A member's requirement programs: what is met, what is missing
+    #[command(subcommand)]
+    Requirement(requirement::RequirementCmd),
+    /// Petitions asking another association to accept credit, and their packets
+    #[command(subcommand)]
+    Petition(petition::PetitionCmd),
+    /// A member's transcript, as a table, JSON, CSV or PDF
+    Transcript(transcript::TranscriptArgs),
+    /// Store or fetch evidence files (content-addressed blobs)
+    #[command(subcommand)]
+    Blob(blob::BlobCmd),
+    /// The change feed: what changed since a cursor, optionally waiting for news
+    Changes(changes::ChangesArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+}
+
+/// What every command gets: the client and the output mode.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    pub(crate) client: Client,
+    pub(crate) json: bool,
+}
+
+impl Ctx {
+    /// Prints `value` as JSON with `--json`, else runs `human`.
+    pub(crate) fn emit<T: Serialize + ?Sized>(
+        &self,
+        value: &T,
+        human: impl FnOnce(&T) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        if self.json { output::json(value) } else { human(value) }
+    }
+}
+
+/// Runs the parsed command line.
+pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Completions { shell } = cli.command {
+        let mut script = Vec::new();
+        clap_complete::generate(shell, &mut Cli::command(), "cec", &mut script);
+        return output::write_report(None, &script, false);
+    }
+    let found = discover(cli.data_dir, cli.url, &DiscoverEnv::from_process())?;
+    let ctx = Ctx { client: Client::from_discovery(&found)?, json: cli.json };
+    match cli.command {
+        Command::Status => status::run(&ctx, &found).await,
+        Command::Event(c) => event::run(&ctx, c).await,
+        Command::Session(c) => session::run(&ctx, c).await,
+        Command::Roster(c) => roster::run(&ctx, c).await,
+        Command::Checkin(c) => checkin::run(&ctx, c).await,
+        Command::Checkins(a) => checkin::list(&ctx, a).await,
+        Command::Attendance(a) => credit::attendance(&ctx, a).await,
+        Command::Cecs(a) => credit::cecs(&ctx, a).await,
+        Command::Portfolio(c) => portfolio::run(&ctx, c).await,
+        Command::Goal(c) => goal::run(&ctx, c).await,
+        Command::Requirement(c) => requirement::run(&ctx, c).await,
+        Command::Petition(c) => petition::run(&ctx, c).await,
+        Command::Transcript(a) => transcript::run(&ctx, a).await,
+        Command::Blob(c) => blob::run(&ctx, c).await,
+        Command::Changes(a) => changes::run(&ctx, a).await,
+        Command::Completions { .. } => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("cec").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_go_anywhere() {
+        let cli = parse(&["status", "--json", "--data-dir", "/tmp/x", "--url", "http://127.0.0.1:1"]).unwrap();
+        assert!(cli.json);
+        assert_eq!(cli.data_dir, Some(PathBuf::from("/tmp/x")));
+        assert_eq!(cli.url.as_deref(), Some("http://127.0.0.1:1"));
+    }
+
+    #[test]
+    fn usage_errors_are_clap_errors() {
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["nope"]).is_err());
+        let e =
+            parse(&["session", "add", "E1", "--title", "T", "--starts-at", "2026-05-01T09:00", "--segment", "meal"])
+                .unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        let e =
+            parse(&["goal", "set", "M1", "G1", "--title", "t", "--target", "1e3", "--due", "2026-06-30"]).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("plain decimal"), "{e}");
+    }
+
+    #[test]
+    fn session_segments_parse() {
+        let cli = parse(&[
+            "session",
+            "add",
+            "E1",
+            "--title",
+            "Lunch keynote",
+            "--starts-at",
+            "2026-05-01T12:00",
+            "--segment",
+            "meal:30",
+            "--segment",
+            "keynote:30,meal:30",
+        ])
+        .unwrap();
+        let Command::Session(session::SessionCmd::Add(a)) = cli.command else { panic!("not session add") };
+        let kinds: Vec<_> = a.segments.iter().map(|s| (s.kind.as_str(), s.minutes)).collect();
+        assert_eq!(kinds, [("meal", 30), ("keynote", 30), ("meal", 30)]);
+    }
+
+    #[test]
+    fn portfolio_add_parses_credit_as_decimal() {
+        let cli = parse(&[
+            "portfolio",
+            "add",
+            "M1",
+            "--kind",
+            "activity",
+            "--title",
+            "Webinar",
+            "--date",
+            "2026-02-03",
+            "--cecs",
+            "1.5",
+            "--evidence",
+            "cert.pdf",
+        ])
+        .unwrap();
+        let Command::Portfolio(portfolio::PortfolioCmd::Add(a)) = cli.command else { panic!("not portfolio add") };
+        assert_eq!(a.cecs.map(|d| d.to_string()), Some("1.5".into()));
+        assert_eq!(a.evidence, [PathBuf::from("cert.pdf")]);
+        assert!(
+            parse(&[
+                "portfolio",
+                "add",
+                "M1",
+                "--kind",
+                "activity",
+                "--title",
+                "t",
+                "--date",
+                "2026-02-03",
+                "--cecs",
+                "abc"
+            ])
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn checkin_directions_and_completions() {
+        assert!(parse(&["checkin", "in", "E1", "S1", "M1"]).is_ok());
+        assert!(parse(&["checkin", "out", "E1", "S1", "M1", "--at", "2026-05-01T10:15"]).is_ok());
+        assert!(parse(&["checkin", "sideways", "E1", "S1", "M1"]).is_err());
+        assert!(parse(&["completions", "bash"]).is_ok());
+        assert!(parse(&["completions", "tcsh"]).is_err());
+    }
+}

@@ -1,0 +1,110 @@
+//! Printing: the API's JSON with `--json`, tables and lines for people otherwise.
+
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use anyhow::Context as _;
+use comfy_table::{ContentArrangement, Table, presets};
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+/// `println!` that returns write errors (a closed pipe ends the program quietly, not in a panic).
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        writeln!(std::io::stdout().lock(), $($arg)*)?
+    }};
+}
+pub(crate) use outln;
+
+/// Pretty JSON on stdout.
+pub(crate) fn json<T: Serialize + ?Sized>(value: &T) -> anyhow::Result<()> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Credit as given: `1.25 CEC`.
+pub(crate) fn cec(d: Decimal) -> String {
+    format!("{} CEC", d.normalize())
+}
+
+/// A decimal without trailing zeros.
+pub(crate) fn dec(d: Decimal) -> String {
+    d.normalize().to_string()
+}
+
+/// An optional text, `-` when absent.
+pub(crate) fn opt(s: Option<&str>) -> &str {
+    s.filter(|s| !s.is_empty()).unwrap_or("-")
+}
+
+/// `yes` or `no`.
+pub(crate) fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+/// A table with these column headers.
+pub(crate) fn table(headers: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_preset(presets::NOTHING).set_content_arrangement(ContentArrangement::Dynamic);
+    t.set_header(headers.iter().map(|h| h.to_uppercase()).collect::<Vec<_>>());
+    for c in t.column_iter_mut() {
+        c.set_padding((0, 2));
+    }
+    t
+}
+
+/// Prints a table, or `empty` when it has no rows.
+pub(crate) fn print_table(t: &Table, empty: &str) -> anyhow::Result<()> {
+    if t.row_count() == 0 {
+        outln!("{empty}");
+    } else {
+        for line in t.lines() {
+            outln!("{}", line.trim_end());
+        }
+    }
+    Ok(())
+}
+
+/// A warning for people, on stderr.
+pub(crate) fn warn(msg: &str) {
+    eprintln!("warning: {msg}");
+}
+
+/// Writes a report to `path`, or to stdout without one (refusing to dump a PDF on a terminal).
+pub(crate) fn write_report(path: Option<&Path>, bytes: &[u8], is_pdf: bool) -> anyhow::Result<()> {
+    match path.filter(|p| p.as_os_str() != "-") {
+        Some(p) => {
+            std::fs::write(p, bytes).with_context(|| format!("cannot write {}", p.display()))?;
+            eprintln!("wrote {} ({} bytes)", p.display(), bytes.len());
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            if is_pdf && out.is_terminal() {
+                anyhow::bail!("refusing to write a PDF to the terminal: pass -o FILE");
+            }
+            out.write_all(bytes)?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::*;
+
+    #[test]
+    fn credit_is_shown_as_given() {
+        assert_eq!(cec(dec!(1.25)), "1.25 CEC");
+        assert_eq!(cec(dec!(2.00)), "2 CEC");
+        assert_eq!(cec(dec!(0)), "0 CEC");
+        assert_eq!(dec(dec!(0.500)), "0.5");
+    }
+}

@@ -1,0 +1,146 @@
+//! `cec petition create|list|status|packet`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+use rust_decimal::Decimal;
+
+use cec_client::ReportFormat;
+use cec_client::wire::{NewPetition, PetitionJson, PetitionPatch};
+
+use super::Ctx;
+use super::args;
+use super::credit::print_records;
+use super::output::{self, cec, outln};
+use super::transcript::{Format, pick};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PetitionCmd {
+    /// Ask another association to accept chosen credit records (ids from `cec cecs`)
+    Create(CreateArgs),
+    /// List a member's petitions
+    List {
+        /// The member id
+        member: String,
+    },
+    /// Show a petition's status, or record a new one (e.g. `accepted`, or
+    /// `partially_accepted --accepted 5.5`)
+    Status(StatusArgs),
+    /// The petition packet: records with contact hours, CEUs, providers, endorsement numbers
+    /// and verification codes
+    Packet(PacketArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CreateArgs {
+    /// The member id
+    member: String,
+    /// The association asked
+    #[arg(long = "to", value_name = "ASSOCIATION")]
+    target: String,
+    /// A credit record id (see `cec cecs MEMBER`); repeat for more
+    #[arg(long = "record", value_name = "ID", required = true)]
+    records: Vec<String>,
+    /// A note to the association
+    #[arg(long)]
+    note: Option<String>,
+    /// Petition id (default: the node makes one)
+    #[arg(long)]
+    id: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// The member id
+    member: String,
+    /// The petition id
+    petition: String,
+    /// The new status (omit to show the current one)
+    #[arg(value_parser = ["draft", "submitted", "accepted", "partially_accepted", "denied"])]
+    status: Option<String>,
+    /// CECs the association accepted (required with partially_accepted)
+    #[arg(long, value_name = "CECS", value_parser = args::cecs, requires = "status")]
+    accepted: Option<Decimal>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PacketArgs {
+    /// The member id
+    member: String,
+    /// The petition id
+    petition: String,
+    /// json, csv or pdf (default: from the -o file's extension, else a table)
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+    /// Write to this file (- for stdout)
+    #[arg(short, long, value_name = "FILE")]
+    output: Option<PathBuf>,
+}
+
+pub(crate) async fn run(ctx: &Ctx, cmd: PetitionCmd) -> anyhow::Result<()> {
+    match cmd {
+        PetitionCmd::Create(a) => {
+            let new = NewPetition { id: a.id, target_association: a.target, record_ids: a.records, note: a.note };
+            let p = ctx.client.create_petition(&a.member, &new).await?;
+            ctx.emit(&p, print_petition)
+        }
+        PetitionCmd::List { member } => {
+            let list = ctx.client.petitions(&member).await?;
+            ctx.emit(&serde_json::json!({ "items": list, "next_cursor": null }), |_| print_petitions(&list))
+        }
+        PetitionCmd::Status(a) => {
+            let p = match a.status {
+                Some(status) => {
+                    let patch = PetitionPatch { status, accepted_cecs: a.accepted };
+                    ctx.client.patch_petition(&a.member, &a.petition, &patch).await?
+                }
+                None => ctx.client.petition(&a.member, &a.petition).await?,
+            };
+            ctx.emit(&p, print_petition)
+        }
+        PetitionCmd::Packet(a) => match pick(a.format, a.output.as_deref()) {
+            Some(f) => {
+                let bytes = ctx.client.petition_packet_bytes(&a.member, &a.petition, f).await?;
+                output::write_report(a.output.as_deref(), &bytes, f == ReportFormat::Pdf)
+            }
+            None => {
+                let packet = ctx.client.petition_packet(&a.member, &a.petition).await?;
+                ctx.emit(&packet, |k| {
+                    print_petition(&k.petition)?;
+                    let name = k.member_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+                    outln!("member {}{name}", k.member_id);
+                    print_records(&k.records)?;
+                    outln!("total {} = {} CEU", cec(k.totals.total_cecs), output::dec(k.totals.ceus));
+                    Ok(())
+                })
+            }
+        },
+    }
+}
+
+fn print_petition(p: &PetitionJson) -> anyhow::Result<()> {
+    outln!("petition {} to {}: {}", p.id, p.target_association, p.status.replace('_', " "));
+    let accepted = p.accepted_cecs.map(|d| format!(", accepted {}", cec(d))).unwrap_or_default();
+    outln!("  requested {}{accepted}; {} records; created {}", cec(p.requested_cecs), p.record_ids.len(), p.created);
+    if let Some(note) = &p.note {
+        outln!("  note: {note}");
+    }
+    Ok(())
+}
+
+/// A table of petitions.
+pub(crate) fn print_petitions(list: &[PetitionJson]) -> anyhow::Result<()> {
+    let mut t = output::table(&["petition", "to", "status", "requested", "accepted", "records", "created"]);
+    for p in list {
+        t.add_row(vec![
+            p.id.clone(),
+            p.target_association.clone(),
+            p.status.clone(),
+            cec(p.requested_cecs),
+            p.accepted_cecs.map_or("-".into(), cec),
+            p.record_ids.len().to_string(),
+            p.created.to_string(),
+        ]);
+    }
+    output::print_table(&t, "no petitions")
+}

@@ -1,0 +1,101 @@
+//! `cec session add|list`.
+
+use clap::{Args, Subcommand};
+
+use cec_client::wire::{NewSession, SegmentJson, SessionJson};
+
+use super::Ctx;
+use super::args::{self, When};
+use super::output::{self, cec, outln};
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SessionCmd {
+    /// Add a session laid out as segments, e.g. --segment meal:30 --segment keynote:30
+    Add(AddArgs),
+    /// List an event's sessions with their creditable minutes and most CECs
+    List {
+        /// The event id
+        event: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AddArgs {
+    /// The event id
+    pub(crate) event: String,
+    /// Session id (default: the node makes one)
+    #[arg(long)]
+    pub(crate) id: Option<String>,
+    /// Title
+    #[arg(long)]
+    pub(crate) title: String,
+    /// When the first segment starts: 2026-05-01T09:00 in the event's time zone, or with an
+    /// offset (2026-05-01T09:00:00-05:00)
+    #[arg(long, value_name = "TIME", value_parser = args::when)]
+    pub(crate) starts_at: When,
+    /// A segment KIND:MINUTES, in order; repeat it or separate with commas. Creditable kinds:
+    /// instruction, keynote, practice, panel, demonstration; not creditable: meal, break,
+    /// open_forum, networking, exhibit, business
+    #[arg(long = "segment", value_name = "KIND:MINUTES", required = true, value_delimiter = ',', value_parser = args::segment)]
+    pub(crate) segments: Vec<SegmentJson>,
+    /// Credit category, e.g. ethics (default: general)
+    #[arg(long)]
+    pub(crate) category: Option<String>,
+    /// in_person (default) or online_live
+    #[arg(long, value_parser = ["in_person", "online_live"])]
+    pub(crate) format: Option<String>,
+}
+
+pub(crate) async fn run(ctx: &Ctx, cmd: SessionCmd) -> anyhow::Result<()> {
+    match cmd {
+        SessionCmd::Add(a) => {
+            let starts_at = if a.starts_at.is_local() {
+                let event = ctx.client.event(&a.event).await?;
+                a.starts_at.resolve(&event.timezone).map_err(anyhow::Error::msg)?
+            } else {
+                a.starts_at.resolve("UTC").map_err(anyhow::Error::msg)?
+            };
+            let new = NewSession {
+                id: a.id,
+                title: a.title,
+                category: a.category,
+                format: a.format,
+                starts_at,
+                segments: a.segments,
+            };
+            let s = ctx.client.create_session(&a.event, &new).await?;
+            ctx.emit(&s, |s| {
+                let total: u32 = s.segments.iter().map(|x| x.minutes).sum();
+                outln!("session {} of {}: {}", s.id, s.event_id, s.title);
+                outln!("  {} to {} ({total} min: {})", s.starts_at, s.ends_at, segments(&s.segments));
+                outln!("  {} creditable minutes, at most {} ({})", s.creditable_minutes, cec(s.max_cecs), s.category);
+                Ok(())
+            })
+        }
+        SessionCmd::List { event } => {
+            let sessions = ctx.client.all_sessions(&event).await?;
+            ctx.emit(&serde_json::json!({ "items": sessions, "next_cursor": null }), |_| print_sessions(&sessions))
+        }
+    }
+}
+
+fn segments(s: &[SegmentJson]) -> String {
+    s.iter().map(|x| format!("{} {}", x.kind, x.minutes)).collect::<Vec<_>>().join(", ")
+}
+
+/// A table of sessions.
+pub(crate) fn print_sessions(sessions: &[SessionJson]) -> anyhow::Result<()> {
+    let mut t = output::table(&["session", "title", "starts (UTC)", "segments", "category", "creditable", "max"]);
+    for s in sessions {
+        t.add_row(vec![
+            s.id.clone(),
+            s.title.clone(),
+            s.starts_at.to_string(),
+            segments(&s.segments),
+            s.category.clone(),
+            format!("{} min", s.creditable_minutes),
+            cec(s.max_cecs),
+        ]);
+    }
+    output::print_table(&t, "no sessions")
+}
