@@ -1,1 +1,15 @@
-//! Helpers shared by the end-to-end tests in `tests/tests/`.
+//! End-to-end tests of `cecd`: real processes on temporary data directories, driven over
+//! loopback HTTP.
+//!
+//! - [`Node`] starts `cecd --data-dir <tmp> --listen 127.0.0.1:0`, waits for `api-url`, and
+//!   offers `get`/`post`/`put`/`patch`/`delete`, `kill9`, `terminate` and `restart`.
+//! - [`http`] is a deliberately small HTTP/1.1 client that can send what a polite client would
+//!   not (foreign `Host`, broken JSON, oversize bodies).
+//! - [`fixtures`] builds the requests the tests share.
+
+pub mod fixtures;
+pub mod http;
+mod node;
+
+pub use http::{Request, Response};
+pub use node::{Node, cecd_bin, workspace_bin};

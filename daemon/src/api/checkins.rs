@@ -90,6 +90,17 @@ async fn record_session(
         let err = ApiError::not_found(format!("no session {session_id:?} in event {:?}", event.id));
         return Ok(items.iter().map(|_| Err(err.clone())).collect());
     }
+    // An id already used in another session is a conflict too: the index (and so listings and
+    // credit) holds one check-in per id.
+    let ids: Vec<String> = items.iter().map(|i| i.checkin.id.clone()).collect();
+    let elsewhere: BTreeMap<String, String> = node
+        .store
+        .read(move |c| index::checkin_places(c, &ids))
+        .await?
+        .into_iter()
+        .filter(|(_, e, s)| (e.as_str(), s.as_str()) != (event.id.as_str(), session_id))
+        .map(|(id, e, s)| (id, format!("{e}/{s}")))
+        .collect();
     let doc_id = DocId::attendance(&event.id, session_id);
     node.docs
         .update(&doc_id, Node::skeleton(&doc_id), |d| {
@@ -98,6 +109,13 @@ async fn record_session(
             let mut results = Vec::with_capacity(items.len());
             let mut new = Vec::new();
             for inc in items {
+                if let Some(place) = elsewhere.get(&inc.checkin.id) {
+                    results.push(Err(ApiError::conflict(format!(
+                        "check-in {:?} exists in session {place} with other content",
+                        inc.checkin.id
+                    ))));
+                    continue;
+                }
                 match stored.get(&inc.checkin.id) {
                     Some(existing) if same(existing, &inc) => results.push(Ok((StatusCode::OK, existing.clone()))),
                     Some(_) => results.push(Err(ApiError::conflict(format!(
@@ -158,10 +176,25 @@ async fn batch(State(node): State<AppState>, JsonBody(req): JsonBody<CheckInBatc
     };
     // Group by session, keeping each session's items in request order.
     let mut groups: BTreeMap<(String, String), Vec<(usize, Incoming)>> = BTreeMap::new();
+    // Sessions are written concurrently: one id in two sessions of one batch is refused here.
+    let mut placed: BTreeMap<String, (String, String)> = BTreeMap::new();
     for (index, value) in req.checkins.into_iter().enumerate() {
         let parsed = serde_json::from_value::<NewCheckIn>(value)
             .map_err(|e| ApiError::invalid(format!("checkins[{index}]"), e.to_string()))
-            .and_then(|r| validate(r, &node, now));
+            .and_then(|r| validate(r, &node, now))
+            .and_then(|inc| {
+                let place = (inc.checkin.event_id.clone(), inc.checkin.session_id.clone());
+                match placed.entry(inc.checkin.id.clone()) {
+                    std::collections::btree_map::Entry::Occupied(o) if *o.get() != place => Err(ApiError::conflict(
+                        format!("check-in {:?} appears in two sessions of this batch", inc.checkin.id),
+                    )),
+                    std::collections::btree_map::Entry::Occupied(_) => Ok(inc),
+                    std::collections::btree_map::Entry::Vacant(v) => {
+                        v.insert(place);
+                        Ok(inc)
+                    }
+                }
+            });
         match parsed {
             Ok(inc) => groups
                 .entry((inc.checkin.event_id.clone(), inc.checkin.session_id.clone()))

@@ -18,7 +18,34 @@ pub(super) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-fn non_empty(field: &str, s: &str) -> Result<(), ApiError> {
+/// The largest credit value the API takes (an activity's CECs, a goal's or a program's target):
+/// far above any real one, and far enough inside `Decimal`'s range that no total, remainder or
+/// pace computed from such values can overflow.
+pub(super) const MAX_CREDIT: u32 = 10_000;
+/// The most contact minutes one entry may claim (the same bound, in minutes).
+pub(super) const MAX_ENTRY_MINUTES: u32 = MAX_CREDIT * 60;
+
+/// Checks that a credit value is within [`MAX_CREDIT`].
+pub(super) fn check_credit(field: &str, d: Decimal) -> Result<(), ApiError> {
+    if d > Decimal::from(MAX_CREDIT) {
+        return Err(ApiError::invalid(field, format!("must be at most {MAX_CREDIT}")));
+    }
+    Ok(())
+}
+
+/// The API's bounds on an entry, beyond the domain's own validation.
+pub(super) fn check_entry_bounds(e: &Entry) -> Result<(), ApiError> {
+    if let Some(c) = e.cecs {
+        check_credit("cecs", c)?;
+    }
+    if e.contact_minutes.is_some_and(|m| m > MAX_ENTRY_MINUTES) {
+        return Err(ApiError::invalid("contact_minutes", format!("must be at most {MAX_ENTRY_MINUTES}")));
+    }
+    Ok(())
+}
+
+/// A non-empty title.
+pub(super) fn non_empty(field: &str, s: &str) -> Result<(), ApiError> {
     if s.trim().is_empty() { Err(ApiError::invalid(field, "must not be empty")) } else { Ok(()) }
 }
 
@@ -112,6 +139,15 @@ pub(super) fn session_from(req: NewSession, id: String) -> Result<Session, ApiEr
         }
         other => ApiError::invalid("segments", other.to_string()),
     })?;
+    // Time arithmetic on the session (its end, door grace, local dates) must stay within the
+    // representable instants: keep a day of room on either side.
+    let day = jiff::SignedDuration::from_hours(24);
+    let length = jiff::SignedDuration::from_mins(session.segments.iter().map(|g| i64::from(g.minutes)).sum());
+    let room = session.starts_at.checked_sub(day).is_ok()
+        && length.checked_add(day).is_some_and(|d| session.starts_at.checked_add(d).is_ok());
+    if !room {
+        return Err(ApiError::invalid("starts_at", "too close to the end of representable time"));
+    }
     Ok(session)
 }
 
@@ -214,6 +250,7 @@ pub(super) fn entry_from(req: NewEntry, id: String) -> Result<Entry, ApiError> {
         evidence: req.evidence,
     };
     entry.validate().map_err(|e| ApiError::invalid(e.field, e.message))?;
+    check_entry_bounds(&entry)?;
     Ok(entry)
 }
 

@@ -49,8 +49,11 @@ async fn changes(State(node): State<AppState>, Query(q): Query<ChangesQuery>) ->
     let mut sub = node.store.subscribe_changes();
     let mut rows = node.store.read(move |c| changes_since(c, since, limit)).await?;
     if rows.is_empty() && wait > 0 {
-        let woke = tokio::time::timeout(Duration::from_secs(wait), sub.wait_past(since)).await;
-        if matches!(woke, Ok(Ok(_))) {
+        let woke = tokio::select! {
+            woke = tokio::time::timeout(Duration::from_secs(wait), sub.wait_past(since)) => matches!(woke, Ok(Ok(_))),
+            () = node.stopping.cancelled() => false,
+        };
+        if woke {
             rows = node.store.read(move |c| changes_since(c, since, limit)).await?;
         }
     }

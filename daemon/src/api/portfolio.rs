@@ -16,10 +16,12 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
 use super::AppState;
-use super::convert::{entry_from, entry_json, new_id, record_json, totals_json};
+use super::convert::{
+    check_credit, check_entry_bounds, entry_from, entry_json, new_id, non_empty, record_json, totals_json,
+};
 use super::credit::effective_portfolio;
 use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, check_id};
+use super::extract::{JsonBody, check_id, parse_json};
 use crate::node::{Node, Update};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -167,8 +169,27 @@ async fn create_entry(
 async fn patch_entry(
     State(node): State<AppState>,
     Path((member_id, entry_id)): Path<(String, String)>,
-    JsonBody(req): JsonBody<EntryPatch>,
+    JsonBody(raw): JsonBody<serde_json::Value>,
 ) -> ApiResult<Json<EntryJson>> {
+    let mut req: EntryPatch = parse_json(raw.to_string().as_bytes())?;
+    // `null` clears an optional field, but serde reads an explicit `null` in an
+    // `Option<Option<_>>` as an absent field: take it from the raw body.
+    let null = |k: &str| raw.get(k).is_some_and(serde_json::Value::is_null);
+    if null("description") {
+        req.description = Some(None);
+    }
+    if null("cecs") {
+        req.cecs = Some(None);
+    }
+    if null("contact_minutes") {
+        req.contact_minutes = Some(None);
+    }
+    if null("category") {
+        req.category = Some(None);
+    }
+    if null("provider") {
+        req.provider = Some(None);
+    }
     let entry = update_portfolio(&node, &member_id, |d| {
         let p = doc::portfolio::read(d)?;
         let mut e =
@@ -202,6 +223,7 @@ async fn patch_entry(
             e.evidence = v;
         }
         e.validate().map_err(|err| ApiError::invalid(err.field, err.message))?;
+        check_entry_bounds(&e)?;
         doc::portfolio::put_entry(d, &e)?;
         Ok(Update::new(e, "entry", entry_id.clone()))
     })
@@ -229,6 +251,15 @@ async fn put_goal(
     JsonBody(req): JsonBody<GoalInput>,
 ) -> ApiResult<Json<GoalJson>> {
     check_id("goal_id", &goal_id)?;
+    non_empty("title", &req.title)?;
+    if let Some(c) = &req.category {
+        check_id("category", c)?;
+    }
+    check_credit("target_cecs", req.target_cecs)?;
+    for (i, b) in req.benchmarks.iter().enumerate() {
+        check_credit(&format!("benchmarks[{i}].target_cecs"), b.target_cecs)?;
+    }
+    let start_given = req.start.is_some();
     let goal = Goal {
         id: goal_id.clone(),
         title: req.title,
@@ -242,15 +273,16 @@ async fn put_goal(
             .map(|b| Benchmark { title: b.title, target_cecs: b.target_cecs, due: b.due })
             .collect(),
     };
-    goal.validate().map_err(|e| ApiError::invalid(e.field, e.message))?;
     update_portfolio(&node, &member_id, |d| {
-        // Keep the start of an existing goal unless the request sets one.
+        // Keep the start of an existing goal unless the request sets one (then validate: an
+        // old goal's kept start may be long before today).
         let mut goal = goal.clone();
         if let Some(old) = doc::portfolio::read(d)?.goals.get(&goal_id)
-            && goal.start == Some(today())
+            && !start_given
         {
             goal.start = old.start;
         }
+        goal.validate().map_err(|e| ApiError::invalid(e.field, e.message))?;
         doc::portfolio::put_goal(d, &goal)?;
         Ok(Update::new((), "goal", goal_id.clone()))
     })
@@ -272,6 +304,12 @@ async fn put_program(
     JsonBody(req): JsonBody<ProgramInput>,
 ) -> ApiResult<Json<ProgramJson>> {
     check_id("program_id", &program_id)?;
+    non_empty("title", &req.title)?;
+    check_credit("total_cecs", req.total_cecs)?;
+    for (category, min) in &req.minimums {
+        check_id(&format!("minimums.{category}"), category)?;
+        check_credit(&format!("minimums.{category}"), *min)?;
+    }
     let program = Program {
         id: program_id.clone(),
         title: req.title,

@@ -47,14 +47,17 @@ fn format(v: Option<&str>) -> ApiResult<Format> {
 fn section(heading: &str, records: &[CreditRecord]) -> Section {
     Section {
         heading: Some(heading.into()),
+        // 170 mm, the printable width, so nothing is scaled down: the verification column
+        // holds a whole code (16 hex digits and 3 dashes, at most 113 pt at 9 pt Helvetica)
+        // on one line, so it is never split where someone has to read or copy it.
         columns: vec![
-            Column::left("Date", 22.0),
-            Column::left("Activity", 58.0),
-            Column::left("Provider / endorsement", 38.0),
-            Column::right("Hours", 14.0),
-            Column::right("CECs", 13.0),
-            Column::right("CEUs", 14.0),
-            Column::left("Verification", 31.0),
+            Column::left("Date", 20.0),
+            Column::left("Activity", 38.0),
+            Column::left("Provider / endorsement", 34.0),
+            Column::right("Hours", 12.0),
+            Column::right("CECs", 11.0),
+            Column::right("CEUs", 12.0),
+            Column::left("Verification", 43.0),
         ],
         rows: records
             .iter()

@@ -81,6 +81,20 @@ pub fn list_checkins(conn: &Connection, f: &CheckInFilter, limit: usize) -> Resu
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Where the check-ins with these ids are indexed: `(id, event_id, session_id)` for each id
+/// this node holds. Check-in ids are one namespace across sessions.
+pub fn checkin_places(conn: &Connection, ids: &[String]) -> Result<Vec<(String, String, String)>, StorageError> {
+    let mut stmt = conn.prepare_cached("SELECT id, event_id, session_id FROM checkin_index WHERE id = ?1")?;
+    let mut out = Vec::new();
+    for id in ids {
+        let mut rows = stmt.query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        if let Some(row) = rows.next() {
+            out.push(row?);
+        }
+    }
+    Ok(out)
+}
+
 /// The `(event_id, session_id)` pairs a member has check-ins for.
 pub fn member_sessions(
     conn: &Connection,

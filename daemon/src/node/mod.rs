@@ -46,6 +46,9 @@ pub struct Node {
     pub config: Config,
     /// The address the API listens on, once bound.
     pub listen: Mutex<String>,
+    /// Cancelled when the node begins to stop, so that long polls answer at once instead of
+    /// holding graceful shutdown for up to their whole wait.
+    pub stopping: tokio_util::sync::CancellationToken,
 }
 
 impl Node {
@@ -54,8 +57,15 @@ impl Node {
         let identity = Identity::load_or_create(data_dir)?;
         let store = Store::open_with(data_dir, StoreOptions::default()).await?;
         let docs = Docs::new(store.clone(), doc::actor_for(&identity.node_id));
-        let node =
-            Self { store, docs, identity, data_dir: data_dir.to_owned(), config, listen: Mutex::new(String::new()) };
+        let node = Self {
+            store,
+            docs,
+            identity,
+            data_dir: data_dir.to_owned(),
+            config,
+            listen: Mutex::new(String::new()),
+            stopping: tokio_util::sync::CancellationToken::new(),
+        };
         node.rebuild_index_if_missing().await?;
         Ok(node)
     }
