@@ -40,7 +40,14 @@ pub async fn run(
     write_atomically(&data_dir.join(node::identity::URL_FILE), url.as_bytes())?;
     info!(%url, node_id = %node.identity.node_id, data_dir = %data_dir.display(), "cecd listening");
     let compactor = tokio::spawn(compact_periodically(node.store.clone()));
-    api::serve(listener, node.clone(), shutdown).await?;
+    // On a signal, stop taking requests and end long polls at once, so shutdown waits only
+    // for writes in flight.
+    let stopping = node.stopping.clone();
+    api::serve(listener, node.clone(), async move {
+        shutdown.await;
+        stopping.cancel();
+    })
+    .await?;
     compactor.abort();
     info!("shutting down: finishing queued writes");
     node.store.close().await;

@@ -388,3 +388,14 @@ fn credit_out_of_range_is_refused() {
     let totals = node.get("/v1/members/M-1/cecs").expect(200);
     assert_eq!(totals["self_reported_cecs"], "20000", "{totals}");
 }
+
+/// A request line in absolute form must name this machine too, whatever the Host header says.
+#[test]
+fn absolute_form_request_lines_are_checked() {
+    let node = cec_e2e::Node::start();
+    let bad = node.request("GET", "http://evil.example/v1/health").header("host", "localhost").send();
+    assert_eq!(bad.status, 403, "{}", String::from_utf8_lossy(&bad.body));
+    assert_eq!(bad.json()["error"]["code"], "forbidden");
+    let ok = node.request("GET", &format!("http://{}/v1/health", node.addr())).send();
+    assert_eq!(ok.status, 200, "{}", String::from_utf8_lossy(&ok.body));
+}

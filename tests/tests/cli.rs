@@ -9,40 +9,11 @@ use std::time::{Duration, Instant};
 use cec_e2e::Node;
 use serde_json::Value;
 
-/// The `cec` binary: `$CEC_BIN` if set, else the workspace's own, built once per test binary
-/// with the same cargo, profile and target directory as the tests (as `cecd_bin` does).
+/// The `cec` binary: `$CEC_BIN` if set, else the workspace's own, from the same build as
+/// `cecd` (one `cargo build --workspace --bins` per test binary).
 fn cec_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Some(p) = std::env::var_os("CEC_BIN") {
-            return PathBuf::from(p);
-        }
-        let exe = std::env::current_exe().expect("current_exe");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("test binary in <target>/<profile>/deps");
-        let bin = profile_dir.join(format!("cec{}", std::env::consts::EXE_SUFFIX));
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--quiet", "-p", "cec-client", "--bin", "cec"]);
-        if let Some(target_dir) = profile_dir.parent() {
-            cmd.arg("--target-dir").arg(target_dir);
-        }
-        match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => {}
-            Some("release") => {
-                cmd.arg("--release");
-            }
-            Some(other) => {
-                cmd.args(["--profile", other]);
-            }
-        }
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR"));
-        match cmd.status() {
-            Ok(s) if s.success() => {}
-            other if bin.exists() => eprintln!("cli tests: building cec: {other:?}; using {}", bin.display()),
-            other => panic!("cannot build cec ({other:?}) and {} does not exist", bin.display()),
-        }
-        bin
-    })
+    BIN.get_or_init(|| std::env::var_os("CEC_BIN").map_or_else(|| cec_e2e::workspace_bin("cec"), PathBuf::from))
 }
 
 /// What one `cec` run did.

@@ -236,3 +236,26 @@ fn kill9_mid_stream_keeps_every_acknowledged_checkin() {
     let att = node.get("/v1/members/M-0/attendance").expect(200);
     assert_eq!(att["items"][0]["cecs"], "1", "{att}");
 }
+
+/// SIGTERM ends open long polls at once (answered, not cut off) instead of waiting them out.
+#[test]
+fn sigterm_ends_long_polls_promptly() {
+    let mut node = Node::start();
+    let cursor = node.get("/v1/changes").json()["cursor"].as_str().expect("cursor").to_owned();
+    let addr = node.addr();
+    let token = node.token().to_owned();
+    let poll = std::thread::spawn(move || {
+        cec_e2e::http::Request::new(addr, "GET", &format!("/v1/changes?since={cursor}&wait=30"))
+            .header("authorization", &format!("Bearer {token}"))
+            .send()
+    });
+    // Let the poll reach the node before the signal.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let start = std::time::Instant::now();
+    let status = node.terminate();
+    let took = start.elapsed();
+    assert!(status.success(), "clean exit: {status:?}");
+    assert!(took < std::time::Duration::from_secs(5), "shutdown waited {took:?} for a long poll");
+    let resp = poll.join().expect("poll thread");
+    assert_eq!(resp.status, 200, "the long poll is answered");
+}

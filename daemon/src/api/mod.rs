@@ -85,6 +85,12 @@ fn is_loopback_host(host: &str) -> bool {
 }
 
 async fn check_host(req: Request, next: Next) -> Response {
+    // An absolute-form request line names its host too; both must be this machine.
+    if let Some(h) = req.uri().authority().map(|a| a.as_str())
+        && !is_loopback_host(h)
+    {
+        return ApiError::forbidden(format!("host {h:?} is not this machine")).into_response();
+    }
     let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| req.uri().host());
     match host {
         Some(h) if is_loopback_host(h) => next.run(req).await,

@@ -21,7 +21,7 @@ use super::convert::{
 };
 use super::credit::effective_portfolio;
 use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, check_id, parse_json};
+use super::extract::{JsonBody, check_id};
 use crate::node::{Node, Update};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -169,27 +169,8 @@ async fn create_entry(
 async fn patch_entry(
     State(node): State<AppState>,
     Path((member_id, entry_id)): Path<(String, String)>,
-    JsonBody(raw): JsonBody<serde_json::Value>,
+    JsonBody(req): JsonBody<EntryPatch>,
 ) -> ApiResult<Json<EntryJson>> {
-    let mut req: EntryPatch = parse_json(raw.to_string().as_bytes())?;
-    // `null` clears an optional field, but serde reads an explicit `null` in an
-    // `Option<Option<_>>` as an absent field: take it from the raw body.
-    let null = |k: &str| raw.get(k).is_some_and(serde_json::Value::is_null);
-    if null("description") {
-        req.description = Some(None);
-    }
-    if null("cecs") {
-        req.cecs = Some(None);
-    }
-    if null("contact_minutes") {
-        req.contact_minutes = Some(None);
-    }
-    if null("category") {
-        req.category = Some(None);
-    }
-    if null("provider") {
-        req.provider = Some(None);
-    }
     let entry = update_portfolio(&node, &member_id, |d| {
         let p = doc::portfolio::read(d)?;
         let mut e =

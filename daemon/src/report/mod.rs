@@ -126,10 +126,23 @@ impl Section {
 /// Cells are written as given (full Unicode, no truncation). Rows are not validated: a short or
 /// long row is written with the cells it has.
 pub fn render_csv(section: &Section) -> String {
+    render_csv_records(section)
+}
+
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab, CR first) gets a
+/// leading `'`, so a title like `=HYPERLINK(...)` stays text when a member opens the file.
+fn defuse(cell: &str) -> String {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
+        _ => cell.to_owned(),
+    }
+}
+
+fn render_csv_records(section: &Section) -> String {
     let mut writer = csv::WriterBuilder::new().flexible(true).terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-    let header: Vec<&str> = section.columns.iter().map(|c| c.title.as_str()).collect();
+    let header: Vec<String> = section.columns.iter().map(|c| defuse(&c.title)).collect();
     let body = section.rows.iter().chain(section.totals.iter());
-    let records = std::iter::once(header).chain(body.map(|r| r.iter().map(String::as_str).collect()));
+    let records = std::iter::once(header).chain(body.map(|r| r.iter().map(|c| defuse(c)).collect()));
     for record in records {
         // Writing into a Vec cannot fail; a record with no fields is written as an empty line.
         if record.is_empty() {

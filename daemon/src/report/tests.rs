@@ -251,3 +251,23 @@ fn csv_quoting() {
     let empty = Section::default();
     assert_eq!(render_csv(&empty), "\"\"\r\n");
 }
+
+#[test]
+fn csv_cells_that_look_like_formulas_stay_text() {
+    let section = Section {
+        heading: None,
+        columns: vec![Column::left("Title", 50.0), Column::right("CECs", 10.0)],
+        rows: vec![
+            vec!["=HYPERLINK(\"http://x\")".into(), "1.25".into()],
+            vec!["+1".into(), "0".into()],
+            vec!["@SUM(A1)".into(), "2".into()],
+            vec!["Ethics".into(), "0.5".into()],
+        ],
+        totals: None,
+    };
+    let csv = render_csv(&section);
+    assert!(csv.contains("\"'=HYPERLINK(\"\"http://x\"\")\",1.25"), "{csv}");
+    assert!(csv.contains("'+1,0"), "{csv}");
+    assert!(csv.contains("'@SUM(A1),2"), "{csv}");
+    assert!(csv.contains("\r\nEthics,0.5\r\n"), "{csv}");
+}
