@@ -118,3 +118,45 @@ fn events_and_sessions_page() {
     let e = node.get("/v1/events/ev-0/sessions?limit=0").expect_error(422, "invalid");
     assert_eq!(e["field"], "limit");
 }
+
+/// `GET .../entries` pages a member's entries by date from the entry index, filters by kind,
+/// and follows creates and deletes.
+#[test]
+fn portfolio_entries_page_by_date() {
+    let node = cec_e2e::Node::start();
+    let kinds = ["activity", "note", "experience", "activity", "work_sample"];
+    for (i, kind) in kinds.iter().enumerate() {
+        let r = node.post(
+            "/v1/portfolios/M9/entries",
+            &serde_json::json!({"id": format!("e{i}"), "kind": kind, "title": format!("entry {i}"),
+                                "date": format!("2027-0{}-01", 5 - i)}),
+        );
+        assert_eq!(r.status, 201, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/portfolios/M9/entries?limit=2&cursor={c}"),
+            None => "/v1/portfolios/M9/entries?limit=2".to_owned(),
+        };
+        let page = node.get(&path).json();
+        for item in page["items"].as_array().expect("items") {
+            seen.push(item["id"].as_str().expect("id").to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ["e4", "e3", "e2", "e1", "e0"], "oldest first, each once");
+    let activities = node.get("/v1/portfolios/M9/entries?kind=activity").json();
+    let ids: Vec<&str> =
+        activities["items"].as_array().expect("items").iter().filter_map(|i| i["id"].as_str()).collect();
+    assert_eq!(ids, ["e3", "e0"]);
+    assert_eq!(node.delete("/v1/portfolios/M9/entries/e3").status, 204);
+    let after = node.get("/v1/portfolios/M9/entries?kind=activity").json();
+    assert_eq!(after["items"].as_array().expect("items").len(), 1);
+    assert_eq!(node.get("/v1/portfolios/M9/entries?kind=poem").status, 422);
+    assert_eq!(node.get("/v1/portfolios/M9/entries?cursor=nonsense").status, 422);
+}

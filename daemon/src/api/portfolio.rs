@@ -21,13 +21,14 @@ use super::convert::{
 };
 use super::credit::effective_portfolio;
 use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, check_id};
-use crate::node::{Node, Update};
+use super::extract::{JsonBody, Query, check_id, parse_limit};
+use crate::node::docs::IndexJob;
+use crate::node::{Node, Update, index};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/portfolios/{member_id}", get(get_portfolio))
-        .route("/v1/portfolios/{member_id}/entries", post(create_entry))
+        .route("/v1/portfolios/{member_id}/entries", post(create_entry).get(list_entries))
         .route("/v1/portfolios/{member_id}/entries/{entry_id}", patch(patch_entry).delete(delete_entry))
         .route("/v1/portfolios/{member_id}/goals", get(list_goals))
         .route("/v1/portfolios/{member_id}/goals/{goal_id}", put(put_goal))
@@ -130,6 +131,55 @@ async fn get_portfolio(State(node): State<AppState>, Path(member_id): Path<Strin
     }))
 }
 
+/// The entry index rows of the portfolio as `d` now holds it.
+fn reindex(d: &automerge::AutoCommit, member_id: &str) -> ApiResult<IndexJob> {
+    let entries: Vec<_> = doc::portfolio::read(d)?.entries.into_values().collect();
+    let member = member_id.to_owned();
+    Ok(Box::new(move |tx| index::replace_entries(tx, &member, &entries)))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntriesQuery {
+    kind: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+/// `GET /v1/portfolios/{member_id}/entries?kind=&cursor=&limit=`: entries by date, a page at a
+/// time, from the entry index.
+async fn list_entries(
+    State(node): State<AppState>,
+    Path(member_id): Path<String>,
+    Query(q): Query<EntriesQuery>,
+) -> ApiResult<Json<Page<EntryJson>>> {
+    check_id("member_id", &member_id)?;
+    let limit = parse_limit(q.limit.as_deref())?;
+    if let Some(k) = &q.kind {
+        k.parse::<cec_core::portfolio::EntryKind>()
+            .map_err(|e: cec_core::event::UnknownName| ApiError::invalid("kind", e.to_string()))?;
+    }
+    let after = match q.cursor.as_deref() {
+        None | Some("") => None,
+        Some(c) => {
+            let (date, id) =
+                c.split_once('/').ok_or_else(|| ApiError::invalid("cursor", "not a cursor from this list"))?;
+            Some((date.to_owned(), id.to_owned()))
+        }
+    };
+    let (m, kind) = (member_id.clone(), q.kind.clone());
+    let mut keys =
+        node.store.read(move |c| index::list_entries(c, &m, kind.as_deref(), after.as_ref(), limit + 1)).await?;
+    let next_cursor = (keys.len() > limit).then(|| format!("{}/{}", keys[limit - 1].0, keys[limit - 1].1));
+    keys.truncate(limit);
+    let p = node.docs.read(&DocId::portfolio(&member_id), doc::portfolio::read).await?.transpose()?;
+    let items = match p {
+        Some(p) => keys.iter().filter_map(|(_, id)| p.entries.get(id)).map(entry_json).collect(),
+        None => Vec::new(),
+    };
+    Ok(Json(Page { items, next_cursor }))
+}
+
 /// Changes the member's portfolio document (created if absent).
 async fn update_portfolio<T: Send + 'static>(
     node: &Node,
@@ -160,7 +210,7 @@ async fn create_entry(
             };
         }
         doc::portfolio::put_entry(d, &entry)?;
-        Ok(Update::new((StatusCode::CREATED, entry.clone()), "entry", id.clone()))
+        Ok(Update::new((StatusCode::CREATED, entry.clone()), "entry", id.clone()).with_index(reindex(d, &member_id)?))
     })
     .await?;
     Ok((status, Json(entry_json(&stored))))
@@ -206,7 +256,7 @@ async fn patch_entry(
         e.validate().map_err(|err| ApiError::invalid(err.field, err.message))?;
         check_entry_bounds(&e)?;
         doc::portfolio::put_entry(d, &e)?;
-        Ok(Update::new(e, "entry", entry_id.clone()))
+        Ok(Update::new(e, "entry", entry_id.clone()).with_index(reindex(d, &member_id)?))
     })
     .await?;
     Ok(Json(entry_json(&entry)))
@@ -220,7 +270,7 @@ async fn delete_entry(
         if !doc::portfolio::delete_entry(d, &entry_id)? {
             return Err(ApiError::not_found(format!("no entry {entry_id:?}")));
         }
-        Ok(Update::new((), "entry", entry_id.clone()))
+        Ok(Update::new((), "entry", entry_id.clone()).with_index(reindex(d, &member_id)?))
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -1,6 +1,7 @@
-//! The check-in index: rows derived from attendance documents, for queries across sessions
-//! (a member's check-ins, a session's check-ins, pagination). Rebuilt from the documents when
-//! it is empty and documents exist.
+//! Index tables derived from documents, rebuilt from them when empty:
+//! - check-ins, from attendance documents, for queries across sessions (a member's check-ins,
+//!   a session's check-ins, pagination);
+//! - portfolio entries, from portfolio documents, for paginated listings by date and kind.
 
 use cec_core::CheckIn;
 use rusqlite::{Connection, Transaction, params};
@@ -112,4 +113,49 @@ pub fn member_sessions(
 /// The number of indexed check-ins.
 pub fn count(conn: &Connection) -> Result<i64, StorageError> {
     Ok(conn.query_row("SELECT count(*) FROM checkin_index", [], |r| r.get(0))?)
+}
+
+/// Makes the indexed entries of `member_id` exactly `entries`.
+pub fn replace_entries(
+    tx: &Transaction<'_>,
+    member_id: &str,
+    entries: &[cec_core::portfolio::Entry],
+) -> Result<(), StorageError> {
+    tx.execute("DELETE FROM entry_index WHERE member_id = ?1", params![member_id])?;
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO entry_index (member_id, entry_id, kind, date, title) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for e in entries {
+        stmt.execute(params![member_id, e.id, e.kind.as_str(), e.date.to_string(), e.title])?;
+    }
+    Ok(())
+}
+
+/// Where an entry listing resumes: after this `(date, entry_id)`.
+pub type EntryCursor = (String, String);
+
+/// A member's entry ids ordered by date then id, optionally of one kind, after `after`.
+pub fn list_entries(
+    conn: &Connection,
+    member_id: &str,
+    kind: Option<&str>,
+    after: Option<&EntryCursor>,
+    limit: usize,
+) -> Result<Vec<EntryCursor>, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT date, entry_id FROM entry_index
+         WHERE member_id = ?1 AND (?2 IS NULL OR kind = ?2)
+           AND (?3 IS NULL OR (date, entry_id) > (?3, ?4))
+         ORDER BY date, entry_id LIMIT ?5",
+    )?;
+    let (d, id) = after.map_or((None, None), |(d, i)| (Some(d.as_str()), Some(i.as_str())));
+    let rows = stmt.query_map(params![member_id, kind, d, id, i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+        Ok((r.get(0)?, r.get(1)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// The number of indexed entries.
+pub fn entry_count(conn: &Connection) -> Result<i64, StorageError> {
+    Ok(conn.query_row("SELECT count(*) FROM entry_index", [], |r| r.get(0))?)
 }

@@ -75,8 +75,41 @@ impl Node {
         "none"
     }
 
-    /// Rebuilds the check-in index from the attendance documents when it is empty.
+    /// Rebuilds the index tables from the documents when they are empty.
     async fn rebuild_index_if_missing(&self) -> Result<(), OpenError> {
+        self.rebuild_checkin_index().await?;
+        self.rebuild_entry_index().await
+    }
+
+    async fn rebuild_entry_index(&self) -> Result<(), OpenError> {
+        if self.store.read(index::entry_count).await? > 0 {
+            return Ok(());
+        }
+        let ids = self.docs.list("portfolio:").await.map_err(|e| OpenError::Index(e.to_string()))?;
+        for id in ids {
+            let Ok(doc_id) = id.parse::<DocId>() else { continue };
+            let Some(p) = self
+                .docs
+                .read(&doc_id, cec_core::doc::portfolio::read)
+                .await
+                .map_err(|e| OpenError::Index(e.to_string()))?
+                .transpose()
+                .map_err(|e| OpenError::Index(format!("{id}: {e}")))?
+            else {
+                continue;
+            };
+            if p.entries.is_empty() {
+                continue;
+            }
+            info!(member = %p.member_id, entries = p.entries.len(), "rebuilding the entry index");
+            let entries: Vec<_> = p.entries.into_values().collect();
+            let member = p.member_id;
+            self.store.write(move |tx| index::replace_entries(tx, &member, &entries)).await?;
+        }
+        Ok(())
+    }
+
+    async fn rebuild_checkin_index(&self) -> Result<(), OpenError> {
         if self.store.read(index::count).await? > 0 {
             return Ok(());
         }
@@ -114,5 +147,35 @@ impl Node {
             DocId::Attendance { event_id, session_id } => doc::attendance::new_doc(event_id, session_id, actor),
             DocId::Portfolio { member_id } => doc::portfolio::new_doc(member_id, actor),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn indexes_are_rebuilt_from_documents_when_missing() {
+        let dir = tempfile::tempdir().unwrap();
+        let counts = |node: &Node| {
+            let store = node.store.clone();
+            async move { (store.read(index::count).await.unwrap(), store.read(index::entry_count).await.unwrap()) }
+        };
+        let before = {
+            let node = Arc::new(Node::open(dir.path(), Config::default()).await.unwrap());
+            crate::demo::load(node.clone()).await.unwrap();
+            let c = counts(&node).await;
+            node.store.close().await;
+            c
+        };
+        assert_eq!(before, (15, 1), "the demo's scans and entry are indexed");
+        let conn = rusqlite::Connection::open(dir.path().join(crate::storage::DB_FILE)).unwrap();
+        conn.execute_batch("DELETE FROM checkin_index; DELETE FROM entry_index;").unwrap();
+        drop(conn);
+        let node = Node::open(dir.path(), Config::default()).await.unwrap();
+        assert_eq!(counts(&node).await, before);
+        node.store.close().await;
     }
 }

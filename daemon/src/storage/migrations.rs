@@ -73,6 +73,18 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX checkin_by_member ON checkin_index (member_id, event_id, session_id);
     CREATE INDEX checkin_by_session ON checkin_index (event_id, session_id, id);
     "#,
+    // 3: the portfolio entry index, derived from portfolio documents (rebuilt when empty).
+    r#"
+    CREATE TABLE entry_index (
+        member_id TEXT NOT NULL,
+        entry_id  TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        date      TEXT NOT NULL,
+        title     TEXT NOT NULL,
+        PRIMARY KEY (member_id, entry_id)
+    ) STRICT;
+    CREATE INDEX entry_by_date ON entry_index (member_id, date, entry_id);
+    "#,
 ];
 
 /// The schema version this binary writes.
