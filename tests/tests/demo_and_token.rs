@@ -27,6 +27,9 @@ fn demo_conference() {
     assert_eq!(ana["self_reported_cecs"], "1.5");
     assert_eq!(ana["total_cecs"], "6");
     assert_eq!(ana["by_category"]["ethics"], "1.25");
+    // Without a profile of her own, the transcript names Ana as the roster does.
+    let transcript = node.get("/v1/portfolios/M-1001/transcript").expect(200);
+    assert_eq!(transcript["member_name"], "Ana Ortiz", "{transcript}");
 
     let ben = node.get("/v1/members/M-1002/attendance").expect(200);
     let s75 = find(&ben["items"], "s75");

@@ -62,6 +62,10 @@ pub(super) async fn effective_portfolio(node: &Node, member_id: &str) -> ApiResu
     let held = stored.is_some();
     let mut p = stored.unwrap_or_else(|| Portfolio::new(member_id));
     for (event, checkins) in member_checkins(node, member_id, None).await? {
+        if p.profile.name.is_none() {
+            // Until the member names themself, show the name they registered under.
+            p.profile.name = event.roster.get(member_id).map(|m| m.name.clone());
+        }
         let derived = cec_core::derive::derive(&event, &checkins, &CreditRule::aca());
         for r in derived.into_values().flatten() {
             p.verified.entry(r.key()).or_insert(r);
