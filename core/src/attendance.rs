@@ -112,24 +112,12 @@ pub fn presence(session: &Session, member_id: &str, checkins: &[CheckIn], grace_
     let mut raw: Vec<Span> = Vec::new();
     for c in mine {
         match (c.direction, open) {
-            (Direction::In, None) => {
-                let mut at = c.at;
-                if grace_minutes > 0 && at > span.start && at <= span.start + grace {
-                    at = span.start;
-                    out.flags.insert(Flag::GraceApplied);
-                }
-                open = Some(at);
-            }
+            (Direction::In, None) => open = Some(c.at),
             (Direction::In, Some(_)) => {
                 out.flags.insert(Flag::DuplicateCheckin);
             }
             (Direction::Out, Some(from)) => {
-                let mut to = c.at;
-                if grace_minutes > 0 && to < span.end && to >= span.end - grace {
-                    to = span.end;
-                    out.flags.insert(Flag::GraceApplied);
-                }
-                raw.push(Span { start: from, end: to });
+                raw.push(Span { start: from, end: c.at });
                 open = None;
             }
             (Direction::Out, None) => {
@@ -138,7 +126,9 @@ pub fn presence(session: &Session, member_id: &str, checkins: &[CheckIn], grace_
         }
     }
     if let Some(from) = open {
-        out.flags.insert(Flag::NoCheckout);
+        if from < span.end {
+            out.flags.insert(Flag::NoCheckout);
+        }
         raw.push(Span { start: from, end: span.end.max(from) });
     }
     for r in raw {
@@ -155,6 +145,39 @@ pub fn presence(session: &Session, member_id: &str, checkins: &[CheckIn], grace_
             None => {
                 out.flags.insert(Flag::OutsideSession);
             }
+        }
+    }
+    // Rule 5 applies to presence as a whole: the first arrival within the grace after the
+    // start counts from the start, the last departure within the grace before the end counts
+    // to the end. Gaps in between are never bridged.
+    if grace_minutes > 0 {
+        if let Some(first) = out.spans.first_mut()
+            && first.start > span.start
+            && first.start <= span.start + grace
+        {
+            first.start = span.start;
+            out.flags.insert(Flag::GraceApplied);
+        }
+        if let Some(last) = out.spans.last_mut()
+            && last.end < span.end
+            && last.end >= span.end - grace
+        {
+            last.end = span.end;
+            out.flags.insert(Flag::GraceApplied);
+        }
+    }
+    out.spans = union(std::mem::take(&mut out.spans));
+    out
+}
+
+/// Sorts spans and merges the ones that overlap or touch, so no time is counted twice.
+fn union(mut spans: Vec<Span>) -> Vec<Span> {
+    spans.sort();
+    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+    for s in spans {
+        match out.last_mut() {
+            Some(last) if s.start <= last.end => last.end = last.end.max(s.end),
+            _ => out.push(s),
         }
     }
     out
@@ -257,6 +280,8 @@ pub struct Attendance {
     step_seconds: Option<u64>,
     /// The rule's minimum, for explanations.
     minimum: Decimal,
+    /// Contact minutes the minimum award needs, for explanations.
+    minimum_minutes: Decimal,
 }
 
 impl Attendance {
@@ -273,11 +298,16 @@ impl Attendance {
     /// Why the credit is less than the session's most, in one sentence; `None` when the member
     /// earned the most the session offers and it is verified.
     pub fn reason(&self) -> Option<String> {
-        explain(&self.credit, self.step_seconds, self.minimum, &self.verification)
+        explain(&self.credit, self.step_seconds, (self.minimum, self.minimum_minutes), &self.verification)
     }
 }
 
-fn explain(c: &SessionCredit, step_seconds: Option<u64>, minimum: Decimal, v: &Verification) -> Option<String> {
+fn explain(
+    c: &SessionCredit,
+    step_seconds: Option<u64>,
+    (minimum, minimum_minutes): (Decimal, Decimal),
+    v: &Verification,
+) -> Option<String> {
     let f = &c.flags;
     let mut parts: Vec<String> = Vec::new();
     let attended = whole_minutes(c.creditable);
@@ -287,7 +317,10 @@ fn explain(c: &SessionCredit, step_seconds: Option<u64>, minimum: Decimal, v: &V
     } else if f.contains(&Flag::FullAttendanceRequired) {
         parts.push(format!("full attendance is required and {attended} of {offered} creditable minutes were attended"));
     } else if f.contains(&Flag::BelowMinimum) {
-        parts.push(format!("{attended} creditable minutes is less than the minimum award of {minimum}"));
+        parts.push(format!(
+            "{attended} creditable minutes is less than the {} minutes needed for the minimum award of {minimum}",
+            minimum_minutes.normalize()
+        ));
     } else if c.credit < c.max_credit {
         let mut s = format!("attended {attended} of {offered} creditable minutes");
         if let Some(step) = step_seconds.filter(|s| *s > 0)
@@ -299,6 +332,9 @@ fn explain(c: &SessionCredit, step_seconds: Option<u64>, minimum: Decimal, v: &V
     }
     if f.contains(&Flag::NoCheckout) {
         parts.push("no check-out was recorded, so presence was counted to the session's end".into());
+    }
+    if f.contains(&Flag::OutsideSession) {
+        parts.push("scans outside the session's time were not counted".into());
     }
     if f.contains(&Flag::StrayCheckout) {
         parts.push("a check-out without a check-in was ignored".into());
@@ -347,6 +383,7 @@ pub fn attend(
         verification,
         step_seconds: rule.step_seconds(),
         minimum: rule.minimum,
+        minimum_minutes: rule.minimum * rule.minutes_per_unit,
     }
 }
 

@@ -117,6 +117,14 @@ impl Entry {
             if !CreditRule::aca().is_step(cecs) {
                 return Err(entry_err("cecs", "must be a non-negative multiple of 0.25"));
             }
+            if let Some(m) = self.contact_minutes
+                && cecs > CreditRule::aca().credit_for_minutes(m)
+            {
+                return Err(entry_err(
+                    "cecs",
+                    format!("{m} contact minutes earn at most {} CECs", CreditRule::aca().credit_for_minutes(m)),
+                ));
+            }
         }
         if let Some(bad) = self.evidence.iter().find(|e| !is_sha256_hex(e)) {
             return Err(entry_err("evidence", format!("{bad:?} is not a sha256 in lowercase hex")));
@@ -433,6 +441,14 @@ mod tests {
         assert_eq!(activity("a", d, None, Some(50)).self_reported_cecs(), Some(dec!(0.75)));
         assert_eq!(activity("a", d, Some(dec!(2)), Some(50)).self_reported_cecs(), Some(dec!(2)));
         assert_eq!(activity("a", d, None, None).self_reported_cecs(), None);
+    }
+
+    #[test]
+    fn self_reported_cecs_never_exceed_the_contact_time_given() {
+        let d = date(2027, 1, 1);
+        assert!(activity("a", d, Some(dec!(0.25)), Some(15)).validate().is_ok());
+        assert!(activity("a", d, Some(dec!(0.25)), Some(60)).validate().is_ok());
+        assert_eq!(activity("a", d, Some(dec!(10)), Some(15)).validate().expect_err("too much").field, "cecs");
     }
 
     #[test]

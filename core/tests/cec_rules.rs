@@ -267,7 +267,7 @@ fn the_rule_table() {
             name: "a scan after the end earns nothing",
             scans: "in 80",
             cecs: "0",
-            flags: &["no_checkout", "outside_session", "partial_attendance"],
+            flags: &["outside_session", "partial_attendance"],
             ..BASE
         },
         Case {
@@ -308,6 +308,25 @@ fn the_rule_table() {
             grace: 5,
             cecs: "1",
             flags: &["partial_attendance"],
+            ..BASE
+        },
+        Case {
+            name: "grace never bridges a gap: a short step out near the start",
+            segments: "instruction 60",
+            scans: "in 0, out 9, in 10, out 50, in 51",
+            grace: 10,
+            cecs: "0.75",
+            flags: &["no_checkout", "partial_attendance"],
+            ..BASE
+        },
+        Case {
+            name: "grace never bridges a gap under full attendance",
+            segments: "instruction 60",
+            scans: "in 0, out 9, in 10, out 30, in 38, out 51",
+            grace: 10,
+            full: true,
+            cecs: "0",
+            flags: &["grace_applied", "partial_attendance", "full_attendance_required"],
             ..BASE
         },
         Case {

@@ -63,6 +63,16 @@ fn arb_scans(member: &'static str) -> impl Strategy<Value = Vec<CheckIn>> {
     })
 }
 
+/// Scans clustered around the start and the end of a 60-minute session, where door grace acts.
+fn arb_scans_near_edges() -> impl Strategy<Value = Vec<CheckIn>> {
+    prop::collection::vec((any::<bool>(), prop_oneof![-300i64..900, 2_700i64..3_900]), 0..10).prop_map(|v| {
+        v.into_iter()
+            .enumerate()
+            .map(|(i, (inn, off))| checkin(format!("e-{i}"), "M1", if inn { Direction::In } else { Direction::Out }, off))
+            .collect()
+    })
+}
+
 fn secs(d: SignedDuration) -> Decimal {
     cec_core::attendance::decimal_seconds(d)
 }
@@ -78,6 +88,25 @@ proptest! {
         prop_assert!(c.attended <= session.span().duration());
         prop_assert!(c.creditable <= c.session_creditable);
         prop_assert!(c.credit <= c.max_credit);
+    }
+
+    #[test]
+    fn grace_never_counts_time_twice(scans in arb_scans_near_edges(), grace in 1u32..15, all in any::<bool>()) {
+        let session = Session {
+            id: "S1".into(),
+            title: "s".into(),
+            category: "general".into(),
+            format: SessionFormat::InPerson,
+            starts_at: start(),
+            segments: vec![Segment::new(SegmentKind::Instruction, 60)],
+        };
+        let rule = CreditRule { grace_minutes: grace, all_or_nothing: all, ..CreditRule::aca() };
+        let c = credit_session(&session, "M1", &scans, &rule);
+        prop_assert!(c.attended <= session.span().duration(), "attended {:?}", c.attended);
+        prop_assert!(c.credit <= c.max_credit);
+        for w in c.presence.spans.windows(2) {
+            prop_assert!(w[0].end < w[1].start, "spans overlap or touch: {:?}", c.presence.spans);
+        }
     }
 
     #[test]
