@@ -68,7 +68,9 @@ fn arb_scans_near_edges() -> impl Strategy<Value = Vec<CheckIn>> {
     prop::collection::vec((any::<bool>(), prop_oneof![-300i64..900, 2_700i64..3_900]), 0..10).prop_map(|v| {
         v.into_iter()
             .enumerate()
-            .map(|(i, (inn, off))| checkin(format!("e-{i}"), "M1", if inn { Direction::In } else { Direction::Out }, off))
+            .map(|(i, (inn, off))| {
+                checkin(format!("e-{i}"), "M1", if inn { Direction::In } else { Direction::Out }, off)
+            })
             .collect()
     })
 }

@@ -260,3 +260,34 @@ fn blobs_round_trip() {
     node.get("/v1/blobs/not-a-hash").expect_error(422, "invalid");
     node.get(&format!("/v1/blobs/{}", sha.to_uppercase())).expect_error(422, "invalid");
 }
+
+/// A record chosen in a petition cannot be changed or removed under it, and a petition's
+/// answer is checked against its stored status.
+#[test]
+fn petitioned_records_are_protected() {
+    let node = cec_e2e::Node::start();
+    for (id, cecs) in [("A1", "2"), ("A2", "1")] {
+        let r = node.post(
+            "/v1/portfolios/MP/entries",
+            &serde_json::json!({"id": id, "kind": "activity", "title": id, "date": "2027-02-01", "cecs": cecs}),
+        );
+        assert_eq!(r.status, 201);
+    }
+    let r = node.post(
+        "/v1/portfolios/MP/petitions",
+        &serde_json::json!({"id": "PT1", "target_association": "NBCC", "record_ids": ["A1", "A2"]}),
+    );
+    assert_eq!(r.status, 201);
+    assert_eq!(node.patch("/v1/portfolios/MP/petitions/PT1", &serde_json::json!({"status": "submitted"})).status, 200);
+    let del = node.delete("/v1/portfolios/MP/entries/A2");
+    assert_eq!(del.status, 409, "{}", String::from_utf8_lossy(&del.body));
+    assert_eq!(del.json()["error"]["code"], "conflict");
+    assert_eq!(node.patch("/v1/portfolios/MP/entries/A1", &serde_json::json!({"cecs": "5"})).status, 409);
+    let pt = node.get("/v1/portfolios/MP/petitions/PT1").json();
+    assert_eq!(pt["requested_cecs"], "3", "{pt}");
+    let answered = node.patch("/v1/portfolios/MP/petitions/PT1", &serde_json::json!({"status": "accepted"}));
+    assert_eq!(answered.status, 200, "{}", String::from_utf8_lossy(&answered.body));
+    assert_eq!(answered.json()["accepted_cecs"], "3");
+    // Back to draft is refused against the stored status.
+    assert_eq!(node.patch("/v1/portfolios/MP/petitions/PT1", &serde_json::json!({"status": "draft"})).status, 409);
+}

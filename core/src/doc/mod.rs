@@ -31,8 +31,11 @@ use crate::id::{IdError, validate};
 
 pub use fields::DocError;
 
-/// The schema version written to every document's root.
+/// The schema version this build writes and reads.
 pub const SCHEMA_VERSION: i64 = 1;
+
+/// The schema version in every document's skeleton, forever (see [`skeleton`]).
+const SKELETON_SCHEMA: i64 = 1;
 
 /// Which document: the unit of replication.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -159,7 +162,11 @@ impl FromStr for DocId {
 pub(crate) fn skeleton(id: &DocId, maps: &[&str], actor: &ActorId) -> AutoCommit {
     let mut doc = AutoCommit::new().with_actor(id.skeleton_actor());
     // Infallible on a fresh document: the root exists and the keys are plain strings.
-    let _ = doc.put(ROOT, "schema", SCHEMA_VERSION);
+    // FROZEN: every node, of every version, must make this exact change for the same id, or
+    // two of them would write different changes under one actor and sequence number and
+    // could never merge. Later schema versions update `schema` in an ordinary change; the
+    // test `skeletons_are_frozen` pins the change hashes.
+    let _ = doc.put(ROOT, "schema", SKELETON_SCHEMA);
     let _ = doc.put(ROOT, "type", id.kind());
     let _ = doc.put(ROOT, "id", id.to_string());
     let ids: Vec<(&str, &str)> = match id {
@@ -201,6 +208,10 @@ pub fn actor_for(node_id: &str) -> ActorId {
 mod tests {
     use super::*;
 
+    const FROZEN_ATTENDANCE_E1_S1: &str = "094a06639395e26bb769688063e1d2e41be7da1226eb368d81c81e9ef89edc28";
+    const FROZEN_EVENT_E1: &str = "5719e263e50e02c61537b5656045a4dbbf9df6ae893ecfe26f3112e1c5cfffc4";
+    const FROZEN_PORTFOLIO_M1: &str = "450436bbe7c872f728491aa91dbf5be2159c9827ea353b7c0844116a4027b674";
+
     #[test]
     fn doc_ids_round_trip() {
         for s in ["event:E1", "attendance:E1:S-2", "portfolio:M.1", "portfolio:urn:m:1"] {
@@ -214,6 +225,18 @@ mod tests {
         for s in ["event", "event:", "nope:E1", "attendance:E1", "attendance:E:1:S", "event:a/b", "event:a:b"] {
             assert!(s.parse::<DocId>().is_err(), "{s}");
         }
+    }
+
+    /// The skeletons' change hashes never change (see `skeleton`): if this fails, a change to
+    /// a skeleton would keep new nodes from merging with every existing one. Add fields in a
+    /// later, ordinary change instead.
+    #[test]
+    fn skeletons_are_frozen() {
+        let actor = actor_for("n");
+        let hash = |mut d: AutoCommit| d.get_heads()[0].to_string();
+        assert_eq!(hash(crate::doc::attendance::new_doc("E1", "S1", &actor)), FROZEN_ATTENDANCE_E1_S1,);
+        assert_eq!(hash(crate::doc::event::new_doc("E1", &actor)), FROZEN_EVENT_E1);
+        assert_eq!(hash(crate::doc::portfolio::new_doc("M1", &actor)), FROZEN_PORTFOLIO_M1);
     }
 
     #[test]

@@ -207,7 +207,12 @@ async fn batch(State(node): State<AppState>, JsonBody(req): JsonBody<CheckInBatc
     let mut pending = Vec::new();
     for ((event_id, session_id), items) in groups {
         if !events.contains_key(&event_id) {
-            events.insert(event_id.clone(), load_event(&node, &event_id).await.ok());
+            let found = match load_event(&node, &event_id).await {
+                Ok(e) => Some(e),
+                Err(e) if e.code == "not_found" => None,
+                Err(e) => return Err(e),
+            };
+            events.insert(event_id.clone(), found);
         }
         let Some(Some(event)) = events.get(&event_id) else {
             for (index, _) in items {

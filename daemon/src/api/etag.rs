@@ -19,10 +19,15 @@ pub(super) async fn etag(req: Request, next: Next) -> Response {
     if !tag_wanted || resp.status() != StatusCode::OK {
         return resp;
     }
+    // Tag only bodies of known, bounded size; anything else passes through untouched.
+    let size = http_body::Body::size_hint(resp.body()).exact();
+    if size.is_none_or(|n| n > MAX_TAGGED as u64) {
+        return resp;
+    }
     let (mut parts, body) = resp.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_TAGGED).await {
         Ok(b) => b,
-        Err(_) => return StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Err(e) => return super::ApiError::internal("response body", e).into_response(),
     };
     let digest = Sha256::digest(&bytes);
     let tag = format!("\"{}\"", digest.iter().take(16).map(|b| format!("{b:02x}")).collect::<String>());

@@ -131,6 +131,19 @@ async fn get_portfolio(State(node): State<AppState>, Path(member_id): Path<Strin
     }))
 }
 
+/// A record chosen in a petition keeps the credit the petition's packet claims: while a
+/// petition holds it, it is not removed and its CECs, contact minutes and date do not change
+/// (409); its wording may.
+fn refuse_if_petitioned(p: &cec_core::portfolio::Portfolio, entry_id: &str) -> ApiResult<()> {
+    match p.petitions.values().find(|pt| pt.record_ids.iter().any(|r| r == entry_id)) {
+        Some(pt) => Err(ApiError::conflict(format!(
+            "entry {entry_id:?} is a record of petition {:?} ({}): its credit cannot change and it cannot be removed",
+            pt.id, pt.status
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// The entry index rows of the portfolio as `d` now holds it.
 fn reindex(d: &automerge::AutoCommit, member_id: &str) -> ApiResult<IndexJob> {
     let entries: Vec<_> = doc::portfolio::read(d)?.entries.into_values().collect();
@@ -223,6 +236,9 @@ async fn patch_entry(
 ) -> ApiResult<Json<EntryJson>> {
     let entry = update_portfolio(&node, &member_id, |d| {
         let p = doc::portfolio::read(d)?;
+        if req.cecs.is_some() || req.contact_minutes.is_some() || req.date.is_some() {
+            refuse_if_petitioned(&p, &entry_id)?;
+        }
         let mut e =
             p.entries.get(&entry_id).cloned().ok_or_else(|| ApiError::not_found(format!("no entry {entry_id:?}")))?;
         if let Some(t) = req.title {
@@ -267,6 +283,7 @@ async fn delete_entry(
     Path((member_id, entry_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
     update_portfolio(&node, &member_id, |d| {
+        refuse_if_petitioned(&doc::portfolio::read(d)?, &entry_id)?;
         if !doc::portfolio::delete_entry(d, &entry_id)? {
             return Err(ApiError::not_found(format!("no entry {entry_id:?}")));
         }
@@ -424,17 +441,22 @@ async fn patch_petition(
     let status: PetitionStatus =
         req.status.parse().map_err(|e: cec_core::event::UnknownName| ApiError::invalid("status", e.to_string()))?;
     let (p, _) = effective_portfolio(&node, &member_id).await?;
-    let mut petition = p
+    let petition = p
         .petitions
         .get(&petition_id)
         .cloned()
         .ok_or_else(|| ApiError::not_found(format!("no petition {petition_id:?}")))?;
     let requested = packet(&p, &petition).map_err(petition_err)?.total_cecs;
-    petition.transition(status, req.accepted_cecs, requested).map_err(petition_err)?;
-    let stored = petition.clone();
-    update_portfolio(&node, &member_id, |d| {
-        doc::portfolio::put_petition(d, &stored)?;
-        Ok(Update::new((), "petition", petition_id.clone()))
+    // The transition is checked against the petition as stored, under the document's lock, so
+    // two answers racing cannot both pass.
+    let petition = update_portfolio(&node, &member_id, |d| {
+        let mut current = doc::portfolio::read(d)?
+            .petitions
+            .remove(&petition_id)
+            .ok_or_else(|| ApiError::not_found(format!("no petition {petition_id:?}")))?;
+        current.transition(status, req.accepted_cecs, requested).map_err(petition_err)?;
+        doc::portfolio::put_petition(d, &current)?;
+        Ok(Update::new(current, "petition", petition_id.clone()))
     })
     .await?;
     Ok(Json(petition_json(&petition, &p)))

@@ -4,9 +4,9 @@
 //! memory while in use, and evicted when idle and the cache is large. A change is made in
 //! memory under the document's lock, then the bytes since the last saved heads
 //! (`save_after`, never `save_incremental`, see automerge#592) are queued to the writer with
-//! the index rows and change-feed entries it implies, all in one transaction. The lock is
-//! released once the write is queued, so concurrent writes to one document still share a group
-//! commit; the caller's answer waits for the commit.
+//! the index rows and change-feed entries it implies, all in one transaction. The document stays
+//! locked until that transaction commits, so no change is built on one that might not reach
+//! the disk; writes to different documents share group commits.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -103,10 +103,6 @@ impl Docs {
         slots.entry(id.clone()).or_default().clone()
     }
 
-    fn evict(&self, id: &DocId) {
-        self.slots.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
-    }
-
     async fn load(&self, id: &DocId, slot: &mut Slot) -> Result<(), DocsError> {
         if slot.loaded {
             return Ok(());
@@ -144,56 +140,59 @@ impl Docs {
     where
         E: From<DocsError>,
     {
-        let pending = {
-            let slot = self.slot(id);
-            let mut guard = slot.lock().await;
-            self.load(id, &mut guard).await?;
-            let Slot { doc: doc_opt, saved, .. } = &mut *guard;
-            let fresh = doc_opt.is_none();
-            let doc = doc_opt.get_or_insert_with(|| create(&self.actor));
-            match f(doc) {
-                Err(e) => {
-                    doc.rollback();
-                    if fresh {
-                        *doc_opt = None;
-                    }
-                    return Err(e);
-                }
-                Ok(update) => {
-                    doc.commit();
-                    let heads = doc.get_heads();
-                    let bytes = doc.save_after(saved);
-                    if bytes.is_empty() {
-                        if fresh {
-                            *doc_opt = None;
-                        }
-                        return Ok(update.value);
-                    }
-                    *saved = heads;
-                    let key = id.to_string();
-                    let Update { value, changes, index } = update;
-                    let write = self.store.write(move |tx| {
-                        storage::append_chunk(tx, &key, &bytes)?;
-                        for (kind, item) in &changes {
-                            storage::record_change(tx, &key, kind, item)?;
-                        }
-                        if let Some(job) = index {
-                            job(tx)?;
-                        }
-                        Ok(())
-                    });
-                    (value, write)
-                }
-            }
-        };
-        let (value, write) = pending;
-        match write.await {
-            Ok(()) => Ok(value),
+        let mut guard = self.slot(id).lock_owned().await;
+        self.load(id, &mut guard).await?;
+        let Slot { doc: doc_opt, saved, .. } = &mut *guard;
+        let fresh = doc_opt.is_none();
+        let doc = doc_opt.get_or_insert_with(|| create(&self.actor));
+        let update = match f(doc) {
             Err(e) => {
-                // The in-memory document is ahead of the disk: forget it and reload next time.
-                self.evict(id);
-                Err(DocsError::Storage(e).into())
+                doc.rollback();
+                if fresh {
+                    *doc_opt = None;
+                }
+                return Err(e);
             }
+            Ok(update) => update,
+        };
+        doc.commit();
+        let heads = doc.get_heads();
+        let bytes = doc.save_after(saved);
+        if bytes.is_empty() {
+            if fresh {
+                *doc_opt = None;
+            }
+            return Ok(update.value);
+        }
+        *saved = heads;
+        let key = id.to_string();
+        let Update { value, changes, index } = update;
+        let write = self.store.write(move |tx| {
+            storage::append_chunk(tx, &key, &bytes)?;
+            for (kind, item) in &changes {
+                storage::record_change(tx, &key, kind, item)?;
+            }
+            if let Some(job) = index {
+                job(tx)?;
+            }
+            Ok(())
+        });
+        // The document stays locked until its change is committed or refused, in a task of its
+        // own so a caller that goes away cannot cut this short: no other change is ever built
+        // on one that might not reach the disk, and a locked document is never evicted. A
+        // refused change leaves the in-memory document ahead of the disk, so it is dropped
+        // under the lock and reloaded by the next user.
+        let settled = tokio::spawn(async move {
+            let result = write.await;
+            if result.is_err() {
+                *guard = Slot::default();
+            }
+            result
+        });
+        match settled.await {
+            Ok(Ok(())) => Ok(value),
+            Ok(Err(e)) => Err(DocsError::Storage(e).into()),
+            Err(e) => Err(DocsError::Storage(StorageError::Job(Box::new(e))).into()),
         }
     }
 

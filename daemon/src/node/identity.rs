@@ -6,7 +6,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 use base64::Engine;
@@ -77,7 +77,10 @@ fn create_secret(path: &Path, bytes: &[u8]) -> Result<(), IdentityError> {
 impl Identity {
     /// Loads the identity from `dir`, creating what is missing.
     pub fn load_or_create(dir: &Path) -> Result<Self, IdentityError> {
-        fs::create_dir_all(dir).map_err(io(dir))?;
+        // Portfolios, check-ins and evidence live here: only this user may read them.
+        if !dir.exists() {
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io(dir))?;
+        }
         let key_path = dir.join(KEY_FILE);
         if !key_path.exists() {
             create_secret(&key_path, &random32()?)?;
@@ -126,6 +129,9 @@ mod tests {
         assert!(a.token.len() >= 40);
         let mode = fs::metadata(dir.path().join(TOKEN_FILE)).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
+        let fresh = dir.path().join("new").join("cecd");
+        Identity::load_or_create(&fresh).unwrap();
+        assert_eq!(fs::metadata(&fresh).unwrap().permissions().mode() & 0o777, 0o700);
         let other = tempfile::tempdir().unwrap();
         assert_ne!(Identity::load_or_create(other.path()).unwrap().node_id, a.node_id);
     }
