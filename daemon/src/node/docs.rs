@@ -202,3 +202,84 @@ impl Docs {
         Ok(self.store.read(move |c| storage::list_docs(c, &prefix)).await?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use cec_core::doc::{self, actor_for};
+    use cec_core::portfolio::{Entry, EntryKind};
+
+    use super::*;
+
+    fn note(id: &str) -> Entry {
+        Entry {
+            id: id.into(),
+            kind: EntryKind::Note,
+            title: id.into(),
+            description: None,
+            date: jiff::civil::date(2027, 1, 1),
+            cecs: None,
+            contact_minutes: None,
+            category: None,
+            provider: None,
+            evidence: vec![],
+        }
+    }
+
+    /// A change whose commit fails leaves nothing behind: concurrent writers to the same
+    /// document never build on it, and what was acknowledged loads from disk.
+    #[tokio::test]
+    async fn a_refused_change_is_never_built_upon() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let docs = Arc::new(Docs::new(store.clone(), actor_for("n1")));
+        let id = DocId::portfolio("M1");
+        let create = |a: &ActorId| doc::portfolio::new_doc("M1", a);
+        docs.update(&id, create, |d| {
+            doc::portfolio::put_entry(d, &note("first"))?;
+            Ok::<_, crate::api::ApiError>(Update::new((), "entry", "first"))
+        })
+        .await
+        .unwrap();
+        // Change A fails in its transaction; B and C race in behind it.
+        let failing = {
+            let docs = docs.clone();
+            let id = id.clone();
+            tokio::spawn(async move {
+                docs.update(&id, create, |d| {
+                    doc::portfolio::put_entry(d, &note("refused"))?;
+                    Ok::<_, crate::api::ApiError>(
+                        Update::new((), "entry", "refused")
+                            .with_index(Box::new(|_| Err(StorageError::job(std::io::Error::other("disk full"))))),
+                    )
+                })
+                .await
+            })
+        };
+        let mut others = Vec::new();
+        for name in ["b", "c"] {
+            let docs = docs.clone();
+            let id = id.clone();
+            others.push(tokio::spawn(async move {
+                docs.update(&id, create, |d| {
+                    doc::portfolio::put_entry(d, &note(name))?;
+                    Ok::<_, crate::api::ApiError>(Update::new((), "entry", name))
+                })
+                .await
+            }));
+        }
+        assert!(failing.await.unwrap().is_err());
+        for o in others {
+            o.await.unwrap().unwrap();
+        }
+        // In memory and on disk alike: the acknowledged entries, not the refused one.
+        let in_memory = docs.read(&id, doc::portfolio::read).await.unwrap().unwrap().unwrap();
+        let keys = |p: &cec_core::portfolio::Portfolio| p.entries.keys().cloned().collect::<Vec<_>>();
+        assert_eq!(keys(&in_memory), ["b", "c", "first"]);
+        let fresh = Docs::new(store.clone(), actor_for("n1"));
+        let on_disk = fresh.read(&id, doc::portfolio::read).await.unwrap().unwrap().unwrap();
+        assert_eq!(keys(&on_disk), ["b", "c", "first"]);
+        store.close().await;
+    }
+}
