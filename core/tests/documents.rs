@@ -113,6 +113,8 @@ fn checkins_are_immutable() {
     assert!(matches!(doc::attendance::add_checkin(&mut d1, &other), Err(DocError::Conflict(_))));
     assert_eq!(doc::attendance::read(&reload(&mut d1)).expect("read"), vec![c]);
     assert_eq!(doc::attendance::count(&d1), 1);
+    assert_eq!(doc::attendance::get(&d1, "0190-a").expect("get").map(|x| x.member_id), Some("M1".to_owned()));
+    assert_eq!(doc::attendance::get(&d1, "nope").expect("get"), None);
 }
 
 fn verified(session: &str, cecs: &str) -> VerifiedRecord {

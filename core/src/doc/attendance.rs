@@ -67,6 +67,15 @@ fn read_checkin(doc: &AutoCommit, checkins: &automerge::ObjId, id: &str) -> Resu
     })
 }
 
+/// The check-in `id`, if the document holds it, without decoding the others.
+pub fn get(doc: &AutoCommit, id: &str) -> Result<Option<CheckIn>, DocError> {
+    let Some(checkins) = fields::get_map(doc, &ROOT, "checkins")? else { return Ok(None) };
+    if fields::get_map(doc, &checkins, id)?.is_none() {
+        return Ok(None);
+    }
+    read_checkin(doc, &checkins, id).map(Some)
+}
+
 /// Every check-in in the document, ordered by id.
 pub fn read(doc: &AutoCommit) -> Result<Vec<CheckIn>, DocError> {
     let event_id = fields::req_str(doc, &ROOT, "event_id")?;

@@ -104,8 +104,14 @@ async fn record_session(
     let doc_id = DocId::attendance(&event.id, session_id);
     node.docs
         .update(&doc_id, Node::skeleton(&doc_id), |d| {
-            let mut stored: BTreeMap<String, CheckIn> =
-                doc::attendance::read(d)?.into_iter().map(|c| (c.id.clone(), c)).collect();
+            // Look up only the ids being written: decoding the whole session on every scan
+            // made a session's check-ins cost O(n^2) (BENCHMARKS.md).
+            let mut stored: BTreeMap<String, CheckIn> = BTreeMap::new();
+            for inc in &items {
+                if let Some(c) = doc::attendance::get(d, &inc.checkin.id)? {
+                    stored.insert(c.id.clone(), c);
+                }
+            }
             let mut results = Vec::with_capacity(items.len());
             let mut new = Vec::new();
             for inc in items {
