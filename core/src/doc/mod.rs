@@ -20,6 +20,7 @@ pub mod attendance;
 pub mod event;
 mod fields;
 pub mod portfolio;
+pub mod touched;
 
 use std::fmt;
 use std::str::FromStr;
@@ -183,6 +184,15 @@ pub(crate) fn skeleton(id: &DocId, maps: &[&str], actor: &ActorId) -> AutoCommit
     doc.commit_with(CommitOptions::default().with_time(0));
     doc.set_actor(actor.clone());
     doc
+}
+
+/// A new document of `id` (its frozen skeleton), writing as `actor`.
+pub fn new_doc(id: &DocId, actor: &ActorId) -> AutoCommit {
+    match id {
+        DocId::Event { event_id } => event::new_doc(event_id, actor),
+        DocId::Attendance { event_id, session_id } => attendance::new_doc(event_id, session_id, actor),
+        DocId::Portfolio { member_id } => portfolio::new_doc(member_id, actor),
+    }
 }
 
 /// Checks that `doc` is a document of `id` with a schema this build can read.

@@ -17,8 +17,8 @@ use super::convert::{checkin_json, new_id};
 use super::error::{ApiError, ApiResult};
 use super::events::load_event;
 use super::extract::{JsonBody, Query, check_id, check_scope_id, parse_limit};
+use crate::node::Node;
 use crate::node::index::{self, CheckInFilter};
-use crate::node::{Node, Update};
 
 /// The most check-ins in one batch.
 pub(super) const MAX_BATCH: usize = 1000;
@@ -103,7 +103,7 @@ async fn record_session(
         .collect();
     let doc_id = DocId::attendance(&event.id, session_id);
     node.docs
-        .update(&doc_id, Node::skeleton(&doc_id), |d| {
+        .update(&doc_id, |d| {
             // Look up only the ids being written: decoding the whole session on every scan
             // made a session's check-ins cost O(n^2) (BENCHMARKS.md).
             let mut stored: BTreeMap<String, CheckIn> = BTreeMap::new();
@@ -113,7 +113,6 @@ async fn record_session(
                 }
             }
             let mut results = Vec::with_capacity(items.len());
-            let mut new = Vec::new();
             for inc in items {
                 if let Some(place) = elsewhere.get(&inc.checkin.id) {
                     results.push(Err(ApiError::conflict(format!(
@@ -131,22 +130,11 @@ async fn record_session(
                     None => {
                         doc::attendance::add_checkin(d, &inc.checkin)?;
                         stored.insert(inc.checkin.id.clone(), inc.checkin.clone());
-                        new.push(inc.checkin.clone());
                         results.push(Ok((StatusCode::CREATED, inc.checkin)));
                     }
                 }
             }
-            let changes = new.iter().map(|c| ("checkin", c.id.clone())).collect();
-            Ok::<_, ApiError>(Update {
-                value: results,
-                changes,
-                index: Some(Box::new(move |tx| {
-                    for c in &new {
-                        index::put_checkin(tx, c)?;
-                    }
-                    Ok(())
-                })),
-            })
+            Ok::<_, ApiError>(results)
         })
         .await
 }

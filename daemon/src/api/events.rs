@@ -13,7 +13,7 @@ use super::AppState;
 use super::convert::{event_from, event_json, new_id, session_from, session_json};
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PageQuery, Query, check_id, check_scope_id, parse_limit};
-use crate::node::{Node, Update};
+use crate::node::Node;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -50,15 +50,15 @@ async fn create_event(
     let doc_id = DocId::event(&id);
     let (status, stored) = node
         .docs
-        .update(&doc_id, Node::skeleton(&doc_id), |d| {
+        .update(&doc_id, |d| {
             if let Ok(existing) = doc::event::read(d) {
                 if same_event_fields(&existing, &event) {
-                    return Ok(Update { value: (StatusCode::OK, existing), changes: vec![], index: None });
+                    return Ok((StatusCode::OK, existing));
                 }
                 return Err(ApiError::conflict(format!("event {id:?} exists with other content")));
             }
             doc::event::put_event(d, &event)?;
-            Ok(Update::new((StatusCode::CREATED, event.clone()), "event", id.clone()))
+            Ok((StatusCode::CREATED, event.clone()))
         })
         .await?;
     Ok((status, Json(event_json(&stored))))
@@ -97,16 +97,16 @@ async fn create_session(
     let doc_id = DocId::event(&event_id);
     let (status, stored) = node
         .docs
-        .update(&doc_id, Node::skeleton(&doc_id), |d| {
+        .update(&doc_id, |d| {
             let event = doc::event::read(d)?;
             if let Some(existing) = event.sessions.get(&id) {
                 if *existing == session {
-                    return Ok(Update { value: (StatusCode::OK, existing.clone()), changes: vec![], index: None });
+                    return Ok((StatusCode::OK, existing.clone()));
                 }
                 return Err(ApiError::conflict(format!("session {id:?} exists with other content")));
             }
             doc::event::put_session(d, &session)?;
-            Ok(Update::new((StatusCode::CREATED, session.clone()), "session", format!("{event_id}/{id}")))
+            Ok((StatusCode::CREATED, session.clone()))
         })
         .await?;
     Ok((status, Json(session_json(&event_id, &stored))))
@@ -180,11 +180,11 @@ async fn add_roster(
     }
     let doc_id = DocId::event(&event_id);
     node.docs
-        .update(&doc_id, Node::skeleton(&doc_id), |d| {
+        .update(&doc_id, |d| {
             for m in &members {
                 doc::event::put_roster_member(d, m)?;
             }
-            Ok::<_, ApiError>(Update::new((), "roster", event_id.clone()))
+            Ok::<_, ApiError>(())
         })
         .await?;
     Ok(Json(roster_json(&load_event(&node, &event_id).await?)))

@@ -22,8 +22,7 @@ use super::convert::{
 use super::credit::effective_portfolio;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, Query, check_id, parse_limit};
-use crate::node::docs::IndexJob;
-use crate::node::{Node, Update, index};
+use crate::node::{Node, index};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -144,13 +143,6 @@ fn refuse_if_petitioned(p: &cec_core::portfolio::Portfolio, entry_id: &str) -> A
     }
 }
 
-/// The entry index rows of the portfolio as `d` now holds it.
-fn reindex(d: &automerge::AutoCommit, member_id: &str) -> ApiResult<IndexJob> {
-    let entries: Vec<_> = doc::portfolio::read(d)?.entries.into_values().collect();
-    let member = member_id.to_owned();
-    Ok(Box::new(move |tx| index::replace_entries(tx, &member, &entries)))
-}
-
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EntriesQuery {
@@ -197,11 +189,11 @@ async fn list_entries(
 async fn update_portfolio<T: Send + 'static>(
     node: &Node,
     member_id: &str,
-    f: impl FnOnce(&mut automerge::AutoCommit) -> Result<Update<T>, ApiError>,
+    f: impl FnOnce(&mut automerge::AutoCommit) -> Result<T, ApiError>,
 ) -> ApiResult<T> {
     check_id("member_id", member_id)?;
     let id = DocId::portfolio(member_id);
-    node.docs.update(&id, Node::skeleton(&id), f).await
+    node.docs.update(&id, f).await
 }
 
 async fn create_entry(
@@ -217,13 +209,13 @@ async fn create_entry(
             let mut same = entry.clone();
             same.cecs = same.cecs.map(|c| c.normalize());
             return if *existing == same {
-                Ok(Update { value: (StatusCode::OK, existing.clone()), changes: vec![], index: None })
+                Ok((StatusCode::OK, existing.clone()))
             } else {
                 Err(ApiError::conflict(format!("entry {id:?} exists with other content")))
             };
         }
         doc::portfolio::put_entry(d, &entry)?;
-        Ok(Update::new((StatusCode::CREATED, entry.clone()), "entry", id.clone()).with_index(reindex(d, &member_id)?))
+        Ok((StatusCode::CREATED, entry.clone()))
     })
     .await?;
     Ok((status, Json(entry_json(&stored))))
@@ -272,7 +264,7 @@ async fn patch_entry(
         e.validate().map_err(|err| ApiError::invalid(err.field, err.message))?;
         check_entry_bounds(&e)?;
         doc::portfolio::put_entry(d, &e)?;
-        Ok(Update::new(e, "entry", entry_id.clone()).with_index(reindex(d, &member_id)?))
+        Ok(e)
     })
     .await?;
     Ok(Json(entry_json(&entry)))
@@ -287,7 +279,7 @@ async fn delete_entry(
         if !doc::portfolio::delete_entry(d, &entry_id)? {
             return Err(ApiError::not_found(format!("no entry {entry_id:?}")));
         }
-        Ok(Update::new((), "entry", entry_id.clone()).with_index(reindex(d, &member_id)?))
+        Ok(())
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -332,7 +324,7 @@ async fn put_goal(
         }
         goal.validate().map_err(|e| ApiError::invalid(e.field, e.message))?;
         doc::portfolio::put_goal(d, &goal)?;
-        Ok(Update::new((), "goal", goal_id.clone()))
+        Ok(())
     })
     .await?;
     let (p, _) = effective_portfolio(&node, &member_id).await?;
@@ -370,7 +362,7 @@ async fn put_program(
     program.validate().map_err(|e| ApiError::invalid(e.field, e.message))?;
     update_portfolio(&node, &member_id, |d| {
         doc::portfolio::put_program(d, &program)?;
-        Ok(Update::new((), "requirement", program_id.clone()))
+        Ok(())
     })
     .await?;
     let (p, _) = effective_portfolio(&node, &member_id).await?;
@@ -421,13 +413,13 @@ async fn create_petition(
                 && existing.record_ids == petition.record_ids
                 && existing.note == petition.note;
             return if same {
-                Ok(Update { value: (StatusCode::OK, existing.clone()), changes: vec![], index: None })
+                Ok((StatusCode::OK, existing.clone()))
             } else {
                 Err(ApiError::conflict(format!("petition {id:?} exists with other content")))
             };
         }
         doc::portfolio::put_petition(d, &petition)?;
-        Ok(Update::new((StatusCode::CREATED, petition.clone()), "petition", id.clone()))
+        Ok((StatusCode::CREATED, petition.clone()))
     })
     .await?;
     Ok((status, Json(petition_json(&stored, &p))))
@@ -456,7 +448,7 @@ async fn patch_petition(
             .ok_or_else(|| ApiError::not_found(format!("no petition {petition_id:?}")))?;
         current.transition(status, req.accepted_cecs, requested).map_err(petition_err)?;
         doc::portfolio::put_petition(d, &current)?;
-        Ok(Update::new(current, "petition", petition_id.clone()))
+        Ok(current)
     })
     .await?;
     Ok(Json(petition_json(&petition, &p)))

@@ -13,41 +13,9 @@ use std::sync::{Arc, Mutex};
 
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use cec_core::doc::DocId;
-use rusqlite::Transaction;
 
+use super::projection::{self, Projection};
 use crate::storage::{self, StorageError, Store};
-
-/// Index rows written in the same transaction as a document change.
-pub type IndexJob = Box<dyn FnOnce(&Transaction<'_>) -> Result<(), StorageError> + Send>;
-
-/// What a document update produced.
-pub struct Update<T> {
-    /// The caller's result.
-    pub value: T,
-    /// Change-feed entries: `(kind, id)`.
-    pub changes: Vec<(&'static str, String)>,
-    /// Index rows to write with the change.
-    pub index: Option<IndexJob>,
-}
-
-impl<T> Update<T> {
-    /// A result with one change-feed entry.
-    pub fn new(value: T, kind: &'static str, id: impl Into<String>) -> Self {
-        Self { value, changes: vec![(kind, id.into())], index: None }
-    }
-
-    /// Adds index rows.
-    pub fn with_index(mut self, job: IndexJob) -> Self {
-        self.index = Some(job);
-        self
-    }
-}
-
-impl<T: std::fmt::Debug> std::fmt::Debug for Update<T> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Update").field("value", &self.value).field("changes", &self.changes).finish_non_exhaustive()
-    }
-}
 
 /// Why a document could not be loaded or stored.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +24,14 @@ pub enum DocsError {
     /// Storage failed.
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// The document's content does not follow its schema.
+    #[error("document {doc_id}: {source}")]
+    Schema {
+        /// The document.
+        doc_id: String,
+        /// What is wrong.
+        source: cec_core::doc::DocError,
+    },
     /// The stored bytes do not load.
     #[error("document {doc_id} does not load: {message}")]
     Corrupt {
@@ -113,6 +89,7 @@ impl Docs {
             let mut doc = AutoCommit::load(&bytes)
                 .map_err(|e| DocsError::Corrupt { doc_id: id.to_string(), message: e.to_string() })?;
             doc.set_actor(self.actor.clone());
+            doc.update_diff_cursor();
             slot.saved = doc.get_heads();
             slot.doc = Some(doc);
         }
@@ -128,15 +105,10 @@ impl Docs {
         Ok(slot.doc.as_ref().map(f))
     }
 
-    /// Changes a document (created from `create` when absent) and stores the change durably
-    /// with its index rows and change-feed entries. `f` returning an error leaves the document
-    /// as it was. Returns once the change is committed.
-    pub async fn update<T, E>(
-        &self,
-        id: &DocId,
-        create: impl FnOnce(&ActorId) -> AutoCommit,
-        f: impl FnOnce(&mut AutoCommit) -> Result<Update<T>, E>,
-    ) -> Result<T, E>
+    /// Changes a document (created from its skeleton when absent) and stores the change
+    /// durably with its projection (index rows and change-feed entries). `f` returning an
+    /// error leaves the document as it was. Returns once the change is committed.
+    pub async fn update<T, E>(&self, id: &DocId, f: impl FnOnce(&mut AutoCommit) -> Result<T, E>) -> Result<T, E>
     where
         E: From<DocsError>,
     {
@@ -144,8 +116,12 @@ impl Docs {
         self.load(id, &mut guard).await?;
         let Slot { doc: doc_opt, saved, .. } = &mut *guard;
         let fresh = doc_opt.is_none();
-        let doc = doc_opt.get_or_insert_with(|| create(&self.actor));
-        let update = match f(doc) {
+        let doc = doc_opt.get_or_insert_with(|| {
+            let mut d = cec_core::doc::new_doc(id, &self.actor);
+            d.update_diff_cursor();
+            d
+        });
+        let value = match f(doc) {
             Err(e) => {
                 doc.rollback();
                 if fresh {
@@ -153,7 +129,7 @@ impl Docs {
                 }
                 return Err(e);
             }
-            Ok(update) => update,
+            Ok(value) => value,
         };
         doc.commit();
         let heads = doc.get_heads();
@@ -162,20 +138,22 @@ impl Docs {
             if fresh {
                 *doc_opt = None;
             }
-            return Ok(update.value);
+            return Ok(value);
         }
-        *saved = heads;
+        let projection = match Projection::of_change(id, doc) {
+            Ok(p) => p,
+            Err(source) => {
+                // The change is in memory but will not be stored: drop the document.
+                *guard = Slot::default();
+                return Err(DocsError::Schema { doc_id: id.to_string(), source }.into());
+            }
+        };
+        *saved = heads.clone();
         let key = id.to_string();
-        let Update { value, changes, index } = update;
         let write = self.store.write(move |tx| {
             storage::append_chunk(tx, &key, &bytes)?;
-            for (kind, item) in &changes {
-                storage::record_change(tx, &key, kind, item)?;
-            }
-            if let Some(job) = index {
-                job(tx)?;
-            }
-            Ok(())
+            storage::set_doc_heads(tx, &key, &encode_heads(&heads), projection::VERSION)?;
+            projection.write(tx)
         });
         // The document stays locked until its change is committed or refused, in a task of its
         // own so a caller that goes away cannot cut this short: no other change is ever built
@@ -196,11 +174,37 @@ impl Docs {
         }
     }
 
+    /// Rebuilds the derived rows (index, not the feed) of one stored document from its
+    /// content, replacing what the index holds for it, and records its heads.
+    pub async fn reproject(&self, id: &DocId) -> Result<(), DocsError> {
+        let mut guard = self.slot(id).lock_owned().await;
+        self.load(id, &mut guard).await?;
+        let Some(doc) = guard.doc.as_mut() else { return Ok(()) };
+        let projection =
+            Projection::rebuild(id, doc).map_err(|source| DocsError::Schema { doc_id: id.to_string(), source })?;
+        let heads = encode_heads(&doc.get_heads());
+        let key = id.to_string();
+        self.store
+            .write(move |tx| {
+                projection.write(tx)?;
+                storage::set_doc_heads(tx, &key, &heads, projection::VERSION)
+            })
+            .await?;
+        Ok(())
+    }
+
     /// The ids of stored documents starting with `prefix`.
     pub async fn list(&self, prefix: &str) -> Result<Vec<String>, DocsError> {
         let prefix = prefix.to_owned();
         Ok(self.store.read(move |c| storage::list_docs(c, &prefix)).await?)
     }
+}
+
+/// Heads as stored beside a document: the sorted 32-byte change hashes, concatenated.
+pub fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
+    let mut sorted = heads.to_vec();
+    sorted.sort();
+    sorted.iter().flat_map(|h| h.0).collect()
 }
 
 #[cfg(test)]
@@ -233,42 +237,30 @@ mod tests {
     async fn a_refused_change_is_never_built_upon() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
+        // The disk refuses exactly the change that records entry "refused".
+        store
+            .write(|tx| {
+                tx.execute_batch(
+                    "CREATE TEMP TRIGGER refuse BEFORE INSERT ON changes WHEN NEW.id = 'refused'
+                     BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
         let docs = Arc::new(Docs::new(store.clone(), actor_for("n1")));
         let id = DocId::portfolio("M1");
-        let create = |a: &ActorId| doc::portfolio::new_doc("M1", a);
-        docs.update(&id, create, |d| {
-            doc::portfolio::put_entry(d, &note("first"))?;
-            Ok::<_, crate::api::ApiError>(Update::new((), "entry", "first"))
-        })
-        .await
-        .unwrap();
-        // Change A fails in its transaction; B and C race in behind it.
-        let failing = {
+        let put = |name: &'static str| {
             let docs = docs.clone();
             let id = id.clone();
             tokio::spawn(async move {
-                docs.update(&id, create, |d| {
-                    doc::portfolio::put_entry(d, &note("refused"))?;
-                    Ok::<_, crate::api::ApiError>(
-                        Update::new((), "entry", "refused")
-                            .with_index(Box::new(|_| Err(StorageError::job(std::io::Error::other("disk full"))))),
-                    )
-                })
-                .await
+                docs.update(&id, |d| Ok::<_, crate::api::ApiError>(doc::portfolio::put_entry(d, &note(name))?)).await
             })
         };
-        let mut others = Vec::new();
-        for name in ["b", "c"] {
-            let docs = docs.clone();
-            let id = id.clone();
-            others.push(tokio::spawn(async move {
-                docs.update(&id, create, |d| {
-                    doc::portfolio::put_entry(d, &note(name))?;
-                    Ok::<_, crate::api::ApiError>(Update::new((), "entry", name))
-                })
-                .await
-            }));
-        }
+        put("first").await.unwrap().unwrap();
+        // Change A fails in its transaction; B and C race in behind it.
+        let failing = put("refused");
+        let others = [put("b"), put("c")];
         assert!(failing.await.unwrap().is_err());
         for o in others {
             o.await.unwrap().unwrap();
@@ -280,6 +272,13 @@ mod tests {
         let fresh = Docs::new(store.clone(), actor_for("n1"));
         let on_disk = fresh.read(&id, doc::portfolio::read).await.unwrap().unwrap().unwrap();
         assert_eq!(keys(&on_disk), ["b", "c", "first"]);
+        // The projection followed the documents: three entries indexed, fed once each.
+        let indexed = store.read(|c| crate::node::index::list_entries(c, "M1", None, None, 10)).await.unwrap();
+        assert_eq!(indexed.len(), 3);
+        let feed = store.read(|c| storage::changes_since(c, 0, 100)).await.unwrap();
+        let fed: Vec<_> = feed.iter().map(|c| (c.kind.as_str(), c.id.as_str())).collect();
+        assert_eq!(fed.len(), 3);
+        assert!(fed.iter().all(|(k, _)| *k == "entry"), "{fed:?}");
         store.close().await;
     }
 }

@@ -1,4 +1,4 @@
-//! Index tables derived from documents, rebuilt from them when empty:
+//! Index tables derived from documents by the projections (`projection.rs`), never by hand:
 //! - check-ins, from attendance documents, for queries across sessions (a member's check-ins,
 //!   a session's check-ins, pagination);
 //! - portfolio entries, from portfolio documents, for paginated listings by date and kind.
@@ -8,24 +8,37 @@ use rusqlite::{Connection, Transaction, params};
 
 use crate::storage::StorageError;
 
-/// Inserts (or keeps) the index row of a check-in.
+/// Writes the index row of a check-in. A row of the same id in the same session is replaced
+/// (two nodes that wrote one id concurrently: the document's winner stands); one in another
+/// session is kept (check-in ids are one namespace, the first indexed holds it).
 pub fn put_checkin(tx: &Transaction<'_>, c: &CheckIn) -> Result<(), StorageError> {
-    tx.execute(
-        "INSERT OR IGNORE INTO checkin_index
+    tx.prepare_cached(
+        "INSERT INTO checkin_index
              (id, event_id, session_id, member_id, direction, at, method, kiosk_id, recorded_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-        params![
-            c.id,
-            c.event_id,
-            c.session_id,
-            c.member_id,
-            c.direction.as_str(),
-            c.at.to_string(),
-            c.method.as_str(),
-            c.kiosk_id,
-            c.recorded_at.to_string()
-        ],
-    )?;
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (id) DO UPDATE SET
+             member_id = excluded.member_id, direction = excluded.direction, at = excluded.at,
+             method = excluded.method, kiosk_id = excluded.kiosk_id, recorded_at = excluded.recorded_at
+         WHERE event_id = excluded.event_id AND session_id = excluded.session_id",
+    )?
+    .execute(params![
+        c.id,
+        c.event_id,
+        c.session_id,
+        c.member_id,
+        c.direction.as_str(),
+        c.at.to_string(),
+        c.method.as_str(),
+        c.kiosk_id,
+        c.recorded_at.to_string()
+    ])?;
+    Ok(())
+}
+
+/// Removes the index rows of one session's check-ins (before rebuilding them).
+pub fn delete_session_checkins(tx: &Transaction<'_>, event_id: &str, session_id: &str) -> Result<(), StorageError> {
+    tx.prepare_cached("DELETE FROM checkin_index WHERE event_id = ?1 AND session_id = ?2")?
+        .execute(params![event_id, session_id])?;
     Ok(())
 }
 
@@ -128,6 +141,24 @@ pub fn replace_entries(
     for e in entries {
         stmt.execute(params![member_id, e.id, e.kind.as_str(), e.date.to_string(), e.title])?;
     }
+    Ok(())
+}
+
+/// Writes (or replaces) the index row of one entry.
+pub fn put_entry(tx: &Transaction<'_>, member_id: &str, e: &cec_core::portfolio::Entry) -> Result<(), StorageError> {
+    tx.prepare_cached(
+        "INSERT INTO entry_index (member_id, entry_id, kind, date, title) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (member_id, entry_id) DO UPDATE SET
+             kind = excluded.kind, date = excluded.date, title = excluded.title",
+    )?
+    .execute(params![member_id, e.id, e.kind.as_str(), e.date.to_string(), e.title])?;
+    Ok(())
+}
+
+/// Removes the index row of one entry, if there is one.
+pub fn delete_entry(tx: &Transaction<'_>, member_id: &str, entry_id: &str) -> Result<(), StorageError> {
+    tx.prepare_cached("DELETE FROM entry_index WHERE member_id = ?1 AND entry_id = ?2")?
+        .execute(params![member_id, entry_id])?;
     Ok(())
 }
 

@@ -3,17 +3,17 @@
 pub mod docs;
 pub mod identity;
 pub mod index;
+pub mod projection;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use automerge::AutoCommit;
 use cec_core::doc::{self, DocId};
 use tracing::info;
 
 use crate::config::Config;
 use crate::storage::{Store, StoreOptions};
-pub use docs::{Docs, DocsError, Update};
+pub use docs::{Docs, DocsError};
 pub use identity::Identity;
 
 /// Why a node could not start.
@@ -26,9 +26,9 @@ pub enum OpenError {
     /// Storage.
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
-    /// Rebuilding the index.
-    #[error("rebuilding the check-in index: {0}")]
-    Index(String),
+    /// Rebuilding a document's derived rows.
+    #[error("rebuilding the index: {0}")]
+    Index(#[from] DocsError),
 }
 
 /// A running node's shared state.
@@ -66,7 +66,7 @@ impl Node {
             listen: Mutex::new(String::new()),
             stopping: tokio_util::sync::CancellationToken::new(),
         };
-        node.rebuild_index_if_missing().await?;
+        node.reproject_stale().await?;
         Ok(node)
     }
 
@@ -75,78 +75,22 @@ impl Node {
         "none"
     }
 
-    /// Rebuilds the index tables from the documents when they are empty.
-    async fn rebuild_index_if_missing(&self) -> Result<(), OpenError> {
-        self.rebuild_checkin_index().await?;
-        self.rebuild_entry_index().await
-    }
-
-    async fn rebuild_entry_index(&self) -> Result<(), OpenError> {
-        if self.store.read(index::entry_count).await? > 0 {
+    /// Rebuilds the derived rows of every document whose rows an older projection made
+    /// (every document of a store from before projections, once).
+    async fn reproject_stale(&self) -> Result<(), OpenError> {
+        let stale = self.store.read(|c| crate::storage::docs_with_projection_before(c, projection::VERSION)).await?;
+        if stale.is_empty() {
             return Ok(());
         }
-        let ids = self.docs.list("portfolio:").await.map_err(|e| OpenError::Index(e.to_string()))?;
-        for id in ids {
-            let Ok(doc_id) = id.parse::<DocId>() else { continue };
-            let Some(p) = self
-                .docs
-                .read(&doc_id, cec_core::doc::portfolio::read)
-                .await
-                .map_err(|e| OpenError::Index(e.to_string()))?
-                .transpose()
-                .map_err(|e| OpenError::Index(format!("{id}: {e}")))?
-            else {
+        info!(documents = stale.len(), version = projection::VERSION, "rebuilding derived rows");
+        for id in stale {
+            let Ok(doc_id) = id.parse::<DocId>() else {
+                tracing::warn!(doc_id = %id, "not a document id of this version; left as it is");
                 continue;
             };
-            if p.entries.is_empty() {
-                continue;
-            }
-            info!(member = %p.member_id, entries = p.entries.len(), "rebuilding the entry index");
-            let entries: Vec<_> = p.entries.into_values().collect();
-            let member = p.member_id;
-            self.store.write(move |tx| index::replace_entries(tx, &member, &entries)).await?;
+            self.docs.reproject(&doc_id).await?;
         }
         Ok(())
-    }
-
-    async fn rebuild_checkin_index(&self) -> Result<(), OpenError> {
-        if self.store.read(index::count).await? > 0 {
-            return Ok(());
-        }
-        let ids = self.docs.list("attendance:").await.map_err(|e| OpenError::Index(e.to_string()))?;
-        if ids.is_empty() {
-            return Ok(());
-        }
-        info!(documents = ids.len(), "rebuilding the check-in index");
-        for id in ids {
-            let Ok(doc_id) = id.parse::<DocId>() else { continue };
-            let checkins = self
-                .docs
-                .read(&doc_id, cec_core::doc::attendance::read)
-                .await
-                .map_err(|e| OpenError::Index(e.to_string()))?
-                .transpose()
-                .map_err(|e| OpenError::Index(format!("{id}: {e}")))?
-                .unwrap_or_default();
-            self.store
-                .write(move |tx| {
-                    for c in &checkins {
-                        index::put_checkin(tx, c)?;
-                    }
-                    Ok(())
-                })
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// A skeleton maker for `id`, for [`Docs::update`].
-    pub fn skeleton(id: &DocId) -> impl FnOnce(&automerge::ActorId) -> AutoCommit + '_ {
-        move |actor| match id {
-            DocId::Event { event_id } => doc::event::new_doc(event_id, actor),
-            DocId::Attendance { event_id, session_id } => doc::attendance::new_doc(event_id, session_id, actor),
-            DocId::Portfolio { member_id } => doc::portfolio::new_doc(member_id, actor),
-        }
     }
 }
 
@@ -172,7 +116,11 @@ mod tests {
         };
         assert_eq!(before, (15, 1), "the demo's scans and entry are indexed");
         let conn = rusqlite::Connection::open(dir.path().join(crate::storage::DB_FILE)).unwrap();
-        conn.execute_batch("DELETE FROM checkin_index; DELETE FROM entry_index;").unwrap();
+        conn.execute_batch(
+            "DELETE FROM checkin_index; DELETE FROM entry_index;
+             UPDATE docs SET projection = 0 WHERE doc_id LIKE 'attendance:%' OR doc_id LIKE 'portfolio:%';",
+        )
+        .unwrap();
         drop(conn);
         let node = Node::open(dir.path(), Config::default()).await.unwrap();
         assert_eq!(counts(&node).await, before);

@@ -57,6 +57,39 @@ pub fn append_chunk(tx: &Transaction<'_>, doc_id: &str, bytes: &[u8]) -> Result<
     Ok(seq)
 }
 
+/// Records the heads of `doc_id` as of the chunks written in this transaction (sorted 32-byte
+/// change hashes, concatenated), and the projection version its derived rows now follow.
+pub fn set_doc_heads(tx: &Transaction<'_>, doc_id: &str, heads: &[u8], projection: i64) -> Result<(), StorageError> {
+    check_doc_id(doc_id)?;
+    tx.prepare_cached("UPDATE docs SET heads = ?2, projection = ?3 WHERE doc_id = ?1")?
+        .execute(params![doc_id, heads, projection])?;
+    Ok(())
+}
+
+/// The stored heads of every document starting with `prefix`, as `(doc_id, heads)` in byte
+/// order of the ids; `heads` is sorted 32-byte change hashes, concatenated (empty for a
+/// document not written since the heads were first recorded).
+pub fn doc_heads(conn: &Connection, prefix: &str) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
+    let mut stmt = conn.prepare_cached("SELECT doc_id, heads FROM docs WHERE doc_id >= ?1 ORDER BY doc_id")?;
+    let mut rows = stmt.query([prefix])?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        let id = row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        if !id.starts_with(prefix) {
+            break;
+        }
+        out.push((id.to_owned(), row.get(1)?));
+    }
+    Ok(out)
+}
+
+/// Documents whose derived rows were made by a projection older than `version`.
+pub fn docs_with_projection_before(conn: &Connection, version: i64) -> Result<Vec<String>, StorageError> {
+    let mut stmt = conn.prepare_cached("SELECT doc_id FROM docs WHERE projection < ?1 ORDER BY doc_id")?;
+    let rows = stmt.query_map([version], |row| row.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 fn last_seq(conn: &Connection, doc_id: &str) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached("SELECT last_seq FROM docs WHERE doc_id = ?1")?.query_row([doc_id], |row| row.get(0)).optional()
 }

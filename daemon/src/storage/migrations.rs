@@ -85,6 +85,13 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX entry_by_date ON entry_index (member_id, date, entry_id);
     "#,
+    // 4: each document's heads beside it (a sync manifest needs no document loaded), and the
+    // version of the projection (index rows, change feed) its derived rows were made with, so a
+    // newer projection rebuilds them per document.
+    r#"
+    ALTER TABLE docs ADD COLUMN heads BLOB NOT NULL DEFAULT x'';
+    ALTER TABLE docs ADD COLUMN projection INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this binary writes.

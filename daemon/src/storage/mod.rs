@@ -43,7 +43,8 @@ pub use blobs::{BlobInfo, is_valid_sha256};
 pub use changes::{Change, ChangeSubscriber, changes_since, latest_change_seq, record_change};
 pub use compaction::CompactionOutcome;
 pub use docs::{
-    LoadedDoc, MAX_DOC_ID_LEN, append_chunk, compact_doc, docs_needing_compaction, list_docs, load_doc, load_doc_at,
+    LoadedDoc, MAX_DOC_ID_LEN, append_chunk, compact_doc, doc_heads, docs_needing_compaction,
+    docs_with_projection_before, list_docs, load_doc, load_doc_at, set_doc_heads,
 };
 pub use error::StorageError;
 pub use migrations::{MIGRATIONS, schema_version};
