@@ -10,6 +10,7 @@
 //! - [`goals`], [`requirements`], [`petition`]: progress and the petition packet.
 //! - [`derive`]: endorsed attendance to verified records in portfolios.
 //! - [`doc`]: the Automerge schemas of the `event:`, `attendance:` and `portfolio:` documents.
+//! - [`sync`]: the sans-IO sync session between two nodes (manifest, rounds, bounded frames).
 //! - [`ident`]: typed node ids, roles and scopes (which documents two nodes exchange).
 
 pub mod attendance;
@@ -24,6 +25,7 @@ pub mod petition;
 pub mod portfolio;
 pub mod requirements;
 pub mod rules;
+pub mod sync;
 
 pub use attendance::{Attendance, Flag, SessionCredit, Verification, attend, attend_all, credit_session};
 pub use checkin::{CheckIn, Direction, Method};
