@@ -217,7 +217,7 @@ impl Session {
                 let ours = self.manifest.summary();
                 let mask = ours.differing(&theirs);
                 if mask == 0 {
-                    self.control = Some(Frame::Hello(ours));
+                    self.control = Some(Frame::Hello(Box::new(ours)));
                 } else {
                     self.control = Some(Frame::Manifest { mask, entries: self.manifest.entries_in(mask) });
                     self.phase = Phase::Rounds;
@@ -282,7 +282,7 @@ impl Session {
             f
         } else if self.phase == Phase::Opening {
             self.phase = Phase::AwaitManifest;
-            Frame::Hello(self.manifest.summary())
+            Frame::Hello(Box::new(self.manifest.summary()))
         } else {
             self.apply_incoming(store);
             let (docs, more) = self.generate(store);

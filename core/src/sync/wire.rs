@@ -40,7 +40,7 @@ const FLAG_MORE: u8 = 1;
 pub enum Frame {
     /// The initiator's opening: the summary of its manifest. Also the responder's answer when
     /// the summaries agree.
-    Hello(Summary),
+    Hello(Box<Summary>),
     /// The responder's answer when the summaries differ: its entries in the differing buckets.
     Manifest {
         /// The buckets these entries cover (bit `i` for bucket `i`).
@@ -154,7 +154,7 @@ impl Frame {
                 for b in &mut summary {
                     b.copy_from_slice(r.take(8)?);
                 }
-                Self::Hello(Summary(summary))
+                Self::Hello(Box::new(Summary(summary)))
             }
             KIND_MANIFEST => {
                 let mask = r.u32()?;
@@ -283,7 +283,7 @@ mod tests {
         let mut summary = [[0u8; 8]; BUCKETS];
         summary[3] = [9; 8];
         vec![
-            Frame::Hello(Summary(summary)),
+            Frame::Hello(Box::new(Summary(summary))),
             Frame::Manifest {
                 mask: 0b1010,
                 entries: vec![
@@ -362,7 +362,7 @@ mod tests {
 
     fn frame() -> impl Strategy<Value = Frame> {
         prop_oneof![
-            proptest::array::uniform32(any::<[u8; 8]>()).prop_map(|s| Frame::Hello(Summary(s))),
+            proptest::array::uniform32(any::<[u8; 8]>()).prop_map(|s| Frame::Hello(Box::new(Summary(s)))),
             (any::<u32>(), proptest::collection::btree_map(doc_id(), any::<[u8; 16]>(), 0..8)).prop_map(|(mask, m)| {
                 Frame::Manifest { mask, entries: m.into_iter().map(|(d, h)| (d, HeadsDigest(h))).collect() }
             }),
