@@ -41,7 +41,9 @@
 //!    [`Event::Changed`] chunks and [`Event::SaveSyncState`] states of one poll together, the
 //!    chunk first; on [`Event::DocFailed`] drop the in-memory document (Automerge may have
 //!    half-applied a change before failing) and reload it from storage.
-//! 5. The session is over when [`Session::status`] is not [`Status::Open`]; a new connection
+//! 5. A document the session created ([`DocStore::create`]) that is still empty when the
+//!    session ends was never persisted; drop it.
+//! 6. The session is over when [`Session::status`] is not [`Status::Open`]; a new connection
 //!    starts a new session, which resumes from the persisted sync states.
 
 mod manifest;
@@ -115,6 +117,7 @@ impl fmt::Debug for ScopeFilter {
 
 /// An effect the host performs.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// The peer's changes were applied to `doc` in memory; persist `chunk` (the document's
     /// bytes after the heads it had before, as `AutoCommit::save_after`; the whole document
@@ -200,6 +203,7 @@ pub enum SessionError {
 
 /// Where a session stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Status {
     /// Exchanging frames.
     Open,
