@@ -10,6 +10,8 @@
 //! - [`goals`], [`requirements`], [`petition`]: progress and the petition packet.
 //! - [`derive`]: endorsed attendance to verified records in portfolios.
 //! - [`doc`]: the Automerge schemas of the `event:`, `attendance:` and `portfolio:` documents.
+//! - [`sync`]: the sans-IO sync session between two nodes (manifest, rounds, bounded frames).
+//! - [`ident`]: typed node ids, roles and scopes (which documents two nodes exchange).
 
 pub mod attendance;
 pub mod checkin;
@@ -18,10 +20,12 @@ pub mod doc;
 pub mod event;
 pub mod goals;
 pub mod id;
+pub mod ident;
 pub mod petition;
 pub mod portfolio;
 pub mod requirements;
 pub mod rules;
+pub mod sync;
 
 pub use attendance::{Attendance, Flag, SessionCredit, Verification, attend, attend_all, credit_session};
 pub use checkin::{CheckIn, Direction, Method};
@@ -29,4 +33,5 @@ pub use event::{
     Endorsement, EndorsementStatus, Event, Policy, Provider, RosterMember, Segment, SegmentKind, Session,
     SessionFormat, Span,
 };
+pub use ident::{NodeId, Role, Scope, Scopes};
 pub use rules::{CreditRule, CreditUnit, Rounding, ceus_from_cecs};

@@ -1,0 +1,560 @@
+//! The per-peer sync state machine (see the module documentation of [`crate::sync`]).
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use automerge::sync::{Message, State, SyncDoc};
+
+use super::wire::{HEADER_BYTES, ROUND_FIXED_BYTES, round_entry_bytes};
+use super::{Config, DocStore, DocSyncError, Event, Frame, Manifest, ScopeFilter, SessionError, Stats, Status};
+use crate::doc::DocId;
+
+/// Which end of the connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Side {
+    Initiator,
+    Responder,
+}
+
+/// Where the protocol stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    /// Initiator: Hello not sent yet. Responder: waiting for the Hello.
+    Opening,
+    /// Initiator: Hello sent, waiting for the responder's Hello or Manifest.
+    AwaitManifest,
+    /// Exchanging rounds.
+    Rounds,
+    /// Over (see `Session::status`).
+    Over,
+}
+
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Opening => "opening",
+            Self::AwaitManifest => "waiting for the manifest",
+            Self::Rounds => "exchanging rounds",
+            Self::Over => "over",
+        }
+    }
+}
+
+/// One document's sync state with the peer, as loaded from the host and since updated.
+#[derive(Debug)]
+struct DocSync {
+    state: State,
+    /// The encoding last given to (or loaded from) the host.
+    saved: Vec<u8>,
+}
+
+/// A sync session with one peer. See [`crate::sync`] for the protocol and the host's contract.
+#[derive(Debug)]
+pub struct Session {
+    side: Side,
+    config: Config,
+    scope: ScopeFilter,
+    manifest: Manifest,
+    phase: Phase,
+    status: Status,
+    /// A frame the session owes the peer (or, for the initiator, may send).
+    reply_due: bool,
+    /// A control frame (Hello, Manifest) to send before anything else.
+    control: Option<Frame>,
+    /// The peer said it has more than its last frame held.
+    peer_more: bool,
+    docs: BTreeMap<DocId, DocSync>,
+    /// Sync messages received and not yet applied.
+    incoming: BTreeMap<DocId, Vec<u8>>,
+    /// Documents that may have something to send.
+    active: BTreeSet<DocId>,
+    /// A generated message that did not fit in the last frame; it goes first in the next.
+    held: Option<(DocId, Vec<u8>)>,
+    failed: BTreeSet<DocId>,
+    events: VecDeque<Event>,
+    stats: Stats,
+    deadline: Option<u64>,
+}
+
+impl Session {
+    /// A session that opens the exchange, offering the documents of `manifest` the scope
+    /// allows.
+    pub fn initiator(config: Config, scope: ScopeFilter, manifest: Manifest) -> Self {
+        let mut s = Self::new(Side::Initiator, config, scope, manifest);
+        s.reply_due = true;
+        s
+    }
+
+    /// A session that answers a peer's opening, offering the documents of `manifest` the
+    /// scope allows. `now` starts the wait for the opening.
+    pub fn responder(now: u64, config: Config, scope: ScopeFilter, manifest: Manifest) -> Self {
+        let mut s = Self::new(Side::Responder, config, scope, manifest);
+        s.deadline = Some(now.saturating_add(config.idle_timeout_ms));
+        s
+    }
+
+    fn new(side: Side, config: Config, scope: ScopeFilter, mut manifest: Manifest) -> Self {
+        manifest.retain(|d| scope.allows(d));
+        Self {
+            side,
+            config,
+            scope,
+            manifest,
+            phase: Phase::Opening,
+            status: Status::Open,
+            reply_due: false,
+            control: None,
+            peer_more: false,
+            docs: BTreeMap::new(),
+            incoming: BTreeMap::new(),
+            active: BTreeSet::new(),
+            held: None,
+            failed: BTreeSet::new(),
+            events: VecDeque::new(),
+            stats: Stats::default(),
+            deadline: None,
+        }
+    }
+
+    /// Where the session stands.
+    pub fn status(&self) -> &Status {
+        &self.status
+    }
+
+    /// What the session did so far.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The documents the next [`Session::poll_transmit`] may read or change: those with
+    /// received messages to apply and those that may have something to send.
+    pub fn docs_needed(&self) -> BTreeSet<DocId> {
+        let mut out: BTreeSet<DocId> = self.incoming.keys().cloned().collect();
+        out.extend(self.active.iter().cloned());
+        if let Some((d, _)) = &self.held {
+            out.insert(d.clone());
+        }
+        out
+    }
+
+    /// Tells the session that `doc` changed locally during the session, so it offers the
+    /// change on its next turn. Ignored for documents outside the scope or failed.
+    pub fn notify_local_change(&mut self, doc: &DocId) {
+        if self.phase == Phase::Rounds && self.scope.allows(doc) && !self.failed.contains(doc) {
+            self.active.insert(doc.clone());
+        }
+    }
+
+    /// The next effect for the host to perform.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When the host should call [`Session::handle_timeout`] if no frame arrives before.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        if self.status == Status::Open { self.deadline } else { None }
+    }
+
+    /// Ends the session if its deadline has passed.
+    pub fn handle_timeout(&mut self, now: u64) {
+        if self.deadline.is_some_and(|d| now >= d) && self.status == Status::Open {
+            self.fail(SessionError::TimedOut);
+        }
+    }
+
+    fn fail(&mut self, error: SessionError) {
+        self.phase = Phase::Over;
+        self.status = Status::Failed(error);
+        self.deadline = None;
+        self.reply_due = false;
+    }
+
+    fn finish(&mut self) {
+        self.phase = Phase::Over;
+        self.status = Status::Quiescent;
+        self.deadline = None;
+        self.reply_due = false;
+    }
+
+    fn unexpected(&mut self, got: &'static str) -> SessionError {
+        let e = SessionError::Unexpected { got, state: self.phase.name() };
+        self.fail(e.clone());
+        e
+    }
+
+    /// Takes one frame from the peer. A frame that is malformed or out of turn ends the
+    /// session with the returned error; one bad document inside a good frame does not.
+    pub fn handle_input(&mut self, _now: u64, bytes: &[u8]) -> Result<(), SessionError> {
+        if self.phase == Phase::Over {
+            return Err(SessionError::Over);
+        }
+        self.stats.frames_received += 1;
+        self.stats.bytes_received += bytes.len() as u64;
+        let frame = match Frame::decode(bytes, self.config.max_frame_bytes) {
+            Ok(f) => f,
+            Err(e) => {
+                let e = SessionError::Wire(e);
+                self.fail(e.clone());
+                return Err(e);
+            }
+        };
+        // The responder takes a frame only when it owes none; the initiator only after sending.
+        let awaiting = match self.side {
+            Side::Responder => !self.reply_due,
+            Side::Initiator => !self.reply_due && self.phase != Phase::Opening,
+        };
+        let kind = match &frame {
+            Frame::Hello(_) => "hello",
+            Frame::Manifest { .. } => "manifest",
+            Frame::Round { .. } => "round",
+            Frame::Done => "done",
+        };
+        if !awaiting {
+            return Err(self.unexpected(kind));
+        }
+        match (self.side, self.phase, frame) {
+            (Side::Responder, Phase::Opening, Frame::Hello(theirs)) => {
+                let ours = self.manifest.summary();
+                let mask = ours.differing(&theirs);
+                if mask == 0 {
+                    self.control = Some(Frame::Hello(Box::new(ours)));
+                } else {
+                    self.control = Some(Frame::Manifest { mask, entries: self.manifest.entries_in(mask) });
+                    self.phase = Phase::Rounds;
+                }
+                self.reply_due = true;
+            }
+            (Side::Initiator, Phase::AwaitManifest, Frame::Hello(theirs)) => {
+                if self.manifest.summary().differing(&theirs) != 0 {
+                    return Err(self.unexpected("differing hello"));
+                }
+                self.finish();
+            }
+            (Side::Initiator, Phase::AwaitManifest, Frame::Manifest { mask, entries }) => {
+                let mut allowed = Vec::with_capacity(entries.len());
+                for (doc, digest) in entries {
+                    if self.scope.allows(&doc) {
+                        allowed.push((doc, digest));
+                    } else {
+                        self.refuse(doc);
+                    }
+                }
+                self.active = self.manifest.diff(mask, &allowed).into_iter().collect();
+                self.phase = Phase::Rounds;
+                self.reply_due = true;
+            }
+            (_, Phase::Rounds, Frame::Round { docs, more }) => {
+                for (doc, msg) in docs {
+                    if !self.scope.allows(&doc) {
+                        self.refuse(doc);
+                    } else if !self.failed.contains(&doc) {
+                        self.active.insert(doc.clone());
+                        self.incoming.insert(doc, msg);
+                    }
+                }
+                self.peer_more = more;
+                self.reply_due = true;
+            }
+            (Side::Responder, Phase::Rounds, Frame::Done) => self.finish(),
+            _ => return Err(self.unexpected(kind)),
+        }
+        self.deadline = None;
+        Ok(())
+    }
+
+    fn refuse(&mut self, doc: DocId) {
+        self.stats.refused.insert(doc.clone());
+        self.events.push_back(Event::Refused { doc });
+    }
+
+    /// The next frame to send, if one is due: applies the received sync messages to the
+    /// host's documents, then generates the answers. Drain [`Session::poll_event`] after.
+    pub fn poll_transmit(&mut self, now: u64, store: &mut dyn DocStore) -> Option<Vec<u8>> {
+        if !self.reply_due || self.phase == Phase::Over {
+            return None;
+        }
+        self.reply_due = false;
+        let frame = if let Some(f) = self.control.take() {
+            if matches!(f, Frame::Hello(_)) && self.side == Side::Responder {
+                // Equal summaries: the initiator ends on this answer.
+                self.finish();
+            }
+            f
+        } else if self.phase == Phase::Opening {
+            self.phase = Phase::AwaitManifest;
+            Frame::Hello(Box::new(self.manifest.summary()))
+        } else {
+            self.apply_incoming(store);
+            let (docs, more) = self.generate(store);
+            if self.side == Side::Initiator && docs.is_empty() && !more && !self.peer_more {
+                self.finish();
+                Frame::Done
+            } else {
+                Frame::Round { docs, more }
+            }
+        };
+        let bytes = frame.encode();
+        self.stats.frames_sent += 1;
+        self.stats.bytes_sent += bytes.len() as u64;
+        if self.phase != Phase::Over {
+            self.deadline = Some(now.saturating_add(self.config.idle_timeout_ms));
+        }
+        Some(bytes)
+    }
+
+    /// The sync state of `doc`, loaded from the host on first use. A stored state that does
+    /// not decode is replaced by a fresh one (costing a fuller exchange, never data).
+    fn load_state<'a>(
+        docs: &'a mut BTreeMap<DocId, DocSync>,
+        store: &mut dyn DocStore,
+        doc: &DocId,
+    ) -> &'a mut DocSync {
+        docs.entry(doc.clone()).or_insert_with(|| {
+            let saved = store.sync_state(doc).unwrap_or_default();
+            let state = if saved.is_empty() {
+                None
+            } else {
+                catch_unwind(AssertUnwindSafe(|| State::decode(&saved).ok())).ok().flatten()
+            };
+            match state {
+                Some(state) => DocSync { state, saved },
+                None => DocSync { state: State::new(), saved: Vec::new() },
+            }
+        })
+    }
+
+    fn doc_failed(&mut self, doc: &DocId, error: DocSyncError) {
+        self.failed.insert(doc.clone());
+        self.active.remove(doc);
+        self.incoming.remove(doc);
+        self.docs.remove(doc);
+        self.stats.errors.insert(doc.clone(), error.clone());
+        self.events.push_back(Event::DocFailed { doc: doc.clone(), error });
+    }
+
+    fn apply_incoming(&mut self, store: &mut dyn DocStore) {
+        for (doc, bytes) in std::mem::take(&mut self.incoming) {
+            if self.failed.contains(&doc) {
+                continue;
+            }
+            if store.get_mut(&doc).is_none() {
+                store.create(&doc);
+            }
+            let sync = Self::load_state(&mut self.docs, store, &doc);
+            let Some(d) = store.get_mut(&doc) else {
+                self.doc_failed(&doc, DocSyncError::Missing);
+                continue;
+            };
+            let before = d.get_heads();
+            let result = catch_unwind(AssertUnwindSafe(|| {
+                let msg = Message::decode(&bytes).map_err(|e| DocSyncError::Decode(e.to_string()))?;
+                d.sync().receive_sync_message(&mut sync.state, msg).map_err(|e| DocSyncError::Apply(e.to_string()))
+            }));
+            match result {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    self.doc_failed(&doc, e);
+                    continue;
+                }
+                Err(_) => {
+                    self.doc_failed(&doc, DocSyncError::Panicked("receive_sync_message"));
+                    continue;
+                }
+            }
+            self.stats.docs_received.insert(doc.clone());
+            let heads = d.get_heads();
+            if heads != before {
+                let chunk = d.save_after(&before);
+                self.stats.docs_changed.insert(doc.clone());
+                self.events.push_back(Event::Changed { doc: doc.clone(), chunk, heads });
+            }
+            let state = sync.state.encode();
+            if state != sync.saved {
+                sync.saved.clone_from(&state);
+                self.events.push_back(Event::SaveSyncState { doc, state });
+            }
+        }
+    }
+
+    /// Sync messages for the active documents, in document order, up to the frame limit.
+    /// Returns them and whether more remain.
+    fn generate(&mut self, store: &mut dyn DocStore) -> (Vec<(DocId, Vec<u8>)>, bool) {
+        let max = self.config.max_frame_bytes;
+        let mut size = HEADER_BYTES + ROUND_FIXED_BYTES;
+        let mut out: Vec<(DocId, Vec<u8>)> = Vec::new();
+        if let Some((doc, msg)) = self.held.take() {
+            size += round_entry_bytes(&doc.to_string(), msg.len());
+            self.stats.docs_sent.insert(doc.clone());
+            out.push((doc, msg));
+        }
+        for doc in self.active.clone() {
+            if self.failed.contains(&doc) || out.iter().any(|(d, _)| *d == doc) {
+                continue;
+            }
+            if store.get_mut(&doc).is_none() {
+                store.create(&doc);
+            }
+            let sync = Self::load_state(&mut self.docs, store, &doc);
+            let Some(d) = store.get_mut(&doc) else {
+                self.doc_failed(&doc, DocSyncError::Missing);
+                continue;
+            };
+            let msg = match catch_unwind(AssertUnwindSafe(|| d.sync().generate_sync_message(&mut sync.state))) {
+                Ok(Some(m)) => m.encode(),
+                Ok(None) => {
+                    self.active.remove(&doc);
+                    continue;
+                }
+                Err(_) => {
+                    self.doc_failed(&doc, DocSyncError::Panicked("generate_sync_message"));
+                    continue;
+                }
+            };
+            // In flight now: a receive puts it back in `active`.
+            self.active.remove(&doc);
+            let entry = round_entry_bytes(&doc.to_string(), msg.len());
+            if HEADER_BYTES + ROUND_FIXED_BYTES + entry > max {
+                let len = HEADER_BYTES + ROUND_FIXED_BYTES + entry;
+                self.doc_failed(&doc, DocSyncError::TooLarge { len, max });
+                continue;
+            }
+            if size + entry > max {
+                self.held = Some((doc, msg));
+                break;
+            }
+            size += entry;
+            self.stats.docs_sent.insert(doc.clone());
+            out.push((doc, msg));
+        }
+        let more = self.held.is_some();
+        (out, more)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use automerge::{AutoCommit, ROOT, transaction::Transactable};
+
+    use super::*;
+
+    #[derive(Debug, Default)]
+    struct MapStore {
+        docs: BTreeMap<DocId, AutoCommit>,
+        states: BTreeMap<DocId, Vec<u8>>,
+    }
+
+    impl DocStore for MapStore {
+        fn get_mut(&mut self, doc: &DocId) -> Option<&mut AutoCommit> {
+            self.docs.get_mut(doc)
+        }
+        fn create(&mut self, doc: &DocId) {
+            self.docs.insert(doc.clone(), AutoCommit::new());
+        }
+        fn sync_state(&mut self, doc: &DocId) -> Option<Vec<u8>> {
+            self.states.get(doc).cloned()
+        }
+    }
+
+    impl MapStore {
+        fn manifest(&mut self) -> Manifest {
+            Manifest::from_heads(self.docs.iter_mut().map(|(d, doc)| (d.clone(), doc.get_heads())))
+        }
+        fn perform(&mut self, s: &mut Session) {
+            while let Some(ev) = s.poll_event() {
+                if let Event::SaveSyncState { doc, state } = ev {
+                    self.states.insert(doc, state);
+                }
+            }
+        }
+    }
+
+    fn with_doc(id: &DocId, key: &str) -> MapStore {
+        let mut doc = AutoCommit::new();
+        doc.put(ROOT, key, 1).expect("put");
+        MapStore { docs: [(id.clone(), doc)].into(), states: BTreeMap::new() }
+    }
+
+    /// Runs a session to its end; returns the bytes on the wire.
+    fn run(a: &mut MapStore, b: &mut MapStore) -> u64 {
+        let cfg = Config::default();
+        let mut sa = Session::initiator(cfg, ScopeFilter::all(), a.manifest());
+        let mut sb = Session::responder(0, cfg, ScopeFilter::all(), b.manifest());
+        while let Some(out) = sa.poll_transmit(0, a) {
+            a.perform(&mut sa);
+            sb.handle_input(0, &out).expect("input");
+            let Some(back) = sb.poll_transmit(0, b) else { break };
+            b.perform(&mut sb);
+            sa.handle_input(0, &back).expect("input");
+        }
+        a.perform(&mut sa);
+        assert_eq!((sa.status(), sb.status()), (&Status::Quiescent, &Status::Quiescent));
+        sa.stats().bytes_sent + sa.stats().bytes_received
+    }
+
+    #[test]
+    fn a_frame_out_of_turn_ends_the_session() {
+        let mut store = MapStore::default();
+        let mut s = Session::responder(0, Config::default(), ScopeFilter::all(), Manifest::new());
+        let round = Frame::Round { docs: vec![], more: false }.encode();
+        assert_eq!(s.handle_input(0, &round), Err(SessionError::Unexpected { got: "round", state: "opening" }));
+        assert!(matches!(s.status(), Status::Failed(_)));
+        assert_eq!(s.handle_input(0, &round), Err(SessionError::Over));
+        assert_eq!(s.poll_transmit(0, &mut store), None);
+
+        let mut i = Session::initiator(Config::default(), ScopeFilter::all(), Manifest::new());
+        assert!(matches!(i.handle_input(0, &Frame::Done.encode()), Err(SessionError::Unexpected { .. })));
+    }
+
+    #[test]
+    fn a_silent_peer_times_out() {
+        let cfg = Config { idle_timeout_ms: 100, ..Config::default() };
+        let mut s = Session::initiator(cfg, ScopeFilter::all(), Manifest::new());
+        assert_eq!(s.poll_timeout(), None, "nothing to wait for before sending");
+        s.poll_transmit(1_000, &mut MapStore::default()).expect("hello");
+        assert_eq!(s.poll_timeout(), Some(1_100));
+        s.handle_timeout(1_099);
+        assert_eq!(s.status(), &Status::Open);
+        s.handle_timeout(1_100);
+        assert_eq!(s.status(), &Status::Failed(SessionError::TimedOut));
+        assert_eq!(s.poll_timeout(), None);
+    }
+
+    #[test]
+    fn a_document_on_one_side_only_is_transferred_and_states_are_persisted() {
+        let id = DocId::event("E1");
+        let mut a = with_doc(&id, "a");
+        let mut b = MapStore::default();
+        run(&mut a, &mut b);
+        assert_eq!(b.docs.get_mut(&id).expect("created").get_heads(), a.docs.get_mut(&id).expect("doc").get_heads());
+        assert!(a.states.contains_key(&id) && b.states.contains_key(&id));
+    }
+
+    #[test]
+    fn a_resumed_session_starts_from_the_persisted_state() {
+        let id = DocId::event("E1");
+        let mut a = with_doc(&id, "a");
+        // A long shared history: a fresh start summarizes all of it, a resumed one only what
+        // came after the last sync.
+        for i in 0..300 {
+            let d = a.docs.get_mut(&id).expect("doc");
+            d.put(ROOT, format!("k{i}"), i).expect("put");
+            d.commit();
+        }
+        let mut b = MapStore::default();
+        run(&mut a, &mut b);
+        a.docs.get_mut(&id).expect("doc").put(ROOT, "new", 1).expect("put");
+        let (mut a2, mut b2) = (
+            MapStore { docs: a.docs.clone(), states: BTreeMap::new() },
+            MapStore { docs: b.docs.clone(), states: BTreeMap::new() },
+        );
+        let resumed = run(&mut a, &mut b);
+        let fresh = run(&mut a2, &mut b2);
+        assert!(resumed + 200 < fresh, "resumed {resumed} bytes, fresh {fresh}");
+        assert_eq!(b.docs.get_mut(&id).expect("doc").get_heads(), a.docs.get_mut(&id).expect("doc").get_heads());
+        // A stored state that does not decode costs a fresh start, not the document.
+        b.states.insert(id.clone(), vec![0xff, 1, 2]);
+        a.docs.get_mut(&id).expect("doc").put(ROOT, "late", 1).expect("put");
+        run(&mut a, &mut b);
+        assert_eq!(b.docs.get_mut(&id).expect("doc").get_heads(), a.docs.get_mut(&id).expect("doc").get_heads());
+    }
+}
