@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use cec_client::wire::{ErrorBody, ErrorDetail};
 use tracing::error;
 
-use crate::node::DocsError;
+use crate::node::{DocsError, NodeError};
 use crate::storage::StorageError;
 
 /// An API error.
@@ -123,6 +123,19 @@ impl From<cec_core::doc::DocError> for ApiError {
                 Self::conflict(format!("{what} already exists with other content"))
             }
             other => Self::internal("document", other),
+        }
+    }
+}
+
+impl From<NodeError> for ApiError {
+    fn from(e: NodeError) -> Self {
+        match e {
+            NodeError::NotFound(m) => Self::not_found(m),
+            NodeError::Conflict(m) => Self::conflict(m),
+            NodeError::Invalid { field, message } => Self::invalid(field, message),
+            NodeError::Docs(d) => (*d).into(),
+            NodeError::Storage(s) => (*s).into(),
+            NodeError::Document(d) => (*d).into(),
         }
     }
 }

@@ -6,14 +6,13 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use cec_client::wire::{EventJson, NewEvent, NewSession, Page, Roster, RosterMemberJson, SessionJson};
-use cec_core::doc::{self, DocId};
 use cec_core::{Event, RosterMember};
 
 use super::AppState;
 use super::convert::{event_from, event_json, new_id, session_from, session_json};
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PageQuery, Query, check_id, check_scope_id, parse_limit};
-use crate::node::Node;
+use crate::node::{Created, Node};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -27,18 +26,14 @@ pub(super) fn routes() -> Router<AppState> {
 /// The event `event_id`, or 404.
 pub(super) async fn load_event(node: &Node, event_id: &str) -> ApiResult<Event> {
     check_scope_id("event_id", event_id)?;
-    let found = node.docs.read(&DocId::event(event_id), |d| doc::event::read(d).ok()).await?;
-    found.flatten().ok_or_else(|| ApiError::not_found(format!("no event {event_id:?} on this node")))
+    Ok(node.require_event(event_id).await?)
 }
 
-/// Whether two events agree on their own fields (not sessions or roster).
-fn same_event_fields(a: &Event, b: &Event) -> bool {
-    a.id == b.id
-        && a.title == b.title
-        && a.provider == b.provider
-        && a.venue == b.venue
-        && a.timezone == b.timezone
-        && a.policy == b.policy
+fn status(c: Created) -> StatusCode {
+    match c {
+        Created::New => StatusCode::CREATED,
+        Created::Existing => StatusCode::OK,
+    }
 }
 
 async fn create_event(
@@ -47,38 +42,15 @@ async fn create_event(
 ) -> ApiResult<(StatusCode, Json<EventJson>)> {
     let id = req.id.clone().unwrap_or_else(new_id);
     let event = event_from(req, id.clone())?;
-    let doc_id = DocId::event(&id);
-    let (status, stored) = node
-        .docs
-        .update(&doc_id, |d| {
-            if let Ok(existing) = doc::event::read(d) {
-                if same_event_fields(&existing, &event) {
-                    return Ok((StatusCode::OK, existing));
-                }
-                return Err(ApiError::conflict(format!("event {id:?} exists with other content")));
-            }
-            doc::event::put_event(d, &event)?;
-            Ok((StatusCode::CREATED, event.clone()))
-        })
-        .await?;
-    Ok((status, Json(event_json(&stored))))
+    let (created, stored) = node.create_event(event).await?;
+    Ok((status(created), Json(event_json(&stored))))
 }
 
 async fn list_events(State(node): State<AppState>, Query(q): Query<PageQuery>) -> ApiResult<Json<Page<EventJson>>> {
     let limit = parse_limit(q.limit.as_deref())?;
-    let ids = node.docs.list("event:").await?;
-    let after = q.cursor.as_deref().map(|c| format!("event:{c}"));
-    let mut items = Vec::new();
-    let mut next_cursor = None;
-    for id in ids.iter().filter(|id| after.as_ref().is_none_or(|a| *id > a)) {
-        let Ok(doc_id) = id.parse::<DocId>() else { continue };
-        let Some(Some(event)) = node.docs.read(&doc_id, |d| doc::event::read(d).ok()).await? else { continue };
-        if items.len() == limit {
-            next_cursor = items.last().map(|e: &EventJson| e.id.clone());
-            break;
-        }
-        items.push(event_json(&event));
-    }
+    let (events, more) = node.events(q.cursor.as_deref(), limit).await?;
+    let next_cursor = more.then(|| events.last().map(|e| e.id.clone())).flatten();
+    let items = events.iter().map(event_json).collect();
     Ok(Json(Page { items, next_cursor }))
 }
 
@@ -94,22 +66,8 @@ async fn create_session(
     load_event(&node, &event_id).await?;
     let id = req.id.clone().unwrap_or_else(new_id);
     let session = session_from(req, id.clone())?;
-    let doc_id = DocId::event(&event_id);
-    let (status, stored) = node
-        .docs
-        .update(&doc_id, |d| {
-            let event = doc::event::read(d)?;
-            if let Some(existing) = event.sessions.get(&id) {
-                if *existing == session {
-                    return Ok((StatusCode::OK, existing.clone()));
-                }
-                return Err(ApiError::conflict(format!("session {id:?} exists with other content")));
-            }
-            doc::event::put_session(d, &session)?;
-            Ok((StatusCode::CREATED, session.clone()))
-        })
-        .await?;
-    Ok((status, Json(session_json(&event_id, &stored))))
+    let (created, stored) = node.create_session(&event_id, session).await?;
+    Ok((status(created), Json(session_json(&event_id, &stored))))
 }
 
 async fn list_sessions(
@@ -178,16 +136,8 @@ async fn add_roster(
         }
         members.push(RosterMember { member_id: m.member_id, name: m.name, email: m.email });
     }
-    let doc_id = DocId::event(&event_id);
-    node.docs
-        .update(&doc_id, |d| {
-            for m in &members {
-                doc::event::put_roster_member(d, m)?;
-            }
-            Ok::<_, ApiError>(())
-        })
-        .await?;
-    Ok(Json(roster_json(&load_event(&node, &event_id).await?)))
+    let event = node.add_roster(&event_id, &members).await?;
+    Ok(Json(roster_json(&event)))
 }
 
 async fn get_roster(State(node): State<AppState>, Path(event_id): Path<String>) -> ApiResult<Json<Roster>> {

@@ -11,7 +11,6 @@ use cec_client::wire::{ChangeJson, Changes};
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::{Query, parse_limit};
-use crate::storage::changes_since;
 
 /// The longest long poll.
 const MAX_WAIT_SECS: u64 = 60;
@@ -47,14 +46,14 @@ async fn changes(State(node): State<AppState>, Query(q): Query<ChangesQuery>) ->
     };
     let limit = parse_limit(q.limit.as_deref())?;
     let mut sub = node.store.subscribe_changes();
-    let mut rows = node.store.read(move |c| changes_since(c, since, limit)).await?;
+    let mut rows = node.changes(since, limit).await?;
     if rows.is_empty() && wait > 0 {
         let woke = tokio::select! {
             woke = tokio::time::timeout(Duration::from_secs(wait), sub.wait_past(since)) => matches!(woke, Ok(Ok(_))),
             () = node.stopping.cancelled() => false,
         };
         if woke {
-            rows = node.store.read(move |c| changes_since(c, since, limit)).await?;
+            rows = node.changes(since, limit).await?;
         }
     }
     let cursor = rows.last().map_or(since.max(0), |r| r.seq);

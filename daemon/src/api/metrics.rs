@@ -12,7 +12,6 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::node::index;
 use crate::storage::BATCH_SIZE_BUCKETS;
 
 /// The process-wide recorder (metrics are per process; a test process may run several nodes).
@@ -48,7 +47,7 @@ pub(super) async fn track(req: Request, next: Next) -> Response {
 
 pub(super) async fn render(State(node): State<AppState>) -> Result<Response, ApiError> {
     let Some(h) = handle() else { return Err(ApiError::internal("metrics", "no recorder")) };
-    let checkins = node.store.read(index::count).await?;
+    let checkins = node.checkin_count().await?;
     let s = node.store.stats();
     metrics::gauge!("cecd_checkins_stored").set(checkins as f64);
     metrics::counter!("cecd_write_batches_total").absolute(s.batches_committed);

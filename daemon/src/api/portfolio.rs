@@ -6,7 +6,6 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, patch, post, put};
 use cec_client::wire::*;
-use cec_core::doc::{self, DocId};
 use cec_core::goals::{Benchmark, Goal, progress as goal_progress};
 use cec_core::petition::{Petition, PetitionStatus, packet};
 use cec_core::portfolio::{Portfolio, totals};
@@ -22,7 +21,7 @@ use super::convert::{
 use super::credit::effective_portfolio;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, Query, check_id, parse_limit};
-use crate::node::{Node, index};
+use crate::node::{Created, NodeError};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -35,6 +34,13 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/v1/portfolios/{member_id}/requirements/{program_id}", put(put_program))
         .route("/v1/portfolios/{member_id}/petitions", post(create_petition).get(list_petitions))
         .route("/v1/portfolios/{member_id}/petitions/{petition_id}", patch(patch_petition).get(get_petition))
+}
+
+fn status(c: Created) -> StatusCode {
+    match c {
+        Created::New => StatusCode::CREATED,
+        Created::Existing => StatusCode::OK,
+    }
 }
 
 pub(super) fn today() -> Date {
@@ -130,19 +136,6 @@ async fn get_portfolio(State(node): State<AppState>, Path(member_id): Path<Strin
     }))
 }
 
-/// A record chosen in a petition keeps the credit the petition's packet claims: while a
-/// petition holds it, it is not removed and its CECs, contact minutes and date do not change
-/// (409); its wording may.
-fn refuse_if_petitioned(p: &cec_core::portfolio::Portfolio, entry_id: &str) -> ApiResult<()> {
-    match p.petitions.values().find(|pt| pt.record_ids.iter().any(|r| r == entry_id)) {
-        Some(pt) => Err(ApiError::conflict(format!(
-            "entry {entry_id:?} is a record of petition {:?} ({}): its credit cannot change and it cannot be removed",
-            pt.id, pt.status
-        ))),
-        None => Ok(()),
-    }
-}
-
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EntriesQuery {
@@ -172,28 +165,10 @@ async fn list_entries(
             Some((date.to_owned(), id.to_owned()))
         }
     };
-    let (m, kind) = (member_id.clone(), q.kind.clone());
-    let mut keys =
-        node.store.read(move |c| index::list_entries(c, &m, kind.as_deref(), after.as_ref(), limit + 1)).await?;
-    let next_cursor = (keys.len() > limit).then(|| format!("{}/{}", keys[limit - 1].0, keys[limit - 1].1));
-    keys.truncate(limit);
-    let p = node.docs.read(&DocId::portfolio(&member_id), doc::portfolio::read).await?.transpose()?;
-    let items = match p {
-        Some(p) => keys.iter().filter_map(|(_, id)| p.entries.get(id)).map(entry_json).collect(),
-        None => Vec::new(),
-    };
+    let (entries, next) = node.entries_page(&member_id, q.kind.clone(), after, limit).await?;
+    let next_cursor = next.map(|(date, id)| format!("{date}/{id}"));
+    let items = entries.iter().map(entry_json).collect();
     Ok(Json(Page { items, next_cursor }))
-}
-
-/// Changes the member's portfolio document (created if absent).
-async fn update_portfolio<T: Send + 'static>(
-    node: &Node,
-    member_id: &str,
-    f: impl FnOnce(&mut automerge::AutoCommit) -> Result<T, ApiError>,
-) -> ApiResult<T> {
-    check_id("member_id", member_id)?;
-    let id = DocId::portfolio(member_id);
-    node.docs.update(&id, f).await
 }
 
 async fn create_entry(
@@ -203,22 +178,9 @@ async fn create_entry(
 ) -> ApiResult<(StatusCode, Json<EntryJson>)> {
     let id = req.id.clone().unwrap_or_else(new_id);
     let entry = entry_from(req, id.clone())?;
-    let (status, stored) = update_portfolio(&node, &member_id, |d| {
-        let p = doc::portfolio::read(d)?;
-        if let Some(existing) = p.entries.get(&id) {
-            let mut same = entry.clone();
-            same.cecs = same.cecs.map(|c| c.normalize());
-            return if *existing == same {
-                Ok((StatusCode::OK, existing.clone()))
-            } else {
-                Err(ApiError::conflict(format!("entry {id:?} exists with other content")))
-            };
-        }
-        doc::portfolio::put_entry(d, &entry)?;
-        Ok((StatusCode::CREATED, entry.clone()))
-    })
-    .await?;
-    Ok((status, Json(entry_json(&stored))))
+    check_id("member_id", &member_id)?;
+    let (created, stored) = node.create_entry(&member_id, entry).await?;
+    Ok((status(created), Json(entry_json(&stored))))
 }
 
 async fn patch_entry(
@@ -226,47 +188,45 @@ async fn patch_entry(
     Path((member_id, entry_id)): Path<(String, String)>,
     JsonBody(req): JsonBody<EntryPatch>,
 ) -> ApiResult<Json<EntryJson>> {
-    let entry = update_portfolio(&node, &member_id, |d| {
-        let p = doc::portfolio::read(d)?;
-        if req.cecs.is_some() || req.contact_minutes.is_some() || req.date.is_some() {
-            refuse_if_petitioned(&p, &entry_id)?;
-        }
-        let mut e =
-            p.entries.get(&entry_id).cloned().ok_or_else(|| ApiError::not_found(format!("no entry {entry_id:?}")))?;
-        if let Some(t) = req.title {
-            e.title = t;
-        }
-        if let Some(v) = req.description {
-            e.description = v;
-        }
-        if let Some(v) = req.date {
-            e.date = v;
-        }
-        if let Some(v) = req.cecs {
-            e.cecs = v
-                .map(|s| {
-                    s.trim().parse().map_err(|_| ApiError::invalid("cecs", format!("{s:?} is not a decimal string")))
-                })
-                .transpose()?;
-        }
-        if let Some(v) = req.contact_minutes {
-            e.contact_minutes = v;
-        }
-        if let Some(v) = req.category {
-            e.category = v;
-        }
-        if let Some(v) = req.provider {
-            e.provider = v;
-        }
-        if let Some(v) = req.evidence {
-            e.evidence = v;
-        }
-        e.validate().map_err(|err| ApiError::invalid(err.field, err.message))?;
-        check_entry_bounds(&e)?;
-        doc::portfolio::put_entry(d, &e)?;
-        Ok(e)
-    })
-    .await?;
+    check_id("member_id", &member_id)?;
+    let credit_changes = req.cecs.is_some() || req.contact_minutes.is_some() || req.date.is_some();
+    let cecs = req
+        .cecs
+        .map(|v| {
+            v.map(|s| s.trim().parse().map_err(|_| ApiError::invalid("cecs", format!("{s:?} is not a decimal string"))))
+                .transpose()
+        })
+        .transpose()?;
+    let entry = node
+        .edit_entry(&member_id, &entry_id, credit_changes, |e| {
+            if let Some(t) = req.title {
+                e.title = t;
+            }
+            if let Some(v) = req.description {
+                e.description = v;
+            }
+            if let Some(v) = req.date {
+                e.date = v;
+            }
+            if let Some(v) = cecs {
+                e.cecs = v;
+            }
+            if let Some(v) = req.contact_minutes {
+                e.contact_minutes = v;
+            }
+            if let Some(v) = req.category {
+                e.category = v;
+            }
+            if let Some(v) = req.provider {
+                e.provider = v;
+            }
+            if let Some(v) = req.evidence {
+                e.evidence = v;
+            }
+            e.validate().map_err(|err| NodeError::invalid(err.field, err.message))?;
+            check_entry_bounds(e).map_err(|err| NodeError::invalid(err.field.unwrap_or_default(), err.message))
+        })
+        .await?;
     Ok(Json(entry_json(&entry)))
 }
 
@@ -274,14 +234,8 @@ async fn delete_entry(
     State(node): State<AppState>,
     Path((member_id, entry_id)): Path<(String, String)>,
 ) -> ApiResult<StatusCode> {
-    update_portfolio(&node, &member_id, |d| {
-        refuse_if_petitioned(&doc::portfolio::read(d)?, &entry_id)?;
-        if !doc::portfolio::delete_entry(d, &entry_id)? {
-            return Err(ApiError::not_found(format!("no entry {entry_id:?}")));
-        }
-        Ok(())
-    })
-    .await?;
+    check_id("member_id", &member_id)?;
+    node.delete_entry(&member_id, &entry_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -313,20 +267,8 @@ async fn put_goal(
             .map(|b| Benchmark { title: b.title, target_cecs: b.target_cecs, due: b.due })
             .collect(),
     };
-    update_portfolio(&node, &member_id, |d| {
-        // Keep the start of an existing goal unless the request sets one (then validate: an
-        // old goal's kept start may be long before today).
-        let mut goal = goal.clone();
-        if let Some(old) = doc::portfolio::read(d)?.goals.get(&goal_id)
-            && !start_given
-        {
-            goal.start = old.start;
-        }
-        goal.validate().map_err(|e| ApiError::invalid(e.field, e.message))?;
-        doc::portfolio::put_goal(d, &goal)?;
-        Ok(())
-    })
-    .await?;
+    check_id("member_id", &member_id)?;
+    node.put_goal(&member_id, goal, start_given).await?;
     let (p, _) = effective_portfolio(&node, &member_id).await?;
     let g = p.goals.get(&goal_id).ok_or_else(|| ApiError::internal("goal", "not stored"))?;
     Ok(Json(goal_json(g, &p, today())))
@@ -359,12 +301,8 @@ async fn put_program(
         minimums: req.minimums,
         verified_only: req.verified_only,
     };
-    program.validate().map_err(|e| ApiError::invalid(e.field, e.message))?;
-    update_portfolio(&node, &member_id, |d| {
-        doc::portfolio::put_program(d, &program)?;
-        Ok(())
-    })
-    .await?;
+    check_id("member_id", &member_id)?;
+    node.put_program(&member_id, &program).await?;
     let (p, _) = effective_portfolio(&node, &member_id).await?;
     Ok(Json(program_json(&program, &p)))
 }
@@ -377,15 +315,6 @@ async fn list_programs(
     Ok(Json(Page { items: p.requirements.values().map(|r| program_json(r, &p)).collect(), next_cursor: None }))
 }
 
-fn petition_err(e: cec_core::petition::PetitionError) -> ApiError {
-    use cec_core::petition::PetitionError as E;
-    match e {
-        E::Transition { .. } => ApiError::conflict(e.to_string()),
-        E::AcceptedCecs(_) => ApiError::invalid("accepted_cecs", e.to_string()),
-        other => ApiError::invalid("record_ids", other.to_string()),
-    }
-}
-
 async fn create_petition(
     State(node): State<AppState>,
     Path(member_id): Path<String>,
@@ -396,7 +325,7 @@ async fn create_petition(
     if req.target_association.trim().is_empty() {
         return Err(ApiError::invalid("target_association", "must not be empty"));
     }
-    let (p, _) = effective_portfolio(&node, &member_id).await?;
+    check_id("member_id", &member_id)?;
     let petition = Petition {
         id: id.clone(),
         target_association: req.target_association,
@@ -406,23 +335,9 @@ async fn create_petition(
         accepted_cecs: None,
         created: today(),
     };
-    petition.validate(&p).map_err(petition_err)?;
-    let (status, stored) = update_portfolio(&node, &member_id, |d| {
-        if let Some(existing) = doc::portfolio::read(d)?.petitions.get(&id) {
-            let same = existing.target_association == petition.target_association
-                && existing.record_ids == petition.record_ids
-                && existing.note == petition.note;
-            return if same {
-                Ok((StatusCode::OK, existing.clone()))
-            } else {
-                Err(ApiError::conflict(format!("petition {id:?} exists with other content")))
-            };
-        }
-        doc::portfolio::put_petition(d, &petition)?;
-        Ok((StatusCode::CREATED, petition.clone()))
-    })
-    .await?;
-    Ok((status, Json(petition_json(&stored, &p))))
+    let (created, stored) = node.create_petition(&member_id, petition).await?;
+    let (p, _) = effective_portfolio(&node, &member_id).await?;
+    Ok((status(created), Json(petition_json(&stored, &p))))
 }
 
 async fn patch_petition(
@@ -432,25 +347,9 @@ async fn patch_petition(
 ) -> ApiResult<Json<PetitionJson>> {
     let status: PetitionStatus =
         req.status.parse().map_err(|e: cec_core::event::UnknownName| ApiError::invalid("status", e.to_string()))?;
+    check_id("member_id", &member_id)?;
+    let petition = node.answer_petition(&member_id, &petition_id, status, req.accepted_cecs).await?;
     let (p, _) = effective_portfolio(&node, &member_id).await?;
-    let petition = p
-        .petitions
-        .get(&petition_id)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(format!("no petition {petition_id:?}")))?;
-    let requested = packet(&p, &petition).map_err(petition_err)?.total_cecs;
-    // The transition is checked against the petition as stored, under the document's lock, so
-    // two answers racing cannot both pass.
-    let petition = update_portfolio(&node, &member_id, |d| {
-        let mut current = doc::portfolio::read(d)?
-            .petitions
-            .remove(&petition_id)
-            .ok_or_else(|| ApiError::not_found(format!("no petition {petition_id:?}")))?;
-        current.transition(status, req.accepted_cecs, requested).map_err(petition_err)?;
-        doc::portfolio::put_petition(d, &current)?;
-        Ok(current)
-    })
-    .await?;
     Ok(Json(petition_json(&petition, &p)))
 }
 

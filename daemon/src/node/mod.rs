@@ -1,8 +1,13 @@
 //! The node: its identity, storage, documents and configuration, shared by every handler.
 
+pub mod checkins;
+mod credit;
 pub mod docs;
+mod error;
+pub mod events;
 pub mod identity;
 pub mod index;
+mod portfolio;
 pub mod projection;
 
 use std::path::{Path, PathBuf};
@@ -13,7 +18,10 @@ use tracing::info;
 
 use crate::config::Config;
 use crate::storage::{Store, StoreOptions};
+pub use checkins::{NewCheckIn, Recorded};
 pub use docs::{Docs, DocsError};
+pub use error::{NodeError, NodeResult};
+pub use events::Created;
 pub use identity::Identity;
 
 /// Why a node could not start.
@@ -49,6 +57,8 @@ pub struct Node {
     /// Cancelled when the node begins to stop, so that long polls answer at once instead of
     /// holding graceful shutdown for up to their whole wait.
     pub stopping: tokio_util::sync::CancellationToken,
+    /// Check-in ids being written now (see `checkins.rs`).
+    claims: checkins::Claims,
 }
 
 impl Node {
@@ -65,6 +75,7 @@ impl Node {
             config,
             listen: Mutex::new(String::new()),
             stopping: tokio_util::sync::CancellationToken::new(),
+            claims: checkins::Claims::default(),
         };
         node.reproject_stale().await?;
         Ok(node)
@@ -73,6 +84,16 @@ impl Node {
     /// The node's role: `none` until it is enrolled.
     pub fn role(&self) -> &'static str {
         "none"
+    }
+
+    /// Up to `limit` change-feed entries after `since`, oldest first.
+    pub async fn changes(&self, since: i64, limit: usize) -> NodeResult<Vec<crate::storage::Change>> {
+        Ok(self.store.read(move |c| crate::storage::changes_since(c, since, limit)).await?)
+    }
+
+    /// The number of check-ins this node holds.
+    pub async fn checkin_count(&self) -> NodeResult<i64> {
+        Ok(self.store.read(index::count).await?)
     }
 
     /// Rebuilds the derived rows of every document whose rows an older projection made
