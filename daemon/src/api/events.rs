@@ -1,5 +1,7 @@
 //! Events, sessions and rosters.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
@@ -24,7 +26,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// The event `event_id`, or 404.
-pub(super) async fn load_event(node: &Node, event_id: &str) -> ApiResult<Event> {
+pub(super) async fn load_event(node: &Node, event_id: &str) -> ApiResult<Arc<Event>> {
     check_scope_id("event_id", event_id)?;
     Ok(node.require_event(event_id).await?)
 }
@@ -50,12 +52,12 @@ async fn list_events(State(node): State<AppState>, Query(q): Query<PageQuery>) -
     let limit = parse_limit(q.limit.as_deref())?;
     let (events, more) = node.events(q.cursor.as_deref(), limit).await?;
     let next_cursor = more.then(|| events.last().map(|e| e.id.clone())).flatten();
-    let items = events.iter().map(event_json).collect();
+    let items = events.iter().map(|e| event_json(e)).collect();
     Ok(Json(Page { items, next_cursor }))
 }
 
 async fn get_event(State(node): State<AppState>, Path(event_id): Path<String>) -> ApiResult<Json<EventJson>> {
-    Ok(Json(event_json(&load_event(&node, &event_id).await?)))
+    Ok(Json(event_json(&*load_event(&node, &event_id).await?)))
 }
 
 async fn create_session(
@@ -141,5 +143,5 @@ async fn add_roster(
 }
 
 async fn get_roster(State(node): State<AppState>, Path(event_id): Path<String>) -> ApiResult<Json<Roster>> {
-    Ok(Json(roster_json(&load_event(&node, &event_id).await?)))
+    Ok(Json(roster_json(&*load_event(&node, &event_id).await?)))
 }

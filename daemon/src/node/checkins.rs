@@ -200,7 +200,7 @@ impl Node {
         let mut pending = Vec::new();
         for ((event_id, session_id), group) in groups {
             if !events.contains_key(&event_id) {
-                events.insert(event_id.clone(), self.event(&event_id).await?.map(Arc::new));
+                events.insert(event_id.clone(), self.event(&event_id).await?);
             }
             let Some(Some(event)) = events.get(&event_id) else {
                 for (index, _) in group {
@@ -240,7 +240,7 @@ impl Node {
         let mut out = Vec::with_capacity(rows.len());
         for c in rows {
             if !events.contains_key(&c.event_id) {
-                let e = self.event(&c.event_id).await.ok().flatten().map(Arc::new);
+                let e = self.event(&c.event_id).await.ok().flatten();
                 events.insert(c.event_id.clone(), e);
             }
             let e = events.get(&c.event_id).cloned().flatten();
@@ -292,7 +292,7 @@ mod tests {
         for s in ["S1", "S2"] {
             node.create_session("E1", session(s, at)).await.unwrap();
         }
-        let event = Arc::new(node.require_event("E1").await.unwrap());
+        let event = node.require_event("E1").await.unwrap();
         let new = |id: &str, s: &str| NewCheckIn {
             checkin: CheckIn {
                 id: id.into(),

@@ -3,7 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use cec_core::doc::{self, DocId};
+use std::sync::Arc;
+
 use cec_core::portfolio::Portfolio;
 use cec_core::{Attendance, CheckIn, CreditRule, Event, attend};
 
@@ -22,23 +23,17 @@ impl Node {
         &self,
         member_id: &str,
         event_id: Option<&str>,
-    ) -> NodeResult<Vec<(Event, Vec<CheckIn>)>> {
+    ) -> NodeResult<Vec<(Arc<Event>, Vec<CheckIn>)>> {
+        // From the index: no attendance document is decoded to answer this.
         let (m, e) = (member_id.to_owned(), event_id.map(str::to_owned));
-        let pairs = self.store.read(move |c| index::member_sessions(c, &m, e.as_deref())).await?;
-        let mut by_event: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (event, session) in pairs {
-            by_event.entry(event).or_default().push(session);
+        let rows = self.store.read(move |c| index::member_checkins(c, &m, e.as_deref())).await?;
+        let mut by_event: BTreeMap<String, Vec<CheckIn>> = BTreeMap::new();
+        for c in rows {
+            by_event.entry(c.event_id.clone()).or_default().push(c);
         }
         let mut out = Vec::new();
-        for (event_id, sessions) in by_event {
+        for (event_id, checkins) in by_event {
             let Some(event) = self.event(&event_id).await? else { continue };
-            let mut checkins = Vec::new();
-            for s in sessions {
-                let got = self.docs.read(&DocId::attendance(&event_id, &s), doc::attendance::read).await?;
-                if let Some(list) = got {
-                    checkins.extend(list?.into_iter().filter(|c| c.member_id == member_id));
-                }
-            }
             out.push((event, checkins));
         }
         Ok(out)
@@ -63,9 +58,10 @@ impl Node {
     }
 
     /// The member's portfolio as stored here, if this node holds it.
-    pub async fn stored_portfolio(&self, member_id: &str) -> NodeResult<Option<Portfolio>> {
+    /// Never waits for a commit in flight: it reads the portfolio as last committed.
+    pub async fn stored_portfolio(&self, member_id: &str) -> NodeResult<Option<Arc<Portfolio>>> {
         check_member(member_id)?;
-        Ok(self.docs.read(&DocId::portfolio(member_id), doc::portfolio::read).await?.transpose()?)
+        Ok(self.docs.portfolio(member_id).await?)
     }
 
     /// The member's portfolio as this node knows it: the stored portfolio (if held) plus
@@ -74,7 +70,7 @@ impl Node {
     pub async fn effective_portfolio(&self, member_id: &str) -> NodeResult<(Portfolio, bool)> {
         let stored = self.stored_portfolio(member_id).await?;
         let held = stored.is_some();
-        let mut p = stored.unwrap_or_else(|| Portfolio::new(member_id));
+        let mut p = stored.map_or_else(|| Portfolio::new(member_id), |p| (*p).clone());
         for (event, checkins) in self.member_checkins(member_id, None).await? {
             if p.profile.name.is_none() {
                 // Until the member names themself, show the name they registered under.

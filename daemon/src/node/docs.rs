@@ -1,18 +1,33 @@
 //! Loaded Automerge documents and the one write path into storage.
 //!
 //! A document is loaded on first use (snapshot and chunks concatenated, one `load`), kept in
-//! memory while in use, and evicted when idle and the cache is large. A change is made in
-//! memory under the document's lock, then the bytes since the last saved heads
-//! (`save_after`, never `save_incremental`, see automerge#592) are queued to the writer with
-//! the index rows and change-feed entries it implies, all in one transaction. The document stays
-//! locked until that transaction commits, so no change is built on one that might not reach
-//! the disk; writes to different documents share group commits.
+//! memory while in use, and evicted in least-recently-used order when the documents held
+//! weigh more than the cache's budget. A change is made in memory under the document's write
+//! lock, then the bytes since the last saved heads (`save_after`, never `save_incremental`,
+//! see automerge#592) are queued to the writer with the document's projection (index rows and
+//! change-feed entries) and its new heads, all in one transaction. The write lock is held until
+//! that transaction commits, so no change is built on one that might not reach the disk;
+//! writes to different documents share group commits. [`Docs::lock_many`] takes several
+//! documents at once for changes that arrive by sync and commits them in one storage job.
+//!
+//! Reads of an event or a portfolio come from a decoded view of the document as last
+//! committed ([`Docs::event`], [`Docs::portfolio`]): they never take the write lock, so they
+//! never wait for a commit in flight.
+//!
+//! Changes are written as an actor made fresh for each opening of the store (and after a
+//! refused change): a data directory restored from a backup and written again must never
+//! reissue an (actor, seq) pair that peers already hold with other content.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use automerge::{ActorId, AutoCommit, ChangeHash};
-use cec_core::doc::DocId;
+use cec_core::Event;
+use cec_core::doc::{self, DocId};
+use cec_core::portfolio::Portfolio;
+use rusqlite::Transaction;
+use tokio::sync::OwnedMutexGuard;
 
 use super::projection::{self, Projection};
 use crate::storage::{self, StorageError, Store};
@@ -42,45 +57,180 @@ pub enum DocsError {
     },
 }
 
+/// A document as the write path holds it.
 #[derive(Default)]
-struct Slot {
+struct State {
     loaded: bool,
     doc: Option<AutoCommit>,
+    /// The heads of what is on disk.
     saved: Vec<ChangeHash>,
 }
 
-/// Documents evicted above this many loaded.
-const CACHE_SOFT_LIMIT: usize = 4096;
+/// The decoded view of a document as last committed.
+#[derive(Clone, Default)]
+enum View {
+    /// Not decoded yet (or dropped after a refused change).
+    #[default]
+    Unknown,
+    /// This node does not hold the document.
+    Absent,
+    /// An event document.
+    Event(Arc<Event>),
+    /// A portfolio document.
+    Portfolio(Arc<Portfolio>),
+    /// A document without a decoded view (attendance: read through the index).
+    Undecoded,
+}
+
+struct Slot {
+    state: Arc<tokio::sync::Mutex<State>>,
+    view: Mutex<View>,
+    /// Estimated memory of the loaded document, in bytes.
+    weight: AtomicUsize,
+    /// The cache's clock when last used.
+    used: AtomicU64,
+}
+
+impl Slot {
+    fn new() -> Self {
+        Self {
+            state: Arc::new(tokio::sync::Mutex::new(State::default())),
+            view: Mutex::new(View::Unknown),
+            weight: AtomicUsize::new(0),
+            used: AtomicU64::new(0),
+        }
+    }
+
+    fn set_view(&self, view: View) {
+        *self.view.lock().unwrap_or_else(|p| p.into_inner()) = view;
+    }
+}
+
+/// What a loaded document costs beyond its saved bytes (an empty one costs about 10 KB).
+const DOC_BASE_WEIGHT: usize = 10 * 1024;
+/// In memory, a document takes several times its compressed saved size.
+const DOC_WEIGHT_FACTOR: usize = 8;
+/// The default budget of loaded documents.
+pub const DEFAULT_CACHE_BYTES: usize = 256 * 1024 * 1024;
+
+fn weight(saved_bytes: usize) -> usize {
+    DOC_BASE_WEIGHT.saturating_add(saved_bytes.saturating_mul(DOC_WEIGHT_FACTOR))
+}
+
+/// A fresh actor for this opening of the store.
+fn epoch_actor(node_id: &str) -> ActorId {
+    let mut nonce = [0u8; 16];
+    // Without randomness the clock still separates epochs; never the same as an earlier one.
+    if getrandom::fill(&mut nonce).is_err() {
+        nonce[..16].copy_from_slice(
+            &std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_nanos()
+                .to_le_bytes(),
+        );
+    }
+    let mut seed = node_id.as_bytes().to_vec();
+    seed.extend_from_slice(&nonce);
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(&seed);
+    ActorId::from(&digest[..16])
+}
 
 /// The loaded documents of a node.
 pub struct Docs {
     store: Store,
-    actor: ActorId,
-    slots: Mutex<HashMap<DocId, Arc<tokio::sync::Mutex<Slot>>>>,
+    node_id: String,
+    actor: Mutex<ActorId>,
+    slots: Mutex<HashMap<DocId, Arc<Slot>>>,
+    clock: AtomicU64,
+    budget: usize,
 }
 
 impl std::fmt::Debug for Docs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Docs").field("actor", &self.actor).finish_non_exhaustive()
+        f.debug_struct("Docs").field("actor", &self.actor()).field("budget", &self.budget).finish_non_exhaustive()
     }
 }
 
+/// Heads as stored beside a document: the sorted 32-byte change hashes, concatenated.
+pub fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
+    let mut sorted = heads.to_vec();
+    sorted.sort();
+    sorted.iter().flat_map(|h| h.0).collect()
+}
+
+fn schema(id: &DocId) -> impl FnOnce(cec_core::doc::DocError) -> DocsError + '_ {
+    move |source| DocsError::Schema { doc_id: id.to_string(), source }
+}
+
 impl Docs {
-    /// Documents over `store`, writing changes as `actor`.
-    pub fn new(store: Store, actor: ActorId) -> Self {
-        Self { store, actor, slots: Mutex::new(HashMap::new()) }
-    }
-
-    fn slot(&self, id: &DocId) -> Arc<tokio::sync::Mutex<Slot>> {
-        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        if slots.len() > CACHE_SOFT_LIMIT {
-            slots.retain(|_, s| Arc::strong_count(s) > 1);
+    /// Documents over `store` of node `node_id`, keeping at most about `budget` bytes of
+    /// documents loaded that nobody is using.
+    pub fn new(store: Store, node_id: &str, budget: usize) -> Self {
+        let actor = epoch_actor(node_id);
+        tracing::info!(actor = %actor, "documents open; changes written as a new actor");
+        Self {
+            store,
+            node_id: node_id.to_owned(),
+            actor: Mutex::new(actor),
+            slots: Mutex::new(HashMap::new()),
+            clock: AtomicU64::new(0),
+            budget,
         }
-        slots.entry(id.clone()).or_default().clone()
     }
 
-    async fn load(&self, id: &DocId, slot: &mut Slot) -> Result<(), DocsError> {
-        if slot.loaded {
+    /// The actor this node's changes are written as now.
+    pub fn actor(&self) -> ActorId {
+        self.actor.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// After a refused change: later changes are written as a new actor, so the sequence
+    /// number the refused change used is never reissued with other content.
+    fn rotate_actor(&self) {
+        let next = epoch_actor(&self.node_id);
+        tracing::warn!(actor = %next, "a change was refused; changes now written as a new actor");
+        *self.actor.lock().unwrap_or_else(|p| p.into_inner()) = next;
+    }
+
+    /// The estimated memory of the documents loaded now, in bytes.
+    pub fn loaded_weight(&self) -> usize {
+        let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.values().map(|s| s.weight.load(Ordering::Relaxed)).sum()
+    }
+
+    fn slot(&self, id: &DocId) -> Arc<Slot> {
+        let tick = self.clock.fetch_add(1, Ordering::Relaxed);
+        let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+        let slot = slots.entry(id.clone()).or_insert_with(|| Arc::new(Slot::new())).clone();
+        slot.used.store(tick, Ordering::Relaxed);
+        let total: usize = slots.values().map(|s| s.weight.load(Ordering::Relaxed)).sum();
+        if total > self.budget {
+            Self::evict(&mut slots, total, self.budget);
+        }
+        slot
+    }
+
+    /// Drops idle documents, least recently used first, until the rest fit the budget. A
+    /// document in use (its slot held elsewhere, locked or not) is never dropped.
+    fn evict(slots: &mut HashMap<DocId, Arc<Slot>>, mut total: usize, budget: usize) {
+        let mut idle: Vec<(u64, DocId, usize)> = slots
+            .iter()
+            .filter(|(_, s)| Arc::strong_count(s) == 1 && Arc::strong_count(&s.state) == 1)
+            .map(|(id, s)| (s.used.load(Ordering::Relaxed), id.clone(), s.weight.load(Ordering::Relaxed)))
+            .collect();
+        idle.sort();
+        for (_, id, w) in idle {
+            if total <= budget {
+                break;
+            }
+            slots.remove(&id);
+            total = total.saturating_sub(w);
+        }
+    }
+
+    async fn load(&self, id: &DocId, slot: &Slot, state: &mut State) -> Result<(), DocsError> {
+        if state.loaded {
             return Ok(());
         }
         let key = id.to_string();
@@ -88,21 +238,72 @@ impl Docs {
         if let Some(bytes) = bytes {
             let mut doc = AutoCommit::load(&bytes)
                 .map_err(|e| DocsError::Corrupt { doc_id: id.to_string(), message: e.to_string() })?;
-            doc.set_actor(self.actor.clone());
+            doc.set_actor(self.actor());
             doc.update_diff_cursor();
-            slot.saved = doc.get_heads();
-            slot.doc = Some(doc);
+            state.saved = doc.get_heads();
+            state.doc = Some(doc);
+            slot.weight.store(weight(bytes.len()), Ordering::Relaxed);
         }
-        slot.loaded = true;
+        state.loaded = true;
         Ok(())
     }
 
-    /// Reads a document; `None` when this node does not hold it.
+    /// The decoded view of `doc` as it is now (call with the write lock held, after commit).
+    fn decode(id: &DocId, doc: Option<&AutoCommit>) -> View {
+        match (id, doc) {
+            (_, None) => View::Absent,
+            (DocId::Event { .. }, Some(d)) => doc::event::read(d).map_or(View::Undecoded, |e| View::Event(Arc::new(e))),
+            (DocId::Portfolio { .. }, Some(d)) => {
+                doc::portfolio::read(d).map_or(View::Undecoded, |p| View::Portfolio(Arc::new(p)))
+            }
+            (DocId::Attendance { .. }, Some(_)) => View::Undecoded,
+        }
+    }
+
+    /// The committed view of `id`, decoding it once if needed.
+    async fn view(&self, id: &DocId) -> Result<View, DocsError> {
+        let slot = self.slot(id);
+        let cached = slot.view.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if !matches!(cached, View::Unknown) {
+            return Ok(cached);
+        }
+        let mut state = slot.state.clone().lock_owned().await;
+        self.load(id, &slot, &mut state).await?;
+        let view = Self::decode(id, state.doc.as_ref());
+        slot.set_view(view.clone());
+        Ok(view)
+    }
+
+    /// The event of document `id` as last committed; `None` when this node does not hold it
+    /// (or it holds no event yet). Never waits for a commit in flight.
+    pub async fn event(&self, event_id: &str) -> Result<Option<Arc<Event>>, DocsError> {
+        Ok(match self.view(&DocId::event(event_id)).await? {
+            View::Event(e) => Some(e),
+            _ => None,
+        })
+    }
+
+    /// The portfolio of `member_id` as last committed; `None` when this node does not hold
+    /// it. Never waits for a commit in flight.
+    pub async fn portfolio(&self, member_id: &str) -> Result<Option<Arc<Portfolio>>, DocsError> {
+        let id = DocId::portfolio(member_id);
+        match self.view(&id).await? {
+            View::Portfolio(p) => Ok(Some(p)),
+            View::Absent => Ok(None),
+            // Held but not decodable: say why.
+            _ => Err(self.read(&id, doc::portfolio::read).await?.and_then(Result::err).map_or_else(
+                || DocsError::Corrupt { doc_id: id.to_string(), message: "not a portfolio".into() },
+                schema(&id),
+            )),
+        }
+    }
+
+    /// Reads a document under its write lock; `None` when this node does not hold it.
     pub async fn read<T>(&self, id: &DocId, f: impl FnOnce(&AutoCommit) -> T) -> Result<Option<T>, DocsError> {
         let slot = self.slot(id);
-        let mut slot = slot.lock().await;
-        self.load(id, &mut slot).await?;
-        Ok(slot.doc.as_ref().map(f))
+        let mut state = slot.state.clone().lock_owned().await;
+        self.load(id, &slot, &mut state).await?;
+        Ok(state.doc.as_ref().map(f))
     }
 
     /// Changes a document (created from its skeleton when absent) and stores the change
@@ -112,76 +313,56 @@ impl Docs {
     where
         E: From<DocsError>,
     {
-        let mut guard = self.slot(id).lock_owned().await;
-        self.load(id, &mut guard).await?;
-        let Slot { doc: doc_opt, saved, .. } = &mut *guard;
-        let fresh = doc_opt.is_none();
-        let doc = doc_opt.get_or_insert_with(|| {
-            let mut d = cec_core::doc::new_doc(id, &self.actor);
+        let mut locked = self.lock_many([id.clone()]).await?;
+        let entry = locked
+            .entries
+            .get_mut(id)
+            .ok_or_else(|| DocsError::Corrupt { doc_id: id.to_string(), message: "not locked".into() })?;
+        let fresh = entry.state.doc.is_none();
+        let actor = self.actor();
+        let doc = entry.state.doc.get_or_insert_with(|| {
+            let mut d = doc::new_doc(id, &actor);
             d.update_diff_cursor();
             d
         });
-        let value = match f(doc) {
+        match f(doc) {
             Err(e) => {
                 doc.rollback();
                 if fresh {
-                    *doc_opt = None;
+                    entry.state.doc = None;
                 }
-                return Err(e);
+                Err(e)
             }
-            Ok(value) => value,
-        };
-        doc.commit();
-        let heads = doc.get_heads();
-        let bytes = doc.save_after(saved);
-        if bytes.is_empty() {
-            if fresh {
-                *doc_opt = None;
+            Ok(value) => {
+                doc.commit();
+                locked.commit(None).await?;
+                Ok(value)
             }
-            return Ok(value);
         }
-        let projection = match Projection::of_change(id, doc) {
-            Ok(p) => p,
-            Err(source) => {
-                // The change is in memory but will not be stored: drop the document.
-                *guard = Slot::default();
-                return Err(DocsError::Schema { doc_id: id.to_string(), source }.into());
-            }
-        };
-        *saved = heads.clone();
-        let key = id.to_string();
-        let write = self.store.write(move |tx| {
-            storage::append_chunk(tx, &key, &bytes)?;
-            storage::set_doc_heads(tx, &key, &encode_heads(&heads), projection::VERSION)?;
-            projection.write(tx)
-        });
-        // The document stays locked until its change is committed or refused, in a task of its
-        // own so a caller that goes away cannot cut this short: no other change is ever built
-        // on one that might not reach the disk, and a locked document is never evicted. A
-        // refused change leaves the in-memory document ahead of the disk, so it is dropped
-        // under the lock and reloaded by the next user.
-        let settled = tokio::spawn(async move {
-            let result = write.await;
-            if result.is_err() {
-                *guard = Slot::default();
-            }
-            result
-        });
-        match settled.await {
-            Ok(Ok(())) => Ok(value),
-            Ok(Err(e)) => Err(DocsError::Storage(e).into()),
-            Err(e) => Err(DocsError::Storage(StorageError::Job(Box::new(e))).into()),
+    }
+
+    /// Locks documents for a change made of many (a sync round), in id order so two callers
+    /// never deadlock, loading each. Commit with [`Locked::commit`].
+    pub async fn lock_many(&self, ids: impl IntoIterator<Item = DocId>) -> Result<Locked<'_>, DocsError> {
+        let ids: std::collections::BTreeSet<DocId> = ids.into_iter().collect();
+        let mut entries = BTreeMap::new();
+        for id in ids {
+            let slot = self.slot(&id);
+            let mut state = slot.state.clone().lock_owned().await;
+            self.load(&id, &slot, &mut state).await?;
+            entries.insert(id, LockedDoc { slot, state });
         }
+        Ok(Locked { docs: self, entries })
     }
 
     /// Rebuilds the derived rows (index, not the feed) of one stored document from its
     /// content, replacing what the index holds for it, and records its heads.
     pub async fn reproject(&self, id: &DocId) -> Result<(), DocsError> {
-        let mut guard = self.slot(id).lock_owned().await;
-        self.load(id, &mut guard).await?;
-        let Some(doc) = guard.doc.as_mut() else { return Ok(()) };
-        let projection =
-            Projection::rebuild(id, doc).map_err(|source| DocsError::Schema { doc_id: id.to_string(), source })?;
+        let slot = self.slot(id);
+        let mut state = slot.state.clone().lock_owned().await;
+        self.load(id, &slot, &mut state).await?;
+        let Some(doc) = state.doc.as_mut() else { return Ok(()) };
+        let projection = Projection::rebuild(id, doc).map_err(schema(id))?;
         let heads = encode_heads(&doc.get_heads());
         let key = id.to_string();
         self.store
@@ -200,18 +381,147 @@ impl Docs {
     }
 }
 
-/// Heads as stored beside a document: the sorted 32-byte change hashes, concatenated.
-pub fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
-    let mut sorted = heads.to_vec();
-    sorted.sort();
-    sorted.iter().flat_map(|h| h.0).collect()
+struct LockedDoc {
+    slot: Arc<Slot>,
+    state: OwnedMutexGuard<State>,
+}
+
+/// Documents locked for one change made of many; see [`Docs::lock_many`].
+pub struct Locked<'a> {
+    docs: &'a Docs,
+    entries: BTreeMap<DocId, LockedDoc>,
+}
+
+impl std::fmt::Debug for Locked<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Locked").field("docs", &self.entries.keys().collect::<Vec<_>>()).finish()
+    }
+}
+
+/// A storage job run in the same transaction as a [`Locked::commit`] (a peer's sync state).
+pub type ExtraJob = Box<dyn FnOnce(&Transaction<'_>) -> Result<(), StorageError> + Send>;
+
+impl Locked<'_> {
+    /// The locked document `id`, if this node holds it.
+    pub fn get_mut(&mut self, id: &DocId) -> Option<&mut AutoCommit> {
+        self.entries.get_mut(id).and_then(|e| e.state.doc.as_mut())
+    }
+
+    /// The locked document `id`, created empty (no skeleton: a peer's changes bring it) when
+    /// this node does not hold it. `None` if `id` was not locked.
+    pub fn get_or_create_empty(&mut self, id: &DocId) -> Option<&mut AutoCommit> {
+        let actor = self.docs.actor();
+        let entry = self.entries.get_mut(id)?;
+        Some(entry.state.doc.get_or_insert_with(|| AutoCommit::new().with_actor(actor)))
+    }
+
+    /// Forgets the in-memory copy of `id` (a change that failed half-way): the next user
+    /// reloads it from disk.
+    pub fn discard(&mut self, id: &DocId) {
+        if let Some(e) = self.entries.get_mut(id) {
+            e.discard();
+        }
+    }
+
+    /// Stores what changed in the locked documents since they were saved, with their
+    /// projections and heads and `extra`, in one storage job; answers once committed, with the
+    /// documents that changed. A document that changed in a way its schema refuses fails the
+    /// whole commit; a refused commit discards every changed document (reloaded by the next
+    /// user).
+    pub async fn commit(mut self, extra: Option<ExtraJob>) -> Result<Vec<DocId>, DocsError> {
+        let mut writes = Vec::new();
+        let mut changed = Vec::new();
+        let mut failed = None;
+        for (id, entry) in &mut self.entries {
+            let State { doc: slot_doc, saved, .. } = &mut *entry.state;
+            let Some(doc) = slot_doc.as_mut() else { continue };
+            doc.commit();
+            let heads = doc.get_heads();
+            if heads == *saved {
+                if heads.is_empty() {
+                    *slot_doc = None; // created empty, and nothing arrived
+                }
+                continue;
+            }
+            let bytes = doc.save_after(saved);
+            changed.push((id.clone(), heads.clone()));
+            match Projection::of_change(id, doc) {
+                Ok(projection) => {
+                    let add = bytes.len().saturating_mul(DOC_WEIGHT_FACTOR);
+                    let _ = entry.slot.weight.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                        Some(if w == 0 { weight(bytes.len()) } else { w.saturating_add(add) })
+                    });
+                    writes.push((id.to_string(), bytes, encode_heads(&heads), projection));
+                }
+                Err(source) => {
+                    failed = Some(DocsError::Schema { doc_id: id.to_string(), source });
+                    break;
+                }
+            }
+        }
+        if let Some(err) = failed {
+            for (id, _) in &changed {
+                self.discard(id);
+            }
+            return Err(err);
+        }
+        if writes.is_empty() && extra.is_none() {
+            return Ok(Vec::new());
+        }
+        let write = self.docs.store.write(move |tx| {
+            for (key, bytes, heads, projection) in &writes {
+                storage::append_chunk(tx, key, bytes)?;
+                storage::set_doc_heads(tx, key, heads, projection::VERSION)?;
+                projection.write(tx)?;
+            }
+            if let Some(job) = extra {
+                job(tx)?;
+            }
+            Ok(())
+        });
+        // The documents stay locked until their change is committed or refused, in a task of
+        // its own so a caller that goes away cannot cut this short: no other change is ever
+        // built on one that might not reach the disk, and a locked document is never evicted.
+        // A refused change leaves the in-memory documents ahead of the disk, so they are
+        // dropped under the lock and reloaded by the next user.
+        let mut entries = std::mem::take(&mut self.entries);
+        let settled = tokio::spawn(async move {
+            let result = write.await;
+            for (id, heads) in &changed {
+                let Some(e) = entries.get_mut(id) else { continue };
+                if result.is_ok() {
+                    e.state.saved.clone_from(heads);
+                    e.slot.set_view(Docs::decode(id, e.state.doc.as_ref()));
+                } else {
+                    e.discard();
+                }
+            }
+            result.map(|()| changed.into_iter().map(|(id, _)| id).collect())
+        });
+        let result = match settled.await {
+            Ok(r) => r,
+            Err(e) => Err(StorageError::Job(Box::new(e))),
+        };
+        if result.is_err() {
+            self.docs.rotate_actor();
+        }
+        Ok(result?)
+    }
+}
+
+impl LockedDoc {
+    fn discard(&mut self) {
+        *self.state = State::default();
+        self.slot.set_view(View::Unknown);
+        self.slot.weight.store(0, Ordering::Relaxed);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
-    use cec_core::doc::{self, actor_for};
+    use cec_core::doc;
     use cec_core::portfolio::{Entry, EntryKind};
 
     use super::*;
@@ -248,7 +558,8 @@ mod tests {
             })
             .await
             .unwrap();
-        let docs = Arc::new(Docs::new(store.clone(), actor_for("n1")));
+        let docs = Arc::new(Docs::new(store.clone(), "n1", DEFAULT_CACHE_BYTES));
+        let actor_before = docs.actor();
         let id = DocId::portfolio("M1");
         let put = |name: &'static str| {
             let docs = docs.clone();
@@ -269,7 +580,8 @@ mod tests {
         let in_memory = docs.read(&id, doc::portfolio::read).await.unwrap().unwrap().unwrap();
         let keys = |p: &cec_core::portfolio::Portfolio| p.entries.keys().cloned().collect::<Vec<_>>();
         assert_eq!(keys(&in_memory), ["b", "c", "first"]);
-        let fresh = Docs::new(store.clone(), actor_for("n1"));
+        assert_ne!(docs.actor(), actor_before, "a refused change retires its actor");
+        let fresh = Docs::new(store.clone(), "n1", DEFAULT_CACHE_BYTES);
         let on_disk = fresh.read(&id, doc::portfolio::read).await.unwrap().unwrap().unwrap();
         assert_eq!(keys(&on_disk), ["b", "c", "first"]);
         // The projection followed the documents: three entries indexed, fed once each.
@@ -280,5 +592,132 @@ mod tests {
         assert_eq!(fed.len(), 3);
         assert!(fed.iter().all(|(k, _)| *k == "entry"), "{fed:?}");
         store.close().await;
+    }
+
+    async fn store_in(dir: &std::path::Path) -> Store {
+        Store::open(dir).await.unwrap()
+    }
+
+    fn add_entry(name: &str) -> impl FnOnce(&mut AutoCommit) -> Result<(), crate::api::ApiError> + '_ {
+        move |d| Ok(doc::portfolio::put_entry(d, &note(name))?)
+    }
+
+    /// Idle documents are dropped least recently used first once the cache is over budget;
+    /// the one just used stays.
+    #[tokio::test]
+    async fn eviction_follows_memory_in_lru_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_in(dir.path()).await;
+        let docs = Docs::new(store.clone(), "n1", 4 * DOC_BASE_WEIGHT);
+        for i in 0..12 {
+            docs.update(&DocId::portfolio(format!("M{i}")), add_entry("x")).await.unwrap();
+        }
+        assert!(docs.loaded_weight() <= 5 * DOC_BASE_WEIGHT + 64 * 1024, "{}", docs.loaded_weight());
+        // M11 was used last: still loaded. M0 is long gone and comes back from disk.
+        let loaded = |id: &str| docs.slots.lock().unwrap().contains_key(&DocId::portfolio(id));
+        assert!(loaded("M11"));
+        assert!(!loaded("M0"));
+        assert_eq!(docs.portfolio("M0").await.unwrap().unwrap().entries.len(), 1);
+        store.close().await;
+    }
+
+    /// Many documents changed at once (as a sync round does) commit in one job with the
+    /// caller's extra rows, and their projections follow.
+    #[tokio::test]
+    async fn many_documents_commit_together_with_their_projections() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_in(dir.path()).await;
+        let docs = Docs::new(store.clone(), "here", DEFAULT_CACHE_BYTES);
+        // Changes made on another node.
+        let mut remote = doc::portfolio::new_doc("M1", &doc::actor_for("there"));
+        doc::portfolio::put_entry(&mut remote, &note("from-there")).unwrap();
+        remote.commit();
+        let mut remote2 = doc::portfolio::new_doc("M2", &doc::actor_for("there"));
+        doc::portfolio::put_entry(&mut remote2, &note("also")).unwrap();
+        remote2.commit();
+        let (a, b) = (DocId::portfolio("M1"), DocId::portfolio("M2"));
+        let mut locked = docs.lock_many([b.clone(), a.clone()]).await.unwrap();
+        locked.get_or_create_empty(&a).unwrap().merge(&mut remote).unwrap();
+        locked.get_or_create_empty(&b).unwrap().merge(&mut remote2).unwrap();
+        let before = store.stats().batches_committed;
+        let changed = locked
+            .commit(Some(Box::new(|tx| storage::put_sync_state(tx, "peer", "portfolio:M1", b"state"))))
+            .await
+            .unwrap();
+        assert_eq!(changed, [a.clone(), b.clone()]);
+        assert_eq!(store.stats().batches_committed - before, 1, "one transaction");
+        let indexed = store.read(|c| crate::node::index::list_entries(c, "M1", None, None, 10)).await.unwrap();
+        assert_eq!(indexed, [("2027-01-01".to_owned(), "from-there".to_owned())]);
+        let state = store.read(|c| storage::get_sync_state(c, "peer", "portfolio:M1")).await.unwrap();
+        assert_eq!(state.as_deref(), Some(&b"state"[..]));
+        let heads = store.read(|c| storage::doc_heads(c, "portfolio:")).await.unwrap();
+        assert_eq!(heads[0].1, encode_heads(&remote.get_heads()));
+        assert_eq!(docs.portfolio("M2").await.unwrap().unwrap().entries.len(), 1);
+        store.close().await;
+    }
+
+    /// A read of a committed view does not wait for a commit in flight on that document.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reads_do_not_wait_for_a_commit_in_flight() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_in(dir.path()).await;
+        let docs = Arc::new(Docs::new(store.clone(), "n1", DEFAULT_CACHE_BYTES));
+        docs.update(&DocId::portfolio("M1"), add_entry("first")).await.unwrap();
+        // The writer thread is busy for a while: the next commit waits behind it.
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let busy = store.write(move |_| {
+            let _ = started_tx.send(());
+            std::thread::sleep(std::time::Duration::from_millis(800));
+            Ok(())
+        });
+        started.recv().unwrap();
+        let writer = {
+            let docs = docs.clone();
+            tokio::spawn(async move { docs.update(&DocId::portfolio("M1"), add_entry("second")).await })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let read = tokio::time::timeout(std::time::Duration::from_millis(300), docs.portfolio("M1")).await;
+        let p = read.expect("the read waited for the commit").unwrap().unwrap();
+        assert_eq!(p.entries.len(), 1, "the committed state, not the change in flight");
+        busy.await.unwrap();
+        writer.await.unwrap().unwrap();
+        assert_eq!(docs.portfolio("M1").await.unwrap().unwrap().entries.len(), 2);
+        store.close().await;
+    }
+
+    /// A data directory restored from a backup and written again never reissues an (actor,
+    /// seq) that the original already used with other content: the two histories merge.
+    #[tokio::test]
+    async fn a_restored_backup_writes_as_a_new_actor() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = DocId::portfolio("M1");
+        {
+            let store = store_in(dir.path()).await;
+            Docs::new(store.clone(), "n1", DEFAULT_CACHE_BYTES).update(&id, add_entry("before")).await.unwrap();
+            store.close().await;
+        }
+        let backup = tempfile::tempdir().unwrap();
+        for f in std::fs::read_dir(dir.path()).unwrap() {
+            let f = f.unwrap();
+            if f.file_type().unwrap().is_file() {
+                std::fs::copy(f.path(), backup.path().join(f.file_name())).unwrap();
+            }
+        }
+        let mut heads = Vec::new();
+        let mut saved = Vec::new();
+        for (d, name) in [(dir.path(), "original"), (backup.path(), "restored")] {
+            let store = store_in(d).await;
+            let docs = Docs::new(store.clone(), "n1", DEFAULT_CACHE_BYTES);
+            docs.update(&id, add_entry(name)).await.unwrap();
+            saved.push(docs.read(&id, |d| d.clone().save()).await.unwrap().unwrap());
+            heads.push(docs.actor());
+            store.close().await;
+        }
+        assert_ne!(heads[0], heads[1]);
+        let mut a = AutoCommit::load(&saved[0]).unwrap();
+        let mut b = AutoCommit::load(&saved[1]).unwrap();
+        a.merge(&mut b).expect("the histories merge");
+        let p = doc::portfolio::read(&a).unwrap();
+        assert_eq!(p.entries.keys().cloned().collect::<Vec<_>>(), ["before", "original", "restored"]);
     }
 }

@@ -1,5 +1,7 @@
 //! Events, sessions and rosters: idempotent creates and the reads every other service needs.
 
+use std::sync::Arc;
+
 use cec_core::doc::{self, DocId};
 use cec_core::{Event, RosterMember, Session};
 
@@ -27,26 +29,26 @@ fn same_event_fields(a: &Event, b: &Event) -> bool {
 
 impl Node {
     /// The event `event_id` as this node holds it, if it does.
-    pub async fn event(&self, event_id: &str) -> NodeResult<Option<Event>> {
+    /// Never waits for a commit in flight: it reads the event as last committed.
+    pub async fn event(&self, event_id: &str) -> NodeResult<Option<Arc<Event>>> {
         doc::validate_scope_id(event_id).map_err(|e| NodeError::invalid("event_id", e.to_string()))?;
-        let found = self.docs.read(&DocId::event(event_id), |d| doc::event::read(d).ok()).await?;
-        Ok(found.flatten())
+        Ok(self.docs.event(event_id).await?)
     }
 
     /// The event `event_id`, or [`NodeError::NotFound`].
-    pub async fn require_event(&self, event_id: &str) -> NodeResult<Event> {
+    pub async fn require_event(&self, event_id: &str) -> NodeResult<Arc<Event>> {
         self.event(event_id).await?.ok_or_else(|| NodeError::NotFound(format!("no event {event_id:?} on this node")))
     }
 
     /// The events this node holds, ordered by id, after `after` (an event id), at most `limit`;
     /// and whether more follow.
-    pub async fn events(&self, after: Option<&str>, limit: usize) -> NodeResult<(Vec<Event>, bool)> {
+    pub async fn events(&self, after: Option<&str>, limit: usize) -> NodeResult<(Vec<Arc<Event>>, bool)> {
         let ids = self.docs.list("event:").await?;
         let after = after.map(|c| format!("event:{c}"));
         let mut items = Vec::new();
         for id in ids.iter().filter(|id| after.as_ref().is_none_or(|a| *id > a)) {
-            let Ok(doc_id) = id.parse::<DocId>() else { continue };
-            let Some(Some(event)) = self.docs.read(&doc_id, |d| doc::event::read(d).ok()).await? else { continue };
+            let Ok(DocId::Event { event_id }) = id.parse::<DocId>() else { continue };
+            let Some(event) = self.docs.event(&event_id).await? else { continue };
             if items.len() == limit {
                 return Ok((items, true));
             }
@@ -93,7 +95,7 @@ impl Node {
     }
 
     /// Adds or updates roster members; returns the event as it now is.
-    pub async fn add_roster(&self, event_id: &str, members: &[RosterMember]) -> NodeResult<Event> {
+    pub async fn add_roster(&self, event_id: &str, members: &[RosterMember]) -> NodeResult<Arc<Event>> {
         self.require_event(event_id).await?;
         let doc_id = DocId::event(event_id);
         self.docs

@@ -123,6 +123,21 @@ pub fn member_sessions(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Every indexed check-in of a member (of one event), ordered by event, session and time.
+pub fn member_checkins(
+    conn: &Connection,
+    member_id: &str,
+    event_id: Option<&str>,
+) -> Result<Vec<CheckIn>, StorageError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM checkin_index WHERE member_id = ?1 AND (?2 IS NULL OR event_id = ?2)
+         ORDER BY event_id, session_id, at, id"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params![member_id, event_id], row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// The number of indexed check-ins.
 pub fn count(conn: &Connection) -> Result<i64, StorageError> {
     Ok(conn.query_row("SELECT count(*) FROM checkin_index", [], |r| r.get(0))?)

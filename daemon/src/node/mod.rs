@@ -13,7 +13,7 @@ pub mod projection;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use cec_core::doc::{self, DocId};
+use cec_core::doc::DocId;
 use tracing::info;
 
 use crate::config::Config;
@@ -66,7 +66,7 @@ impl Node {
     pub async fn open(data_dir: &Path, config: Config) -> Result<Self, OpenError> {
         let identity = Identity::load_or_create(data_dir)?;
         let store = Store::open_with(data_dir, StoreOptions::default()).await?;
-        let docs = Docs::new(store.clone(), doc::actor_for(&identity.node_id));
+        let docs = Docs::new(store.clone(), &identity.node_id, docs::DEFAULT_CACHE_BYTES);
         let node = Self {
             store,
             docs,
