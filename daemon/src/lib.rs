@@ -10,6 +10,7 @@ pub mod demo;
 pub mod node;
 pub mod report;
 pub mod storage;
+pub mod sync;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -1,0 +1,268 @@
+//! Peer sync: the daemon's side of `cec_core::sync`.
+//!
+//! The core [`Session`] decides what to send and applies what arrives; this module performs
+//! its effects. Each turn ([`Driver::step`]) locks the documents the session needs
+//! ([`Docs::lock_many`](crate::node::Docs::lock_many)), lets the session apply and generate
+//! sync messages over them, and stores every document the peer changed, with its projection
+//! (index rows, change feed) and the peer's updated sync states, in **one** storage job;
+//! the frame goes out only after that commit. A dropped connection therefore loses nothing:
+//! what was applied is on disk with the sync state that covers it, and the next session
+//! resumes from there.
+//!
+//! [`run_initiator`] drives a session over any [`Transport`]; [`Responders`] keeps the
+//! answering side's sessions between requests, one per peer.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+use automerge::{AutoCommit, ChangeHash};
+use cec_core::doc::DocId;
+use cec_core::sync::{Config, DocStore, Event, Manifest, ScopeFilter, Session, Stats, Status};
+use tracing::{debug, warn};
+
+use crate::node::{DocsError, Node};
+use crate::storage::{self, StorageError};
+
+/// Why a sync with a peer failed. What was applied before the failure stays applied.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SyncError {
+    /// Documents could not be loaded or stored.
+    #[error(transparent)]
+    Docs(Box<DocsError>),
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(Box<StorageError>),
+    /// The session ended early (bad frame, out of turn, timed out).
+    #[error("sync session failed: {0}")]
+    Session(#[from] cec_core::sync::SessionError),
+    /// The transport failed.
+    #[error("peer unreachable: {0}")]
+    Transport(String),
+    /// The peer answered with nothing where a frame was due.
+    #[error("peer sent no answer")]
+    NoAnswer,
+}
+
+impl From<DocsError> for SyncError {
+    fn from(e: DocsError) -> Self {
+        Self::Docs(Box::new(e))
+    }
+}
+
+impl From<StorageError> for SyncError {
+    fn from(e: StorageError) -> Self {
+        Self::Storage(Box::new(e))
+    }
+}
+
+/// Milliseconds on the session's clock.
+fn now_ms() -> u64 {
+    u64::try_from(storage_now_ms()).unwrap_or(0)
+}
+
+fn storage_now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Decodes heads as stored beside a document (32-byte hashes, concatenated).
+fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
+    bytes.chunks_exact(32).filter_map(|c| ChangeHash::try_from(c).ok()).collect()
+}
+
+/// The manifest of the documents this node holds that `scope` allows, from the heads stored
+/// beside them (no document is loaded).
+pub async fn manifest(node: &Node, scope: ScopeFilter) -> Result<(Manifest, ScopeFilter), SyncError> {
+    let rows = node.store.read(|c| storage::doc_heads(c, "")).await?;
+    let docs = rows.into_iter().filter_map(|(id, heads)| {
+        let doc: DocId = id.parse().ok()?;
+        scope.allows(&doc).then(|| (doc, decode_heads(&heads)))
+    });
+    Ok((Manifest::from_heads(docs), scope))
+}
+
+/// The session's view of the documents locked for one turn.
+struct TurnStore<'a, 'b> {
+    locked: &'a mut crate::node::docs::Locked<'b>,
+    states: &'a HashMap<DocId, Vec<u8>>,
+}
+
+impl DocStore for TurnStore<'_, '_> {
+    fn get_mut(&mut self, doc: &DocId) -> Option<&mut AutoCommit> {
+        self.locked.get_mut(doc)
+    }
+
+    fn create(&mut self, doc: &DocId) {
+        let _ = self.locked.get_or_create_empty(doc);
+    }
+
+    fn sync_state(&mut self, doc: &DocId) -> Option<Vec<u8>> {
+        self.states.get(doc).cloned()
+    }
+}
+
+/// One side of a session with one peer, and the peer's stored sync states.
+#[derive(Debug)]
+pub struct Driver {
+    peer: String,
+    session: Session,
+    states: HashMap<DocId, Vec<u8>>,
+}
+
+impl Driver {
+    async fn new(node: &Node, peer: &str, session: Session) -> Result<Self, SyncError> {
+        let p = peer.to_owned();
+        let rows = node.store.read(move |c| storage::sync_states_for_peer(c, &p)).await?;
+        let states = rows.into_iter().filter_map(|(d, s)| Some((d.parse().ok()?, s))).collect();
+        Ok(Self { peer: peer.to_owned(), session, states })
+    }
+
+    /// The session's statistics.
+    pub fn stats(&self) -> &Stats {
+        self.session.stats()
+    }
+
+    /// One turn: apply what arrived, generate what to send, store both durably; returns the
+    /// frame to send (after its effects are committed), if one is due.
+    pub async fn step(&mut self, node: &Node) -> Result<Option<Vec<u8>>, SyncError> {
+        let needed = self.session.docs_needed();
+        let mut locked = node.docs.lock_many(needed).await?;
+        let frame = {
+            let mut store = TurnStore { locked: &mut locked, states: &self.states };
+            self.session.poll_transmit(now_ms(), &mut store)
+        };
+        let mut to_save = Vec::new();
+        while let Some(event) = self.session.poll_event() {
+            match event {
+                // The chunk is recomputed by the commit from the saved heads, with its
+                // projection; nothing to do here.
+                Event::Changed { doc, .. } => debug!(peer = %self.peer, %doc, "changed by peer"),
+                Event::SaveSyncState { doc, state } => {
+                    self.states.insert(doc.clone(), state.clone());
+                    to_save.push((doc.to_string(), state));
+                }
+                Event::DocFailed { doc, error } => {
+                    warn!(peer = %self.peer, %doc, cause = %error, "document failed in sync; reloaded from disk");
+                    locked.discard(&doc);
+                }
+                Event::Refused { doc } => warn!(peer = %self.peer, %doc, "peer offered a document outside the scope"),
+                _ => {}
+            }
+        }
+        let peer = self.peer.clone();
+        locked
+            .commit(Some(Box::new(move |tx| {
+                for (doc, state) in &to_save {
+                    storage::put_sync_state(tx, &peer, doc, state)?;
+                }
+                Ok(())
+            })))
+            .await?;
+        Ok(frame)
+    }
+
+    /// Takes a frame from the peer.
+    pub fn input(&mut self, bytes: &[u8]) -> Result<(), SyncError> {
+        Ok(self.session.handle_input(now_ms(), bytes)?)
+    }
+
+    /// Whether the session is still exchanging frames.
+    pub fn is_open(&self) -> bool {
+        *self.session.status() == Status::Open
+    }
+
+    /// How the session ended, if it did.
+    pub fn status(&self) -> &Status {
+        self.session.status()
+    }
+}
+
+/// Carries frames to the peer's responder.
+pub trait Transport {
+    /// Sends `frame` and returns the peer's answer (`None` when it owes none: after `Done`).
+    fn exchange(&mut self, frame: Vec<u8>) -> impl Future<Output = Result<Option<Vec<u8>>, SyncError>> + Send;
+}
+
+/// Syncs with `peer` (its node id) as the initiator, over `transport`, exchanging the
+/// documents `scope` allows; returns what moved.
+pub async fn run_initiator(
+    node: &Node,
+    peer: &str,
+    scope: ScopeFilter,
+    config: Config,
+    transport: &mut impl Transport,
+) -> Result<Stats, SyncError> {
+    let (manifest, scope) = manifest(node, scope).await?;
+    let mut driver = Driver::new(node, peer, Session::initiator(config, scope, manifest)).await?;
+    loop {
+        let Some(frame) = driver.step(node).await? else { break };
+        let answer = transport.exchange(frame).await?;
+        match answer {
+            Some(bytes) if driver.is_open() => driver.input(&bytes)?,
+            None if driver.is_open() => return Err(SyncError::NoAnswer),
+            _ => {}
+        }
+        if !driver.is_open() {
+            // The last answer (an equal Hello) may still have work for a final turn.
+            let _ = driver.step(node).await?;
+            break;
+        }
+    }
+    match driver.status() {
+        Status::Failed(e) => Err(SyncError::Session(e.clone())),
+        _ => Ok(driver.stats().clone()),
+    }
+}
+
+/// The answering side's sessions, one per peer; a new opening from a peer replaces its
+/// session.
+#[derive(Debug, Default)]
+pub struct Responders {
+    sessions: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<Driver>>>>,
+}
+
+impl Responders {
+    /// Answers one frame from `peer`, exchanging the documents `scope` allows (the scope is
+    /// used when the frame opens a new session).
+    pub async fn answer(
+        &self,
+        node: &Node,
+        peer: &str,
+        scope: impl FnOnce() -> ScopeFilter,
+        config: Config,
+        frame: &[u8],
+    ) -> Result<Option<Vec<u8>>, SyncError> {
+        let opening =
+            matches!(cec_core::sync::Frame::decode(frame, config.max_frame_bytes), Ok(cec_core::sync::Frame::Hello(_)));
+        let driver = {
+            let existing = self.sessions.lock().unwrap_or_else(|p| p.into_inner()).get(peer).cloned();
+            match existing {
+                Some(d) if !opening => d,
+                _ => {
+                    let (manifest, scope) = manifest(node, scope()).await?;
+                    let session = Session::responder(now_ms(), config, scope, manifest);
+                    let d = Arc::new(tokio::sync::Mutex::new(Driver::new(node, peer, session).await?));
+                    self.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(peer.to_owned(), d.clone());
+                    d
+                }
+            }
+        };
+        let mut driver = driver.lock().await;
+        let result = async {
+            driver.input(frame)?;
+            driver.step(node).await
+        }
+        .await;
+        if result.is_err() || !driver.is_open() {
+            self.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(peer);
+        }
+        result
+    }
+}
+
+#[cfg(test)]
+mod tests;

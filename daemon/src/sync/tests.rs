@@ -1,0 +1,212 @@
+//! Two real nodes (storage, documents, projections) syncing in one process.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use cec_core::event::{Policy, Provider, Segment, SegmentKind, Session as EventSession, SessionFormat};
+use cec_core::{CheckIn, Direction, Event, Method};
+
+use super::*;
+use crate::config::Config as NodeConfig;
+use crate::node::NewCheckIn;
+use crate::node::index::CheckInFilter;
+
+/// Frames handed straight to the other node's responder.
+struct Direct {
+    to: Arc<Node>,
+    responders: Arc<Responders>,
+    from: String,
+    /// Drop the connection after this many frames (a lost link mid-session).
+    cut_after: Option<usize>,
+    sent: usize,
+}
+
+impl Transport for Direct {
+    async fn exchange(&mut self, frame: Vec<u8>) -> Result<Option<Vec<u8>>, SyncError> {
+        if self.cut_after.is_some_and(|n| self.sent >= n) {
+            return Err(SyncError::Transport("link cut".into()));
+        }
+        self.sent += 1;
+        self.responders.answer(&self.to, &self.from, ScopeFilter::all, Config::default(), &frame).await
+    }
+}
+
+async fn node(dir: &std::path::Path) -> Arc<Node> {
+    Arc::new(Node::open(dir, NodeConfig::default()).await.unwrap())
+}
+
+async fn with_event(node: &Node) {
+    let at: jiff::Timestamp = "2027-03-01T09:00:00Z".parse().unwrap();
+    let event = Event {
+        id: "E1".into(),
+        title: "Spring".into(),
+        provider: Provider { id: "P".into(), name: "P".into(), endorsement: None },
+        venue: None,
+        timezone: "UTC".into(),
+        policy: Policy::default(),
+        sessions: BTreeMap::new(),
+        roster: BTreeMap::new(),
+    };
+    node.create_event(event).await.unwrap();
+    let session = EventSession {
+        id: "S1".into(),
+        title: "Talk".into(),
+        category: "general".into(),
+        format: SessionFormat::InPerson,
+        starts_at: at,
+        segments: vec![Segment::new(SegmentKind::Instruction, 75)],
+    };
+    node.create_session("E1", session).await.unwrap();
+}
+
+async fn scan(node: &Node, id: &str, member: &str, direction: Direction, at: &str) {
+    let at: jiff::Timestamp = at.parse().unwrap();
+    let event = node.require_event("E1").await.unwrap();
+    let inc = NewCheckIn {
+        checkin: CheckIn {
+            id: id.into(),
+            event_id: "E1".into(),
+            session_id: "S1".into(),
+            member_id: member.into(),
+            direction,
+            at,
+            method: Method::Badge,
+            kiosk_id: node.identity.node_id.clone(),
+            recorded_at: at,
+        },
+        at_given: true,
+        method_given: true,
+    };
+    let r = node.record_checkins(&event, "S1", vec![inc]).await.unwrap();
+    r.into_iter().next().unwrap().unwrap();
+}
+
+fn direct(to: &Arc<Node>, responders: &Arc<Responders>, from: &Node) -> Direct {
+    Direct {
+        to: to.clone(),
+        responders: responders.clone(),
+        from: from.identity.node_id.clone(),
+        cut_after: None,
+        sent: 0,
+    }
+}
+
+async fn listed(node: &Node) -> Vec<String> {
+    let (rows, _) = node.checkins(CheckInFilter::default(), 1000).await.unwrap();
+    rows.into_iter().map(|(c, _)| c.id).collect()
+}
+
+/// An in-scan at one kiosk and an out-scan at another make one attendance on both, after
+/// each syncs with the central node; remote check-ins are indexed, fed and credited.
+#[tokio::test]
+async fn check_ins_from_two_kiosks_meet_at_the_central_node() {
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (central, a, b) = (node(dirs[0].path()).await, node(dirs[1].path()).await, node(dirs[2].path()).await);
+    let at_central = Arc::new(Responders::default());
+    with_event(&central).await;
+    // Both kiosks pick the event up from the central node.
+    for k in [&a, &b] {
+        run_initiator(
+            k,
+            &central.identity.node_id,
+            ScopeFilter::all(),
+            Config::default(),
+            &mut direct(&central, &at_central, k),
+        )
+        .await
+        .unwrap();
+        assert!(k.event("E1").await.unwrap().is_some());
+    }
+    scan(&a, "c-in", "M1", Direction::In, "2027-03-01T08:58:00Z").await;
+    scan(&b, "c-out", "M1", Direction::Out, "2027-03-01T10:15:00Z").await;
+    for k in [&a, &b, &a] {
+        let stats = run_initiator(
+            k,
+            &central.identity.node_id,
+            ScopeFilter::all(),
+            Config::default(),
+            &mut direct(&central, &at_central, k),
+        )
+        .await
+        .unwrap();
+        assert!(stats.errors.is_empty(), "{:?}", stats.errors);
+    }
+    for n in [&central, &a] {
+        assert_eq!(listed(n).await, ["c-in", "c-out"]);
+        let att = n.attendance("M1", None).await.unwrap();
+        assert_eq!(att.len(), 1);
+        assert_eq!(att[0].0.credit.credit.to_string(), "1.25", "75 minutes attended");
+        let feed = n.changes(0, 100).await.unwrap();
+        assert!(feed.iter().any(|c| c.kind == "checkin" && c.id == "c-out"), "{feed:?}");
+    }
+    // Nothing new: one round trip, and nothing sent but the summaries.
+    let stats = run_initiator(
+        &a,
+        &central.identity.node_id,
+        ScopeFilter::all(),
+        Config::default(),
+        &mut direct(&central, &at_central, &a),
+    )
+    .await
+    .unwrap();
+    assert_eq!((stats.frames_sent, stats.frames_received), (1, 1), "{stats:?}");
+    for n in [central, a, b] {
+        n.store.close().await;
+    }
+}
+
+/// A link cut mid-session loses nothing: what arrived is stored, and the next session
+/// completes the exchange.
+#[tokio::test]
+async fn a_cut_link_resumes_on_the_next_session() {
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (central, kiosk) = (node(dirs[0].path()).await, node(dirs[1].path()).await);
+    let at_central = Arc::new(Responders::default());
+    with_event(&central).await;
+    let mut t = direct(&central, &at_central, &kiosk);
+    run_initiator(&kiosk, &central.identity.node_id, ScopeFilter::all(), Config::default(), &mut t).await.unwrap();
+    for i in 0..30 {
+        scan(&kiosk, &format!("c{i:02}"), &format!("M{i}"), Direction::In, "2027-03-01T09:00:00Z").await;
+    }
+    let mut cut = direct(&central, &at_central, &kiosk);
+    cut.cut_after = Some(2);
+    let err = run_initiator(&kiosk, &central.identity.node_id, ScopeFilter::all(), Config::default(), &mut cut).await;
+    assert!(matches!(err, Err(SyncError::Transport(_))), "{err:?}");
+    let mut t = direct(&central, &at_central, &kiosk);
+    run_initiator(&kiosk, &central.identity.node_id, ScopeFilter::all(), Config::default(), &mut t).await.unwrap();
+    assert_eq!(listed(&central).await.len(), 30);
+    central.store.close().await;
+    kiosk.store.close().await;
+}
+
+/// A scope keeps documents outside it at home.
+#[tokio::test]
+async fn nothing_outside_the_scope_is_sent() {
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (central, kiosk) = (node(dirs[0].path()).await, node(dirs[1].path()).await);
+    let at_central = Arc::new(Responders::default());
+    with_event(&central).await;
+    central.create_entry("M1", note()).await.unwrap();
+    let only_events = || ScopeFilter::new(|d: &DocId| !matches!(d, DocId::Portfolio { .. }));
+    let mut t = direct(&central, &at_central, &kiosk);
+    run_initiator(&kiosk, &central.identity.node_id, only_events(), Config::default(), &mut t).await.unwrap();
+    assert!(kiosk.event("E1").await.unwrap().is_some());
+    assert!(kiosk.stored_portfolio("M1").await.unwrap().is_none(), "a kiosk never receives a portfolio");
+    central.store.close().await;
+    kiosk.store.close().await;
+}
+
+fn note() -> cec_core::portfolio::Entry {
+    cec_core::portfolio::Entry {
+        id: "n1".into(),
+        kind: cec_core::portfolio::EntryKind::Note,
+        title: "private".into(),
+        description: None,
+        date: jiff::civil::date(2027, 1, 1),
+        cecs: None,
+        contact_minutes: None,
+        category: None,
+        provider: None,
+        evidence: vec![],
+    }
+}
