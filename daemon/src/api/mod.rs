@@ -16,6 +16,7 @@ mod metrics;
 mod openapi;
 mod portfolio;
 mod reports;
+mod server;
 
 use std::sync::Arc;
 
@@ -143,7 +144,7 @@ pub async fn serve(
     node: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(node)).with_graceful_shutdown(shutdown).await
+    server::serve(listener, node, shutdown).await
 }
 
 #[cfg(test)]
