@@ -10,6 +10,7 @@
 pub mod fixtures;
 pub mod http;
 mod node;
+pub mod mount;
 
 pub use http::{Request, Response};
 pub use node::{Node, cecd_bin, workspace_bin};

@@ -114,6 +114,11 @@ impl Store {
         std::fs::create_dir_all(&data_dir)?;
         blobs::prepare_dir(&data_dir.join(BLOB_DIR))?;
         let db_path = data_dir.join(DB_FILE);
+        // Created here with mode 0600 (SQLite would use 0644); its journal files take its mode.
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new().append(true).create(true).mode(0o600).open(&db_path)?;
+        }
         let mut conn = open_write_connection(&db_path, options.busy_timeout)?;
         let before = migrations::migrate(&mut conn)?;
         let latest = latest_change_seq(&conn)?;
