@@ -46,6 +46,56 @@ fn a_first_start_on_a_full_disk_leaves_nothing_half_written() {
     drop(fs);
 }
 
+#[test]
+fn a_full_disk_is_507_naming_the_file_and_loses_nothing() {
+    let mut node = Node::unstarted("", &[]);
+    let Some(fs) = Mount::tmpfs(&node.data_dir(), "8m") else { return };
+    node.restart();
+    let filler = fs.fill();
+
+    storage_error(&put_blob(&node, 256 * 1024), 507, "insufficient_storage", "blobs");
+    let mut stored = Vec::new();
+    let failed = (0..3000).find_map(|i| {
+        let r = post_event(&node, &format!("e{i}"), 4000);
+        if r.status == 201 {
+            stored.push(format!("e{i}"));
+            None
+        } else {
+            Some(r)
+        }
+    });
+    let failed = failed.expect("3000 events fit on a full disk");
+    storage_error(&failed, 507, "insufficient_storage", "cecd.sqlite3");
+    let log = std::fs::read_to_string(node.data_dir().join("../cecd.log")).expect("log");
+    assert!(log.contains("storage failed"), "not logged:\n{}", node.log_tail());
+
+    std::fs::remove_file(filler).expect("free the space");
+    let next = format!("e{}", stored.len());
+    assert_eq!(post_event(&node, &next, 4000).status, 201, "no write once space is back");
+    let blob = put_blob(&node, 256 * 1024);
+    assert!(matches!(blob.status, 200 | 201), "{}", blob.text());
+    node.kill9();
+    node.restart();
+    for id in &stored {
+        node.get(&format!("/v1/events/{id}")).expect(200);
+    }
+    node.get(&format!("/v1/events/{next}")).expect(200);
+    drop(fs);
+}
+
+/// A blob directory that cannot be written is 503, naming it; the node recovers.
+#[test]
+fn unwritable_storage_is_503_and_recovers() {
+    let node = Node::start();
+    let blobs = node.data_dir().join("blobs");
+    let Some(ro) = Mount::read_only(&blobs) else { return };
+    storage_error(&put_blob(&node, 1024), 503, "storage_unavailable", "blobs");
+    assert_eq!(post_event(&node, "meanwhile", 10).status, 201, "the database is not the blob directory");
+    drop(ro);
+    let blob = put_blob(&node, 1024);
+    assert!(matches!(blob.status, 200 | 201), "{}", blob.text());
+}
+
 /// `mkdir -m 755 d; cecd --data-dir d` left the directory 755 and the database and blobs
 /// 644. After a start, nothing in the data directory is open to group or others.
 #[test]

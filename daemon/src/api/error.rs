@@ -6,7 +6,7 @@ use cec_client::wire::{ErrorBody, ErrorDetail};
 use tracing::error;
 
 use crate::node::DocsError;
-use crate::storage::StorageError;
+use crate::storage::{BLOB_DIR, DB_FILE, Failure, Place, StorageError};
 
 /// An API error.
 #[derive(Debug, Clone)]
@@ -89,6 +89,29 @@ impl ApiError {
         Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
     }
 
+    /// 507 `insufficient_storage` (disk full) or 503 `storage_unavailable` (permission denied,
+    /// read-only, I/O error), naming what failed; logged with the cause.
+    pub fn storage(failure: Failure, place: Place, cause: &StorageError) -> Self {
+        let what = match place {
+            Place::Database => format!("the database {DB_FILE} in the data directory"),
+            Place::Blobs => format!("the blob directory {BLOB_DIR}/ in the data directory"),
+        };
+        let (status, code, message) = match failure {
+            Failure::Full => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                "insufficient_storage",
+                format!("the disk is full: could not write {what}; nothing was stored"),
+            ),
+            _ => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                format!("could not write {what} (permission denied, read-only or failing); nothing was stored"),
+            ),
+        };
+        error!(code, place = ?place, cause = %cause, "storage failed");
+        Self::new(status, code, message)
+    }
+
     /// The wire form of the error.
     pub fn detail(&self) -> ErrorDetail {
         ErrorDetail { code: self.code.into(), message: self.message.clone(), field: self.field.clone() }
@@ -107,7 +130,10 @@ impl From<StorageError> for ApiError {
         match e {
             StorageError::TooLarge { limit } => Self::too_large(limit),
             StorageError::InvalidHash => Self::invalid("sha256", "not a sha256 in lowercase hex"),
-            other => Self::internal("storage", other),
+            other => match other.failure() {
+                Some((failure, place)) => Self::storage(failure, place, &other),
+                None => Self::internal("storage", other),
+            },
         }
     }
 }
@@ -134,3 +160,43 @@ impl From<cec_core::doc::DocError> for ApiError {
 
 /// A result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(code: i32) -> StorageError {
+        StorageError::Sqlite(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None))
+    }
+
+    /// Disk full and unwritable storage have their own status, code and a message naming the
+    /// file or directory (before: all `500 internal`).
+    #[test]
+    fn storage_failures_name_what_failed() {
+        let cases = [
+            (sqlite(rusqlite::ffi::SQLITE_FULL), 507, "insufficient_storage", "cecd.sqlite3"),
+            (sqlite(rusqlite::ffi::SQLITE_READONLY), 503, "storage_unavailable", "cecd.sqlite3"),
+            (sqlite(rusqlite::ffi::SQLITE_IOERR), 503, "storage_unavailable", "cecd.sqlite3"),
+            (
+                StorageError::BatchFailed(std::sync::Arc::new(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+                    None,
+                ))),
+                507,
+                "insufficient_storage",
+                "cecd.sqlite3",
+            ),
+            (StorageError::Io(std::io::ErrorKind::StorageFull.into()), 507, "insufficient_storage", "blobs/"),
+            (StorageError::Io(std::io::ErrorKind::PermissionDenied.into()), 503, "storage_unavailable", "blobs/"),
+            (StorageError::Io(std::io::ErrorKind::ReadOnlyFilesystem.into()), 503, "storage_unavailable", "blobs/"),
+        ];
+        for (err, status, code, names) in cases {
+            let what = err.to_string();
+            let api = ApiError::from(err);
+            assert_eq!((api.status.as_u16(), api.code), (status, code), "{what}");
+            assert!(api.message.contains(names), "{what}: {}", api.message);
+        }
+        let other = ApiError::from(sqlite(rusqlite::ffi::SQLITE_CONSTRAINT));
+        assert_eq!(other.code, "internal");
+    }
+}

@@ -45,7 +45,7 @@ pub use compaction::CompactionOutcome;
 pub use docs::{
     LoadedDoc, MAX_DOC_ID_LEN, append_chunk, compact_doc, docs_needing_compaction, list_docs, load_doc, load_doc_at,
 };
-pub use error::StorageError;
+pub use error::{Failure, Place, StorageError};
 pub use migrations::{MIGRATIONS, schema_version};
 pub use sync_state::{
     delete_sync_state, delete_sync_states_for_peer, get_sync_state, put_sync_state, sync_states_for_peer,
