@@ -20,3 +20,37 @@ fn the_json_reader_refuses_what_is_not_one_object() {
     post(body.clone(), "application/json; charset=utf-8").expect(201);
     post(format!("\n{body}\r\n "), "Application/JSON").expect(200);
 }
+
+#[test]
+fn host_headers_are_parsed_strictly() {
+    let node = Node::start();
+    for bad in ["[::1].evil.com", "[::1]evil.com:80", "[::1]:80.evil.com", "127.0.0.1:80:80", "[127.0.0.1]"] {
+        node.authed("GET", "/v1/events").header("host", bad).send().expect_error(403, "forbidden");
+    }
+    let twice = node.authed("GET", "/v1/events").add_header("host", "127.0.0.1").add_header("host", "evil.com");
+    twice.send().expect_error(400, "bad_request");
+    let twice = node.authed("GET", "/v1/events").add_header("host", "localhost").add_header("host", "localhost");
+    twice.send().expect_error(400, "bad_request");
+    node.authed("GET", "/v1/events").header("host", "[::1]:7420").send().expect(200);
+}
+
+#[test]
+fn the_bearer_scheme_is_case_insensitive_and_methods_stay_hidden() {
+    let node = Node::start();
+    for scheme in ["bearer", "BEARER", "Bearer", "bEaReR"] {
+        let r = node.request("GET", "/v1/events").header("authorization", &format!("{scheme} {}", node.token()));
+        r.send().expect(200);
+    }
+    node.request("GET", "/v1/events").header("authorization", &format!("Basic {}", node.token()))
+        .send()
+        .expect_error(401, "unauthorized");
+    node.request("GET", "/v1/events").header("authorization", "Bearer nope").send().expect_error(401, "unauthorized");
+    for method in ["OPTIONS", "PUT", "DELETE", "TRACE"] {
+        let r = node.request(method, "/v1/events").send();
+        r.expect_error(401, "unauthorized");
+        assert!(r.header("allow").is_none(), "{method} without a token lists methods: {:?}", r.header("allow"));
+    }
+    let r = node.authed("OPTIONS", "/v1/events").send();
+    r.expect_error(405, "method_not_allowed");
+    assert!(r.header("allow").is_some_and(|a| a.contains("POST")), "{:?}", r.headers);
+}
