@@ -54,3 +54,30 @@ fn the_bearer_scheme_is_case_insensitive_and_methods_stay_hidden() {
     r.expect_error(405, "method_not_allowed");
     assert!(r.header("allow").is_some_and(|a| a.contains("POST")), "{:?}", r.headers);
 }
+
+/// One grammar for credit strings everywhere: `[0-9]+(.[0-9]+)?`, at most two places.
+#[test]
+fn credit_strings_have_one_grammar() {
+    let node = Node::start();
+    let invalid = |r: cec_e2e::Response, field: &str| {
+        let e = r.expect_error(422, "invalid");
+        assert!(e["field"].as_str().is_some_and(|f| f.starts_with(field)), "{field}: {e}");
+    };
+    let entry = |cecs: &str| {
+        serde_json::json!({"id": "a", "kind": "activity", "title": "x", "date": "2026-01-01", "cecs": cecs})
+    };
+    let goal = |target: &str| serde_json::json!({"title": "g", "target_cecs": target, "due": "2027-01-01"});
+    let program = |total: &str, min: &str| {
+        serde_json::json!({"title": "p", "window_start": "2026-01-01", "window_end": "2027-01-01",
+                           "total_cecs": total, "minimums": {"ethics": min}})
+    };
+    for bad in [" 1", "1 ", "+1", ".5", "5.", "-1", "1e2", "1e-28", "0.0000000000000000000000000001", "0.125"] {
+        invalid(node.post("/v1/portfolios/M-1/entries", &entry(bad)), "cecs");
+        invalid(node.put("/v1/portfolios/M-1/goals/g", &goal(bad)), "target_cecs");
+        invalid(node.put("/v1/portfolios/M-1/requirements/p", &program(bad, "1")), "total_cecs");
+        invalid(node.put("/v1/portfolios/M-1/requirements/p", &program("1", bad)), "minimums");
+    }
+    node.post("/v1/portfolios/M-1/entries", &entry("1.25")).expect(201);
+    node.put("/v1/portfolios/M-1/goals/g", &goal("12.5")).expect(200);
+    node.put("/v1/portfolios/M-1/requirements/p", &program("40", "3")).expect(200);
+}
