@@ -81,3 +81,15 @@ fn credit_strings_have_one_grammar() {
     node.put("/v1/portfolios/M-1/goals/g", &goal("12.5")).expect(200);
     node.put("/v1/portfolios/M-1/requirements/p", &program("40", "3")).expect(200);
 }
+
+/// Errors from axum's own extractors are the envelope too (before: `400 text/plain`).
+#[test]
+fn every_error_is_the_envelope() {
+    let node = Node::start();
+    for path in ["/v1/members/%FF/attendance", "/v1/events/%FF", "/v1/portfolios/%C3%28", "/v1/events/%FF/sessions"] {
+        let r = node.get(path);
+        let e = r.assert_error_shape();
+        assert!(r.status == 400 || r.status == 422 || r.status == 404, "{path}: {} {e}", r.status);
+    }
+    node.get("/v1/members/%FF/attendance").expect_error(400, "bad_request");
+}

@@ -89,11 +89,6 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{context} failed; see the node's log"))
     }
 
-    /// 405 `method_not_allowed`.
-    pub fn method_not_allowed() -> Self {
-        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
-    }
-
     /// 507 `insufficient_storage` (disk full) or 503 `storage_unavailable` (permission denied,
     /// read-only, I/O error), naming what failed; logged with the cause.
     pub fn storage(failure: Failure, place: Place, cause: &StorageError) -> Self {
@@ -117,10 +112,80 @@ impl ApiError {
         Self::new(status, code, message)
     }
 
+    /// 405 `method_not_allowed`.
+    pub fn method_not_allowed() -> Self {
+        Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
+    }
+
     /// The wire form of the error.
     pub fn detail(&self) -> ErrorDetail {
         ErrorDetail { code: self.code.into(), message: self.message.clone(), field: self.field.clone() }
     }
+}
+
+impl ApiError {
+    /// The envelope for an answer some layer gave with `status` and a body that is not ours
+    /// (axum's extractor rejections, a body limit): the code the status stands for, and the
+    /// layer's text as the message.
+    fn from_status(status: StatusCode, text: &str) -> Self {
+        let code = match status.as_u16() {
+            401 => "unauthorized",
+            403 => "forbidden",
+            404 => "not_found",
+            405 => "method_not_allowed",
+            408 => "request_timeout",
+            409 => "conflict",
+            413 => "too_large",
+            414 => "uri_too_long",
+            415 => "unsupported_media_type",
+            422 => "invalid",
+            431 => "headers_too_large",
+            400..=499 => "bad_request",
+            _ => "internal",
+        };
+        let text = text.trim();
+        let message = if text.is_empty() {
+            status.canonical_reason().unwrap_or("error").to_ascii_lowercase()
+        } else {
+            let mut chars = text.chars();
+            let first = chars.next().map(|c| c.to_lowercase().collect::<String>()).unwrap_or_default();
+            let mut m = first + chars.as_str();
+            if m.len() > 300 {
+                let cut = (0..=300).rev().find(|&i| m.is_char_boundary(i)).unwrap_or(0);
+                m.truncate(cut);
+            }
+            m
+        };
+        if code == "internal" {
+            error!(status = status.as_u16(), cause = %message, "a layer answered with a server error");
+        }
+        Self::new(status, code, message)
+    }
+}
+
+/// Rewrites every error answer that is not already JSON into the envelope, whatever layer
+/// gave it, keeping its status and `Allow`.
+pub(super) async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.map(|b| String::from_utf8_lossy(&b).into_owned());
+    let mut out = ApiError::from_status(status, &text.unwrap_or_default()).into_response();
+    if let Some(allow) = parts.headers.get(axum::http::header::ALLOW) {
+        out.headers_mut().insert(axum::http::header::ALLOW, allow.clone());
+    }
+    out
 }
 
 impl IntoResponse for ApiError {

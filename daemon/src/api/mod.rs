@@ -67,6 +67,7 @@ fn routes(node: AppState) -> Router {
         .layer(middleware::from_fn(metrics::track))
         .layer(middleware::from_fn(etag::etag))
         .layer(middleware::from_fn(check_host))
+        .layer(middleware::from_fn(error::json_errors))
         .layer(CompressionLayer::new())
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler", "panicked").into_response()))
         .with_state(node)
@@ -153,8 +154,8 @@ async fn hide_methods_without_token(State(node): State<AppState>, req: Request, 
     if resp.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED && !open {
         return ApiError::unauthorized().into_response();
     }
-}
     resp
+}
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
