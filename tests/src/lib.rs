@@ -9,8 +9,8 @@
 
 pub mod fixtures;
 pub mod http;
-mod node;
 pub mod mount;
+mod node;
 
 pub use http::{Request, Response};
 pub use node::{Node, cecd_bin, workspace_bin};

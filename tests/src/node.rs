@@ -98,7 +98,13 @@ impl Node {
         if !config.is_empty() {
             std::fs::write(root.path().join("data").join("cecd.toml"), config).expect("cecd.toml");
         }
-        Self { root, args: args.iter().map(|s| (*s).to_owned()).collect(), child: None, addr: None, token: String::new() }
+        Self {
+            root,
+            args: args.iter().map(|s| (*s).to_owned()).collect(),
+            child: None,
+            addr: None,
+            token: String::new(),
+        }
     }
 
     /// Starts the node and waits for it to answer; if it exits instead, its log tail.

@@ -41,7 +41,8 @@ fn the_bearer_scheme_is_case_insensitive_and_methods_stay_hidden() {
         let r = node.request("GET", "/v1/events").header("authorization", &format!("{scheme} {}", node.token()));
         r.send().expect(200);
     }
-    node.request("GET", "/v1/events").header("authorization", &format!("Basic {}", node.token()))
+    node.request("GET", "/v1/events")
+        .header("authorization", &format!("Basic {}", node.token()))
         .send()
         .expect_error(401, "unauthorized");
     node.request("GET", "/v1/events").header("authorization", "Bearer nope").send().expect_error(401, "unauthorized");
@@ -63,9 +64,7 @@ fn credit_strings_have_one_grammar() {
         let e = r.expect_error(422, "invalid");
         assert!(e["field"].as_str().is_some_and(|f| f.starts_with(field)), "{field}: {e}");
     };
-    let entry = |cecs: &str| {
-        serde_json::json!({"id": "a", "kind": "activity", "title": "x", "date": "2026-01-01", "cecs": cecs})
-    };
+    let entry = |cecs: &str| serde_json::json!({"id": "a", "kind": "activity", "title": "x", "date": "2026-01-01", "cecs": cecs});
     let goal = |target: &str| serde_json::json!({"title": "g", "target_cecs": target, "due": "2027-01-01"});
     let program = |total: &str, min: &str| {
         serde_json::json!({"title": "p", "window_start": "2026-01-01", "window_end": "2027-01-01",

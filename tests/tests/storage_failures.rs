@@ -26,7 +26,11 @@ fn post_event(node: &Node, id: &str, title_len: usize) -> Response {
 
 fn put_blob(node: &Node, size: usize) -> Response {
     let bytes: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
-    node.authed("PUT", "/v1/blobs").header("content-type", "application/octet-stream").body(bytes).try_send().expect("request")
+    node.authed("PUT", "/v1/blobs")
+        .header("content-type", "application/octet-stream")
+        .body(bytes)
+        .try_send()
+        .expect("request")
 }
 
 /// A first start on a full disk used to leave an empty `api-token`: the node then started,

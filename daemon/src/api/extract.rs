@@ -239,7 +239,9 @@ mod tests {
         for ok in ["application/json", "Application/JSON; charset=utf-8", "application/problem+json"] {
             assert!(is_json_media_type(ok), "{ok}");
         }
-        for bad in ["application/jsonp", "application/json-seq", "text/json", "text/plain", "+json", "application/+json"] {
+        for bad in
+            ["application/jsonp", "application/json-seq", "text/json", "text/plain", "+json", "application/+json"]
+        {
             assert!(!is_json_media_type(bad), "{bad}");
         }
     }

@@ -201,11 +201,23 @@ mod tests {
         {
             assert!(is_loopback_host(ok), "{ok}");
         }
-        for bad in
-            ["example.com", "evil.com:7420", "10.0.0.1", "192.168.1.2:7420", "localhost.evil.com", "[2001:db8::1]",
-             "[::1].evil.com", "[::1]evil", "[::1]:80.evil.com", "[::1", "localhost:x", "127.0.0.1:80:80", "::1",
-             "[127.0.0.1]", "localhost:123456"]
-        {
+        for bad in [
+            "example.com",
+            "evil.com:7420",
+            "10.0.0.1",
+            "192.168.1.2:7420",
+            "localhost.evil.com",
+            "[2001:db8::1]",
+            "[::1].evil.com",
+            "[::1]evil",
+            "[::1]:80.evil.com",
+            "[::1",
+            "localhost:x",
+            "127.0.0.1:80:80",
+            "::1",
+            "[127.0.0.1]",
+            "localhost:123456",
+        ] {
             assert!(!is_loopback_host(bad), "{bad}");
         }
     }
