@@ -31,12 +31,35 @@ pub mod dec_str {
         parse(&s).map_err(serde::de::Error::custom)
     }
 
-    pub(crate) fn parse(s: &str) -> Result<Decimal, String> {
-        let t = s.trim();
-        if t.is_empty() || t.contains(['e', 'E']) {
-            return Err(format!("{s:?} is not a decimal string like \"1.25\""));
+    /// The one grammar of credit strings: digits, optionally a point and more digits
+    /// (`[0-9]+(\.[0-9]+)?`). No sign, no spaces, no exponent, no bare point.
+    pub fn parse(s: &str) -> Result<Decimal, String> {
+        let err = || format!("{s:?} is not a decimal string like \"1.25\"");
+        let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+        let ok = match s.split_once('.') {
+            Some((int, frac)) => digits(int) && digits(frac),
+            None => digits(s),
+        };
+        if !ok {
+            return Err(err());
         }
-        t.parse::<Decimal>().map_err(|_| format!("{s:?} is not a decimal string like \"1.25\""))
+        s.parse::<Decimal>().map_err(|_| err())
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn one_grammar() {
+            for ok in ["0", "1", "1.25", "0.5", "10000", "007.50"] {
+                assert!(super::parse(ok).is_ok(), "{ok}");
+            }
+            for bad in [
+                "", " 1", "1 ", "+1", "-1", ".5", "5.", "1e-28", "1E2", "1_000", "1,5", "0x10", "NaN", "inf", "1.2.3",
+                "١",
+            ] {
+                assert!(super::parse(bad).is_err(), "{bad:?}");
+            }
+        }
     }
 
     /// The same for `Option<Decimal>`.

@@ -4,6 +4,8 @@
 //! listen = "127.0.0.1:7420"   # the local API address
 //! log = "info"                # tracing filter (RUST_LOG syntax)
 //! blob_max_bytes = 67108864   # the largest blob accepted by PUT /v1/blobs
+//! max_connections = 512       # open API connections at most; more wait to be accepted
+//! header_timeout_ms = 10000   # a connection waiting for (the rest of) a request header is closed
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -25,11 +27,23 @@ pub struct Config {
     pub log: String,
     /// The largest blob accepted.
     pub blob_max_bytes: u64,
+    /// The most API connections open at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// How long a connection may take to send a request's header, counted from when it opened
+    /// or finished its previous request: it closes idle keep-alive connections too. Request
+    /// bodies have the same time between their bytes.
+    pub header_timeout_ms: u64,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Self { listen: DEFAULT_LISTEN.into(), log: "info".into(), blob_max_bytes: 64 * 1024 * 1024 }
+        Self {
+            listen: DEFAULT_LISTEN.into(),
+            log: "info".into(),
+            blob_max_bytes: 64 * 1024 * 1024,
+            max_connections: 512,
+            header_timeout_ms: 10_000,
+        }
     }
 }
 

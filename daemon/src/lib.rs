@@ -73,8 +73,12 @@ async fn compact_periodically(store: storage::Store) {
     }
 }
 
+/// Writes `path` (mode 0600, like everything in the data directory) through a temporary file.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes)?;
+    let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
+    f.write_all(bytes)?;
     std::fs::rename(tmp, path)
 }

@@ -56,6 +56,13 @@ impl Request {
         self
     }
 
+    /// Adds a header, keeping any of the same name (to send duplicates).
+    #[must_use]
+    pub fn add_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_ascii_lowercase(), value.to_owned()));
+        self
+    }
+
     /// Removes a header.
     #[must_use]
     pub fn without_header(mut self, name: &str) -> Self {

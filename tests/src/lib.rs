@@ -9,6 +9,7 @@
 
 pub mod fixtures;
 pub mod http;
+pub mod mount;
 mod node;
 
 pub use http::{Request, Response};

@@ -85,20 +85,37 @@ impl Node {
 
     /// Starts a node whose data directory holds `cecd.toml` with `config`.
     pub fn start_configured(config: &str, args: &[&str]) -> Self {
+        let mut node = Self::unstarted(config, args);
+        node.spawn();
+        node
+    }
+
+    /// A node with its (empty but for `config`) data directory, not started yet: prepare the
+    /// directory (mount something on it, say), then [`Node::restart`] or [`Node::try_start`].
+    pub fn unstarted(config: &str, args: &[&str]) -> Self {
         let root = tempfile::Builder::new().prefix("cec-e2e-").tempdir().expect("tempdir");
         std::fs::create_dir(root.path().join("data")).expect("data dir");
         if !config.is_empty() {
             std::fs::write(root.path().join("data").join("cecd.toml"), config).expect("cecd.toml");
         }
-        let mut node = Self {
+        Self {
             root,
             args: args.iter().map(|s| (*s).to_owned()).collect(),
             child: None,
             addr: None,
             token: String::new(),
-        };
-        node.spawn();
-        node
+        }
+    }
+
+    /// Starts the node and waits for it to answer; if it exits instead, its log tail.
+    pub fn try_start(&mut self) -> Result<(), String> {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.spawn())) {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                self.kill9();
+                Err(self.log_tail())
+            }
+        }
     }
 
     /// The data directory.

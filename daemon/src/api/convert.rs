@@ -25,10 +25,17 @@ pub(super) const MAX_CREDIT: u32 = 10_000;
 /// The most contact minutes one entry may claim (the same bound, in minutes).
 pub(super) const MAX_ENTRY_MINUTES: u32 = MAX_CREDIT * 60;
 
-/// Checks that a credit value is within [`MAX_CREDIT`].
+/// The most decimal places a credit value in a request may have (quarters need two).
+pub(super) const CREDIT_PLACES: u32 = 2;
+
+/// Checks that a credit value is within [`MAX_CREDIT`] with at most [`CREDIT_PLACES`]
+/// decimal places (so `"0.0000000000000000000000000001"` is no target).
 pub(super) fn check_credit(field: &str, d: Decimal) -> Result<(), ApiError> {
     if d > Decimal::from(MAX_CREDIT) {
         return Err(ApiError::invalid(field, format!("must be at most {MAX_CREDIT}")));
+    }
+    if d.normalize().scale() > CREDIT_PLACES {
+        return Err(ApiError::invalid(field, format!("must have at most {CREDIT_PLACES} decimal places")));
     }
     Ok(())
 }

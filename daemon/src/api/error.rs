@@ -6,7 +6,7 @@ use cec_client::wire::{ErrorBody, ErrorDetail};
 use tracing::error;
 
 use crate::node::{DocsError, NodeError};
-use crate::storage::StorageError;
+use crate::storage::{BLOB_DIR, DB_FILE, Failure, Place, StorageError};
 
 /// An API error.
 #[derive(Debug, Clone)]
@@ -51,6 +51,11 @@ impl ApiError {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
+    /// 408 `request_timeout`: the body stopped arriving.
+    pub fn request_timeout() -> Self {
+        Self::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", "the request body stopped arriving")
+    }
+
     /// 409 `conflict`.
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "conflict", message)
@@ -59,6 +64,11 @@ impl ApiError {
     /// 413 `too_large`.
     pub fn too_large(limit: u64) -> Self {
         Self::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", format!("request body is larger than {limit} bytes"))
+    }
+
+    /// 415 `unsupported_media_type`.
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", message)
     }
 
     /// 422 `invalid` with the field at fault.
@@ -79,6 +89,29 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{context} failed; see the node's log"))
     }
 
+    /// 507 `insufficient_storage` (disk full) or 503 `storage_unavailable` (permission denied,
+    /// read-only, I/O error), naming what failed; logged with the cause.
+    pub fn storage(failure: Failure, place: Place, cause: &StorageError) -> Self {
+        let what = match place {
+            Place::Database => format!("the database {DB_FILE} in the data directory"),
+            Place::Blobs => format!("the blob directory {BLOB_DIR}/ in the data directory"),
+        };
+        let (status, code, message) = match failure {
+            Failure::Full => (
+                StatusCode::INSUFFICIENT_STORAGE,
+                "insufficient_storage",
+                format!("the disk is full: could not write {what}; nothing was stored"),
+            ),
+            _ => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "storage_unavailable",
+                format!("could not write {what} (permission denied, read-only or failing); nothing was stored"),
+            ),
+        };
+        error!(code, place = ?place, cause = %cause, "storage failed");
+        Self::new(status, code, message)
+    }
+
     /// 405 `method_not_allowed`.
     pub fn method_not_allowed() -> Self {
         Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
@@ -88,6 +121,71 @@ impl ApiError {
     pub fn detail(&self) -> ErrorDetail {
         ErrorDetail { code: self.code.into(), message: self.message.clone(), field: self.field.clone() }
     }
+}
+
+impl ApiError {
+    /// The envelope for an answer some layer gave with `status` and a body that is not ours
+    /// (axum's extractor rejections, a body limit): the code the status stands for, and the
+    /// layer's text as the message.
+    fn from_status(status: StatusCode, text: &str) -> Self {
+        let code = match status.as_u16() {
+            401 => "unauthorized",
+            403 => "forbidden",
+            404 => "not_found",
+            405 => "method_not_allowed",
+            408 => "request_timeout",
+            409 => "conflict",
+            413 => "too_large",
+            414 => "uri_too_long",
+            415 => "unsupported_media_type",
+            422 => "invalid",
+            431 => "headers_too_large",
+            400..=499 => "bad_request",
+            _ => "internal",
+        };
+        let text = text.trim();
+        let message = if text.is_empty() {
+            status.canonical_reason().unwrap_or("error").to_ascii_lowercase()
+        } else {
+            let mut chars = text.chars();
+            let first = chars.next().map(|c| c.to_lowercase().collect::<String>()).unwrap_or_default();
+            let mut m = first + chars.as_str();
+            if m.len() > 300 {
+                let cut = (0..=300).rev().find(|&i| m.is_char_boundary(i)).unwrap_or(0);
+                m.truncate(cut);
+            }
+            m
+        };
+        if code == "internal" {
+            error!(status = status.as_u16(), cause = %message, "a layer answered with a server error");
+        }
+        Self::new(status, code, message)
+    }
+}
+
+/// Rewrites every error answer that is not already JSON into the envelope, whatever layer
+/// gave it, keeping its status and `Allow`.
+pub(super) async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let is_json = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if is_json {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.map(|b| String::from_utf8_lossy(&b).into_owned());
+    let mut out = ApiError::from_status(status, &text.unwrap_or_default()).into_response();
+    if let Some(allow) = parts.headers.get(axum::http::header::ALLOW) {
+        out.headers_mut().insert(axum::http::header::ALLOW, allow.clone());
+    }
+    out
 }
 
 impl IntoResponse for ApiError {
@@ -102,7 +200,10 @@ impl From<StorageError> for ApiError {
         match e {
             StorageError::TooLarge { limit } => Self::too_large(limit),
             StorageError::InvalidHash => Self::invalid("sha256", "not a sha256 in lowercase hex"),
-            other => Self::internal("storage", other),
+            other => match other.failure() {
+                Some((failure, place)) => Self::storage(failure, place, &other),
+                None => Self::internal("storage", other),
+            },
         }
     }
 }
@@ -142,3 +243,43 @@ impl From<NodeError> for ApiError {
 
 /// A result of a handler.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite(code: i32) -> StorageError {
+        StorageError::Sqlite(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None))
+    }
+
+    /// Disk full and unwritable storage have their own status, code and a message naming the
+    /// file or directory (before: all `500 internal`).
+    #[test]
+    fn storage_failures_name_what_failed() {
+        let cases = [
+            (sqlite(rusqlite::ffi::SQLITE_FULL), 507, "insufficient_storage", "cecd.sqlite3"),
+            (sqlite(rusqlite::ffi::SQLITE_READONLY), 503, "storage_unavailable", "cecd.sqlite3"),
+            (sqlite(rusqlite::ffi::SQLITE_IOERR), 503, "storage_unavailable", "cecd.sqlite3"),
+            (
+                StorageError::BatchFailed(std::sync::Arc::new(rusqlite::Error::SqliteFailure(
+                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+                    None,
+                ))),
+                507,
+                "insufficient_storage",
+                "cecd.sqlite3",
+            ),
+            (StorageError::Io(std::io::ErrorKind::StorageFull.into()), 507, "insufficient_storage", "blobs/"),
+            (StorageError::Io(std::io::ErrorKind::PermissionDenied.into()), 503, "storage_unavailable", "blobs/"),
+            (StorageError::Io(std::io::ErrorKind::ReadOnlyFilesystem.into()), 503, "storage_unavailable", "blobs/"),
+        ];
+        for (err, status, code, names) in cases {
+            let what = err.to_string();
+            let api = ApiError::from(err);
+            assert_eq!((api.status.as_u16(), api.code), (status, code), "{what}");
+            assert!(api.message.contains(names), "{what}: {}", api.message);
+        }
+        let other = ApiError::from(sqlite(rusqlite::ffi::SQLITE_CONSTRAINT));
+        assert_eq!(other.code, "internal");
+    }
+}

@@ -18,6 +18,13 @@ pub(super) struct JsonBody<T>(pub(super) T);
 /// Reads a body up to `limit` bytes.
 pub(super) async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, ApiError> {
     axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(c) = cause {
+            if c.is::<tower_http::timeout::TimeoutError>() {
+                return ApiError::request_timeout();
+            }
+            cause = c.source();
+        }
         let too_large = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
             || e.to_string().contains("length limit");
         if too_large {
@@ -29,9 +36,17 @@ pub(super) async fn read_body(body: Body, limit: usize) -> Result<axum::body::By
 }
 
 /// Parses JSON into `T`, naming the field at fault.
+///
+/// A body is one JSON object and nothing after it but whitespace: an array (which serde would
+/// read as the struct's fields in order) or trailing bytes are `400 invalid_json`.
 pub(super) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    match bytes.iter().find(|b| !b.is_ascii_whitespace()) {
+        Some(b'{') => {}
+        Some(_) => return Err(ApiError::invalid_json("the body must be a JSON object")),
+        None => return Err(ApiError::invalid_json("the body is empty; expected a JSON object")),
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    let value: T = serde_path_to_error::deserialize(&mut *de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {
@@ -46,7 +61,17 @@ pub(super) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiErro
                 ApiError::invalid(field, strip_position(&msg))
             }
         }
-    })
+    })?;
+    de.end().map_err(|e| ApiError::invalid_json(format!("unexpected bytes after the JSON object: {e}")))?;
+    Ok(value)
+}
+
+/// Whether a `Content-Type` names JSON: `application/json` or `application/<x>+json`, with
+/// any parameters, in any case.
+fn is_json_media_type(ct: &str) -> bool {
+    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json"
+        || essence.strip_prefix("application/").is_some_and(|sub| sub.len() > 5 && sub.ends_with("+json"))
 }
 
 fn join(path: &str, field: &str) -> String {
@@ -71,8 +96,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     async fn from_request(req: Request, _state: &S) -> Result<Self, Self::Rejection> {
         if let Some(ct) = req.headers().get(axum::http::header::CONTENT_TYPE) {
             let ct = ct.to_str().unwrap_or("");
-            if !ct.starts_with("application/json") && !ct.ends_with("+json") {
-                return Err(ApiError::bad_request(format!("content-type must be application/json, not {ct:?}")));
+            if !is_json_media_type(ct) {
+                return Err(ApiError::unsupported_media_type(format!(
+                    "content-type must be application/json, not {ct:?}"
+                )));
             }
         }
         let bytes = read_body(req.into_body(), JSON_LIMIT).await?;
@@ -188,6 +215,35 @@ mod tests {
         assert_eq!((e.code, e.field.as_deref()), ("invalid", Some("title")));
         let e = parse_json::<T>(br#"{"title": "x", "n": "one"}"#).unwrap_err();
         assert_eq!(e.field.as_deref(), Some("n"));
+    }
+
+    #[test]
+    fn bodies_are_one_object() {
+        let ok = br#"{"title": "x", "n": 1}"#;
+        assert!(parse_json::<T>(ok).is_ok());
+        assert!(parse_json::<T>(b" \n{\"title\": \"x\", \"n\": 1} \r\n").is_ok());
+        for bad in [
+            &br#"{"title": "x", "n": 1}{"id":"X"} <html>"#[..],
+            br#"{"title": "x", "n": 1} x"#,
+            br#"["x", 1]"#,
+            b"  ",
+            b"1",
+        ] {
+            let e = parse_json::<T>(bad).unwrap_err();
+            assert_eq!(e.code, "invalid_json", "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn json_media_types() {
+        for ok in ["application/json", "Application/JSON; charset=utf-8", "application/problem+json"] {
+            assert!(is_json_media_type(ok), "{ok}");
+        }
+        for bad in
+            ["application/jsonp", "application/json-seq", "text/json", "text/plain", "+json", "application/+json"]
+        {
+            assert!(!is_json_media_type(bad), "{bad}");
+        }
     }
 
     #[test]

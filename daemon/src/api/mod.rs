@@ -16,6 +16,7 @@ mod metrics;
 mod openapi;
 mod portfolio;
 mod reports;
+mod server;
 
 use std::sync::Arc;
 
@@ -37,7 +38,16 @@ use crate::node::Node;
 pub type AppState = Arc<Node>;
 
 /// The API's router over `node`.
+///
+/// The routes sit behind one fallback service so that a layer sees their final answers: axum
+/// adds `Allow` to a 405 outside any layer of the router that routes it.
 pub fn app(node: AppState) -> Router {
+    Router::new()
+        .fallback_service(routes(node.clone()))
+        .layer(middleware::from_fn_with_state(node, hide_methods_without_token))
+}
+
+fn routes(node: AppState) -> Router {
     let v1 = Router::new()
         .route("/v1/node", get(node_info))
         .route("/v1/openapi.json", get(openapi::openapi_json))
@@ -57,6 +67,7 @@ pub fn app(node: AppState) -> Router {
         .layer(middleware::from_fn(metrics::track))
         .layer(middleware::from_fn(etag::etag))
         .layer(middleware::from_fn(check_host))
+        .layer(middleware::from_fn(error::json_errors))
         .layer(CompressionLayer::new())
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("handler", "panicked").into_response()))
         .with_state(node)
@@ -70,18 +81,27 @@ async fn method_not_allowed() -> ApiError {
     ApiError::method_not_allowed()
 }
 
-/// Whether a `Host` header names this machine: `localhost`, `*.localhost`, 127.0.0.0/8, ::1.
+/// Whether a `Host` header names this machine: `localhost`, `*.localhost`, 127.0.0.0/8, ::1,
+/// each with an optional port. Anything after a bracketed address but a port is refused.
 fn is_loopback_host(host: &str) -> bool {
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else {
-        host.rsplit_once(':').map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host })
+    fn is_port(p: &str) -> bool {
+        p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit())
+    }
+    if let Some(rest) = host.strip_prefix('[') {
+        let Some((addr, after)) = rest.split_once(']') else { return false };
+        let port_ok = after.is_empty() || after.strip_prefix(':').is_some_and(is_port);
+        return port_ok && addr.parse::<std::net::Ipv6Addr>().is_ok_and(|ip| ip.is_loopback());
+    }
+    let name = match host.rsplit_once(':') {
+        Some((h, port)) if is_port(port) => h,
+        Some(_) => return false,
+        None => host,
     };
     let name = name.to_ascii_lowercase();
     if name == "localhost" || name.ends_with(".localhost") {
         return true;
     }
-    name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    name.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 async fn check_host(req: Request, next: Next) -> Response {
@@ -91,7 +111,18 @@ async fn check_host(req: Request, next: Next) -> Response {
     {
         return ApiError::forbidden(format!("host {h:?} is not this machine")).into_response();
     }
-    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).or_else(|| req.uri().host());
+    let mut hosts = req.headers().get_all(header::HOST).iter();
+    let first = hosts.next();
+    if hosts.next().is_some() {
+        return ApiError::bad_request("more than one Host header").into_response();
+    }
+    let host = match first {
+        Some(h) => match h.to_str() {
+            Ok(h) => Some(h),
+            Err(_) => return ApiError::bad_request("the Host header is not ASCII").into_response(),
+        },
+        None => req.uri().host(),
+    };
     match host {
         Some(h) if is_loopback_host(h) => next.run(req).await,
         Some(h) => ApiError::forbidden(format!("host {h:?} is not this machine")).into_response(),
@@ -99,17 +130,31 @@ async fn check_host(req: Request, next: Next) -> Response {
     }
 }
 
-async fn require_token(State(node): State<AppState>, req: Request, next: Next) -> Response {
-    let given = req
-        .headers()
+/// Whether the request carries this node's token: `Authorization: Bearer <token>`, the scheme
+/// in any case (RFC 9110 §11.1).
+fn has_token(node: &Node, headers: &axum::http::HeaderMap) -> bool {
+    let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
-    match given {
-        Some(t) if constant_time_eq(t.as_bytes(), node.identity.token.as_bytes()) => next.run(req).await,
-        _ => ApiError::unauthorized().into_response(),
+        .and_then(|v| v.trim_start().split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim());
+    given.is_some_and(|t| constant_time_eq(t.as_bytes(), node.identity.token.as_bytes()))
+}
+
+async fn require_token(State(node): State<AppState>, req: Request, next: Next) -> Response {
+    if has_token(&node, req.headers()) { next.run(req).await } else { ApiError::unauthorized().into_response() }
+}
+
+/// A `405` lists the path's methods in `Allow`; without the token that is a `401` like any
+/// other answer from a protected path.
+async fn hide_methods_without_token(State(node): State<AppState>, req: Request, next: Next) -> Response {
+    let open = req.uri().path() == "/v1/health" || has_token(&node, req.headers());
+    let resp = next.run(req).await;
+    if resp.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED && !open {
+        return ApiError::unauthorized().into_response();
     }
+    resp
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -143,7 +188,7 @@ pub async fn serve(
     node: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(node)).with_graceful_shutdown(shutdown).await
+    server::serve(listener, node, shutdown).await
 }
 
 #[cfg(test)]
@@ -156,9 +201,23 @@ mod tests {
         {
             assert!(is_loopback_host(ok), "{ok}");
         }
-        for bad in
-            ["example.com", "evil.com:7420", "10.0.0.1", "192.168.1.2:7420", "localhost.evil.com", "[2001:db8::1]"]
-        {
+        for bad in [
+            "example.com",
+            "evil.com:7420",
+            "10.0.0.1",
+            "192.168.1.2:7420",
+            "localhost.evil.com",
+            "[2001:db8::1]",
+            "[::1].evil.com",
+            "[::1]evil",
+            "[::1]:80.evil.com",
+            "[::1",
+            "localhost:x",
+            "127.0.0.1:80:80",
+            "::1",
+            "[127.0.0.1]",
+            "localhost:123456",
+        ] {
             assert!(!is_loopback_host(bad), "{bad}");
         }
     }

@@ -43,8 +43,9 @@ fn blob_path(blob_dir: &Path, sha256: &str) -> PathBuf {
 
 /// Creates `blobs/` and `blobs/tmp/`, and deletes temp files a crash left behind.
 pub(crate) fn prepare_dir(blob_dir: &Path) -> Result<(), StorageError> {
+    use std::os::unix::fs::DirBuilderExt;
     let tmp = blob_dir.join("tmp");
-    std::fs::create_dir_all(&tmp)?;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&tmp)?;
     for entry in std::fs::read_dir(&tmp)? {
         let path = entry?.path();
         if let Err(err) = std::fs::remove_file(&path) {
@@ -93,7 +94,7 @@ impl Store {
     {
         let blob_dir = self.blob_dir();
         let tmp_path = blob_dir.join("tmp").join(temp_name());
-        let mut file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&tmp_path).await?;
+        let mut file = tokio::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp_path).await?;
         let mut guard = TempFile { path: Some(tmp_path.clone()) };
         let mut hasher = Sha256::new();
         let mut size = 0_u64;
@@ -119,7 +120,7 @@ impl Store {
             // Same hash, same content: the temp copy is dropped by the guard.
             drop(guard);
         } else {
-            match tokio::fs::create_dir(&shard).await {
+            match tokio::fs::DirBuilder::new().mode(0o700).create(&shard).await {
                 Ok(()) => sync_dir(blob_dir.clone()).await?,
                 Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(err) => return Err(err.into()),

@@ -89,7 +89,60 @@ pub enum StorageError {
     Automerge(#[from] automerge::AutomergeError),
 }
 
+/// What kind of storage failure an error is, for callers that answer differently to each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Failure {
+    /// The disk (or quota) is full.
+    Full,
+    /// The storage cannot be written at all: permission denied, read-only, an I/O error.
+    Unavailable,
+}
+
+/// Where a failure happened, for messages: the database or the blob directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Place {
+    /// `cecd.sqlite3` (and its journal).
+    Database,
+    /// `blobs/`.
+    Blobs,
+}
+
+fn sqlite_failure(e: &rusqlite::Error) -> Option<Failure> {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code()? {
+        C::DiskFull => Some(Failure::Full),
+        C::ReadOnly | C::CannotOpen | C::PermissionDenied | C::SystemIoFailure => Some(Failure::Unavailable),
+        _ => None,
+    }
+}
+
+fn io_failure(e: &std::io::Error) -> Option<Failure> {
+    use std::io::ErrorKind as K;
+    match e.kind() {
+        K::StorageFull | K::QuotaExceeded => Some(Failure::Full),
+        K::PermissionDenied | K::ReadOnlyFilesystem => Some(Failure::Unavailable),
+        _ => None,
+    }
+}
+
 impl StorageError {
+    /// Whether this is a full disk or unwritable storage (rather than a bug or bad input), and
+    /// where: SQLite errors are the database's, file errors the blob directory's.
+    pub fn failure(&self) -> Option<(Failure, Place)> {
+        match self {
+            Self::Sqlite(e) | Self::Migration { source: e, .. } => Some((sqlite_failure(e)?, Place::Database)),
+            Self::BatchFailed(e) => Some((sqlite_failure(e)?, Place::Database)),
+            Self::Io(e) => Some((io_failure(e)?, Place::Blobs)),
+            Self::Stream(e) => {
+                let io = e.downcast_ref::<std::io::Error>()?;
+                Some((io_failure(io)?, Place::Blobs))
+            }
+            _ => None,
+        }
+    }
+
     /// Wraps an error of the caller's own in a job, so the job's savepoint is rolled back while
     /// the rest of the batch commits. Get it back with `downcast_ref` on the `Job` payload.
     pub fn job<E>(err: E) -> Self

@@ -46,7 +46,7 @@ pub use docs::{
     LoadedDoc, MAX_DOC_ID_LEN, append_chunk, compact_doc, doc_heads, docs_needing_compaction,
     docs_with_projection_before, list_docs, load_doc, load_doc_at, set_doc_heads,
 };
-pub use error::StorageError;
+pub use error::{Failure, Place, StorageError};
 pub use migrations::{MIGRATIONS, schema_version};
 pub use sync_state::{
     delete_sync_state, delete_sync_states_for_peer, get_sync_state, put_sync_state, sync_states_for_peer,
@@ -115,6 +115,11 @@ impl Store {
         std::fs::create_dir_all(&data_dir)?;
         blobs::prepare_dir(&data_dir.join(BLOB_DIR))?;
         let db_path = data_dir.join(DB_FILE);
+        // Created here with mode 0600 (SQLite would use 0644); its journal files take its mode.
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new().append(true).create(true).mode(0o600).open(&db_path)?;
+        }
         let mut conn = open_write_connection(&db_path, options.busy_timeout)?;
         let before = migrations::migrate(&mut conn)?;
         let latest = latest_change_seq(&conn)?;

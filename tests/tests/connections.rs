@@ -1,0 +1,106 @@
+//! Connections a hostile local process holds open: idle ones, half a header, idle keep-alive.
+//! They are closed after the header timeout, the node answers others meanwhile, and the
+//! connection cap holds with a warning in the log.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use cec_e2e::Node;
+
+/// Opens `n` connections of each kind: silent, half a header, one request then idle.
+fn hold(node: &Node, n: usize) -> Vec<TcpStream> {
+    let mut held = Vec::new();
+    for _ in 0..n {
+        held.push(TcpStream::connect(node.addr()).expect("connect"));
+        let mut half = TcpStream::connect(node.addr()).expect("connect");
+        half.write_all(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ").expect("write");
+        held.push(half);
+        let mut idle = TcpStream::connect(node.addr()).expect("connect");
+        idle.write_all(b"GET /v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").expect("write");
+        let mut buf = [0u8; 4096];
+        let got = idle.read(&mut buf).expect("read the answer");
+        assert!(buf[..got].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..got]));
+        held.push(idle);
+    }
+    held
+}
+
+/// Whether the server closed `s` within `within`: a read sees EOF or a reset.
+fn closed_within(s: &mut TcpStream, within: Duration) -> bool {
+    s.set_read_timeout(Some(within)).expect("timeout");
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue, // an error answer before closing is fine
+            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+#[track_caller]
+fn health_within(node: &Node, limit: Duration) {
+    let start = Instant::now();
+    let r = node.request("GET", "/v1/health").send();
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(start.elapsed() < limit, "health took {:?}:\n{}", start.elapsed(), node.log_tail());
+}
+
+#[test]
+fn idle_connections_are_closed_and_others_served() {
+    let node = Node::start_configured("header_timeout_ms = 1500\n", &[]);
+    let mut held = hold(&node, 100);
+    health_within(&node, Duration::from_secs(1));
+    // Before the fix these stayed open for good.
+    let deadline = Instant::now() + Duration::from_secs(6);
+    for (i, s) in held.iter_mut().enumerate() {
+        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(10));
+        assert!(closed_within(s, left), "connection {i} (kind {}) still open after the header timeout", i % 3);
+    }
+    health_within(&node, Duration::from_secs(1));
+}
+
+#[test]
+fn long_polls_outlive_the_header_timeout() {
+    let node = Node::start_configured("header_timeout_ms = 1000\n", &[]);
+    let start = Instant::now();
+    let r = node.get("/v1/changes?since=999999&wait=3");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(start.elapsed() >= Duration::from_secs(3), "long poll ended after {:?}", start.elapsed());
+}
+
+#[test]
+fn the_connection_cap_holds_and_clears() {
+    let node = Node::start_configured("max_connections = 30\nheader_timeout_ms = 1000\n", &[]);
+    let held = hold(&node, 15); // 45 connections, more than the cap
+    // The ones over the cap wait in the backlog; the others are closed by the timeout, and
+    // then the waiting ones and a newcomer are served.
+    health_within(&node, Duration::from_secs(5));
+    drop(held);
+    health_within(&node, Duration::from_secs(1));
+    let log = std::fs::read_to_string(node.data_dir().join("../cecd.log")).expect("log");
+    assert!(log.contains("connection limit reached"), "no warning about the cap:\n{}", node.log_tail());
+}
+
+/// A body that stops arriving is answered `408` in the envelope, and the connection closed.
+#[test]
+fn a_stalled_body_times_out() {
+    let node = Node::start_configured("header_timeout_ms = 1000\n", &[]);
+    let mut s = TcpStream::connect(node.addr()).expect("connect");
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"title\":",
+        node.token()
+    );
+    s.write_all(head.as_bytes()).expect("write");
+    s.set_read_timeout(Some(Duration::from_secs(5))).expect("timeout");
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"request_timeout\""), "{text}");
+}
