@@ -179,6 +179,128 @@ pub struct NodeInfo {
     pub data_dir: String,
     /// The address the API listens on.
     pub listen: String,
+    /// What another node passes to `POST /v1/peers` to sync with this one (null while the
+    /// peer listener is off).
+    #[serde(default)]
+    pub peer_url: Option<String>,
+}
+
+/// A node's credential, as the local API shows it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CredentialJson {
+    /// The organization's name.
+    pub org: String,
+    /// The node it is for.
+    pub node_id: String,
+    /// Its role: `central`, `kiosk`, `member` or `staff`.
+    pub role: String,
+    /// What it may sync: `*`, `event:<id>`, `provider:<id>`, `member:<id>`.
+    pub scopes: Vec<String>,
+    /// When it was signed.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub issued_at: Timestamp,
+    /// When it stops being accepted.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub expires_at: Timestamp,
+    /// The signed credential, to install with `POST /v1/node/credential`.
+    pub credential: String,
+}
+
+/// `POST /v1/admin/credentials`: a credential to issue (central node only).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct IssueCredential {
+    /// The node's public key, base64url (its `public_key` in `GET /v1/node`).
+    pub node_public_key: String,
+    /// `kiosk`, `member`, `staff` or `central`.
+    pub role: String,
+    /// What it may sync.
+    pub scopes: Vec<String>,
+    /// When it expires.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub expires_at: Timestamp,
+}
+
+/// `POST /v1/node/credential`: installs a credential and pins the organization key.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct InstallCredential {
+    /// The signed credential.
+    pub credential: String,
+    /// The organization's public key, base64url.
+    pub org_public_key: String,
+}
+
+/// `POST /v1/peers`: a static peer.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewPeer {
+    /// The peer's `peer_url` (from its `GET /v1/node`).
+    pub url: String,
+}
+
+/// A peer this node syncs with.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PeerJson {
+    /// Its node id.
+    pub peer_id: String,
+    /// Its peer URL.
+    pub url: String,
+    /// Its role, once a sync saw its credential.
+    pub role: Option<String>,
+    /// `static`, `central` or `mdns`.
+    pub source: String,
+    /// When it last answered.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub last_seen: Option<Timestamp>,
+    /// When a sync with it last completed.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub last_sync: Option<Timestamp>,
+    /// `ok`, `failing` or `never_synced`.
+    pub state: String,
+    /// The last sync's error.
+    pub last_error: Option<String>,
+}
+
+/// `POST /v1/sync`: one peer, or all of them.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SyncRequest {
+    /// Only this peer.
+    #[serde(default)]
+    pub peer_id: Option<String>,
+}
+
+/// What a sync round moved with one peer.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SyncPeerJson {
+    /// The peer.
+    pub peer_id: String,
+    /// Documents something was sent for.
+    pub docs_sent: usize,
+    /// Documents the peer's changes changed here.
+    pub docs_received: usize,
+    /// Bytes sent.
+    pub bytes_sent: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// `POST /v1/sync`'s answer.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SyncResult {
+    /// One entry per peer synced.
+    pub peers: Vec<SyncPeerJson>,
 }
 
 /// An endorsement of the provider.

@@ -33,6 +33,10 @@ pub struct Config {
     /// or finished its previous request: it closes idle keep-alive connections too. Request
     /// bodies have the same time between their bytes.
     pub header_timeout_ms: u64,
+    /// The peer listener's address (other nodes sync there); off when unset.
+    pub peer_listen: Option<String>,
+    /// Seconds between background sync rounds with every known peer (0: only on request).
+    pub sync_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -43,6 +47,8 @@ impl Default for Config {
             blob_max_bytes: 64 * 1024 * 1024,
             max_connections: 512,
             header_timeout_ms: 10_000,
+            peer_listen: None,
+            sync_interval_secs: 30,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod api;
 pub mod config;
 pub mod demo;
 pub mod node;
+pub mod peer;
 pub mod report;
 pub mod storage;
 pub mod sync;
@@ -41,6 +42,22 @@ pub async fn run(
     write_atomically(&data_dir.join(node::identity::URL_FILE), url.as_bytes())?;
     info!(%url, node_id = %node.identity.node_id, data_dir = %data_dir.display(), "cecd listening");
     let compactor = tokio::spawn(compact_periodically(node.store.clone()));
+    let peer_listener = match &config.peer_listen {
+        Some(addr) => {
+            let l = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen for peers on {addr}: {e}"))?;
+            let url = peer::PeerUrl { authority: l.local_addr()?.to_string(), node_id: node.node_id() };
+            info!(peer_url = %url, "peer listener open");
+            if let Ok(mut u) = node.peer_url.lock() {
+                *u = Some(url.to_string());
+            }
+            let stopping = node.stopping.clone();
+            Some(tokio::spawn(peer::server::serve(l, node.clone(), async move { stopping.cancelled().await })))
+        }
+        None => None,
+    };
+    let syncer = tokio::spawn(sync_periodically(node.clone()));
     // On a signal, stop taking requests and end long polls at once, so shutdown waits only
     // for writes in flight.
     let stopping = node.stopping.clone();
@@ -50,10 +67,54 @@ pub async fn run(
     })
     .await?;
     compactor.abort();
+    syncer.abort();
+    if let Some(p) = peer_listener {
+        p.abort();
+    }
     info!("shutting down: finishing queued writes");
     node.store.close().await;
     let _ = std::fs::remove_file(data_dir.join(node::identity::URL_FILE));
     Ok(())
+}
+
+/// Syncs with every known peer soon after a local change and every `sync_interval_secs`,
+/// backing off (with jitter) while rounds fail; one round at a time.
+async fn sync_periodically(node: Arc<node::Node>) {
+    let interval = node.config.sync_interval_secs;
+    if interval == 0 {
+        return;
+    }
+    let mut changes = node.store.subscribe_changes();
+    let mut seen = changes.latest();
+    let mut failures: u32 = 0;
+    loop {
+        let base = std::time::Duration::from_secs(interval);
+        let backoff = base.saturating_mul(1 << failures.min(5));
+        let jitter = std::time::Duration::from_millis(u64::from(node::identity::random32().map_or(0, |b| b[0])) * 4);
+        tokio::select! {
+            () = tokio::time::sleep(backoff + jitter) => {}
+            // Soon after a local change (debounced), unless rounds are failing.
+            Ok(seq) = changes.wait_past(seen), if failures == 0 => {
+                seen = seq;
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            () = node.stopping.cancelled() => return,
+        }
+        if node.credential().is_none() {
+            continue;
+        }
+        match node.sync_all().await {
+            Ok(reports) => {
+                let failed = reports.iter().filter(|r| r.error.is_some()).count();
+                failures = if failed > 0 && failed == reports.len() { failures + 1 } else { 0 };
+                for r in reports.iter().filter(|r| r.docs_sent + r.docs_received > 0 || r.error.is_some()) {
+                    info!(peer = %r.peer_id, sent = r.docs_sent, received = r.docs_received, error = ?r.error, "synced");
+                }
+            }
+            Err(e) => tracing::warn!(cause = %e, "sync round failed"),
+        }
+        seen = changes.latest().max(seen);
+    }
 }
 
 /// Chunks per document before the background job folds them into a snapshot.

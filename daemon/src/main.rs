@@ -21,6 +21,11 @@ struct Cli {
     #[arg(long)]
     log: Option<String>,
 
+    /// Address of the peer listener other nodes sync with (off unless given; 127.0.0.1:0
+    /// picks a free port) [or `peer_listen` in cecd.toml]
+    #[arg(long)]
+    peer_listen: Option<String>,
+
     /// Load a small demo conference (with the source's examples) at start
     #[arg(long)]
     demo: bool,
@@ -33,6 +38,13 @@ struct Cli {
 enum Command {
     /// Print the local API token (created on first start)
     Token,
+    /// Make this node the organization's central node: create the organization key and give
+    /// this node the `central` role with scope `*`
+    InitCentral {
+        /// The organization's name
+        #[arg(long)]
+        org: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -44,7 +56,21 @@ fn main() -> anyhow::Result<()> {
         println!("{}", id.token);
         return Ok(());
     }
+    if let Some(Command::InitCentral { org }) = &cli.command {
+        let id = cecd::node::Identity::load_or_create(&data_dir)?;
+        let org = org.trim();
+        anyhow::ensure!(!org.is_empty(), "--org must name the organization");
+        let e =
+            cecd::node::credential::Enrolment::init_central(&data_dir, org, id.signing_key(), jiff::Timestamp::now())?;
+        let key = e.org_key.map(|k| cecd::node::credential::encode_public_key(&k)).unwrap_or_default();
+        println!("this node ({}) is now the central node of {org}", id.node_id);
+        println!("organization public key: {key}");
+        return Ok(());
+    }
     let mut config = cecd::config::Config::load(&data_dir)?;
+    if let Some(p) = cli.peer_listen {
+        config.peer_listen = Some(p);
+    }
     if let Some(l) = cli.listen {
         config.listen = l;
     }

@@ -17,6 +17,7 @@ mod openapi;
 mod portfolio;
 mod reports;
 mod server;
+mod sync;
 
 use std::sync::Arc;
 
@@ -58,6 +59,7 @@ fn routes(node: AppState) -> Router {
         .merge(portfolio::routes())
         .merge(reports::routes())
         .merge(feed::routes())
+        .merge(sync::routes())
         .route_layer(middleware::from_fn_with_state(node.clone(), require_token));
     Router::new()
         .route("/v1/health", get(health))
@@ -175,10 +177,11 @@ async fn node_info(State(node): State<AppState>) -> axum::Json<NodeInfo> {
         node_id: node.identity.node_id.clone(),
         role: node.role().into(),
         public_key: node.identity.public_key(),
-        org_public_key: None,
-        credential: None,
+        org_public_key: node.org_key().map(|k| crate::node::credential::encode_public_key(&k)),
+        credential: node.credential().and_then(|c| serde_json::to_value(sync::credential_json(&c)).ok()),
         data_dir: node.data_dir.display().to_string(),
         listen: node.listen.lock().map(|l| l.clone()).unwrap_or_default(),
+        peer_url: node.peer_url.lock().ok().and_then(|u| u.clone()),
     })
 }
 

@@ -29,6 +29,34 @@ type Route = (HttpMethod, &'static str, &'static str, Body, u16, Body);
 const ROUTES: &[Route] = &[
     (HttpMethod::Get, "/v1/health", "Liveness and identity (no token needed)", Body::None, 200, Body::Json("Health")),
     (HttpMethod::Get, "/v1/node", "This node", Body::None, 200, Body::Json("NodeInfo")),
+    (HttpMethod::Get, "/v1/peers", "The peers this node syncs with", Body::None, 200, Body::List("PeerJson")),
+    (
+        HttpMethod::Post,
+        "/v1/peers",
+        "Add a static peer by its peer_url",
+        Body::Json("NewPeer"),
+        201,
+        Body::Json("PeerJson"),
+    ),
+    (HttpMethod::Delete, "/v1/peers/{peer_id}", "Forget a peer", Body::None, 204, Body::None),
+    (HttpMethod::Post, "/v1/sync", "Run a sync round now", Body::Json("SyncRequest"), 200, Body::Json("SyncResult")),
+    (HttpMethod::Get, "/v1/sync/status", "Sync state per peer", Body::None, 200, Body::Raw("application/json")),
+    (
+        HttpMethod::Post,
+        "/v1/admin/credentials",
+        "Issue a credential (central node only)",
+        Body::Json("IssueCredential"),
+        201,
+        Body::Json("CredentialJson"),
+    ),
+    (
+        HttpMethod::Post,
+        "/v1/node/credential",
+        "Install this node's credential and pin the organization key",
+        Body::Json("InstallCredential"),
+        200,
+        Body::Json("CredentialJson"),
+    ),
     (HttpMethod::Get, "/v1/openapi.json", "This document", Body::None, 200, Body::Raw("application/json")),
     (
         HttpMethod::Post,
@@ -319,6 +347,14 @@ fn build() -> OpenApi {
         .schema_from::<ErrorDetail>()
         .schema_from::<Health>()
         .schema_from::<NodeInfo>()
+        .schema_from::<CredentialJson>()
+        .schema_from::<IssueCredential>()
+        .schema_from::<InstallCredential>()
+        .schema_from::<NewPeer>()
+        .schema_from::<PeerJson>()
+        .schema_from::<SyncRequest>()
+        .schema_from::<SyncPeerJson>()
+        .schema_from::<SyncResult>()
         .schema_from::<EndorsementJson>()
         .schema_from::<ProviderJson>()
         .schema_from::<PolicyJson>()

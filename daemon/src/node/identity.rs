@@ -68,7 +68,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> IdentityError + '_ {
     move |source| IdentityError::Io { path: path.display().to_string(), source }
 }
 
-fn random32() -> Result<[u8; 32], IdentityError> {
+pub(crate) fn random32() -> Result<[u8; 32], IdentityError> {
     let mut b = [0u8; 32];
     getrandom::fill(&mut b).map_err(|e| IdentityError::Random(e.to_string()))?;
     Ok(b)
@@ -77,7 +77,7 @@ fn random32() -> Result<[u8; 32], IdentityError> {
 /// Writes a secret file with mode 0600 atomically: a temporary file beside it, fsynced, then
 /// renamed over it and the directory fsynced. A crash or a full disk leaves the old file (or
 /// none), never a short one.
-fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), IdentityError> {
+pub(crate) fn write_secret(path: &Path, bytes: &[u8]) -> Result<(), IdentityError> {
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
     let tmp = std::path::PathBuf::from(tmp);
@@ -166,6 +166,11 @@ impl Identity {
         let digest = Sha256::digest(key.verifying_key().as_bytes());
         let node_id = format!("n{}", digest.iter().take(12).map(|b| format!("{b:02x}")).collect::<String>());
         Ok(Self { key, token, node_id })
+    }
+
+    /// The node's signing key (its TLS certificate and credential requests are made from it).
+    pub fn signing_key(&self) -> &SigningKey {
+        &self.key
     }
 
     /// The public key, base64url.

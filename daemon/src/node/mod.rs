@@ -1,12 +1,14 @@
 //! The node: its identity, storage, documents and configuration, shared by every handler.
 
 pub mod checkins;
+pub mod credential;
 mod credit;
 pub mod docs;
 mod error;
 pub mod events;
 pub mod identity;
 pub mod index;
+mod peers;
 mod portfolio;
 pub mod projection;
 
@@ -23,6 +25,7 @@ pub use docs::{Docs, DocsError};
 pub use error::{NodeError, NodeResult};
 pub use events::Created;
 pub use identity::Identity;
+pub use peers::SyncReport;
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +37,9 @@ pub enum OpenError {
     /// Storage.
     #[error(transparent)]
     Storage(#[from] crate::storage::StorageError),
+    /// The enrolment files.
+    #[error(transparent)]
+    Enrolment(#[from] credential::EnrolmentError),
     /// Rebuilding a document's derived rows.
     #[error("rebuilding the index: {0}")]
     Index(#[from] DocsError),
@@ -59,6 +65,12 @@ pub struct Node {
     pub stopping: tokio_util::sync::CancellationToken,
     /// Check-in ids being written now (see `checkins.rs`).
     claims: checkins::Claims,
+    /// The organization as this node knows it: pinned key, own credential.
+    pub enrolment: std::sync::RwLock<credential::Enrolment>,
+    /// The peer listener's URL, once bound.
+    pub peer_url: Mutex<Option<String>>,
+    /// Sync sessions other nodes opened with this one.
+    pub responders: crate::sync::Responders,
 }
 
 impl Node {
@@ -76,6 +88,9 @@ impl Node {
             listen: Mutex::new(String::new()),
             stopping: tokio_util::sync::CancellationToken::new(),
             claims: checkins::Claims::default(),
+            enrolment: std::sync::RwLock::new(credential::Enrolment::load(data_dir)?),
+            peer_url: Mutex::new(None),
+            responders: crate::sync::Responders::default(),
         };
         node.reproject_stale().await?;
         Ok(node)
@@ -83,7 +98,17 @@ impl Node {
 
     /// The node's role: `none` until it is enrolled.
     pub fn role(&self) -> &'static str {
-        "none"
+        self.credential().map_or("none", |c| c.role.as_str())
+    }
+
+    /// This node's credential, if it is enrolled.
+    pub fn credential(&self) -> Option<credential::Credential> {
+        self.enrolment.read().unwrap_or_else(|p| p.into_inner()).credential.clone()
+    }
+
+    /// The pinned organization key, if enrolled.
+    pub fn org_key(&self) -> Option<ed25519_dalek::VerifyingKey> {
+        self.enrolment.read().unwrap_or_else(|p| p.into_inner()).org_key
     }
 
     /// Up to `limit` change-feed entries after `since`, oldest first.

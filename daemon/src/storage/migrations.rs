@@ -92,6 +92,19 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE docs ADD COLUMN heads BLOB NOT NULL DEFAULT x'';
     ALTER TABLE docs ADD COLUMN projection INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 5: the peers this node syncs with, and how the last syncs went.
+    r#"
+    CREATE TABLE peers (
+        peer_id    TEXT PRIMARY KEY NOT NULL,
+        url        TEXT NOT NULL,
+        source     TEXT NOT NULL,
+        role       TEXT,
+        added_at   INTEGER NOT NULL,
+        last_seen  INTEGER,
+        last_sync  INTEGER,
+        last_error TEXT
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this binary writes.

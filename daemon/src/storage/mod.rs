@@ -23,6 +23,7 @@ mod compaction;
 mod docs;
 mod error;
 mod migrations;
+mod peers;
 mod reader;
 mod sync_state;
 mod writer;
@@ -48,6 +49,7 @@ pub use docs::{
 };
 pub use error::{Failure, Place, StorageError};
 pub use migrations::{MIGRATIONS, schema_version};
+pub use peers::{PeerRow, delete_peer, get_peer, list_peers, put_peer, record_sync};
 pub use sync_state::{
     delete_sync_state, delete_sync_states_for_peer, get_sync_state, put_sync_state, sync_states_for_peer,
 };

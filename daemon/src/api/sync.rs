@@ -1,0 +1,179 @@
+//! Peers, sync rounds, and credentials (issuing on the central node, installing anywhere).
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use cec_client::wire::{
+    CredentialJson, InstallCredential, IssueCredential, NewPeer, Page, PeerJson, SyncPeerJson, SyncRequest, SyncResult,
+};
+use cec_core::ident::{Role, Scope, Scopes};
+
+use super::AppState;
+use super::error::{ApiError, ApiResult};
+use super::extract::{JsonBody, check_id};
+use crate::node::credential::{Credential, Enrolment, EnrolmentError, parse_public_key};
+use crate::node::{Node, SyncReport};
+use crate::storage::PeerRow;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/peers", get(list_peers).post(add_peer))
+        .route("/v1/peers/{peer_id}", delete(remove_peer))
+        .route("/v1/sync", post(sync_now))
+        .route("/v1/sync/status", get(status))
+        .route("/v1/admin/credentials", post(issue))
+        .route("/v1/node/credential", post(install))
+}
+
+fn ts(ms: Option<i64>) -> Option<jiff::Timestamp> {
+    ms.and_then(|m| jiff::Timestamp::from_millisecond(m).ok())
+}
+
+fn peer_json(p: PeerRow) -> PeerJson {
+    let state = match (&p.last_error, p.last_sync) {
+        (Some(_), _) => "failing",
+        (None, Some(_)) => "ok",
+        (None, None) => "never_synced",
+    };
+    PeerJson {
+        peer_id: p.peer_id,
+        url: p.url,
+        role: p.role,
+        source: p.source,
+        last_seen: ts(p.last_seen),
+        last_sync: ts(p.last_sync),
+        state: state.into(),
+        last_error: p.last_error,
+    }
+}
+
+/// A credential as the API shows it.
+pub(super) fn credential_json(c: &Credential) -> CredentialJson {
+    CredentialJson {
+        org: c.org.clone(),
+        node_id: c.node_id.to_string(),
+        role: c.role.as_str().into(),
+        scopes: c.scopes.iter().map(ToString::to_string).collect(),
+        issued_at: c.issued_at,
+        expires_at: c.expires_at,
+        credential: c.encoded.clone(),
+    }
+}
+
+async fn list_peers(State(node): State<AppState>) -> ApiResult<Json<Page<PeerJson>>> {
+    let items = node.peers().await?.into_iter().map(peer_json).collect();
+    Ok(Json(Page { items, next_cursor: None }))
+}
+
+async fn add_peer(
+    State(node): State<AppState>,
+    JsonBody(req): JsonBody<NewPeer>,
+) -> ApiResult<(StatusCode, Json<PeerJson>)> {
+    Ok((StatusCode::CREATED, Json(peer_json(node.add_peer(&req.url).await?))))
+}
+
+async fn remove_peer(State(node): State<AppState>, Path(peer_id): Path<String>) -> ApiResult<StatusCode> {
+    check_id("peer_id", &peer_id)?;
+    node.remove_peer(&peer_id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn report_json(r: SyncReport) -> SyncPeerJson {
+    SyncPeerJson {
+        peer_id: r.peer_id,
+        docs_sent: r.docs_sent,
+        docs_received: r.docs_received,
+        bytes_sent: r.bytes_sent,
+        bytes_received: r.bytes_received,
+        error: r.error,
+    }
+}
+
+async fn sync_now(State(node): State<AppState>, JsonBody(req): JsonBody<SyncRequest>) -> ApiResult<Json<SyncResult>> {
+    if node.credential().is_none() {
+        return Err(ApiError::conflict(
+            "this node is not enrolled: install a credential first (POST /v1/node/credential)",
+        ));
+    }
+    let reports = match req.peer_id {
+        Some(p) => {
+            check_id("peer_id", &p)?;
+            vec![node.sync_peer(&p).await?]
+        }
+        None => node.sync_all().await?,
+    };
+    Ok(Json(SyncResult { peers: reports.into_iter().map(report_json).collect() }))
+}
+
+async fn status(State(node): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    let peers: Vec<PeerJson> = node.peers().await?.into_iter().map(peer_json).collect();
+    Ok(Json(serde_json::json!({
+        "node_id": node.identity.node_id,
+        "enrolled": node.credential().is_some(),
+        "peer_url": node.peer_url.lock().ok().and_then(|u| u.clone()),
+        "peers": peers,
+    })))
+}
+
+fn enrolment_err(e: EnrolmentError) -> ApiError {
+    match e {
+        EnrolmentError::Refused(c) => ApiError::invalid("credential", c.to_string()),
+        EnrolmentError::OtherOrganization => ApiError::conflict(e.to_string()),
+        other => ApiError::internal("enrolment", other),
+    }
+}
+
+async fn issue(
+    State(node): State<AppState>,
+    JsonBody(req): JsonBody<IssueCredential>,
+) -> ApiResult<(StatusCode, Json<CredentialJson>)> {
+    let (org_key, org) = {
+        let e = node.enrolment.read().unwrap_or_else(|p| p.into_inner());
+        match (&e.org_signing, &e.org_name) {
+            (Some(k), Some(n)) => (k.clone(), n.clone()),
+            _ => {
+                return Err(ApiError::forbidden(
+                    "only the organization's central node issues credentials (cecd init-central)",
+                ));
+            }
+        }
+    };
+    let key =
+        parse_public_key(&req.node_public_key).map_err(|e| ApiError::invalid("node_public_key", e.to_string()))?;
+    let role: Role =
+        req.role.parse().map_err(|e: cec_core::ident::RoleError| ApiError::invalid("role", e.to_string()))?;
+    let mut scopes = Vec::with_capacity(req.scopes.len());
+    for (i, s) in req.scopes.iter().enumerate() {
+        scopes.push(s.parse::<Scope>().map_err(|e| ApiError::invalid(format!("scopes[{i}]"), e.to_string()))?);
+    }
+    if scopes.is_empty() {
+        return Err(ApiError::invalid("scopes", "at least one scope"));
+    }
+    let now = jiff::Timestamp::now();
+    if req.expires_at <= now {
+        return Err(ApiError::invalid("expires_at", "must be in the future"));
+    }
+    let c = Credential::issue(&org_key, &org, &key, role, &Scopes::new(scopes), now, req.expires_at);
+    Ok((StatusCode::CREATED, Json(credential_json(&c))))
+}
+
+async fn install(
+    State(node): State<AppState>,
+    JsonBody(req): JsonBody<InstallCredential>,
+) -> ApiResult<Json<CredentialJson>> {
+    let installed = install_on(&node, &req.credential, &req.org_public_key)?;
+    Ok(Json(credential_json(&installed)))
+}
+
+/// Installs a credential on `node`, pinning the organization key.
+pub(super) fn install_on(node: &Node, credential: &str, org_key: &str) -> ApiResult<Credential> {
+    let key = node.identity.signing_key().verifying_key();
+    let e =
+        Enrolment::install(&node.data_dir, &key, credential, org_key, jiff::Timestamp::now()).map_err(enrolment_err)?;
+    let c = e.credential.clone().ok_or_else(|| ApiError::internal("enrolment", "credential not stored"))?;
+    *node.enrolment.write().unwrap_or_else(|p| p.into_inner()) = e;
+    tracing::info!(role = c.role.as_str(), scopes = %c.scopes, "credential installed");
+    Ok(c)
+}

@@ -1,0 +1,121 @@
+//! The peers this node syncs with, and running a sync round with them.
+
+use std::time::Instant;
+
+use cec_core::ident::NodeId;
+
+use super::Node;
+use super::error::{NodeError, NodeResult};
+use crate::peer::PeerUrl;
+use crate::peer::client::PeerConnection;
+use crate::storage::{self, PeerRow};
+use crate::sync::{SyncError, run_initiator};
+
+/// What one sync with one peer moved.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncReport {
+    /// The peer.
+    pub peer_id: String,
+    /// Documents for which something was sent.
+    pub docs_sent: usize,
+    /// Documents the peer's changes changed here.
+    pub docs_received: usize,
+    /// Bytes sent.
+    pub bytes_sent: u64,
+    /// Bytes received.
+    pub bytes_received: u64,
+    /// Frames sent (each one request).
+    pub frames_sent: u64,
+    /// Why it failed, if it did.
+    pub error: Option<String>,
+    /// How long it took, in milliseconds.
+    pub millis: u64,
+}
+
+impl Node {
+    /// Adds a static peer by its peer URL.
+    pub async fn add_peer(&self, url: &str) -> NodeResult<PeerRow> {
+        let url: PeerUrl =
+            url.parse().map_err(|e: crate::peer::PeerUrlError| NodeError::invalid("url", e.to_string()))?;
+        if url.node_id.as_str() == self.identity.node_id {
+            return Err(NodeError::invalid("url", "that is this node's own peer URL"));
+        }
+        let (id, u) = (url.node_id.to_string(), url.to_string());
+        self.store.write(move |tx| storage::put_peer(tx, &id, &u, "static")).await?;
+        let id = url.node_id.to_string();
+        self.store
+            .read(move |c| storage::get_peer(c, &id))
+            .await?
+            .ok_or_else(|| NodeError::NotFound("peer vanished".into()))
+    }
+
+    /// Forgets a peer and its sync states.
+    pub async fn remove_peer(&self, peer_id: &str) -> NodeResult<()> {
+        let id = peer_id.to_owned();
+        if !self.store.write(move |tx| storage::delete_peer(tx, &id)).await? {
+            return Err(NodeError::NotFound(format!("no peer {peer_id:?}")));
+        }
+        Ok(())
+    }
+
+    /// The known peers.
+    pub async fn peers(&self) -> NodeResult<Vec<PeerRow>> {
+        Ok(self.store.read(storage::list_peers).await?)
+    }
+
+    /// Runs one sync round with `peer_id` and records how it went.
+    pub async fn sync_peer(&self, peer_id: &str) -> NodeResult<SyncReport> {
+        let id = peer_id.to_owned();
+        let row = self
+            .store
+            .read(move |c| storage::get_peer(c, &id))
+            .await?
+            .ok_or_else(|| NodeError::NotFound(format!("no peer {peer_id:?}")))?;
+        let started = Instant::now();
+        let mut report = SyncReport { peer_id: row.peer_id.clone(), ..SyncReport::default() };
+        let outcome = self.sync_url(&row.url).await;
+        report.millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let (role, seen) = match &outcome {
+            Ok((stats, role)) => {
+                report.docs_sent = stats.docs_sent.len();
+                report.docs_received = stats.docs_changed.len();
+                report.bytes_sent = stats.bytes_sent;
+                report.bytes_received = stats.bytes_received;
+                report.frames_sent = stats.frames_sent;
+                (Some(role.clone()), true)
+            }
+            Err(e) => {
+                report.error = Some(e.to_string());
+                (None, !matches!(e, SyncError::Transport(_)))
+            }
+        };
+        let (id, error) = (row.peer_id.clone(), report.error.clone());
+        self.store.write(move |tx| storage::record_sync(tx, &id, role.as_deref(), error.as_deref(), seen)).await?;
+        Ok(report)
+    }
+
+    async fn sync_url(&self, url: &str) -> Result<(cec_core::sync::Stats, String), SyncError> {
+        let url: PeerUrl = url.parse().map_err(|e: crate::peer::PeerUrlError| SyncError::Transport(e.to_string()))?;
+        let mine = self.credential().ok_or_else(|| SyncError::Transport("this node is not enrolled".into()))?;
+        let mut conn = PeerConnection::connect(self, &url).await?;
+        let theirs = conn.hello().await?;
+        let scope = crate::peer::shared_scope(self, mine.scopes, theirs.scopes).await;
+        let config = cec_core::sync::Config { max_frame_bytes: crate::peer::MAX_FRAME_BYTES, ..Default::default() };
+        let stats = run_initiator(self, url.node_id.as_str(), scope, config, &mut conn).await?;
+        Ok((stats, theirs.role.as_str().to_owned()))
+    }
+
+    /// Runs a sync round with every known peer, one after another.
+    pub async fn sync_all(&self) -> NodeResult<Vec<SyncReport>> {
+        let mut out = Vec::new();
+        for p in self.peers().await? {
+            out.push(self.sync_peer(&p.peer_id).await?);
+        }
+        Ok(out)
+    }
+
+    /// This node's id, typed.
+    pub fn node_id(&self) -> NodeId {
+        NodeId::from_public_key(self.identity.signing_key().verifying_key().as_bytes())
+    }
+}

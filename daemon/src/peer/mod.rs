@@ -1,0 +1,109 @@
+//! The peer listener and client: nodes syncing with each other over mutually authenticated
+//! TLS, apart from the local API.
+//!
+//! A peer URL is `https://<host>:<port>/<node_id>`: where the node listens and which key it
+//! must prove it holds. Routes on the peer listener (documented in `docs/api-extensions.md`):
+//!
+//! - `POST /peer/v1/sync`: one frame of a sync session (`application/octet-stream`) in, the
+//!   answering frame out (204 when none is due). The request carries the client's credential
+//!   in the `cecsync-credential` header; the answer carries the server's.
+
+pub mod client;
+pub mod server;
+pub mod tls;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::str::FromStr;
+
+use cec_core::doc::DocId;
+use cec_core::ident::{NodeId, Scopes};
+use cec_core::sync::ScopeFilter;
+
+use crate::node::Node;
+use crate::node::credential::{Credential, CredentialError};
+
+/// The header that carries a node's signed credential.
+pub const CREDENTIAL_HEADER: &str = "cecsync-credential";
+
+/// The largest frame a peer may send, in bytes (the session's own limit).
+pub const MAX_FRAME_BYTES: usize = 8 << 20;
+
+/// Where a peer listens and which node it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerUrl {
+    /// `host:port`.
+    pub authority: String,
+    /// The node that must answer there.
+    pub node_id: NodeId,
+}
+
+impl fmt::Display for PeerUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "https://{}/{}", self.authority, self.node_id)
+    }
+}
+
+/// Why a string is not a peer URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a peer URL (expected https://HOST:PORT/NODE_ID, as GET /v1/node gives in peer_url): {0}")]
+pub struct PeerUrlError(String);
+
+impl FromStr for PeerUrl {
+    type Err = PeerUrlError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || PeerUrlError(s.to_owned());
+        let rest = s.trim().strip_prefix("https://").ok_or_else(bad)?;
+        let (authority, node) = rest.split_once('/').ok_or_else(bad)?;
+        let node = node.trim_end_matches('/');
+        let (host, port) = authority.rsplit_once(':').ok_or_else(bad)?;
+        if host.is_empty() || port.parse::<u16>().is_err() {
+            return Err(bad());
+        }
+        Ok(Self { authority: authority.to_owned(), node_id: node.parse().map_err(|_| bad())? })
+    }
+}
+
+/// Checks the credential a peer presented with the key it proved in TLS, against this node's
+/// pinned organization key.
+pub fn check_peer(node: &Node, presented: &str, key: &[u8; 32]) -> Result<Credential, CredentialError> {
+    let org = node.org_key().ok_or(CredentialError::NotEnrolled)?;
+    let cred = Credential::verify(presented, &org)?;
+    cred.check(key, jiff::Timestamp::now(), &|_| false)?;
+    Ok(cred)
+}
+
+/// The documents two nodes exchange: those inside both credentials' scopes. Whether an event
+/// is under a `provider:` scope depends on its content: the providers of the events this node
+/// holds are read first.
+pub async fn shared_scope(node: &Node, mine: Scopes, theirs: Scopes) -> ScopeFilter {
+    let mut providers = HashMap::new();
+    if let Ok(ids) = node.docs.list("event:").await {
+        for id in ids {
+            let Ok(DocId::Event { event_id }) = id.parse::<DocId>() else { continue };
+            if let Ok(Some(e)) = node.docs.event(&event_id).await {
+                providers.insert(event_id, e.provider.id.clone());
+            }
+        }
+    }
+    ScopeFilter::new(move |doc| {
+        let provider_of = |event: &str| providers.get(event).cloned();
+        mine.covers(doc, provider_of) && theirs.covers(doc, provider_of)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_urls() {
+        let id = NodeId::from_public_key(&[3; 32]);
+        let url: PeerUrl = format!("https://127.0.0.1:7421/{id}").parse().unwrap();
+        assert_eq!(url.authority, "127.0.0.1:7421");
+        assert_eq!(url.to_string().parse::<PeerUrl>().unwrap(), url);
+        for bad in ["http://127.0.0.1:1/x", "https://127.0.0.1/n1", "https://h:1/notanid", "https://:1/x"] {
+            assert!(bad.parse::<PeerUrl>().is_err(), "{bad}");
+        }
+    }
+}

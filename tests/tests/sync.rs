@@ -1,0 +1,167 @@
+//! Real `cecd` processes syncing over their peer listeners on loopback: a central node, two
+//! kiosks and a member's laptop, with credentials issued by the central node.
+
+use cec_e2e::Node;
+use cec_e2e::fixtures::{checkin_body, conference};
+use serde_json::{Value, json};
+
+const FAR: &str = "2099-01-01T00:00:00Z";
+
+/// A node with its peer listener on a free loopback port and no background syncs (the test
+/// runs every round itself).
+fn peer_node() -> Node {
+    Node::start_configured("sync_interval_secs = 0\n", &["--peer-listen", "127.0.0.1:0"])
+}
+
+fn new_central() -> (Node, String) {
+    let mut node = Node::unstarted("sync_interval_secs = 0\n", &["--peer-listen", "127.0.0.1:0"]);
+    let out = Node::command(&node.data_dir(), &["init-central", "--org", "ACA"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("central node of ACA"), "{said}");
+    node.restart();
+    let org_key = node.get("/v1/node").expect(200)["org_public_key"].as_str().expect("org key").to_owned();
+    (node, org_key)
+}
+
+/// Issues a credential for `node` at `central` and installs it there.
+fn enroll(central: &Node, org_key: &str, node: &Node, role: &str, scopes: &[&str]) -> Value {
+    let key = node.get("/v1/node").expect(200)["public_key"].as_str().expect("public key").to_owned();
+    let issued = central
+        .post(
+            "/v1/admin/credentials",
+            &json!({"node_public_key": key, "role": role, "scopes": scopes, "expires_at": FAR}),
+        )
+        .expect(201);
+    node.post("/v1/node/credential", &json!({"credential": issued["credential"], "org_public_key": org_key}))
+        .expect(200)
+}
+
+fn peer_url(node: &Node) -> String {
+    node.get("/v1/node").expect(200)["peer_url"].as_str().expect("peer_url").to_owned()
+}
+
+fn sync(node: &Node) -> Value {
+    let r = node.post("/v1/sync", &json!({})).expect(200);
+    for p in r["peers"].as_array().expect("peers") {
+        assert!(p["error"].is_null(), "sync failed: {p}");
+    }
+    r
+}
+
+fn checkin_ids(node: &Node) -> Vec<String> {
+    let page = node.get("/v1/checkins?limit=1000").expect(200);
+    page["items"].as_array().expect("items").iter().map(|c| c["id"].as_str().unwrap_or_default().to_owned()).collect()
+}
+
+#[test]
+fn kiosks_central_and_a_member_laptop() {
+    let (central, org_key) = new_central();
+    assert_eq!(central.get("/v1/health").expect(200)["role"], "central");
+    conference(&central, "conf");
+    central
+        .post("/v1/portfolios/M-1/entries", &json!({"id": "a1", "kind": "note", "title": "mine", "date": "2026-01-01"}))
+        .expect(201);
+    central
+        .post(
+            "/v1/portfolios/M-2/entries",
+            &json!({"id": "b1", "kind": "note", "title": "not yours", "date": "2026-01-01"}),
+        )
+        .expect(201);
+
+    let kiosk_a = peer_node();
+    let kiosk_b = peer_node();
+    let laptop = peer_node();
+    // Not enrolled yet: no sync.
+    kiosk_a.post("/v1/sync", &json!({})).expect_error(409, "conflict");
+    for k in [&kiosk_a, &kiosk_b] {
+        let cred = enroll(&central, &org_key, k, "kiosk", &["event:conf"]);
+        assert_eq!(cred["role"], "kiosk");
+        k.post("/v1/peers", &json!({"url": peer_url(&central)})).expect(201);
+    }
+    enroll(&central, &org_key, &laptop, "member", &["member:M-1"]);
+    laptop.post("/v1/peers", &json!({"url": peer_url(&central)})).expect(201);
+
+    // The kiosks pick the event up; in at door A, out at door B.
+    sync(&kiosk_a);
+    sync(&kiosk_b);
+    assert_eq!(kiosk_a.get("/v1/events/conf").expect(200)["id"], "conf");
+    kiosk_a.post("/v1/checkins", &checkin_body("in-1", "conf", "s75", "M-1", "in", "14:00")).expect(201);
+    kiosk_b.post("/v1/checkins", &checkin_body("out-1", "conf", "s75", "M-1", "out", "15:15")).expect(201);
+    sync(&kiosk_a);
+    sync(&kiosk_b);
+    sync(&kiosk_a);
+    for n in [&central, &kiosk_a, &kiosk_b] {
+        assert_eq!(checkin_ids(n), ["in-1", "out-1"]);
+        let att = n.get("/v1/members/M-1/attendance").expect(200);
+        assert_eq!(att["items"][0]["cecs"], "1.25", "{att}");
+    }
+    // A kiosk never receives a portfolio.
+    kiosk_a.get("/v1/portfolios/M-2/entries").expect(200);
+    assert!(kiosk_a.get("/v1/changes?limit=1000").text().contains("\"checkin\""));
+    assert!(!kiosk_a.get("/v1/changes?limit=1000").text().contains("portfolio:"));
+
+    // The member's laptop receives its own portfolio and nothing else.
+    sync(&laptop);
+    let mine = laptop.get("/v1/portfolios/M-1").expect(200);
+    assert_eq!(mine["entries"][0]["id"], "a1");
+    let feed = laptop.get("/v1/changes?limit=1000").text();
+    assert!(!feed.contains("portfolio:M-2") && !feed.contains("event:conf"), "{feed}");
+
+    // Peers and status show how it went.
+    let peers = kiosk_a.get("/v1/peers").expect(200);
+    assert_eq!(peers["items"][0]["state"], "ok");
+    assert_eq!(peers["items"][0]["role"], "central");
+}
+
+#[test]
+fn refusals() {
+    let (central, org_key) = new_central();
+    conference(&central, "conf");
+    // Another organization's kiosk.
+    let (other_central, other_key) = new_central();
+    let stranger = peer_node();
+    enroll(&other_central, &other_key, &stranger, "kiosk", &["event:conf"]);
+    stranger.post("/v1/peers", &json!({"url": peer_url(&central)})).expect(201);
+    let r = stranger.post("/v1/sync", &json!({})).expect(200);
+    let err = r["peers"][0]["error"].as_str().unwrap_or_default().to_owned();
+    assert!(!err.is_empty(), "{r}");
+    assert!(checkin_ids(&stranger).is_empty());
+    stranger.get("/v1/events/conf").expect_error(404, "not_found");
+
+    // An expired credential is refused on install.
+    let kiosk = peer_node();
+    let key = kiosk.get("/v1/node").expect(200)["public_key"].as_str().unwrap().to_owned();
+    central
+        .post("/v1/admin/credentials", &json!({"node_public_key": key, "role": "kiosk", "scopes": ["event:conf"], "expires_at": "2001-01-01T00:00:00Z"}))
+        .expect_error(422, "invalid");
+    // A credential for another node's key is refused on install.
+    let issued = central
+        .post(
+            "/v1/admin/credentials",
+            &json!({"node_public_key": key, "role": "kiosk", "scopes": ["event:conf"], "expires_at": FAR}),
+        )
+        .expect(201);
+    stranger
+        .post("/v1/node/credential", &json!({"credential": issued["credential"], "org_public_key": org_key}))
+        .expect_error(409, "conflict");
+    let third = peer_node();
+    third
+        .post("/v1/node/credential", &json!({"credential": issued["credential"], "org_public_key": org_key}))
+        .expect_error(422, "invalid");
+    // Only the central node issues credentials.
+    third
+        .post(
+            "/v1/admin/credentials",
+            &json!({"node_public_key": key, "role": "kiosk", "scopes": ["*"], "expires_at": FAR}),
+        )
+        .expect_error(403, "forbidden");
+    // A node without a credential gets nothing from the peer listener: a kiosk enrolled for
+    // event `other` receives nothing of `conf`.
+    enroll(&central, &org_key, &kiosk, "kiosk", &["event:other"]);
+    kiosk.post("/v1/peers", &json!({"url": peer_url(&central)})).expect(201);
+    sync(&kiosk);
+    kiosk.get("/v1/events/conf").expect_error(404, "not_found");
+    // A bad peer URL is refused with a clear error.
+    kiosk.post("/v1/peers", &json!({"url": "http://example.invalid"})).expect_error(422, "invalid");
+}
