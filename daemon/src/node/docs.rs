@@ -398,6 +398,15 @@ impl std::fmt::Debug for Locked<'_> {
     }
 }
 
+/// What a [`Locked::commit_checked`] stored and refused.
+#[derive(Debug, Default)]
+pub struct Committed {
+    /// The documents whose changes were stored.
+    pub changed: Vec<DocId>,
+    /// The documents whose changes were refused, and why.
+    pub refused: Vec<(DocId, String)>,
+}
+
 /// A storage job run in the same transaction as a [`Locked::commit`] (a peer's sync state).
 pub type ExtraJob = Box<dyn FnOnce(&Transaction<'_>) -> Result<(), StorageError> + Send>;
 
@@ -428,9 +437,20 @@ impl Locked<'_> {
     /// documents that changed. A document that changed in a way its schema refuses fails the
     /// whole commit; a refused commit discards every changed document (reloaded by the next
     /// user).
-    pub async fn commit(mut self, extra: Option<ExtraJob>) -> Result<Vec<DocId>, DocsError> {
+    pub async fn commit(self, extra: Option<ExtraJob>) -> Result<Vec<DocId>, DocsError> {
+        Ok(self.commit_checked(extra, |_, _| None).await?.changed)
+    }
+
+    /// [`Locked::commit`], first asking `refuse` about each changed document: one it refuses
+    /// (with a reason) is discarded, not stored, and named in the answer; the others commit.
+    pub async fn commit_checked(
+        mut self,
+        extra: Option<ExtraJob>,
+        refuse: impl Fn(&DocId, &Projection) -> Option<String>,
+    ) -> Result<Committed, DocsError> {
         let mut writes = Vec::new();
         let mut changed = Vec::new();
+        let mut refused = Vec::new();
         let mut failed = None;
         for (id, entry) in &mut self.entries {
             let State { doc: slot_doc, saved, .. } = &mut *entry.state;
@@ -447,6 +467,11 @@ impl Locked<'_> {
             changed.push((id.clone(), heads.clone()));
             match Projection::of_change(id, doc) {
                 Ok(projection) => {
+                    if let Some(reason) = refuse(id, &projection) {
+                        changed.pop();
+                        refused.push((id.clone(), reason));
+                        continue;
+                    }
                     let add = bytes.len().saturating_mul(DOC_WEIGHT_FACTOR);
                     let _ = entry.slot.weight.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
                         Some(if w == 0 { weight(bytes.len()) } else { w.saturating_add(add) })
@@ -459,6 +484,9 @@ impl Locked<'_> {
                 }
             }
         }
+        for (id, _) in &refused {
+            self.discard(id);
+        }
         if let Some(err) = failed {
             for (id, _) in &changed {
                 self.discard(id);
@@ -466,7 +494,7 @@ impl Locked<'_> {
             return Err(err);
         }
         if writes.is_empty() && extra.is_none() {
-            return Ok(Vec::new());
+            return Ok(Committed { changed: Vec::new(), refused });
         }
         let write = self.docs.store.write(move |tx| {
             for (key, bytes, heads, projection) in &writes {
@@ -505,7 +533,7 @@ impl Locked<'_> {
         if result.is_err() {
             self.docs.rotate_actor();
         }
-        Ok(result?)
+        Ok(Committed { changed: result?, refused })
     }
 }
 

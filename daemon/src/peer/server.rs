@@ -100,7 +100,7 @@ async fn sync(
     let scope = shared_scope(&node, mine.scopes.clone(), theirs.scopes.clone()).await;
     let config = cec_core::sync::Config { max_frame_bytes: MAX_FRAME_BYTES, ..Default::default() };
     let peer = theirs.node_id.to_string();
-    let answer = node.responders.answer(&node, &peer, move || scope, config, &body).await;
+    let answer = node.responders.answer(&node, &peer, theirs.role, move || scope, config, &body).await;
     let _ = node
         .store
         .write({

@@ -18,9 +18,11 @@ use std::sync::Arc;
 
 use automerge::{AutoCommit, ChangeHash};
 use cec_core::doc::DocId;
+use cec_core::ident::Role;
 use cec_core::sync::{Config, DocStore, Event, Manifest, ScopeFilter, Session, Stats, Status};
 use tracing::{debug, warn};
 
+use crate::node::projection::{FeedKind, Projection};
 use crate::node::{DocsError, Node};
 use crate::storage::{self, StorageError};
 
@@ -85,6 +87,25 @@ pub async fn manifest(node: &Node, scope: ScopeFilter) -> Result<(Manifest, Scop
     Ok((Manifest::from_heads(docs), scope))
 }
 
+/// Why a change from a peer of `role` to `doc` is refused, if it is: each document kind has
+/// its writers. Verified records are the central node's alone (a member cannot forge its
+/// history); a member writes only its own portfolio; kiosks and staff never write portfolios.
+/// Events and attendance come from the central node, staff and kiosks (a kiosk relays the
+/// central node's event changes to its neighbours in the hall).
+pub fn refusal(role: Role, doc: &DocId, projection: &Projection) -> Option<String> {
+    let verified = projection.feed().iter().any(|(k, _)| *k == FeedKind::Verified);
+    match (role, doc) {
+        (Role::Central, _) => None,
+        (_, DocId::Portfolio { .. }) if verified => {
+            Some(format!("a {role} node may not write verified records: only the central node does"))
+        }
+        (Role::Member, DocId::Portfolio { .. }) => None,
+        (Role::Member, _) => Some("a member node writes only its own portfolio".into()),
+        (Role::Kiosk | Role::Staff, DocId::Portfolio { .. }) => Some(format!("a {role} node may not write portfolios")),
+        (Role::Kiosk | Role::Staff, _) => None,
+    }
+}
+
 /// The session's view of the documents locked for one turn.
 struct TurnStore<'a, 'b> {
     locked: &'a mut crate::node::docs::Locked<'b>,
@@ -109,16 +130,19 @@ impl DocStore for TurnStore<'_, '_> {
 #[derive(Debug)]
 pub struct Driver {
     peer: String,
+    role: Role,
     session: Session,
     states: HashMap<DocId, Vec<u8>>,
+    /// Documents whose changes from this peer were refused, and why.
+    pub refused: Vec<(DocId, String)>,
 }
 
 impl Driver {
-    async fn new(node: &Node, peer: &str, session: Session) -> Result<Self, SyncError> {
+    async fn new(node: &Node, peer: &str, role: Role, session: Session) -> Result<Self, SyncError> {
         let p = peer.to_owned();
         let rows = node.store.read(move |c| storage::sync_states_for_peer(c, &p)).await?;
         let states = rows.into_iter().filter_map(|(d, s)| Some((d.parse().ok()?, s))).collect();
-        Ok(Self { peer: peer.to_owned(), session, states })
+        Ok(Self { peer: peer.to_owned(), role, session, states, refused: Vec::new() })
     }
 
     /// The session's statistics.
@@ -154,14 +178,22 @@ impl Driver {
             }
         }
         let peer = self.peer.clone();
-        locked
-            .commit(Some(Box::new(move |tx| {
-                for (doc, state) in &to_save {
-                    storage::put_sync_state(tx, &peer, doc, state)?;
-                }
-                Ok(())
-            })))
+        let role = self.role;
+        let committed = locked
+            .commit_checked(
+                Some(Box::new(move |tx| {
+                    for (doc, state) in &to_save {
+                        storage::put_sync_state(tx, &peer, doc, state)?;
+                    }
+                    Ok(())
+                })),
+                |doc, projection| refusal(role, doc, projection),
+            )
             .await?;
+        for (doc, why) in committed.refused {
+            warn!(peer = %self.peer, %doc, cause = %why, "change refused: the peer may not write it");
+            self.refused.push((doc, why));
+        }
         Ok(frame)
     }
 
@@ -192,12 +224,13 @@ pub trait Transport {
 pub async fn run_initiator(
     node: &Node,
     peer: &str,
+    role: Role,
     scope: ScopeFilter,
     config: Config,
     transport: &mut impl Transport,
 ) -> Result<Stats, SyncError> {
     let (manifest, scope) = manifest(node, scope).await?;
-    let mut driver = Driver::new(node, peer, Session::initiator(config, scope, manifest)).await?;
+    let mut driver = Driver::new(node, peer, role, Session::initiator(config, scope, manifest)).await?;
     loop {
         let Some(frame) = driver.step(node).await? else { break };
         let answer = transport.exchange(frame).await?;
@@ -232,6 +265,7 @@ impl Responders {
         &self,
         node: &Node,
         peer: &str,
+        role: Role,
         scope: impl FnOnce() -> ScopeFilter,
         config: Config,
         frame: &[u8],
@@ -245,7 +279,7 @@ impl Responders {
                 _ => {
                     let (manifest, scope) = manifest(node, scope()).await?;
                     let session = Session::responder(now_ms(), config, scope, manifest);
-                    let d = Arc::new(tokio::sync::Mutex::new(Driver::new(node, peer, session).await?));
+                    let d = Arc::new(tokio::sync::Mutex::new(Driver::new(node, peer, role, session).await?));
                     self.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(peer.to_owned(), d.clone());
                     d
                 }

@@ -8,8 +8,9 @@ use cec_core::{CheckIn, Direction, Event, Method};
 
 use super::*;
 use crate::config::Config as NodeConfig;
-use crate::node::NewCheckIn;
 use crate::node::index::CheckInFilter;
+use crate::node::{NewCheckIn, NodeError};
+use cec_core::ident::Role;
 
 /// Frames handed straight to the other node's responder.
 struct Direct {
@@ -27,7 +28,7 @@ impl Transport for Direct {
             return Err(SyncError::Transport("link cut".into()));
         }
         self.sent += 1;
-        self.responders.answer(&self.to, &self.from, ScopeFilter::all, Config::default(), &frame).await
+        self.responders.answer(&self.to, &self.from, Role::Central, ScopeFilter::all, Config::default(), &frame).await
     }
 }
 
@@ -109,6 +110,7 @@ async fn check_ins_from_two_kiosks_meet_at_the_central_node() {
         run_initiator(
             k,
             &central.identity.node_id,
+            Role::Central,
             ScopeFilter::all(),
             Config::default(),
             &mut direct(&central, &at_central, k),
@@ -123,6 +125,7 @@ async fn check_ins_from_two_kiosks_meet_at_the_central_node() {
         let stats = run_initiator(
             k,
             &central.identity.node_id,
+            Role::Central,
             ScopeFilter::all(),
             Config::default(),
             &mut direct(&central, &at_central, k),
@@ -143,6 +146,7 @@ async fn check_ins_from_two_kiosks_meet_at_the_central_node() {
     let stats = run_initiator(
         &a,
         &central.identity.node_id,
+        Role::Central,
         ScopeFilter::all(),
         Config::default(),
         &mut direct(&central, &at_central, &a),
@@ -164,16 +168,28 @@ async fn a_cut_link_resumes_on_the_next_session() {
     let at_central = Arc::new(Responders::default());
     with_event(&central).await;
     let mut t = direct(&central, &at_central, &kiosk);
-    run_initiator(&kiosk, &central.identity.node_id, ScopeFilter::all(), Config::default(), &mut t).await.unwrap();
+    run_initiator(&kiosk, &central.identity.node_id, Role::Central, ScopeFilter::all(), Config::default(), &mut t)
+        .await
+        .unwrap();
     for i in 0..30 {
         scan(&kiosk, &format!("c{i:02}"), &format!("M{i}"), Direction::In, "2027-03-01T09:00:00Z").await;
     }
     let mut cut = direct(&central, &at_central, &kiosk);
     cut.cut_after = Some(2);
-    let err = run_initiator(&kiosk, &central.identity.node_id, ScopeFilter::all(), Config::default(), &mut cut).await;
+    let err = run_initiator(
+        &kiosk,
+        &central.identity.node_id,
+        Role::Central,
+        ScopeFilter::all(),
+        Config::default(),
+        &mut cut,
+    )
+    .await;
     assert!(matches!(err, Err(SyncError::Transport(_))), "{err:?}");
     let mut t = direct(&central, &at_central, &kiosk);
-    run_initiator(&kiosk, &central.identity.node_id, ScopeFilter::all(), Config::default(), &mut t).await.unwrap();
+    run_initiator(&kiosk, &central.identity.node_id, Role::Central, ScopeFilter::all(), Config::default(), &mut t)
+        .await
+        .unwrap();
     assert_eq!(listed(&central).await.len(), 30);
     central.store.close().await;
     kiosk.store.close().await;
@@ -189,7 +205,9 @@ async fn nothing_outside_the_scope_is_sent() {
     central.create_entry("M1", note()).await.unwrap();
     let only_events = || ScopeFilter::new(|d: &DocId| !matches!(d, DocId::Portfolio { .. }));
     let mut t = direct(&central, &at_central, &kiosk);
-    run_initiator(&kiosk, &central.identity.node_id, only_events(), Config::default(), &mut t).await.unwrap();
+    run_initiator(&kiosk, &central.identity.node_id, Role::Central, only_events(), Config::default(), &mut t)
+        .await
+        .unwrap();
     assert!(kiosk.event("E1").await.unwrap().is_some());
     assert!(kiosk.stored_portfolio("M1").await.unwrap().is_none(), "a kiosk never receives a portfolio");
     central.store.close().await;
@@ -209,4 +227,66 @@ fn note() -> cec_core::portfolio::Entry {
         provider: None,
         evidence: vec![],
     }
+}
+
+/// A member node cannot forge verified history: its change to the verified records of its
+/// own portfolio is refused at the central node, while its own entries are taken.
+#[tokio::test]
+async fn a_member_cannot_forge_verified_records() {
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (central, laptop) = (node(dirs[0].path()).await, node(dirs[1].path()).await);
+    let at_central = Arc::new(Responders::default());
+    let member_scope = || ScopeFilter::new(|d: &DocId| *d == DocId::portfolio("M1"));
+    let as_member = |to: &Arc<Node>| Direct {
+        to: to.clone(),
+        responders: at_central.clone(),
+        from: laptop.identity.node_id.clone(),
+        cut_after: None,
+        sent: 0,
+    };
+    laptop.create_entry("M1", note()).await.unwrap();
+    // The central node answers this peer as a member.
+    struct AsMember(Direct);
+    impl Transport for AsMember {
+        async fn exchange(&mut self, frame: Vec<u8>) -> Result<Option<Vec<u8>>, SyncError> {
+            let d = &self.0;
+            d.responders.answer(&d.to, &d.from, Role::Member, ScopeFilter::all, Config::default(), &frame).await
+        }
+    }
+    let mut t = AsMember(as_member(&central));
+    run_initiator(&laptop, &central.identity.node_id, Role::Central, member_scope(), Config::default(), &mut t)
+        .await
+        .unwrap();
+    assert_eq!(central.stored_portfolio("M1").await.unwrap().unwrap().entries.len(), 1, "its own entry is taken");
+    // Now a forged verified record.
+    let forged = cec_core::portfolio::VerifiedRecord {
+        event_id: "E9".into(),
+        session_id: "S9".into(),
+        event_title: "Never held".into(),
+        session_title: "Never held".into(),
+        provider_id: "P".into(),
+        provider_name: "P".into(),
+        endorsement_number: "X".into(),
+        date: jiff::civil::date(2027, 1, 1),
+        category: "ethics".into(),
+        contact_minutes: 600,
+        cecs: rust_decimal::Decimal::from(10),
+        verification_code: "forged".into(),
+    };
+    laptop
+        .docs
+        .update(&DocId::portfolio("M1"), |d| {
+            cec_core::doc::portfolio::apply_verified(d, "E9", std::slice::from_ref(&forged)).map_err(NodeError::from)
+        })
+        .await
+        .unwrap();
+    let mut t = AsMember(as_member(&central));
+    run_initiator(&laptop, &central.identity.node_id, Role::Central, member_scope(), Config::default(), &mut t)
+        .await
+        .unwrap();
+    let p = central.stored_portfolio("M1").await.unwrap().unwrap();
+    assert!(p.verified.is_empty(), "the forged record was refused");
+    assert_eq!(p.entries.len(), 1);
+    central.store.close().await;
+    laptop.store.close().await;
 }
