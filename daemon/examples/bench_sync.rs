@@ -113,7 +113,13 @@ async fn pair(event_id: &str) -> anyhow::Result<Pair> {
     let scopes = Scopes::new([Scope::Event(event_id.into())]);
     let kiosk_key = kiosk.identity.signing_key().verifying_key();
     let cred = Credential::issue(&org_key, "Bench", &kiosk_key, Role::Kiosk, &scopes, Timestamp::now(), Timestamp::MAX);
-    Enrolment::install(kd.path(), &kiosk_key, &cred.encoded, &encode_public_key(&org_key.verifying_key()), Timestamp::now())?;
+    Enrolment::install(
+        kd.path(),
+        &kiosk_key,
+        &cred.encoded,
+        &encode_public_key(&org_key.verifying_key()),
+        Timestamp::now(),
+    )?;
     let kiosk = {
         // Reopen so the node reads its credential.
         kiosk.store.close().await;
@@ -192,7 +198,12 @@ async fn main() -> anyhow::Result<()> {
     let wire_down = p.wire.down.load(Ordering::Relaxed) - down0;
     let n = args.checkins as f64;
     println!("## {} check-ins, {} sessions, kiosk -> central over TLS on loopback", args.checkins, args.sessions);
-    println!("sync round: {:.3} s ({} frames sent), all {} committed at the central node", took.as_secs_f64(), r.frames_sent, held.len());
+    println!(
+        "sync round: {:.3} s ({} frames sent), all {} committed at the central node",
+        took.as_secs_f64(),
+        r.frames_sent,
+        held.len()
+    );
     println!(
         "frames: {} B sent + {} B received = {:.1} B per check-in",
         r.bytes_sent,

@@ -58,6 +58,7 @@ pub async fn run(
         None => None,
     };
     let syncer = tokio::spawn(sync_periodically(node.clone()));
+    let deriver = tokio::spawn(derive_continuously(node.clone()));
     // On a signal, stop taking requests and end long polls at once, so shutdown waits only
     // for writes in flight.
     let stopping = node.stopping.clone();
@@ -68,6 +69,7 @@ pub async fn run(
     .await?;
     compactor.abort();
     syncer.abort();
+    deriver.abort();
     if let Some(p) = peer_listener {
         p.abort();
     }
@@ -114,6 +116,29 @@ async fn sync_periodically(node: Arc<node::Node>) {
             Err(e) => tracing::warn!(cause = %e, "sync round failed"),
         }
         seen = changes.latest().max(seen);
+    }
+}
+
+/// On the central node, turns endorsed attendance into verified records as check-ins arrive
+/// (by sync or locally), following the change feed from its start at every start (deriving is
+/// idempotent).
+async fn derive_continuously(node: Arc<node::Node>) {
+    let mut changes = node.store.subscribe_changes();
+    let mut cursor = 0;
+    loop {
+        if node.role() == "central" {
+            match node.derive_since(cursor).await {
+                Ok(c) => cursor = c,
+                Err(e) => tracing::warn!(cause = %e, "deriving verified records failed; retrying on the next change"),
+            }
+        } else {
+            cursor = changes.latest();
+        }
+        tokio::select! {
+            r = changes.wait_past(cursor) => if r.is_err() { return },
+            () = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
+            () = node.stopping.cancelled() => return,
+        }
     }
 }
 

@@ -101,10 +101,22 @@ fn kiosks_central_and_a_member_laptop() {
     assert!(kiosk_a.get("/v1/changes?limit=1000").text().contains("\"checkin\""));
     assert!(!kiosk_a.get("/v1/changes?limit=1000").text().contains("portfolio:"));
 
-    // The member's laptop receives its own portfolio and nothing else.
+    // The central node turned the endorsed attendance into a verified record; the member's
+    // laptop receives it with its own portfolio, and nothing else.
+    let mut verified = Value::Null;
+    for _ in 0..100 {
+        verified = central.get("/v1/portfolios/M-1").expect(200)["verified"].clone();
+        if verified.as_array().is_some_and(|v| !v.is_empty()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(verified[0]["cecs"], "1.25", "{verified}");
     sync(&laptop);
     let mine = laptop.get("/v1/portfolios/M-1").expect(200);
     assert_eq!(mine["entries"][0]["id"], "a1");
+    assert_eq!(mine["verified"][0]["cecs"], "1.25", "{mine}");
+    assert_eq!(laptop.get("/v1/members/M-1/cecs").expect(200)["verified_cecs"], "1.25");
     let feed = laptop.get("/v1/changes?limit=1000").text();
     assert!(!feed.contains("portfolio:M-2") && !feed.contains("event:conf"), "{feed}");
 

@@ -109,6 +109,19 @@ pub fn checkin_places(conn: &Connection, ids: &[String]) -> Result<Vec<(String, 
     Ok(out)
 }
 
+/// The `(event_id, member_id)` of each indexed check-in among `ids`.
+pub fn checkin_members(conn: &Connection, ids: &[String]) -> Result<Vec<(String, String)>, StorageError> {
+    let mut stmt = conn.prepare_cached("SELECT event_id, member_id FROM checkin_index WHERE id = ?1")?;
+    let mut out = Vec::new();
+    for id in ids {
+        let mut rows = stmt.query_map(params![id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        if let Some(row) = rows.next() {
+            out.push(row?);
+        }
+    }
+    Ok(out)
+}
+
 /// The `(event_id, session_id)` pairs a member has check-ins for.
 pub fn member_sessions(
     conn: &Connection,

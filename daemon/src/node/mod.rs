@@ -3,6 +3,7 @@
 pub mod checkins;
 pub mod credential;
 mod credit;
+mod derivation;
 pub mod docs;
 mod error;
 pub mod events;
