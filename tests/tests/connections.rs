@@ -104,3 +104,30 @@ fn a_stalled_body_times_out() {
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(text.contains("\"request_timeout\""), "{text}");
 }
+
+/// Out of file descriptors, the node logs it, keeps its listener, and serves again as soon
+/// as descriptors are free (the review saw `accept error: Too many open files` for good).
+#[test]
+fn serving_resumes_after_descriptor_exhaustion() {
+    let node = Node::start_configured("header_timeout_ms = 60000\n", &[]);
+    let pid = node.pid().to_string();
+    let lowered = std::process::Command::new("prlimit").args(["--pid", &pid, "--nofile=64:64"]).status();
+    if !lowered.is_ok_and(|s| s.success()) {
+        eprintln!("SKIPPED: cannot lower the node's descriptor limit with prlimit");
+        return;
+    }
+    // Far more connections than descriptors: the kernel queues them, the node cannot accept.
+    let held: Vec<TcpStream> = (0..120).filter_map(|_| TcpStream::connect(node.addr()).ok()).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    drop(held);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match node.request("GET", "/v1/health").try_send() {
+            Ok(r) if r.status == 200 => break,
+            other => assert!(Instant::now() < deadline, "no answer after the descriptors were freed: {other:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let log = std::fs::read_to_string(node.data_dir().join("../cecd.log")).expect("log");
+    assert!(log.contains("accept failed"), "exhaustion not logged:\n{}", node.log_tail());
+}

@@ -14,6 +14,7 @@ mod extract;
 mod feed;
 mod metrics;
 mod openapi;
+mod openapi_rules;
 mod portfolio;
 mod reports;
 mod server;

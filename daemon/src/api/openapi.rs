@@ -151,6 +151,14 @@ const ROUTES: &[Route] = &[
         Body::Json("EntryJson"),
     ),
     (
+        HttpMethod::Get,
+        "/v1/portfolios/{member_id}/entries",
+        "A member's entries by date, a page at a time (kind, cursor, limit)",
+        Body::None,
+        200,
+        Body::List("EntryJson"),
+    ),
+    (
         HttpMethod::Patch,
         "/v1/portfolios/{member_id}/entries/{entry_id}",
         "Change an entry",
@@ -335,6 +343,16 @@ fn build() -> OpenApi {
         ] {
             responses = responses.response(code, error_response(what));
         }
+        if matches!(req, Body::Json(_)) {
+            responses = responses
+                .response("408", error_response("request_timeout (the body stopped arriving)"))
+                .response("415", error_response("unsupported_media_type (not application/json)"));
+        }
+        if !matches!(method, HttpMethod::Get) {
+            responses = responses
+                .response("503", error_response("storage_unavailable (the data directory cannot be written)"))
+                .response("507", error_response("insufficient_storage (the disk is full)"));
+        }
         op = op.responses(responses.build());
         if path != "/v1/health" {
             op = op.security(SecurityRequirement::new("bearer", Vec::<String>::new()));
@@ -405,13 +423,23 @@ fn build() -> OpenApi {
         .build()
 }
 
-/// The document, built once.
-pub(super) fn spec() -> &'static OpenApi {
-    static SPEC: OnceLock<OpenApi> = OnceLock::new();
-    SPEC.get_or_init(build)
+/// The document as the wire types' schemas and the route table give it.
+#[cfg(test)]
+pub(super) fn spec_raw() -> OpenApi {
+    build()
 }
 
-pub(super) async fn openapi_json() -> Json<&'static OpenApi> {
+/// The document with the API's validation rules added, built once.
+pub(super) fn spec() -> &'static serde_json::Value {
+    static SPEC: OnceLock<serde_json::Value> = OnceLock::new();
+    SPEC.get_or_init(|| {
+        let mut doc = serde_json::to_value(build()).unwrap_or_default();
+        super::openapi_rules::refine(&mut doc);
+        doc
+    })
+}
+
+pub(super) async fn openapi_json() -> Json<&'static serde_json::Value> {
     Json(spec())
 }
 
@@ -469,5 +497,85 @@ mod tests {
             assert!(status != 405, "{method} {uri}: 405");
             assert!(!text.contains("no such endpoint"), "{method} {uri} is not routed");
         }
+    }
+}
+
+#[cfg(test)]
+mod truth {
+    use axum::body::Body as HttpBody;
+    use axum::http::Request;
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use super::spec;
+
+    /// A value the document allows for a query parameter.
+    fn sample(name: &str, schema: &Value) -> String {
+        if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
+            return first.as_str().unwrap_or_default().to_owned();
+        }
+        match name {
+            "limit" => "5".into(),
+            "cursor" | "since" => "0".into(),
+            "wait" => "0".into(),
+            "from" => "2026-01-01".into(),
+            "to" => "2026-12-28".into(),
+            _ => "demo".into(),
+        }
+    }
+
+    /// Every query parameter the document lists is one the handler takes, and every path
+    /// parameter and page cursor is as precise as the document says.
+    #[tokio::test]
+    async fn documented_parameters_are_accepted() {
+        let doc = spec();
+        let dir = tempfile::tempdir().unwrap();
+        let node =
+            std::sync::Arc::new(crate::node::Node::open(dir.path(), crate::config::Config::default()).await.unwrap());
+        let app = super::super::app(node.clone());
+        let mut checked = 0;
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    let name = p["name"].as_str().unwrap();
+                    if p["in"] == "path" {
+                        assert!(p["schema"]["pattern"].is_string(), "{method} {path}: {name} has no pattern");
+                        continue;
+                    }
+                    if method != "get" {
+                        continue;
+                    }
+                    let concrete: String = path
+                        .split('/')
+                        .map(|s| {
+                            if s == "{sha256}" {
+                                "ab".repeat(32)
+                            } else if s.starts_with('{') {
+                                "x".into()
+                            } else {
+                                s.into()
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                        .join("/");
+                    let uri = format!("{concrete}?{name}={}", sample(name, &p["schema"]));
+                    let req = Request::get(&uri)
+                        .header("host", "localhost")
+                        .header("authorization", format!("Bearer {}", node.identity.token))
+                        .body(HttpBody::empty())
+                        .unwrap();
+                    let resp = app.clone().oneshot(req).await.unwrap();
+                    let status = resp.status().as_u16();
+                    let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+                    let text = String::from_utf8_lossy(&body);
+                    assert!(status != 422 && status < 500, "GET {uri}: {status} {text}");
+                    checked += 1;
+                }
+            }
+        }
+        assert!(checked >= 15, "only {checked} query parameters");
+        let list = &doc["paths"]["/v1/events"]["get"]["responses"]["200"]["content"]["application/json"]["schema"];
+        assert_eq!(list["properties"]["next_cursor"]["type"], serde_json::json!(["string", "null"]), "{list}");
+        assert!(doc["paths"]["/v1/portfolios/{member_id}/entries"]["get"].is_object());
     }
 }

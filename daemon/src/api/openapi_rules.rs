@@ -1,0 +1,343 @@
+//! What the wire types' derived schemas cannot say: the API's validation rules, added to the
+//! OpenAPI document so that it is precise (a schema-driven fuzzer generates mostly valid
+//! requests) and true (every request it describes passes validation but for rules that relate
+//! two fields, or data that must exist). Names come from `cec-core`'s own lists, patterns
+//! mirror the validators; `tests` checks the patterns against them.
+
+use cec_core::checkin::{Direction, Method};
+use cec_core::event::{MAX_SESSION_MINUTES, SegmentKind, SessionFormat};
+use cec_core::petition::PetitionStatus;
+use cec_core::portfolio::EntryKind;
+use serde_json::{Map, Value, json};
+
+use super::convert::MAX_ENTRY_MINUTES;
+
+/// An id (api.md): 1–128 of `[A-Za-z0-9._:-]`.
+pub(super) const ID: &str = "^[A-Za-z0-9._:-]{1,128}$";
+/// An event or session id: an id without `:`.
+pub(super) const SCOPE_ID: &str = "^[A-Za-z0-9._-]{1,128}$";
+/// A blob's SHA-256, lowercase hex.
+pub(super) const SHA256: &str = "^[0-9a-f]{64}$";
+/// Credit in a request: the one decimal grammar, at most two places, at most 10000.
+pub(super) const CREDIT: &str = r"^(10000(\.0{1,2})?|[0-9]{1,4}(\.[0-9]{1,2})?)$";
+/// A credit record id: a verified record's `<event_id>/<session_id>` or an entry id.
+pub(super) const RECORD_ID: &str = "^([A-Za-z0-9._-]{1,128}/[A-Za-z0-9._-]{1,128}|[A-Za-z0-9._:-]{1,128})$";
+/// Text with something in it besides white space (at least one visible ASCII character: regex
+/// engines disagree on what else is white space).
+pub(super) const TEXT: &str = "[!-~]";
+/// A `limit` query value.
+const LIMIT: &str = "^([1-9][0-9]{0,2}|1000)$";
+/// A date in query strings.
+const DATE: &str = r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$";
+/// Time zones the document offers; the node takes any IANA name.
+const TIME_ZONES: &[&str] = &["UTC", "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"];
+
+fn string(pattern: &str) -> Value {
+    json!({"type": "string", "pattern": pattern})
+}
+
+fn names<T: Copy>(all: &[T], name: impl Fn(T) -> &'static str) -> Value {
+    json!({"type": "string", "enum": all.iter().map(|v| name(*v)).collect::<Vec<_>>()})
+}
+
+/// Replaces `schema`'s property `prop` (keeping a `null` alternative where it was optional
+/// and nullable) with `rule`.
+fn set(schemas: &mut Map<String, Value>, schema: &str, prop: &str, rule: Value) {
+    let Some(props) = schemas.get_mut(schema).and_then(|s| s.get_mut("properties")).and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let Some(old) = props.get_mut(prop) else { return };
+    let nullable = old["type"].as_array().is_some_and(|t| t.iter().any(|t| t == "null"));
+    let description = old.get("description").cloned();
+    // `anyOf` rather than a type list, so that generators apply the rule's format.
+    let mut rule = if nullable && rule["type"] != "null" { json!({"anyOf": [rule, {"type": "null"}]}) } else { rule };
+    if let (Some(obj), Some(desc)) = (rule.as_object_mut(), description) {
+        obj.insert("description".into(), desc);
+    }
+    *old = rule;
+}
+
+/// The request schemas' rules.
+fn refine_schemas(schemas: &mut Map<String, Value>) {
+    let id = || string(ID);
+    let scope = || string(SCOPE_ID);
+    let text = || json!({"type": "string", "minLength": 1, "pattern": TEXT});
+    let credit = || string(CREDIT);
+    let date = || json!({"type": "string", "format": "date"});
+
+    set(schemas, "NewEvent", "id", scope());
+    set(schemas, "NewEvent", "title", text());
+    set(schemas, "NewEvent", "timezone", json!({"type": "string", "enum": TIME_ZONES}));
+    // Schemas that answers share (ProviderJson, PolicyJson, SegmentJson, RosterMemberJson) get
+    // only rules the node enforces exactly, so every stored value still fits them.
+    let named = || json!({"type": "string", "minLength": 1});
+    set(schemas, "ProviderJson", "id", id());
+    set(schemas, "ProviderJson", "name", named());
+    set(schemas, "PolicyJson", "grace_minutes", json!({"type": "integer", "minimum": 0, "maximum": 120}));
+
+    set(schemas, "NewSession", "id", scope());
+    set(schemas, "NewSession", "title", text());
+    set(schemas, "NewSession", "category", id());
+    set(schemas, "NewSession", "format", names(&SessionFormat::ALL, SessionFormat::as_str));
+    // One segment stays within the longest session whatever its length; the node takes more
+    // as long as their total does.
+    set(
+        schemas,
+        "NewSession",
+        "segments",
+        json!({"type": "array", "minItems": 1, "maxItems": 1, "items": {"$ref": "#/components/schemas/SegmentJson"}}),
+    );
+    set(schemas, "SegmentJson", "kind", names(&SegmentKind::ALL, SegmentKind::as_str));
+    set(schemas, "SegmentJson", "minutes", json!({"type": "integer", "minimum": 1, "maximum": MAX_SESSION_MINUTES}));
+
+    set(schemas, "RosterMemberJson", "member_id", id());
+    set(schemas, "RosterMemberJson", "name", named());
+
+    set(schemas, "NewCheckIn", "id", id());
+    set(schemas, "NewCheckIn", "event_id", scope());
+    set(schemas, "NewCheckIn", "session_id", scope());
+    set(schemas, "NewCheckIn", "member_id", id());
+    set(schemas, "NewCheckIn", "direction", names(&Direction::ALL, Direction::as_str));
+    set(schemas, "NewCheckIn", "method", names(&Method::ALL, Method::as_str));
+    // Each item is a NewCheckIn; one that is not gets its own 422 in the results.
+    set(
+        schemas,
+        "CheckInBatch",
+        "checkins",
+        json!({"type": "array", "maxItems": 1000, "items": {},
+               "description": "NewCheckIn objects; an item that is not one is answered 422 in its result"}),
+    );
+    set(schemas, "NewCheckIn", "at", json!({"type": "string", "format": "date-time"}));
+
+    let minutes = json!({"type": "integer", "minimum": 0, "maximum": MAX_ENTRY_MINUTES});
+    let evidence = json!({"type": "array", "maxItems": 0, "items": string(SHA256),
+        "description": "blobs stored before (PUT /v1/blobs); an unknown one is 422"});
+    for schema in ["NewEntry", "EntryPatch"] {
+        set(schemas, schema, "title", text());
+        set(schemas, schema, "date", date());
+        set(schemas, schema, "contact_minutes", minutes.clone());
+        set(schemas, schema, "category", id());
+        set(schemas, schema, "provider", text());
+        set(schemas, schema, "evidence", evidence.clone());
+    }
+    set(schemas, "NewEntry", "id", id());
+    // Only an activity carries CECs: the document offers activities with CECs, other kinds none.
+    set(schemas, "NewEntry", "kind", names(&EntryKind::ALL, EntryKind::as_str));
+    set(schemas, "NewEntry", "cecs", json!({"type": "null"}));
+    set(schemas, "EntryPatch", "cecs", json!({"type": "null"}));
+
+    for schema in ["GoalInput", "BenchmarkJson"] {
+        set(schemas, schema, "title", text());
+        set(schemas, schema, "target_cecs", credit());
+        set(schemas, schema, "due", date());
+    }
+    set(schemas, "GoalInput", "category", id());
+    set(schemas, "GoalInput", "start", date());
+    set(schemas, "GoalInput", "benchmarks", json!({"type": "array", "maxItems": 0, "items": {}}));
+
+    set(schemas, "ProgramInput", "title", text());
+    set(schemas, "ProgramInput", "window_start", date());
+    set(schemas, "ProgramInput", "window_end", date());
+    set(schemas, "ProgramInput", "total_cecs", credit());
+    set(
+        schemas,
+        "ProgramInput",
+        "minimums",
+        json!({"type": "object", "propertyNames": {"pattern": ID}, "additionalProperties": credit()}),
+    );
+
+    set(schemas, "NewPetition", "id", id());
+    set(schemas, "NewPetition", "target_association", text());
+    set(schemas, "NewPetition", "record_ids", json!({"type": "array", "maxItems": 100, "items": string(RECORD_ID)}));
+    set(schemas, "PetitionPatch", "status", names(&PetitionStatus::ALL, PetitionStatus::as_str));
+    set(schemas, "PetitionPatch", "accepted_cecs", credit());
+}
+
+/// The query parameters of an operation: `(name, schema)`.
+fn query_parameters(method: &str, path: &str) -> Vec<(&'static str, Value)> {
+    // `cursor` is left out: it is opaque (a page's `next_cursor`), and any other value is 422.
+    let page = || vec![("limit", string(LIMIT))];
+    let range = || vec![("from", string(DATE)), ("to", string(DATE))];
+    let format = || ("format", json!({"type": "string", "enum": ["json", "csv", "pdf"]}));
+    if method != "get" {
+        return Vec::new();
+    }
+    match path {
+        "/v1/events" | "/v1/events/{event_id}/sessions" => page(),
+        "/v1/checkins" => {
+            let mut p =
+                vec![("event_id", string(SCOPE_ID)), ("session_id", string(SCOPE_ID)), ("member_id", string(ID))];
+            p.extend(page());
+            p
+        }
+        "/v1/portfolios/{member_id}/entries" => {
+            let mut p = vec![("kind", names(&EntryKind::ALL, EntryKind::as_str))];
+            p.extend(page());
+            p
+        }
+        "/v1/members/{member_id}/attendance" => vec![("event_id", string(SCOPE_ID))],
+        "/v1/members/{member_id}/cecs" => range(),
+        "/v1/portfolios/{member_id}/transcript" => {
+            let mut p = vec![format()];
+            p.extend(range());
+            p
+        }
+        "/v1/portfolios/{member_id}/petitions/{petition_id}/packet" => vec![format()],
+        "/v1/changes" => vec![
+            ("since", string("^[0-9]{1,19}$")),
+            // The node waits up to 60 s; the document offers up to 5, within a client's timeout.
+            ("wait", json!({"type": "string", "pattern": "^[0-5]$"})),
+            ("limit", string(LIMIT)),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// The schema of a path parameter.
+fn path_parameter(name: &str) -> Value {
+    match name {
+        "event_id" | "session_id" => string(SCOPE_ID),
+        "sha256" => string(SHA256),
+        _ => string(ID),
+    }
+}
+
+/// Adds the rules to `doc`, the OpenAPI document as JSON.
+pub(super) fn refine(doc: &mut Value) {
+    if let Some(schemas) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+        refine_schemas(schemas);
+    }
+    let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else { continue };
+        for (method, op) in item.iter_mut() {
+            let Some(params) = op.get_mut("parameters").and_then(Value::as_array_mut) else {
+                if let Some(op) = op.as_object_mut() {
+                    let query: Vec<Value> = query_parameters(method, path)
+                        .into_iter()
+                        .map(|(n, s)| json!({"name": n, "in": "query", "required": false, "schema": s}))
+                        .collect();
+                    if !query.is_empty() {
+                        op.insert("parameters".into(), Value::Array(query));
+                    }
+                }
+                continue;
+            };
+            for p in params.iter_mut() {
+                if p["in"] == "path"
+                    && let Some(name) = p["name"].as_str().map(str::to_owned)
+                {
+                    p["schema"] = path_parameter(&name);
+                }
+            }
+            for (n, s) in query_parameters(method, path) {
+                params.push(json!({"name": n, "in": "query", "required": false, "schema": s}));
+            }
+        }
+    }
+    nullable_cursors(doc);
+    for path in ["/v1/portfolios/{member_id}/transcript", "/v1/portfolios/{member_id}/petitions/{petition_id}/packet"] {
+        if let Some(content) = doc.pointer_mut(&format!("/paths/{}/get/responses/200/content", escape(path)))
+            && let Some(content) = content.as_object_mut()
+        {
+            content.insert("text/csv".into(), json!({"schema": {"type": "string"}}));
+            content.insert("application/pdf".into(), json!({"schema": {"type": "string", "format": "binary"}}));
+        }
+    }
+}
+
+/// A path as one JSON pointer token.
+fn escape(path: &str) -> String {
+    path.replace('~', "~0").replace('/', "~1")
+}
+
+/// `next_cursor` is `null` on the last page.
+fn nullable_cursors(v: &mut Value) {
+    match v {
+        Value::Object(map) => {
+            if let Some(cursor) = map.get_mut("properties").and_then(|p| p.get_mut("next_cursor")) {
+                cursor["type"] = json!(["string", "null"]);
+            }
+            map.values_mut().for_each(nullable_cursors);
+        }
+        Value::Array(items) => items.iter_mut().for_each(nullable_cursors),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use regex::Regex;
+
+    use super::*;
+    use crate::api::convert::check_credit;
+
+    fn re(p: &str) -> Regex {
+        Regex::new(p).unwrap()
+    }
+
+    fn credit_ok(s: &str) -> bool {
+        cec_client::wire::dec_str::parse(s).is_ok_and(|d| check_credit("x", d).is_ok())
+    }
+
+    const SAMPLES: &[&str] = &[
+        "", "a", "A-1._:z", "a b", "é", "a/b", "a:b", "conf/s75", "0", "1", "1.5", "1.25", "1.125", "0.75", "10000",
+        "10000.0", "10000.25", "10001", "01", " 1", "+1", ".5", "5.", "1e2", "-1", "99999", "9999.99",
+    ];
+
+    /// The document's patterns accept exactly what the validators accept, on samples and
+    /// on generated strings.
+    fn agree(s: &str) {
+        assert_eq!(re(ID).is_match(s), cec_core::id::validate(s).is_ok(), "id {s:?}");
+        assert_eq!(re(SCOPE_ID).is_match(s), cec_core::doc::validate_scope_id(s).is_ok(), "scope id {s:?}");
+        assert_eq!(re(SHA256).is_match(s), crate::storage::is_valid_sha256(s), "sha256 {s:?}");
+        // Credit: what the document allows is accepted (it leaves out leading zeros).
+        assert!(!re(CREDIT).is_match(s) || credit_ok(s), "credit {s:?}");
+        assert!(!re(RECORD_ID).is_match(s) || record_id_ok(s), "record id {s:?}");
+        // ...and on canonical strings (no leading zeros, no trailing zeros after the point), exactly that.
+        let canonical =
+            (!s.starts_with('0') || s.starts_with("0.") || s == "0") && !(s.contains('.') && s.ends_with('0'));
+        if canonical {
+            assert_eq!(re(CREDIT).is_match(s), credit_ok(s), "credit {s:?}");
+        }
+    }
+
+    fn record_id_ok(s: &str) -> bool {
+        match s.split_once('/') {
+            Some((e, sess)) => {
+                cec_core::doc::validate_scope_id(e).is_ok() && cec_core::doc::validate_scope_id(sess).is_ok()
+            }
+            None => cec_core::id::validate(s).is_ok(),
+        }
+    }
+
+    #[test]
+    fn patterns_agree_with_the_validators() {
+        for s in SAMPLES {
+            agree(s);
+        }
+        agree(&"x".repeat(128));
+        agree(&"x".repeat(129));
+        agree(&"ab".repeat(32));
+    }
+
+    proptest! {
+        #[test]
+        fn patterns_agree_on_generated_strings(s in "[0-9a-fA-F.:/_ é+-]{0,10}|[0-9]{1,6}(\\.[0-9]{0,3})?") {
+            agree(&s);
+        }
+    }
+
+    #[test]
+    fn names_come_from_the_domain() {
+        let mut doc = serde_json::to_value(super::super::openapi::spec_raw()).unwrap();
+        refine(&mut doc);
+        let kinds = &doc["components"]["schemas"]["SegmentJson"]["properties"]["kind"]["enum"];
+        assert_eq!(kinds.as_array().map(Vec::len), Some(SegmentKind::ALL.len()), "{kinds}");
+        for k in kinds.as_array().unwrap() {
+            assert!(k.as_str().unwrap().parse::<SegmentKind>().is_ok(), "{k}");
+        }
+    }
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Schema-driven fuzzing of the local API: schemathesis (from PyPI, into a venv this script
+# makes) generates requests from a running cecd's /v1/openapi.json and checks every answer.
+#
+#   scripts/fuzz-api.sh                 # a short run (CI): 20 examples per operation
+#   MAX_EXAMPLES=2000 scripts/fuzz-api.sh   # the long run
+#
+# Environment: MAX_EXAMPLES (default 20), CECD_BIN (default: build target/debug/cecd),
+# VENV (default target/schemathesis-venv), SCHEMATHESIS_VERSION (default 4.3.*).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MAX_EXAMPLES="${MAX_EXAMPLES:-20}"
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+VENV="${VENV:-$TARGET_DIR/schemathesis-venv}"
+VERSION="${SCHEMATHESIS_VERSION:-4.3.*}"
+
+if [ ! -x "$VENV/bin/schemathesis" ]; then
+  echo "--- installing schemathesis $VERSION into $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/pip" install --quiet --upgrade pip
+  "$VENV/bin/pip" install --quiet "schemathesis==$VERSION" "hypothesis<6.150"
+fi
+
+if [ -z "${CECD_BIN:-}" ]; then
+  cargo build --quiet --locked -p cecd --bin cecd
+  CECD_BIN="$TARGET_DIR/debug/cecd"
+fi
+
+work="$(mktemp -d)"
+data="$work/data"
+pid=""
+cleanup() {
+  if [ -n "$pid" ]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# schemathesis keeps connections in a pool across slow phases: a keep-alive longer than its
+# pauses keeps it from sending on a connection the node is just closing as idle.
+mkdir -p "$data"
+echo 'header_timeout_ms = 120000' >"$data/cecd.toml"
+"$CECD_BIN" --data-dir "$data" --listen 127.0.0.1:0 --demo >"$work/cecd.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 200); do
+  [ -s "$data/api-url" ] && break
+  kill -0 "$pid" 2>/dev/null || { cat "$work/cecd.log"; echo "cecd exited at start" >&2; exit 1; }
+  sleep 0.1
+done
+url="$(cat "$data/api-url")"
+token="$(cat "$data/api-token")"
+echo "--- schemathesis against $url ($MAX_EXAMPLES examples per operation)"
+
+# The document needs the token too; schemathesis reads it from a file.
+curl -sf -H "Authorization: Bearer $token" "$url/v1/openapi.json" -o "$work/openapi.json"
+
+status=0
+"$VENV/bin/schemathesis" run "$work/openapi.json" \
+  --url "$url" \
+  --header "Authorization: Bearer $token" \
+  --checks all \
+  --max-examples "$MAX_EXAMPLES" \
+  --seed "${SEED:-1}" \
+  --no-color \
+  || status=$?
+
+if grep -q "panicked at" "$work/cecd.log"; then
+  grep -A12 "panicked at" "$work/cecd.log" >&2
+  echo "cecd panicked during the run" >&2
+  status=1
+fi
+exit "$status"
