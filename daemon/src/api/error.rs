@@ -237,6 +237,29 @@ impl From<NodeError> for ApiError {
             NodeError::Docs(d) => (*d).into(),
             NodeError::Storage(s) => (*s).into(),
             NodeError::Document(d) => (*d).into(),
+            NodeError::Shared(shared) => Self::from_shared(&shared),
+        }
+    }
+}
+
+impl ApiError {
+    /// The answer for one item of a write that failed as a whole.
+    fn from_shared(e: &NodeError) -> Self {
+        let storage = |s: &StorageError| match s.failure() {
+            Some((failure, place)) => Self::storage(failure, place, s),
+            None => Self::internal("storage", s),
+        };
+        match e {
+            NodeError::NotFound(m) => Self::not_found(m.clone()),
+            NodeError::Conflict(m) => Self::conflict(m.clone()),
+            NodeError::Invalid { field, message } => Self::invalid(field.clone(), message.clone()),
+            NodeError::Storage(s) => storage(s),
+            NodeError::Docs(d) => match &**d {
+                DocsError::Storage(s) => storage(s),
+                other => Self::internal("document", other),
+            },
+            NodeError::Document(d) => Self::internal("document", d),
+            NodeError::Shared(inner) => Self::from_shared(inner),
         }
     }
 }

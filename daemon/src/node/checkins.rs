@@ -215,9 +215,21 @@ impl Node {
                 (indexes, event, out)
             });
         }
+        // Each session's write stands or falls alone: a failed one answers each of its items
+        // with its error, and the items of the other sessions keep their answers.
         for (indexes, event, out) in futures_util::future::join_all(pending).await {
-            for (index, r) in indexes.into_iter().zip(out?) {
-                results[index] = Some(r.map(|rec| (rec, event.clone())));
+            match out {
+                Ok(items) => {
+                    for (index, r) in indexes.into_iter().zip(items) {
+                        results[index] = Some(r.map(|rec| (rec, event.clone())));
+                    }
+                }
+                Err(e) => {
+                    let shared = Arc::new(e);
+                    for index in indexes {
+                        results[index] = Some(Err(NodeError::Shared(shared.clone())));
+                    }
+                }
             }
         }
         Ok(results
@@ -330,6 +342,67 @@ mod tests {
         assert!(created.values().all(|n| *n == 1), "{created:?}");
         let (listed, _) = node.checkins(CheckInFilter::default(), 1000).await.unwrap();
         assert_eq!(listed.len(), 40);
+        node.store.close().await;
+    }
+
+    /// A batch whose storage fails for one session answers per item: the other session's
+    /// scans are stored and say so, the failed ones carry the storage error.
+    #[tokio::test]
+    async fn a_batch_failing_part_way_answers_per_item() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Arc::new(Node::open(dir.path(), Config::default()).await.unwrap());
+        let at: jiff::Timestamp = "2027-03-01T09:00:00Z".parse().unwrap();
+        let event = Event {
+            id: "E1".into(),
+            title: "E".into(),
+            provider: Provider { id: "P".into(), name: "P".into(), endorsement: None },
+            venue: None,
+            timezone: "UTC".into(),
+            policy: Policy::default(),
+            sessions: BTreeMap::new(),
+            roster: BTreeMap::new(),
+        };
+        node.create_event(event).await.unwrap();
+        for s in ["S1", "S2"] {
+            node.create_session("E1", session(s, at)).await.unwrap();
+        }
+        // The disk refuses the write that holds check-in "lost".
+        node.store
+            .write(|tx| {
+                tx.execute_batch(
+                    "CREATE TEMP TRIGGER refuse BEFORE INSERT ON changes WHEN NEW.id = 'lost'
+                     BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let item = |id: &str, s: &str| {
+            Ok(NewCheckIn {
+                checkin: CheckIn {
+                    id: id.into(),
+                    event_id: "E1".into(),
+                    session_id: s.into(),
+                    member_id: "M1".into(),
+                    direction: Direction::In,
+                    at,
+                    method: Method::Badge,
+                    kiosk_id: "k".into(),
+                    recorded_at: at,
+                },
+                at_given: true,
+                method_given: true,
+            })
+        };
+        let out = node
+            .record_batch(vec![item("kept", "S1"), item("lost", "S2"), item("also-lost", "S2")])
+            .await
+            .expect("a batch answers per item");
+        assert!(matches!(&out[0], Ok((Recorded::Created(c), _)) if c.id == "kept"), "{:?}", out[0]);
+        assert!(matches!(&out[1], Err(NodeError::Shared(_))), "{:?}", out[1]);
+        assert!(matches!(&out[2], Err(NodeError::Shared(_))), "{:?}", out[2]);
+        let (listed, _) = node.checkins(CheckInFilter::default(), 10).await.unwrap();
+        assert_eq!(listed.iter().map(|(c, _)| c.id.as_str()).collect::<Vec<_>>(), ["kept"]);
         node.store.close().await;
     }
 }

@@ -32,6 +32,9 @@ pub enum NodeError {
     /// A document's content does not follow its schema.
     #[error(transparent)]
     Document(Box<DocError>),
+    /// The write this item was part of failed (every item of that write gets the same error).
+    #[error(transparent)]
+    Shared(std::sync::Arc<NodeError>),
 }
 
 // Boxed: the errors below are large, and a `NodeError` travels in every per-item result.
