@@ -270,7 +270,10 @@ mod tests {
     fn peers_sync_and_credentials_parse() {
         let cli = parse(&["peers"]).unwrap();
         assert!(matches!(cli.command, Command::Peers(_)));
-        assert!(parse(&["peers", "add", "https://127.0.0.1:7421/N1"]).is_ok());
+        let cli = parse(&["peers", "add", "https://127.0.0.1:7421/N1", "--url", "http://127.0.0.1:1"]).unwrap();
+        assert_eq!(cli.url.as_deref(), Some("http://127.0.0.1:1"), "the peer URL is not the node's --url");
+        let Command::Peers(p) = cli.command else { panic!("not peers") };
+        assert!(format!("{p:?}").contains("https://127.0.0.1:7421/N1"), "{p:?}");
         assert!(parse(&["peers", "remove", "N1"]).is_ok());
         assert!(parse(&["peers", "add"]).is_err());
         assert!(parse(&["sync", "--peer", "N1"]).is_ok());

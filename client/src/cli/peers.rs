@@ -24,7 +24,9 @@ key: a sync only talks to that node. Adding a peer does not sync; run `cec sync`
 Example:\n  cec peers add https://192.168.1.20:7421/n3f9a6c21d0e4b7a85c1e2d90")]
     Add {
         /// The peer's URL, https://HOST:PORT/NODE_ID
-        url: String,
+        // Not `url`: that id is the global --url (the node's API), which it would shadow.
+        #[arg(value_name = "URL")]
+        peer_url: String,
     },
     /// Stop syncing with a peer (its node id, the ID column of `cec peers`)
     #[command(long_about = "Stop syncing with a peer and forget it. What was already synced stays.\n\n\
@@ -41,8 +43,8 @@ pub(crate) async fn run(ctx: &Ctx, a: PeersArgs) -> anyhow::Result<()> {
             let peers = ctx.client.peers().await?;
             ctx.emit(&serde_json::json!({ "items": peers, "next_cursor": null }), |_| print_peers(&peers))
         }
-        Some(PeersCmd::Add { url }) => {
-            let p = ctx.client.add_peer(&url).await?;
+        Some(PeersCmd::Add { peer_url }) => {
+            let p = ctx.client.add_peer(&peer_url).await?;
             ctx.emit(&p, |p| {
                 outln!("added peer {} at {}", p.peer_id, p.url);
                 outln!("sync with it: cec sync --peer {}", p.peer_id);
