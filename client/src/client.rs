@@ -347,7 +347,7 @@ impl Client {
 
     // ---- portfolio: see portfolio.rs; blobs: see blobs.rs ----
 
-    // ---- changes, peers, sync ----
+    // ---- changes, peers, sync, credentials ----
 
     /// `GET /v1/changes?since=&wait=`: with `wait`, answers as soon as something changes.
     pub async fn changes(&self, since: Option<&str>, wait_seconds: Option<u32>) -> Result<Changes, ClientError> {
@@ -359,6 +359,42 @@ impl Client {
             q.push(("wait", w.to_string()));
         }
         self.get(&["changes"], q).await
+    }
+
+    /// `GET /v1/peers`: every peer this node syncs with.
+    pub async fn peers(&self) -> Result<Vec<PeerJson>, ClientError> {
+        self.all_pages(&["peers"], Vec::new()).await
+    }
+
+    /// `POST /v1/peers`: adds a static peer by its `peer_url` (from its `GET /v1/node`).
+    pub async fn add_peer(&self, url: &str) -> Result<PeerJson, ClientError> {
+        self.send_json(Method::POST, &["peers"], &NewPeer { url: url.to_owned() }).await
+    }
+
+    /// `DELETE /v1/peers/{peer_id}`.
+    pub async fn remove_peer(&self, peer_id: &str) -> Result<(), ClientError> {
+        self.delete(&["peers", peer_id]).await
+    }
+
+    /// `POST /v1/sync`: a sync round with one peer, or with all of them. A peer that failed
+    /// is an entry with `error`, not an `Err`; a node without a credential is `409 conflict`.
+    pub async fn sync(&self, peer_id: Option<&str>) -> Result<SyncResult, ClientError> {
+        self.send_json(Method::POST, &["sync"], &SyncRequest { peer_id: peer_id.map(str::to_owned) }).await
+    }
+
+    /// `GET /v1/sync/status`.
+    pub async fn sync_status(&self) -> Result<SyncStatus, ClientError> {
+        self.get(&["sync", "status"], Vec::new()).await
+    }
+
+    /// `POST /v1/admin/credentials` (the central node only; `403 forbidden` elsewhere).
+    pub async fn issue_credential(&self, req: &IssueCredential) -> Result<CredentialJson, ClientError> {
+        self.send_json(Method::POST, &["admin", "credentials"], req).await
+    }
+
+    /// `POST /v1/node/credential`: installs this node's credential and pins the organization key.
+    pub async fn install_credential(&self, req: &InstallCredential) -> Result<CredentialJson, ClientError> {
+        self.send_json(Method::POST, &["node", "credential"], req).await
     }
 }
 

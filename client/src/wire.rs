@@ -303,6 +303,21 @@ pub struct SyncResult {
     pub peers: Vec<SyncPeerJson>,
 }
 
+/// `GET /v1/sync/status`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct SyncStatus {
+    /// This node.
+    pub node_id: String,
+    /// Whether it has a credential (without one it syncs with no one).
+    pub enrolled: bool,
+    /// What another node passes to `POST /v1/peers` (null while the peer listener is off).
+    #[serde(default)]
+    pub peer_url: Option<String>,
+    /// Its peers.
+    pub peers: Vec<PeerJson>,
+}
+
 /// An endorsement of the provider.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(ToSchema))]

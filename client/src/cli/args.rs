@@ -49,6 +49,13 @@ pub(crate) fn date(s: &str) -> Result<Date, String> {
     Date::from_str(s.trim()).map_err(|_| format!("{s:?} is not a date like 2026-06-30"))
 }
 
+/// An exact instant with its offset, e.g. `2027-06-01T00:00:00Z` (an expiry belongs to no
+/// event, so there is no time zone to read a local time in).
+pub(crate) fn instant(s: &str) -> Result<Timestamp, String> {
+    Timestamp::from_str(s.trim())
+        .map_err(|_| format!("{s:?} is not an instant: write it with its offset, like 2027-06-01T00:00:00Z"))
+}
+
 /// An instant as typed: with an offset (`2026-05-01T09:00:00Z`, `...-05:00`), or a local time
 /// (`2026-05-01T09:00`, `2026-05-01 09:00`) read in the event's time zone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -160,6 +167,14 @@ mod tests {
         assert!(w.resolve("Not/A_Zone").is_err());
         assert!(when("tomorrow").is_err());
         assert!(when("2026-13-01T09:00").is_err());
+    }
+
+    #[test]
+    fn instants_need_an_offset() {
+        assert_eq!(instant("2027-06-01T00:00:00Z").unwrap().to_string(), "2027-06-01T00:00:00Z");
+        assert_eq!(instant("2027-06-01T02:00:00+02:00").unwrap().to_string(), "2027-06-01T00:00:00Z");
+        assert!(instant("2027-06-01T00:00").is_err());
+        assert!(instant("2027-06-01").is_err());
     }
 
     #[test]

@@ -12,17 +12,20 @@ mod args;
 mod blob;
 mod changes;
 mod checkin;
+mod credential;
 mod credit;
 mod event;
 mod goal;
 mod import;
 mod output;
+mod peers;
 mod petition;
 mod portfolio;
 mod requirement;
 mod roster;
 mod session;
 mod status;
+mod sync;
 mod transcript;
 
 const AFTER_HELP: &str = "\
@@ -55,7 +58,7 @@ pub(crate) struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Show the node: health, role, address, data directory and credential
+    /// Show the node: health, role, address, data directory, peer URL and credential
     Status,
     /// Create, list and show events (provider, endorsement, venue, door policy)
     #[command(subcommand)]
@@ -94,6 +97,23 @@ enum Command {
     Blob(blob::BlobCmd),
     /// The change feed: what changed since a cursor, optionally waiting for news
     Changes(changes::ChangesArgs),
+    /// List the peers this node syncs with, or add and remove them
+    #[command(long_about = "List the peers this node syncs with: id, role, state (ok, failing, never_synced), \
+last sync and last error. `cec peers add URL` adds one by its peer URL (`peer url` in `cec status` \
+on that node); `cec peers remove ID` forgets one.\n\n\
+Example:\n  cec peers add https://192.168.1.20:7421/n3f9a6c21d0e4b7a85c1e2d90\n  cec peers")]
+    Peers(peers::PeersArgs),
+    /// Sync now with every peer (or one): what was sent and received; exit 1 if a peer failed
+    #[command(long_about = "Run a sync round now with every peer, or only --peer ID, and print per peer \
+the documents and bytes sent and received, or why it failed. Exit status 1 if any peer failed, or \
+if this node has no credential yet (install one with `cec credential install`). Nodes also sync \
+by themselves soon after a local change and every `sync_interval_secs` (cecd.toml; 0: only when \
+asked).\n\n\
+Example:\n  cec sync\n  cec sync --peer n3f9a6c21d0e4b7a85c1e2d90")]
+    Sync(sync::SyncArgs),
+    /// Issue a credential (central node) or install this node's own, so that it can sync
+    #[command(subcommand)]
+    Credential(credential::CredentialCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         /// The shell
@@ -144,6 +164,9 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Transcript(a) => transcript::run(&ctx, a).await,
         Command::Blob(c) => blob::run(&ctx, c).await,
         Command::Changes(a) => changes::run(&ctx, a).await,
+        Command::Peers(a) => peers::run(&ctx, a).await,
+        Command::Sync(a) => sync::run(&ctx, a).await,
+        Command::Credential(c) => credential::run(&ctx, c).await,
         Command::Completions { .. } => Ok(()),
     }
 }
@@ -241,6 +264,56 @@ mod tests {
             ])
             .is_err()
         );
+    }
+
+    #[test]
+    fn peers_sync_and_credentials_parse() {
+        let cli = parse(&["peers"]).unwrap();
+        assert!(matches!(cli.command, Command::Peers(_)));
+        let cli = parse(&["peers", "add", "https://127.0.0.1:7421/N1", "--url", "http://127.0.0.1:1"]).unwrap();
+        assert_eq!(cli.url.as_deref(), Some("http://127.0.0.1:1"), "the peer URL is not the node's --url");
+        let Command::Peers(p) = cli.command else { panic!("not peers") };
+        assert!(format!("{p:?}").contains("https://127.0.0.1:7421/N1"), "{p:?}");
+        assert!(parse(&["peers", "remove", "N1"]).is_ok());
+        assert!(parse(&["peers", "add"]).is_err());
+        assert!(parse(&["sync", "--peer", "N1"]).is_ok());
+        let cli = parse(&[
+            "credential",
+            "issue",
+            "--public-key",
+            "KEY",
+            "--role",
+            "kiosk",
+            "--scope",
+            "event:conf",
+            "--scope",
+            "member:M-1",
+            "--expires",
+            "2027-06-01T00:00:00Z",
+        ])
+        .unwrap();
+        let Command::Credential(credential::CredentialCmd::Issue(a)) = cli.command else { panic!("not issue") };
+        assert_eq!(format!("{a:?}").matches("event:conf").count(), 1, "{a:?}");
+        // A scope is required, the role is one of four, the expiry carries its offset.
+        let base = ["credential", "issue", "--public-key", "K", "--expires", "2027-06-01T00:00:00Z"];
+        assert!(parse(&[&base[..], &["--role", "kiosk"]].concat()).is_err());
+        assert!(parse(&[&base[..], &["--role", "king", "--scope", "*"]].concat()).is_err());
+        let e = parse(&[
+            "credential",
+            "issue",
+            "--public-key",
+            "K",
+            "--role",
+            "kiosk",
+            "--scope",
+            "*",
+            "--expires",
+            "2027-06-01",
+        ])
+        .unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(parse(&["credential", "install", "cecsync-cred-v1.x.y", "--org-key", "K"]).is_ok());
+        assert!(parse(&["credential", "install", "cecsync-cred-v1.x.y"]).is_err());
     }
 
     #[test]

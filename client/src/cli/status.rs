@@ -1,8 +1,10 @@
-//! `cec status`: the node's health, role, address, data directory and credential.
+//! `cec status`: the node's health, role, address, data directory, peer URL and credential.
 
+use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use cec_client::discover::Discovery;
+use cec_client::wire::CredentialJson;
 
 use super::Ctx;
 use super::output::outln;
@@ -21,24 +23,28 @@ pub(crate) async fn run(ctx: &Ctx, found: &Discovery) -> anyhow::Result<()> {
     outln!("listen      {}", node.listen);
     outln!("data dir    {}", found.data_dir.display());
     outln!("public key  {}", node.public_key);
-    outln!("credential  {}", credential_line(node.credential.as_ref()));
+    outln!("peer url    {}", peer_url_line(node.peer_url.as_deref()));
+    outln!("credential  {}", credential_line(node.credential.as_ref(), Timestamp::now()));
     Ok(())
 }
 
-fn credential_line(cred: Option<&Value>) -> String {
+fn credential_line(cred: Option<&Value>, now: Timestamp) -> String {
     let Some(c) = cred.filter(|c| !c.is_null()) else {
         return "none (works on its own, syncs with no one)".into();
     };
-    // A credential may be wrapped as {"body": {...}, "signature": ...}.
-    let body = c.get("body").or_else(|| c.get("claims")).unwrap_or(c);
-    let role = body.get("role").and_then(Value::as_str).unwrap_or("?");
-    let scopes: Vec<&str> = body
-        .get("scopes")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default();
-    let expires = body.get("expires_at").and_then(Value::as_str).unwrap_or("?");
-    format!("{role}, scopes {}, expires {expires}", if scopes.is_empty() { "-".into() } else { scopes.join(" ") })
+    let c: CredentialJson = match serde_json::from_value(c.clone()) {
+        Ok(c) => c,
+        Err(e) => return format!("present, but not understood by this cec ({e})"),
+    };
+    let expired = if c.expires_at <= now { " (expired: it no longer syncs)" } else { "" };
+    format!("{} of {}, scopes {}, expires {}{expired}", c.role, c.org, c.scopes.join(" "), c.expires_at)
+}
+
+fn peer_url_line(url: Option<&str>) -> String {
+    match url.filter(|u| !u.is_empty()) {
+        Some(u) => u.to_owned(),
+        None => "off (start cecd with --peer-listen ADDR for other nodes to sync with this one)".into(),
+    }
 }
 
 #[cfg(test)]
@@ -47,8 +53,26 @@ mod tests {
 
     #[test]
     fn credential_lines() {
-        assert!(credential_line(None).starts_with("none"));
-        let c = json!({"body": {"role": "kiosk", "scopes": ["event:E1"], "expires_at": "2026-06-01T00:00:00Z"}});
-        assert_eq!(credential_line(Some(&c)), "kiosk, scopes event:E1, expires 2026-06-01T00:00:00Z");
+        let now: Timestamp = "2026-05-01T00:00:00Z".parse().unwrap();
+        assert!(credential_line(None, now).starts_with("none"));
+        assert!(credential_line(Some(&Value::Null), now).starts_with("none"));
+        let c = json!({
+            "org": "ACA", "node_id": "N1", "role": "kiosk", "scopes": ["event:E1", "member:M-1"],
+            "issued_at": "2026-01-01T00:00:00Z", "expires_at": "2026-06-01T00:00:00Z",
+            "credential": "cecsync-cred-v1.x.y"
+        });
+        assert_eq!(
+            credential_line(Some(&c), now),
+            "kiosk of ACA, scopes event:E1 member:M-1, expires 2026-06-01T00:00:00Z"
+        );
+        let later: Timestamp = "2026-07-01T00:00:00Z".parse().unwrap();
+        assert!(credential_line(Some(&c), later).ends_with("(expired: it no longer syncs)"));
+        assert!(credential_line(Some(&json!({"role": "kiosk"})), now).starts_with("present, but"));
+    }
+
+    #[test]
+    fn peer_url_lines() {
+        assert_eq!(peer_url_line(Some("https://127.0.0.1:7421/N1")), "https://127.0.0.1:7421/N1");
+        assert!(peer_url_line(None).starts_with("off"));
     }
 }

@@ -282,3 +282,117 @@ fn credit_goes_out_as_decimal_strings() {
     let v = serde_json::to_value(&entry).unwrap();
     assert_eq!(v["cecs"], json!("1.5"));
 }
+
+/// Requests the sync routes saw: method, path, JSON body (null without one).
+type Calls = Arc<Mutex<Vec<(String, String, serde_json::Value)>>>;
+
+fn peer(id: &str) -> serde_json::Value {
+    json!({
+        "peer_id": id, "url": format!("https://127.0.0.1:7421/{id}"), "role": "central", "source": "static",
+        "last_seen": "2026-05-01T14:00:00Z", "last_sync": "2026-05-01T14:00:00Z", "state": "ok", "last_error": null
+    })
+}
+
+fn credential() -> serde_json::Value {
+    json!({
+        "org": "ACA", "node_id": "N2", "role": "kiosk", "scopes": ["event:conf"],
+        "issued_at": "2026-05-01T00:00:00Z", "expires_at": "2027-06-01T00:00:00Z", "credential": "cecsync-cred-v1.a.b"
+    })
+}
+
+fn sync_answer(enrolled: bool, method: &str, path: &str) -> Response {
+    match (method, path) {
+        ("GET", "/v1/peers") => axum::Json(json!({"items": [peer("N1")], "next_cursor": null})).into_response(),
+        ("POST", "/v1/peers") => (StatusCode::CREATED, axum::Json(peer("N1"))).into_response(),
+        ("DELETE", "/v1/peers/N1") => StatusCode::NO_CONTENT.into_response(),
+        ("POST", "/v1/sync") if !enrolled => {
+            api_error(StatusCode::CONFLICT, "conflict", "this node is not enrolled", None)
+        }
+        ("POST", "/v1/sync") => axum::Json(json!({"peers": [{
+            "peer_id": "N1", "docs_sent": 1, "docs_received": 2, "bytes_sent": 10, "bytes_received": 20, "error": null
+        }]}))
+        .into_response(),
+        ("GET", "/v1/sync/status") => axum::Json(json!({
+            "node_id": "N2", "enrolled": enrolled, "peer_url": "https://127.0.0.1:7422/N2", "peers": [peer("N1")]
+        }))
+        .into_response(),
+        ("POST", "/v1/admin/credentials") => (StatusCode::CREATED, axum::Json(credential())).into_response(),
+        ("POST", "/v1/node/credential") => axum::Json(credential()).into_response(),
+        _ => api_error(StatusCode::NOT_FOUND, "not_found", "no such route", None),
+    }
+}
+
+/// A node answering the peer, sync and credential routes as cecd does, refusing to sync while
+/// `enrolled` is false.
+async fn start_sync(enrolled: bool) -> (Client, Calls, tokio::task::JoinHandle<()>) {
+    let calls = Calls::default();
+    let app = Router::new()
+        .fallback(move |State(calls): State<Calls>, method: Method, uri: axum::http::Uri, body: Bytes| async move {
+            let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+            calls.lock().unwrap().push((method.to_string(), uri.path().to_owned(), body));
+            sync_answer(enrolled, method.as_str(), uri.path())
+        })
+        .with_state(calls.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (Client::new(&format!("http://{addr}"), TOKEN).unwrap(), calls, server)
+}
+
+#[tokio::test]
+async fn peers_sync_and_credentials_use_their_routes() {
+    let (client, calls, server) = start_sync(true).await;
+    assert_eq!(client.peers().await.unwrap()[0].peer_id, "N1");
+    assert_eq!(client.add_peer("https://127.0.0.1:7421/N1").await.unwrap().state, "ok");
+    client.remove_peer("N1").await.unwrap();
+    let r = client.sync(Some("N1")).await.unwrap();
+    assert_eq!((r.peers[0].docs_received, r.peers[0].bytes_received), (2, 20));
+    client.sync(None).await.unwrap();
+    let s = client.sync_status().await.unwrap();
+    assert!(s.enrolled);
+    assert_eq!(s.peer_url.as_deref(), Some("https://127.0.0.1:7422/N2"));
+    let issue = IssueCredential {
+        node_public_key: "KEY".into(),
+        role: "kiosk".into(),
+        scopes: vec!["event:conf".into()],
+        expires_at: "2027-06-01T00:00:00Z".parse().unwrap(),
+    };
+    assert_eq!(client.issue_credential(&issue).await.unwrap().credential, "cecsync-cred-v1.a.b");
+    let install = InstallCredential { credential: "cecsync-cred-v1.a.b".into(), org_public_key: "ORG".into() };
+    assert_eq!(client.install_credential(&install).await.unwrap().role, "kiosk");
+
+    let seen = calls.lock().unwrap().clone();
+    let routes: Vec<(&str, &str)> = seen.iter().map(|(m, p, _)| (m.as_str(), p.as_str())).collect();
+    assert_eq!(
+        routes,
+        [
+            ("GET", "/v1/peers"),
+            ("POST", "/v1/peers"),
+            ("DELETE", "/v1/peers/N1"),
+            ("POST", "/v1/sync"),
+            ("POST", "/v1/sync"),
+            ("GET", "/v1/sync/status"),
+            ("POST", "/v1/admin/credentials"),
+            ("POST", "/v1/node/credential"),
+        ]
+    );
+    assert_eq!(seen[1].2, json!({"url": "https://127.0.0.1:7421/N1"}));
+    assert_eq!(seen[3].2, json!({"peer_id": "N1"}));
+    assert_eq!(seen[4].2, json!({"peer_id": null}));
+    assert_eq!(
+        seen[6].2,
+        json!({"node_public_key": "KEY", "role": "kiosk", "scopes": ["event:conf"], "expires_at": "2027-06-01T00:00:00Z"})
+    );
+    assert_eq!(seen[7].2, json!({"credential": "cecsync-cred-v1.a.b", "org_public_key": "ORG"}));
+    server.abort();
+}
+
+#[tokio::test]
+async fn sync_on_an_unenrolled_node_is_a_conflict() {
+    let (client, _calls, server) = start_sync(false).await;
+    let err = client.sync(None).await.unwrap_err();
+    assert_eq!((err.status(), err.code()), (Some(409), Some("conflict")));
+    server.abort();
+}

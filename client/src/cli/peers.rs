@@ -1,0 +1,94 @@
+//! `cec peers`, `cec peers add|remove`: the nodes this node syncs with.
+
+use clap::{Args, Subcommand};
+use jiff::{Timestamp, Unit};
+
+use cec_client::wire::PeerJson;
+
+use super::Ctx;
+use super::output::{self, opt, outln};
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct PeersArgs {
+    #[command(subcommand)]
+    cmd: Option<PeersCmd>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PeersCmd {
+    /// Add a peer by its peer URL (the `peer url` line of `cec status` on that node)
+    #[command(long_about = "Add a peer by its peer URL, https://HOST:PORT/NODE_ID: what `cec status` shows as \
+`peer url` on that node (it needs `cecd --peer-listen`). The node id in the URL pins the peer's \
+key: a sync only talks to that node. Adding a peer does not sync; run `cec sync`.\n\n\
+Example:\n  cec peers add https://192.168.1.20:7421/n3f9a6c21d0e4b7a85c1e2d90")]
+    Add {
+        /// The peer's URL, https://HOST:PORT/NODE_ID
+        // Not `url`: that id is the global --url (the node's API), which it would shadow.
+        #[arg(value_name = "URL")]
+        peer_url: String,
+    },
+    /// Stop syncing with a peer (its node id, the ID column of `cec peers`)
+    #[command(long_about = "Stop syncing with a peer and forget it. What was already synced stays.\n\n\
+Example:\n  cec peers remove n3f9a6c21d0e4b7a85c1e2d90")]
+    Remove {
+        /// The peer's node id
+        id: String,
+    },
+}
+
+pub(crate) async fn run(ctx: &Ctx, a: PeersArgs) -> anyhow::Result<()> {
+    match a.cmd {
+        None => {
+            let peers = ctx.client.peers().await?;
+            ctx.emit(&serde_json::json!({ "items": peers, "next_cursor": null }), |_| print_peers(&peers))
+        }
+        Some(PeersCmd::Add { peer_url }) => {
+            let p = ctx.client.add_peer(&peer_url).await?;
+            ctx.emit(&p, |p| {
+                outln!("added peer {} at {}", p.peer_id, p.url);
+                outln!("sync with it: cec sync --peer {}", p.peer_id);
+                Ok(())
+            })
+        }
+        Some(PeersCmd::Remove { id }) => {
+            ctx.client.remove_peer(&id).await?;
+            ctx.emit(&serde_json::json!({ "removed": id }), |_| {
+                outln!("removed peer {id}");
+                Ok(())
+            })
+        }
+    }
+}
+
+fn print_peers(peers: &[PeerJson]) -> anyhow::Result<()> {
+    let mut t = output::table(&["id", "role", "state", "last sync", "last error", "url"]);
+    for p in peers {
+        t.add_row(vec![
+            p.peer_id.clone(),
+            opt(p.role.as_deref()).to_owned(),
+            p.state.clone(),
+            time(p.last_sync),
+            opt(p.last_error.as_deref()).to_owned(),
+            p.url.clone(),
+        ]);
+    }
+    output::print_table(&t, "no peers: add one with `cec peers add URL`")
+}
+
+/// An instant to the second, `-` when absent.
+pub(crate) fn time(t: Option<Timestamp>) -> String {
+    t.map_or_else(|| "-".into(), |t| t.round(Unit::Second).unwrap_or(t).to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_shown_to_the_second() {
+        assert_eq!(time(None), "-");
+        let t: Timestamp = "2026-05-01T14:00:00.734Z".parse().unwrap();
+        assert_eq!(time(Some(t)), "2026-05-01T14:00:01Z");
+    }
+}
