@@ -265,7 +265,9 @@ impl Enrolment {
         let org_signing = SigningKey::from_bytes(&random32()?);
         write_secret(&dir.join(ORG_KEY_FILE), org_signing.as_bytes())?;
         write_secret(&dir.join(ORG_NAME_FILE), org.as_bytes())?;
-        let far = Timestamp::MAX;
+        // The central node's own credential does not expire in practice; a round date reads
+        // better than the largest instant.
+        let far = "9999-01-01T00:00:00Z".parse().unwrap_or(Timestamp::MAX);
         let scopes = Scopes::new([cec_core::ident::Scope::All]);
         let cred = Credential::issue(&org_signing, org, &node_key.verifying_key(), Role::Central, &scopes, now, far);
         write_secret(&dir.join(ORG_PUBLIC_KEY_FILE), encode_public_key(&org_signing.verifying_key()).as_bytes())?;
