@@ -136,7 +136,7 @@ async fn pair(event_id: &str) -> anyhow::Result<Pair> {
     Ok(Pair { central, kiosk, wire, peer_id: peer.peer_id, _dirs: (cd, kd) })
 }
 
-async fn record(kiosk: &Node, event_id: &str, n: usize, sessions: usize, at: Timestamp) -> anyhow::Result<()> {
+async fn record(kiosk: &Arc<Node>, event_id: &str, n: usize, sessions: usize, at: Timestamp) -> anyhow::Result<()> {
     let ev = kiosk.require_event(event_id).await?;
     let mut by_session: BTreeMap<usize, Vec<NewCheckIn>> = BTreeMap::new();
     for i in 0..n {

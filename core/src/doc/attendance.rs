@@ -50,7 +50,22 @@ fn encode(c: &CheckIn) -> String {
     )
 }
 
-fn decode(doc: &AutoCommit, id: &str, value: &str) -> Result<CheckIn, DocError> {
+/// The session a document's check-ins belong to, read once per call rather than per check-in.
+struct Place {
+    event_id: String,
+    session_id: String,
+}
+
+impl Place {
+    fn of(doc: &AutoCommit) -> Result<Self, DocError> {
+        Ok(Self {
+            event_id: fields::req_str(doc, &ROOT, "event_id")?,
+            session_id: fields::req_str(doc, &ROOT, "session_id")?,
+        })
+    }
+}
+
+fn decode(place: &Place, id: &str, value: &str) -> Result<CheckIn, DocError> {
     let bad = |m: &str| invalid("checkins", format!("check-in {id}: {m}"));
     let parts: Vec<&str> = value.split('|').collect();
     let [V1, member, direction, at, method, kiosk, recorded] = parts[..] else {
@@ -58,8 +73,8 @@ fn decode(doc: &AutoCommit, id: &str, value: &str) -> Result<CheckIn, DocError> 
     };
     Ok(CheckIn {
         id: id.to_owned(),
-        event_id: fields::req_str(doc, &ROOT, "event_id")?,
-        session_id: fields::req_str(doc, &ROOT, "session_id")?,
+        event_id: place.event_id.clone(),
+        session_id: place.session_id.clone(),
         member_id: member.to_owned(),
         direction: direction.parse().map_err(|_| bad("bad direction"))?,
         at: at.parse().map_err(|_| bad("bad time"))?,
@@ -78,7 +93,7 @@ fn encodable(c: &CheckIn) -> bool {
 /// other content is a [`DocError::Conflict`] (check-ins are never edited).
 pub fn add_checkin(doc: &mut AutoCommit, c: &CheckIn) -> Result<Added, DocError> {
     let checkins = fields::ensure_map(doc, &ROOT, "checkins")?;
-    if let Some(existing) = read_checkin(doc, &checkins, &c.id)? {
+    if let Some(existing) = read_checkin(doc, &Place::of(doc)?, &checkins, &c.id)? {
         return if &existing == c {
             Ok(Added::Existing)
         } else {
@@ -92,24 +107,45 @@ pub fn add_checkin(doc: &mut AutoCommit, c: &CheckIn) -> Result<Added, DocError>
     Ok(Added::New)
 }
 
+/// The `checkins` map of the document, created if missing (it is in the skeleton, so its id is
+/// the same on every node and never changes).
+pub fn checkins_map(doc: &mut AutoCommit) -> Result<automerge::ObjId, DocError> {
+    fields::ensure_map(doc, &ROOT, "checkins")
+}
+
+/// Writes a check-in the caller knows the document does not hold yet, into `checkins` (from
+/// [`checkins_map`]): one `put`, nothing read.
+pub fn insert_new(doc: &mut AutoCommit, checkins: &automerge::ObjId, c: &CheckIn) -> Result<(), DocError> {
+    if !encodable(c) {
+        return Err(invalid("checkins", format!("check-in {}: an id holds '|'", c.id)));
+    }
+    doc.put(checkins, c.id.as_str(), encode(c))?;
+    Ok(())
+}
+
 /// The check-in `id` under `checkins`, in either layout.
-fn read_checkin(doc: &AutoCommit, checkins: &automerge::ObjId, id: &str) -> Result<Option<CheckIn>, DocError> {
+fn read_checkin(
+    doc: &AutoCommit,
+    place: &Place,
+    checkins: &automerge::ObjId,
+    id: &str,
+) -> Result<Option<CheckIn>, DocError> {
     match doc.get(checkins, id)? {
         None => Ok(None),
         Some((automerge::Value::Scalar(v), _)) => match v.as_ref() {
-            automerge::ScalarValue::Str(s) => decode(doc, id, s).map(Some),
+            automerge::ScalarValue::Str(s) => decode(place, id, s).map(Some),
             _ => Err(invalid("checkins", format!("check-in {id}: not a string"))),
         },
-        Some((automerge::Value::Object(_), m)) => read_map_checkin(doc, &m, id).map(Some),
+        Some((automerge::Value::Object(_), m)) => read_map_checkin(doc, place, &m, id).map(Some),
     }
 }
 
 /// A check-in written as a map of fields (documents from before the one-value layout).
-fn read_map_checkin(doc: &AutoCommit, m: &automerge::ObjId, id: &str) -> Result<CheckIn, DocError> {
+fn read_map_checkin(doc: &AutoCommit, place: &Place, m: &automerge::ObjId, id: &str) -> Result<CheckIn, DocError> {
     Ok(CheckIn {
         id: id.to_owned(),
-        event_id: fields::req_str(doc, &ROOT, "event_id")?,
-        session_id: fields::req_str(doc, &ROOT, "session_id")?,
+        event_id: place.event_id.clone(),
+        session_id: place.session_id.clone(),
         member_id: fields::req_str(doc, m, "member_id")?,
         direction: fields::req_parsed(doc, m, "direction")?,
         at: fields::req_timestamp(doc, m, "at")?,
@@ -136,16 +172,56 @@ pub fn add_checkin_as_map(doc: &mut AutoCommit, c: &CheckIn) -> Result<(), DocEr
 /// The check-in `id`, if the document holds it, without decoding the others.
 pub fn get(doc: &AutoCommit, id: &str) -> Result<Option<CheckIn>, DocError> {
     let Some(checkins) = fields::get_map(doc, &ROOT, "checkins")? else { return Ok(None) };
-    read_checkin(doc, &checkins, id)
+    read_checkin(doc, &Place::of(doc)?, &checkins, id)
+}
+
+/// The check-ins that `patches` (from `diff_incremental`) put, as the document now holds them:
+/// a one-value check-in is decoded from its patch, an old map-layout one read from the document.
+pub fn put_in(doc: &AutoCommit, patches: &[automerge::Patch]) -> Result<Vec<CheckIn>, DocError> {
+    use automerge::{PatchAction, Prop, ScalarValue, Value};
+    let mut place = None;
+    let mut checkins = None;
+    let mut seen = std::collections::BTreeMap::new();
+    for p in patches {
+        let in_checkins = matches!(p.path.first(), Some((_, Prop::Map(k))) if k == "checkins");
+        let id = match (&p.action, p.path.len()) {
+            (PatchAction::PutMap { key, .. }, 1) if in_checkins => key,
+            (_, 2..) if in_checkins => match &p.path[1].1 {
+                Prop::Map(k) => k,
+                Prop::Seq(_) => continue,
+            },
+            _ => continue,
+        };
+        let place = match &place {
+            Some(pl) => pl,
+            None => place.insert(Place::of(doc)?),
+        };
+        let c = match &p.action {
+            PatchAction::PutMap { value: (Value::Scalar(v), _), .. } if p.path.len() == 1 => match v.as_ref() {
+                ScalarValue::Str(s) => Some(decode(place, id, s)?),
+                _ => return Err(invalid("checkins", format!("check-in {id}: not a string"))),
+            },
+            _ => {
+                let map = match &checkins {
+                    Some(m) => m,
+                    None => checkins.insert(fields::req_map(doc, &ROOT, "checkins")?),
+                };
+                read_checkin(doc, place, map, id)?
+            }
+        };
+        if let Some(c) = c {
+            seen.insert(id.clone(), c);
+        }
+    }
+    Ok(seen.into_values().collect())
 }
 
 /// Every check-in in the document, ordered by id.
 pub fn read(doc: &AutoCommit) -> Result<Vec<CheckIn>, DocError> {
-    let event_id = fields::req_str(doc, &ROOT, "event_id")?;
-    let session_id = fields::req_str(doc, &ROOT, "session_id")?;
-    check_header(doc, &DocId::attendance(event_id, session_id))?;
+    let place = Place::of(doc)?;
+    check_header(doc, &DocId::attendance(&place.event_id, &place.session_id))?;
     let checkins = fields::req_map(doc, &ROOT, "checkins")?;
-    fields::keys(doc, &checkins).iter().filter_map(|id| read_checkin(doc, &checkins, id).transpose()).collect()
+    fields::keys(doc, &checkins).iter().filter_map(|id| read_checkin(doc, &place, &checkins, id).transpose()).collect()
 }
 
 /// The number of check-ins, without decoding them.
@@ -175,6 +251,37 @@ mod tests {
             kiosk_id: kiosk.into(),
             recorded_at: at,
         }
+    }
+
+    /// The check-ins a change put are read from its patches, local or merged, in both layouts,
+    /// each once however many patches name it.
+    #[test]
+    fn put_in_names_the_checkins_of_a_change() {
+        let mut a = new_doc("E1", "S1", &actor_for("a"));
+        a.update_diff_cursor();
+        let checkins = checkins_map(&mut a).unwrap();
+        insert_new(&mut a, &checkins, &checkin("c1", "a")).unwrap();
+        insert_new(&mut a, &checkins, &checkin("c2", "a")).unwrap();
+        a.commit();
+        let patches = a.diff_incremental();
+        assert_eq!(put_in(&a, &patches).unwrap(), [checkin("c1", "a"), checkin("c2", "a")]);
+        let mut b = new_doc("E1", "S1", &actor_for("b"));
+        add_checkin_as_map(&mut b, &checkin("c-old", "b")).unwrap();
+        add_checkin(&mut b, &checkin("c3", "b")).unwrap();
+        b.commit();
+        a.merge(&mut b).unwrap();
+        let patches = a.diff_incremental();
+        assert_eq!(put_in(&a, &patches).unwrap(), [checkin("c-old", "b"), checkin("c3", "b")]);
+        let none = a.diff_incremental();
+        assert!(put_in(&a, &none).unwrap().is_empty());
+        // A value that is not a check-in is an error, not skipped.
+        let mut c = new_doc("E1", "S1", &actor_for("c"));
+        c.update_diff_cursor();
+        let m = checkins_map(&mut c).unwrap();
+        c.put(&m, "bad", "c1|only|three").unwrap();
+        c.commit();
+        let patches = c.diff_incremental();
+        assert!(put_in(&c, &patches).is_err());
     }
 
     /// A document from before the one-value layout keeps loading, and merges with one written

@@ -8,12 +8,16 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use automerge::{AutoCommit, ChangeHash, ObjId};
+use tokio::sync::oneshot;
+
 use cec_core::doc::{self, DocId};
 use cec_core::{CheckIn, Event};
 
 use super::Node;
 use super::error::{NodeError, NodeResult};
 use super::index::{self, CheckInFilter};
+use crate::storage::StorageError;
 
 /// A check-in to record, and which of its fields the client gave (a retry without `at` must
 /// not conflict with the `at` the node filled in the first time).
@@ -106,20 +110,186 @@ fn elsewhere(id: &str, place: &str) -> NodeError {
     NodeError::Conflict(format!("check-in {id:?} exists in session {place} with other content"))
 }
 
+/// What a waiting request is answered with: per item, in order.
+type Answer = NodeResult<Vec<NodeResult<Recorded>>>;
+
+/// A request waiting for its document's next change.
+struct Waiting {
+    items: Vec<NewCheckIn>,
+    reply: oneshot::Sender<Answer>,
+}
+
+/// Check-ins waiting for the next change of their attendance document. A document present in
+/// the map has a writer task running for it; requests that arrive while it commits wait here
+/// and go into its next change together (group commit per document).
+///
+/// Each document's writer also keeps what the document holds ([`Known`]), so a new check-in
+/// is written without looking it up in the document.
+#[derive(Default)]
+pub struct Ingest {
+    queues: Mutex<HashMap<DocId, Vec<Waiting>>>,
+    known: Mutex<HashMap<DocId, Known>>,
+    clock: std::sync::atomic::AtomicU64,
+}
+
+/// How many attendance documents' check-ins are kept in memory for their writers.
+const KNOWN_DOCUMENTS: usize = 256;
+
+/// The check-ins of an attendance document as of its `heads`, kept by the document's writer:
+/// valid while the document's heads are still these (a change that arrived by sync, or a
+/// refused commit, makes them differ, and the next write reads the document again).
+struct Known {
+    heads: Vec<ChangeHash>,
+    checkins: ObjId,
+    by_id: HashMap<String, CheckIn>,
+    used: u64,
+}
+
+impl Known {
+    fn read(d: &mut AutoCommit) -> Result<Self, NodeError> {
+        let checkins = doc::attendance::checkins_map(d)?;
+        let by_id = doc::attendance::read(d)?.into_iter().map(|c| (c.id.clone(), c)).collect();
+        Ok(Self { heads: d.get_heads(), checkins, by_id, used: 0 })
+    }
+}
+
+impl std::fmt::Debug for Ingest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ingest").field("documents_writing", &self.lock().len()).finish_non_exhaustive()
+    }
+}
+
+impl Ingest {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<DocId, Vec<Waiting>>> {
+        self.queues.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn known(&self) -> std::sync::MutexGuard<'_, HashMap<DocId, Known>> {
+        self.known.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Takes what the writer of `doc` last kept (only that writer uses it meanwhile).
+    fn take_known(&self, doc: &DocId) -> Option<Known> {
+        self.known().remove(doc)
+    }
+
+    /// Keeps `known` for the next write of `doc`, dropping the least recently written
+    /// documents' beyond [`KNOWN_DOCUMENTS`].
+    fn keep_known(&self, doc: &DocId, mut known: Known) {
+        known.used = self.clock.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut all = self.known();
+        all.insert(doc.clone(), known);
+        while all.len() > KNOWN_DOCUMENTS {
+            let Some(oldest) = all.iter().min_by_key(|(_, k)| k.used).map(|(id, _)| id.clone()) else { break };
+            all.remove(&oldest);
+        }
+    }
+
+    /// Queues a request; true when no writer runs for `doc` yet (the caller starts one).
+    fn enqueue(&self, doc: &DocId, waiting: Waiting) -> bool {
+        let mut queues = self.lock();
+        match queues.get_mut(doc) {
+            Some(queue) => {
+                queue.push(waiting);
+                false
+            }
+            None => {
+                queues.insert(doc.clone(), vec![waiting]);
+                true
+            }
+        }
+    }
+
+    /// The requests waiting for `doc`'s next change; `None` (and the writer's turn ends) when
+    /// none is left.
+    fn take(&self, doc: &DocId) -> Option<Vec<Waiting>> {
+        let mut queues = self.lock();
+        let queue = queues.get_mut(doc)?;
+        if queue.is_empty() {
+            queues.remove(doc);
+            return None;
+        }
+        Some(std::mem::take(queue))
+    }
+}
+
+/// Ends a document's writer turn however the writer stops: a writer that panicked drops the
+/// requests still waiting (they are answered with an error) and the next request starts anew.
+struct WriterTurn<'a> {
+    ingest: &'a Ingest,
+    doc: DocId,
+    ended: bool,
+}
+
+impl Drop for WriterTurn<'_> {
+    fn drop(&mut self) {
+        if !self.ended {
+            let waiting = self.ingest.lock().remove(&self.doc);
+            drop(waiting);
+        }
+    }
+}
+
 impl Node {
-    /// Records check-ins of one session of `event` in one document change (one durable write).
-    /// Answers per item, in order.
-    pub async fn record_checkins(
-        &self,
-        event: &Event,
-        session_id: &str,
-        items: Vec<NewCheckIn>,
-    ) -> NodeResult<Vec<NodeResult<Recorded>>> {
+    /// Records check-ins of one session of `event`; answers per item, in order, once they are
+    /// durable. Requests for one session that arrive while its previous change commits are
+    /// written together in its next change (one Automerge change, one chunk): a session's
+    /// check-ins never wait for one fsync each, and no change is built on one that is not yet
+    /// durable.
+    pub async fn record_checkins(self: &Arc<Self>, event: &Event, session_id: &str, items: Vec<NewCheckIn>) -> Answer {
         if !event.sessions.contains_key(session_id) {
             let msg = format!("no session {session_id:?} in event {:?}", event.id);
             return Ok(items.iter().map(|_| Err(NodeError::NotFound(msg.clone()))).collect());
         }
-        let place = (event.id.clone(), session_id.to_owned());
+        let doc_id = DocId::attendance(&event.id, session_id);
+        let (reply, answer) = oneshot::channel();
+        if self.ingest.enqueue(&doc_id, Waiting { items, reply }) {
+            // In a task of its own: a client that goes away does not stop its neighbours' writes.
+            let node = self.clone();
+            tokio::spawn(async move { node.write_waiting(doc_id).await });
+        }
+        answer.await.unwrap_or_else(|_| Err(StorageError::Panicked.into()))
+    }
+
+    /// The writer of one attendance document: writes what waits for it, one change at a time,
+    /// until nothing does.
+    async fn write_waiting(&self, doc_id: DocId) {
+        let mut turn = WriterTurn { ingest: &self.ingest, doc: doc_id, ended: false };
+        while let Some(batch) = self.ingest.take(&turn.doc) {
+            let sizes: Vec<usize> = batch.iter().map(|w| w.items.len()).collect();
+            let mut items = Vec::with_capacity(sizes.iter().sum());
+            let mut replies = Vec::with_capacity(batch.len());
+            for w in batch {
+                items.extend(w.items);
+                replies.push(w.reply);
+            }
+            match self.write_checkins(&turn.doc, items).await {
+                Ok(results) => {
+                    let mut results = results.into_iter();
+                    for (size, reply) in sizes.into_iter().zip(replies) {
+                        let _ = reply.send(Ok(results.by_ref().take(size).collect()));
+                    }
+                }
+                Err(e) if replies.len() == 1 => {
+                    let _ = replies.pop().map(|r| r.send(Err(e)));
+                }
+                Err(e) => {
+                    let shared = Arc::new(e);
+                    for reply in replies {
+                        let _ = reply.send(Err(NodeError::Shared(shared.clone())));
+                    }
+                }
+            }
+        }
+        turn.ended = true; // `take` removed the queue
+    }
+
+    /// Writes check-ins of one attendance document in one change; answers per item, in order.
+    async fn write_checkins(&self, doc_id: &DocId, items: Vec<NewCheckIn>) -> Answer {
+        let DocId::Attendance { event_id, session_id } = doc_id else {
+            return Err(NodeError::NotFound(format!("{doc_id} holds no check-ins")));
+        };
+        let place = (event_id.clone(), session_id.clone());
         let ids: Vec<String> = items.iter().map(|i| i.checkin.id.clone()).collect();
         let (_claimed, claimed_elsewhere) = self.claims.claim(&ids, &place);
         // Claimed first, then the committed index: a racing writer is in one or the other.
@@ -131,17 +301,14 @@ impl Node {
             .filter(|(_, e, s)| (e.as_str(), s.as_str()) != (place.0.as_str(), place.1.as_str()))
             .map(|(id, e, s)| (id, format!("{e}/{s}")))
             .collect();
-        let doc_id = DocId::attendance(&event.id, session_id);
-        self.docs
-            .update(&doc_id, |d| {
-                // Look up only the ids being written: decoding the whole session on every scan
-                // made a session's check-ins cost O(n^2) (BENCHMARKS.md).
-                let mut stored: BTreeMap<String, CheckIn> = BTreeMap::new();
-                for inc in &items {
-                    if let Some(c) = doc::attendance::get(d, &inc.checkin.id)? {
-                        stored.insert(c.id.clone(), c);
-                    }
-                }
+        let known = self.ingest.take_known(doc_id);
+        let ((results, mut known), heads) = self
+            .docs
+            .update_with_heads(doc_id, |d| {
+                let mut known = match known {
+                    Some(k) if k.heads == d.get_heads() => k,
+                    _ => Known::read(d)?,
+                };
                 let mut results = Vec::with_capacity(items.len());
                 for (inc, other) in items.into_iter().zip(claimed_elsewhere) {
                     let id = inc.checkin.id.clone();
@@ -149,19 +316,24 @@ impl Node {
                         results.push(Err(elsewhere(&id, place)));
                         continue;
                     }
-                    results.push(match stored.get(&id) {
+                    results.push(match known.by_id.get(&id) {
                         Some(existing) if inc.is_answered_by(existing) => Ok(Recorded::Existing(existing.clone())),
                         Some(_) => Err(NodeError::Conflict(format!("check-in {id:?} exists with other content"))),
-                        None => {
-                            doc::attendance::add_checkin(d, &inc.checkin)?;
-                            stored.insert(id, inc.checkin.clone());
-                            Ok(Recorded::Created(inc.checkin))
-                        }
+                        None => match doc::attendance::insert_new(d, &known.checkins, &inc.checkin) {
+                            Ok(()) => {
+                                known.by_id.insert(id, inc.checkin.clone());
+                                Ok(Recorded::Created(inc.checkin))
+                            }
+                            Err(e) => Err(e.into()),
+                        },
                     });
                 }
-                Ok::<_, NodeError>(results)
+                Ok::<_, NodeError>((results, known))
             })
-            .await
+            .await?;
+        known.heads = heads;
+        self.ingest.keep_known(doc_id, known);
+        Ok(results)
     }
 
     /// Records a kiosk's buffered check-ins, any sessions and events: each session's in one
@@ -272,24 +444,12 @@ mod tests {
     use super::*;
     use crate::config::Config;
 
-    fn session(id: &str, at: jiff::Timestamp) -> Session {
-        Session {
-            id: id.into(),
-            title: id.into(),
-            category: "general".into(),
-            format: SessionFormat::InPerson,
-            starts_at: at,
-            segments: vec![Segment::new(SegmentKind::Instruction, 60)],
-        }
-    }
+    const AT: &str = "2027-03-01T09:00:00Z";
 
-    /// One check-in id sent to two sessions at once: one request records it, the other is
-    /// told it exists elsewhere; never two 201s with one of them missing from the index.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn one_id_racing_into_two_sessions_is_recorded_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let node = Arc::new(Node::open(dir.path(), Config::default()).await.unwrap());
-        let at: jiff::Timestamp = "2027-03-01T09:00:00Z".parse().unwrap();
+    /// A node in `dir` holding event E1 with `sessions`.
+    async fn node_with(dir: &std::path::Path, sessions: &[&str]) -> (Arc<Node>, Arc<Event>) {
+        let node = Arc::new(Node::open(dir, Config::default()).await.unwrap());
+        let at: jiff::Timestamp = AT.parse().unwrap();
         let event = Event {
             id: "E1".into(),
             title: "E".into(),
@@ -301,30 +461,51 @@ mod tests {
             roster: BTreeMap::new(),
         };
         node.create_event(event).await.unwrap();
-        for s in ["S1", "S2"] {
-            node.create_session("E1", session(s, at)).await.unwrap();
+        for s in sessions {
+            let session = Session {
+                id: (*s).into(),
+                title: (*s).into(),
+                category: "general".into(),
+                format: SessionFormat::InPerson,
+                starts_at: at,
+                segments: vec![Segment::new(SegmentKind::Instruction, 60)],
+            };
+            node.create_session("E1", session).await.unwrap();
         }
         let event = node.require_event("E1").await.unwrap();
-        let new = |id: &str, s: &str| NewCheckIn {
-            checkin: CheckIn {
-                id: id.into(),
-                event_id: "E1".into(),
-                session_id: s.into(),
-                member_id: "M1".into(),
-                direction: Direction::In,
-                at,
-                method: Method::Badge,
-                kiosk_id: "k".into(),
-                recorded_at: at,
-            },
-            at_given: true,
-            method_given: true,
-        };
+        (node, event)
+    }
+
+    fn checkin(id: &str, session: &str, member: &str) -> CheckIn {
+        let at: jiff::Timestamp = AT.parse().unwrap();
+        CheckIn {
+            id: id.into(),
+            event_id: "E1".into(),
+            session_id: session.into(),
+            member_id: member.into(),
+            direction: Direction::In,
+            at,
+            method: Method::Badge,
+            kiosk_id: "k".into(),
+            recorded_at: at,
+        }
+    }
+
+    fn new(id: &str, session: &str, member: &str) -> NewCheckIn {
+        NewCheckIn { checkin: checkin(id, session, member), at_given: true, method_given: true }
+    }
+
+    /// One check-in id sent to two sessions at once: one request records it, the other is
+    /// told it exists elsewhere; never two 201s with one of them missing from the index.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_id_racing_into_two_sessions_is_recorded_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let (node, event) = node_with(dir.path(), &["S1", "S2"]).await;
         let mut races = Vec::new();
         for i in 0..40 {
             let id = format!("c{i}");
             for s in ["S1", "S2"] {
-                let (node, event, inc) = (node.clone(), event.clone(), new(&id, s));
+                let (node, event, inc) = (node.clone(), event.clone(), new(&id, s, "M1"));
                 races.push(tokio::spawn(async move { node.record_checkins(&event, s, vec![inc]).await }));
             }
         }
@@ -345,27 +526,93 @@ mod tests {
         node.store.close().await;
     }
 
+    /// Requests for one session that arrive while its change commits go into its next change
+    /// together, each answered for its own items, and all of them durable.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_sessions_requests_share_a_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let (node, event) = node_with(dir.path(), &["S1"]).await;
+        let jobs_before = node.store.stats().jobs_committed;
+        // The writer is busy: everything sent meanwhile waits for one change.
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let busy = node.store.write(move |_| {
+            let _ = started_tx.send(());
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            Ok(())
+        });
+        started.recv().unwrap();
+        let mut requests = Vec::new();
+        for i in 0..50 {
+            let (node, event) = (node.clone(), event.clone());
+            // Request 49 repeats request 0's id with other content: a conflict, alone.
+            let inc = if i == 49 { new("c0", "S1", "other") } else { new(&format!("c{i}"), "S1", "M1") };
+            requests.push(tokio::spawn(async move { node.record_checkins(&event, "S1", vec![inc]).await }));
+        }
+        busy.await.unwrap();
+        let mut created = 0;
+        let mut conflicts = 0;
+        for r in requests {
+            match r.await.unwrap().unwrap().pop().unwrap() {
+                Ok(Recorded::Created(_)) => created += 1,
+                Err(NodeError::Conflict(_)) => conflicts += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!((created, conflicts), (49, 1));
+        let changes = node.store.stats().jobs_committed - jobs_before - 1;
+        assert!(changes <= 3, "49 check-ins took {changes} changes");
+        node.store.close().await;
+        let node = Arc::new(Node::open(dir.path(), Config::default()).await.unwrap());
+        let (listed, _) = node.checkins(CheckInFilter::default(), 1000).await.unwrap();
+        assert_eq!(listed.len(), 49, "every acknowledged check-in is on disk");
+        assert!(listed.iter().all(|(c, _)| c.member_id == "M1"));
+        node.store.close().await;
+    }
+
+    /// What a session's writer keeps in memory follows the document: a check-in that arrived
+    /// by sync is known to the next write, and one whose commit failed is not.
+    #[tokio::test]
+    async fn the_writers_memory_follows_the_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let (node, event) = node_with(dir.path(), &["S1"]).await;
+        let one = |inc: NewCheckIn| {
+            let (node, event) = (node.clone(), event.clone());
+            async move { node.record_checkins(&event, "S1", vec![inc]).await.and_then(|mut v| v.pop().unwrap()) }
+        };
+        assert!(matches!(one(new("local", "S1", "M1")).await, Ok(Recorded::Created(_))));
+        // Another kiosk's check-in is merged in, as a sync round does.
+        let mut remote = doc::attendance::new_doc("E1", "S1", &doc::actor_for("other-kiosk"));
+        doc::attendance::add_checkin(&mut remote, &checkin("synced", "S1", "M2")).unwrap();
+        remote.commit();
+        let id = DocId::attendance("E1", "S1");
+        let mut locked = node.docs.lock_many([id.clone()]).await.unwrap();
+        locked.get_or_create_empty(&id).unwrap().merge(&mut remote).unwrap();
+        locked.commit(None).await.unwrap();
+        assert!(matches!(one(new("synced", "S1", "M2")).await, Ok(Recorded::Existing(_))));
+        assert!(matches!(one(new("synced", "S1", "M9")).await, Err(NodeError::Conflict(_))));
+        // A change the disk refuses leaves nothing behind, in the document or in memory.
+        node.store
+            .write(|tx| {
+                tx.execute_batch(
+                    "CREATE TEMP TRIGGER refuse BEFORE INSERT ON changes WHEN NEW.id = 'refused'
+                     BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert!(one(new("refused", "S1", "M3")).await.is_err());
+        node.store.write(|tx| Ok(tx.execute_batch("DROP TRIGGER refuse")?)).await.unwrap();
+        assert!(matches!(one(new("refused", "S1", "M4")).await, Ok(Recorded::Created(c)) if c.member_id == "M4"));
+        node.store.close().await;
+    }
+
     /// A batch whose storage fails for one session answers per item: the other session's
     /// scans are stored and say so, the failed ones carry the storage error.
     #[tokio::test]
     async fn a_batch_failing_part_way_answers_per_item() {
         let dir = tempfile::tempdir().unwrap();
-        let node = Arc::new(Node::open(dir.path(), Config::default()).await.unwrap());
-        let at: jiff::Timestamp = "2027-03-01T09:00:00Z".parse().unwrap();
-        let event = Event {
-            id: "E1".into(),
-            title: "E".into(),
-            provider: Provider { id: "P".into(), name: "P".into(), endorsement: None },
-            venue: None,
-            timezone: "UTC".into(),
-            policy: Policy::default(),
-            sessions: BTreeMap::new(),
-            roster: BTreeMap::new(),
-        };
-        node.create_event(event).await.unwrap();
-        for s in ["S1", "S2"] {
-            node.create_session("E1", session(s, at)).await.unwrap();
-        }
+        let (node, _) = node_with(dir.path(), &["S1", "S2"]).await;
         // The disk refuses the write that holds check-in "lost".
         node.store
             .write(|tx| {
@@ -377,23 +624,7 @@ mod tests {
             })
             .await
             .unwrap();
-        let item = |id: &str, s: &str| {
-            Ok(NewCheckIn {
-                checkin: CheckIn {
-                    id: id.into(),
-                    event_id: "E1".into(),
-                    session_id: s.into(),
-                    member_id: "M1".into(),
-                    direction: Direction::In,
-                    at,
-                    method: Method::Badge,
-                    kiosk_id: "k".into(),
-                    recorded_at: at,
-                },
-                at_given: true,
-                method_given: true,
-            })
-        };
+        let item = |id: &str, s: &str| Ok(new(id, s, "M1"));
         let out = node
             .record_batch(vec![item("kept", "S1"), item("lost", "S2"), item("also-lost", "S2")])
             .await

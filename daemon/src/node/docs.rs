@@ -313,6 +313,18 @@ impl Docs {
     where
         E: From<DocsError>,
     {
+        Ok(self.update_with_heads(id, f).await?.0)
+    }
+
+    /// [`Docs::update`], answering also the document's heads once the change is committed.
+    pub async fn update_with_heads<T, E>(
+        &self,
+        id: &DocId,
+        f: impl FnOnce(&mut AutoCommit) -> Result<T, E>,
+    ) -> Result<(T, Vec<ChangeHash>), E>
+    where
+        E: From<DocsError>,
+    {
         let mut locked = self.lock_many([id.clone()]).await?;
         let entry = locked
             .entries
@@ -335,8 +347,9 @@ impl Docs {
             }
             Ok(value) => {
                 doc.commit();
+                let heads = doc.get_heads();
                 locked.commit(None).await?;
-                Ok(value)
+                Ok((value, heads))
             }
         }
     }

@@ -66,6 +66,8 @@ pub struct Node {
     pub stopping: tokio_util::sync::CancellationToken,
     /// Check-in ids being written now (see `checkins.rs`).
     claims: checkins::Claims,
+    /// Check-ins waiting for their attendance document's next change (see `checkins.rs`).
+    ingest: checkins::Ingest,
     /// The organization as this node knows it: pinned key, own credential.
     pub enrolment: std::sync::RwLock<credential::Enrolment>,
     /// The peer listener's URL, once bound.
@@ -89,6 +91,7 @@ impl Node {
             listen: Mutex::new(String::new()),
             stopping: tokio_util::sync::CancellationToken::new(),
             claims: checkins::Claims::default(),
+            ingest: checkins::Ingest::default(),
             enrolment: std::sync::RwLock::new(credential::Enrolment::load(data_dir)?),
             peer_url: Mutex::new(None),
             responders: crate::sync::Responders::default(),

@@ -99,6 +99,10 @@ impl Projection {
     /// (`update_diff_cursor`).
     pub fn of_change(id: &DocId, doc: &mut AutoCommit) -> Result<Self, DocError> {
         let patches = doc.diff_incremental();
+        if let DocId::Attendance { .. } = id {
+            // The hot path: check-ins decoded from the patches, none looked up again.
+            return Ok(Self::of_checkins(id, doc::attendance::put_in(doc, &patches)?));
+        }
         let items = touched(id, &patches);
         Self::of_items(id, doc, &items, false)
     }
@@ -106,11 +110,14 @@ impl Projection {
     /// Every derived row of the document, replacing what the index holds for it; no feed
     /// entries (nothing changed for clients). Leaves the diff cursor at the heads.
     pub fn rebuild(id: &DocId, doc: &mut AutoCommit) -> Result<Self, DocError> {
-        let heads = doc.get_heads();
-        let patches = doc.diff(&[], &heads);
         doc.update_diff_cursor();
-        let items = touched(id, &patches);
-        let mut p = Self::of_items(id, doc, &items, true)?;
+        let mut p = if let DocId::Attendance { .. } = id {
+            Self { replace: true, ..Self::of_checkins(id, doc::attendance::read(doc)?) }
+        } else {
+            let heads = doc.get_heads();
+            let patches = doc.diff(&[], &heads);
+            Self::of_items(id, doc, &touched(id, &patches), true)?
+        };
         p.feed.clear();
         Ok(p)
     }
@@ -120,12 +127,6 @@ impl Projection {
         let mut portfolio = None;
         for item in items {
             match (id, item) {
-                (DocId::Attendance { .. }, Touched::CheckIn(cid)) => {
-                    if let Some(c) = doc::attendance::get(doc, cid)? {
-                        p.rows.push(Row::CheckIn(c));
-                        p.feed.push((FeedKind::CheckIn, cid.clone()));
-                    }
-                }
                 (DocId::Event { event_id }, Touched::Event) => p.feed.push((FeedKind::Event, event_id.clone())),
                 (DocId::Event { event_id }, Touched::Roster) => p.feed.push((FeedKind::Roster, event_id.clone())),
                 (DocId::Event { event_id }, Touched::Session(s)) => {
@@ -155,6 +156,15 @@ impl Projection {
             }
         }
         Ok(p)
+    }
+
+    fn of_checkins(id: &DocId, checkins: Vec<CheckIn>) -> Self {
+        let mut p = Self { doc_id: id.to_string(), ..Self::default() };
+        for c in checkins {
+            p.feed.push((FeedKind::CheckIn, c.id.clone()));
+            p.rows.push(Row::CheckIn(c));
+        }
+        p
     }
 
     /// The change-feed entries, for tests and logs.

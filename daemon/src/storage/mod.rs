@@ -203,6 +203,8 @@ fn open_write_connection(path: &Path, busy_timeout: Duration) -> Result<Connecti
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Each job runs in a savepoint: keep its statement journal in memory, not in a temp file.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(conn)
 }
 

@@ -60,7 +60,7 @@ async fn with_event(node: &Node) {
     node.create_session("E1", session).await.unwrap();
 }
 
-async fn scan(node: &Node, id: &str, member: &str, direction: Direction, at: &str) {
+async fn scan(node: &Arc<Node>, id: &str, member: &str, direction: Direction, at: &str) {
     let at: jiff::Timestamp = at.parse().unwrap();
     let event = node.require_event("E1").await.unwrap();
     let inc = NewCheckIn {
