@@ -233,6 +233,7 @@ impl From<NodeError> for ApiError {
         match e {
             NodeError::NotFound(m) => Self::not_found(m),
             NodeError::Conflict(m) => Self::conflict(m),
+            NodeError::Forbidden(m) => Self::forbidden(m),
             NodeError::Invalid { field, message } => Self::invalid(field, message),
             NodeError::Docs(d) => (*d).into(),
             NodeError::Storage(s) => (*s).into(),
@@ -252,6 +253,7 @@ impl ApiError {
         match e {
             NodeError::NotFound(m) => Self::not_found(m.clone()),
             NodeError::Conflict(m) => Self::conflict(m.clone()),
+            NodeError::Forbidden(m) => Self::forbidden(m.clone()),
             NodeError::Invalid { field, message } => Self::invalid(field.clone(), message.clone()),
             NodeError::Storage(s) => storage(s),
             NodeError::Docs(d) => match &**d {
