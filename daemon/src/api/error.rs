@@ -112,6 +112,11 @@ impl ApiError {
         Self::new(status, code, message)
     }
 
+    /// 502 `central_unreachable`: the central node could not be reached (an enrolment).
+    pub fn central_unreachable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, "central_unreachable", message)
+    }
+
     /// 405 `method_not_allowed`.
     pub fn method_not_allowed() -> Self {
         Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
