@@ -95,7 +95,8 @@ fn report_json(r: SyncReport) -> SyncPeerJson {
 async fn sync_now(State(node): State<AppState>, JsonBody(req): JsonBody<SyncRequest>) -> ApiResult<Json<SyncResult>> {
     if node.credential().is_none() {
         return Err(ApiError::conflict(
-            "this node is not enrolled: install a credential first (POST /v1/node/credential)",
+            "this node is not enrolled: enrol it with a code (POST /v1/node/enroll) or install a credential \
+             (POST /v1/node/credential) first",
         ));
     }
     let reports = match req.peer_id {

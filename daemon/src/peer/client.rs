@@ -73,6 +73,13 @@ impl Answer {
             .map(|b| format!("{}: {}", b.error.code, b.error.message))
             .unwrap_or_else(|_| String::from_utf8_lossy(&self.body).into_owned())
     }
+
+    /// The error envelope's message alone, or the body as text.
+    fn error_message(&self) -> String {
+        serde_json::from_slice::<cec_client::wire::ErrorBody>(&self.body)
+            .map(|b| b.error.message)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&self.body).into_owned())
+    }
 }
 
 async fn send(
@@ -129,7 +136,7 @@ pub async fn enroll(node: &Node, url: &PeerUrl, secret: &[u8]) -> Result<EnrolAn
         match answer.status.as_u16() {
             200 => serde_json::from_slice(&answer.body)
                 .map_err(|e| EnrolCallError::Unreachable(format!("the central node's answer is not understood: {e}"))),
-            400..=499 => Err(EnrolCallError::Refused(answer.error_text())),
+            400..=499 => Err(EnrolCallError::Refused(answer.error_message())),
             _ => Err(EnrolCallError::Unreachable(format!("answered {}: {}", answer.status, answer.error_text()))),
         }
     };
