@@ -49,7 +49,13 @@ async fn open(node: &Node, url: &PeerUrl) -> Result<SendRequest<Full<Bytes>>, Sy
     let connect = async {
         let tcp = TcpStream::connect(&url.authority).await.map_err(transport)?;
         tcp.set_nodelay(true).map_err(transport)?;
-        connector.connect(name, tcp).await.map_err(transport)
+        connector.connect(name, tcp).await.map_err(|e| {
+            if e.to_string().contains("ApplicationVerificationFailure") {
+                transport(format!("the node at {} is not node {} (its key does not match the peer URL)", url.authority, url.node_id))
+            } else {
+                transport(e)
+            }
+        })
     };
     let tls = tokio::time::timeout(CONNECT_TIMEOUT, connect).await.map_err(|_| transport("connect timed out"))??;
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.map_err(transport)?;
