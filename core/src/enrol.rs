@@ -169,8 +169,9 @@ impl FromStr for EnrolmentCode {
             at += n;
             part
         };
-        let node: String =
-            std::iter::once('n').chain(take(NODE_ID_BYTES).iter().flat_map(|b| format!("{b:02x}").into_bytes()).map(char::from)).collect();
+        let node: String = std::iter::once('n')
+            .chain(take(NODE_ID_BYTES).iter().flat_map(|b| format!("{b:02x}").into_bytes()).map(char::from))
+            .collect();
         let central: NodeId = node.parse().map_err(|_| CodeError::Layout("node id"))?;
         let mut org_fingerprint = [0; FINGERPRINT_BYTES];
         org_fingerprint.copy_from_slice(take(FINGERPRINT_BYTES));
@@ -247,9 +248,12 @@ mod tests {
         assert_eq!(back, c);
         assert_eq!(back.central_url(), format!("https://127.0.0.1:7421/{}", NodeId::from_public_key(&[7; 32])));
         // Typed by hand: upper case, spaces and dashes are fine.
-        let spaced: String = text.to_uppercase().chars().enumerate().flat_map(|(i, ch)| {
-            if i > 0 && i % 8 == 0 { vec!['-', ch] } else { vec![ch] }
-        }).collect();
+        let spaced: String = text
+            .to_uppercase()
+            .chars()
+            .enumerate()
+            .flat_map(|(i, ch)| if i > 0 && i % 8 == 0 { vec!['-', ch] } else { vec![ch] })
+            .collect();
         assert_eq!(format!(" {spaced}\n").parse::<EnrolmentCode>().unwrap(), c);
         let v6 = code("[::1]:7421");
         assert_eq!(v6.to_string().parse::<EnrolmentCode>().unwrap(), v6);

@@ -214,8 +214,13 @@ fn expired_and_forged_codes_are_refused() {
     // A code pointing at another node than the central node (the TLS pin fails) or at nothing.
     let other = peer_node();
     let mut wrong_node = good.clone();
-    wrong_node.authority = text(&info(&other)["peer_url"]).trim_start_matches("https://").split('/').next().unwrap_or_default().to_owned();
-    let r = node.authed("POST", "/v1/node/enroll").json(&json!({"code": wrong_node.to_string()})).try_send().expect("answer");
+    wrong_node.authority =
+        text(&info(&other)["peer_url"]).trim_start_matches("https://").split('/').next().unwrap_or_default().to_owned();
+    let r = node
+        .authed("POST", "/v1/node/enroll")
+        .json(&json!({"code": wrong_node.to_string()}))
+        .try_send()
+        .expect("answer");
     assert_eq!(r.status, 502, "{}", r.text());
     assert!(r.text().contains("central_unreachable") && r.text().contains("is not node"), "{}", r.text());
     // The unforged code works, and an unknown secret is refused by the central node.

@@ -60,11 +60,14 @@ pub(crate) fn instant(s: &str) -> Result<Timestamp, String> {
 /// (`2027-06-01` is `2027-06-01T00:00:00Z`).
 pub(crate) fn expiry(s: &str) -> Result<Timestamp, String> {
     if let Ok(d) = Date::from_str(s.trim()) {
-        return d.to_datetime(jiff::civil::Time::midnight()).to_zoned_datetime(TimeZone::UTC).map(|z| z.timestamp()).map_err(|e| format!("{s:?}: {e}"));
+        return d
+            .to_datetime(jiff::civil::Time::midnight())
+            .to_zoned_datetime(TimeZone::UTC)
+            .map(|z| z.timestamp())
+            .map_err(|e| format!("{s:?}: {e}"));
     }
-    Timestamp::from_str(s.trim()).map_err(|_| {
-        format!("{s:?} is not a date or an instant: write 2027-06-01 (00:00 UTC) or 2027-06-01T00:00:00Z")
-    })
+    Timestamp::from_str(s.trim())
+        .map_err(|_| format!("{s:?} is not a date or an instant: write 2027-06-01 (00:00 UTC) or 2027-06-01T00:00:00Z"))
 }
 
 /// An instant as typed: with an offset (`2026-05-01T09:00:00Z`, `...-05:00`), or a local time

@@ -343,14 +343,25 @@ mod tests {
         assert!(parse(&["credential", "install", "cecsync-cred-v1.x.y", "--org-key", "K"]).is_ok());
         assert!(parse(&["credential", "install", "cecsync-cred-v1.x.y"]).is_err());
         let cli = parse(&[
-            "enrolment", "create", "--role", "kiosk", "--scope", "event:E1", "--uses", "10", "--expires", "2027-06-01",
+            "enrolment",
+            "create",
+            "--role",
+            "kiosk",
+            "--scope",
+            "event:E1",
+            "--uses",
+            "10",
+            "--expires",
+            "2027-06-01",
         ])
         .unwrap();
         assert!(matches!(cli.command, Command::Enrolment(enrol::EnrolmentCmd::Create(_))));
         let base = ["enrolment", "create", "--role", "kiosk", "--scope", "event:E1", "--expires", "2027-06-01"];
         assert!(parse(&base).is_ok(), "uses defaults to 1");
         assert!(parse(&[&base[..], &["--uses", "0"]].concat()).is_err());
-        assert!(parse(&["enrolment", "create", "--role", "central", "--scope", "*", "--expires", "2027-06-01"]).is_err());
+        assert!(
+            parse(&["enrolment", "create", "--role", "central", "--scope", "*", "--expires", "2027-06-01"]).is_err()
+        );
         assert!(parse(&["enrolment", "create", "--role", "kiosk", "--scope", "*", "--expires", "soon"]).is_err());
         assert!(matches!(parse(&["enroll", "cecenrolabc"]).unwrap().command, Command::Enroll(_)));
         assert!(parse(&["enroll"]).is_err());

@@ -73,7 +73,9 @@ mod tests {
         assert!(credential_line(Some(&c), later).ends_with("(expired: it no longer syncs)"));
         let mut revoked = c.clone();
         revoked["revoked_at"] = json!("2026-04-01T00:00:00Z");
-        assert!(credential_line(Some(&revoked), now).ends_with("(revoked at 2026-04-01T00:00:00Z: it no longer syncs)"));
+        assert!(
+            credential_line(Some(&revoked), now).ends_with("(revoked at 2026-04-01T00:00:00Z: it no longer syncs)")
+        );
         assert!(credential_line(Some(&json!({"role": "kiosk"})), now).starts_with("present, but"));
     }
 

@@ -6,9 +6,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
-use cec_client::wire::{
-    EnrolledJson, EnrolmentJson, EnrollRequest, NewEnrolment, NewRevocation, Page, RevocationJson,
-};
+use cec_client::wire::{EnrollRequest, EnrolledJson, EnrolmentJson, NewEnrolment, NewRevocation, Page, RevocationJson};
 use cec_core::ident::{NodeId, Role, Scope, Scopes};
 
 use super::AppState;

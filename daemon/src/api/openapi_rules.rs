@@ -258,8 +258,9 @@ pub(super) fn refine(doc: &mut Value) {
     }
     nullable_cursors(doc);
     // Revoking a node revoked before answers the first revocation with 200.
-    if let Some(responses) =
-        doc.pointer_mut(&format!("/paths/{}/post/responses", escape("/v1/admin/revocations"))).and_then(Value::as_object_mut)
+    if let Some(responses) = doc
+        .pointer_mut(&format!("/paths/{}/post/responses", escape("/v1/admin/revocations")))
+        .and_then(Value::as_object_mut)
         && let Some(created) = responses.get("201").cloned()
     {
         responses.insert("200".into(), created);
@@ -360,7 +361,16 @@ mod tests {
         agree(&"x".repeat(128));
         agree(&"x".repeat(129));
         agree(&"ab".repeat(32));
-        for s in ["*", "event:E1", "event:a:b", "provider:P:1", "member:M-1", "member:", "other:x", "n0123456789abcdef01234567"] {
+        for s in [
+            "*",
+            "event:E1",
+            "event:a:b",
+            "provider:P:1",
+            "member:M-1",
+            "member:",
+            "other:x",
+            "n0123456789abcdef01234567",
+        ] {
             agree(s);
         }
         // A code the node makes fits the document's pattern.

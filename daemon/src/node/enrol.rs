@@ -188,8 +188,7 @@ impl Node {
                 url.authority
             }
         };
-        let secret: [u8; SECRET_BYTES] = random32()
-            .map_err(|e| NodeError::Conflict(e.to_string()))?[..SECRET_BYTES]
+        let secret: [u8; SECRET_BYTES] = random32().map_err(|e| NodeError::Conflict(e.to_string()))?[..SECRET_BYTES]
             .try_into()
             .map_err(|_| NodeError::Conflict("no randomness".into()))?;
         let code = EnrolmentCode::new(&authority, self.node_id(), fingerprint(org.verifying_key().as_bytes()), secret)
@@ -272,7 +271,12 @@ impl Node {
         self.store.write(move |tx| storage::put_peer(tx, &id, &u, "central")).await.map_err(NodeError::from)?;
         self.merge_revocations(&answer.revocations).await?;
         info!(central = %url, role = credential.role.as_str(), scopes = %credential.scopes, "enrolled");
-        Ok(Enrolled { credential, org_public_key: answer.org_public_key, central_url: url.to_string(), central: url.node_id })
+        Ok(Enrolled {
+            credential,
+            org_public_key: answer.org_public_key,
+            central_url: url.to_string(),
+            central: url.node_id,
+        })
     }
 
     /// Installs `credential` for this node, pinning `org_key` (see [`Enrolment::install`]).

@@ -79,7 +79,11 @@ impl Revocation {
         org_key.verify_strict(signed.as_bytes(), &sig).map_err(|_| CredentialError::WrongOrganization)?;
         let json = URL_SAFE_NO_PAD.decode(body).map_err(malformed)?;
         let p: Payload = serde_json::from_slice(&json).map_err(malformed)?;
-        Ok(Self { node_id: p.node_id.parse().map_err(malformed)?, revoked_at: p.revoked_at, encoded: encoded.to_owned() })
+        Ok(Self {
+            node_id: p.node_id.parse().map_err(malformed)?,
+            revoked_at: p.revoked_at,
+            encoded: encoded.to_owned(),
+        })
     }
 }
 
@@ -226,7 +230,8 @@ mod tests {
         let org = key(1);
         let now: Timestamp = "2027-03-01T09:00:00Z".parse().unwrap();
         let scopes = cec_core::ident::Scopes::new([cec_core::ident::Scope::All]);
-        let c = Credential::issue(&org, "ACA", &key(5).verifying_key(), cec_core::ident::Role::Kiosk, &scopes, now, now);
+        let c =
+            Credential::issue(&org, "ACA", &key(5).verifying_key(), cec_core::ident::Role::Kiosk, &scopes, now, now);
         assert!(Revocation::verify(&c.encoded, &org.verifying_key()).is_err());
         let r = Revocation::sign(&org, &NodeId::from_public_key(&[3; 32]), now);
         assert!(Credential::verify(&r.encoded, &org.verifying_key()).is_err());

@@ -51,7 +51,10 @@ async fn open(node: &Node, url: &PeerUrl) -> Result<SendRequest<Full<Bytes>>, Sy
         tcp.set_nodelay(true).map_err(transport)?;
         connector.connect(name, tcp).await.map_err(|e| {
             if e.to_string().contains("ApplicationVerificationFailure") {
-                transport(format!("the node at {} is not node {} (its key does not match the peer URL)", url.authority, url.node_id))
+                transport(format!(
+                    "the node at {} is not node {} (its key does not match the peer URL)",
+                    url.authority, url.node_id
+                ))
             } else {
                 transport(e)
             }

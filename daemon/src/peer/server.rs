@@ -20,8 +20,7 @@ use tower::ServiceExt;
 use tracing::{debug, info, warn};
 
 use super::{
-    CREDENTIAL_HEADER, EnrolAnswer, EnrolRequest, Hello, MAX_FRAME_BYTES, REVOCATION_HEADER, check_peer,
-    shared_scope,
+    CREDENTIAL_HEADER, EnrolAnswer, EnrolRequest, Hello, MAX_FRAME_BYTES, REVOCATION_HEADER, check_peer, shared_scope,
 };
 use crate::node::Node;
 use crate::node::credential::{Credential, CredentialError};
@@ -89,7 +88,8 @@ fn admit(node: &Node, key: &[u8; 32], headers: &HeaderMap) -> Result<(Credential
             let revoked = matches!(e, CredentialError::Revoked(_));
             let mut resp = refuse(StatusCode::FORBIDDEN, if revoked { "revoked" } else { "forbidden" }, e.to_string());
             // A revoked peer gets its revocation, so that it stops trying.
-            let own = node.revocations().into_iter().find(|r| r.node_id == cec_core::ident::NodeId::from_public_key(key));
+            let own =
+                node.revocations().into_iter().find(|r| r.node_id == cec_core::ident::NodeId::from_public_key(key));
             if let Some(v) = own.and_then(|r| HeaderValue::from_str(&r.encoded).ok()) {
                 resp.headers_mut().insert(REVOCATION_HEADER, v);
             }
@@ -151,10 +151,11 @@ async fn enroll(
             format!("at most {MAX_ENROL_ATTEMPTS} enrolment attempts per connection"),
         );
     }
-    let secret: Option<[u8; cec_core::enrol::SECRET_BYTES]> = serde_json::from_slice::<EnrolRequest>(&body).ok().and_then(|r| {
-        use base64::Engine;
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(r.secret).ok()?.try_into().ok()
-    });
+    let secret: Option<[u8; cec_core::enrol::SECRET_BYTES]> =
+        serde_json::from_slice::<EnrolRequest>(&body).ok().and_then(|r| {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(r.secret).ok()?.try_into().ok()
+        });
     let Some(secret) = secret else {
         return refuse(StatusCode::BAD_REQUEST, "bad_request", "expected {\"secret\": base64url of 16 bytes}");
     };
@@ -164,7 +165,8 @@ async fn enroll(
     match node.claim_enrolment(&secret, &key).await {
         Ok(cred) => {
             let org = node.org_key().map(|k| crate::node::credential::encode_public_key(&k)).unwrap_or_default();
-            let answer = EnrolAnswer { credential: cred.encoded, org_public_key: org, revocations: node.revocation_entries() };
+            let answer =
+                EnrolAnswer { credential: cred.encoded, org_public_key: org, revocations: node.revocation_entries() };
             Json(answer).into_response()
         }
         Err(ClaimError::Refused(why)) => {
@@ -172,12 +174,18 @@ async fn enroll(
             tokio::time::sleep(REFUSED_ENROL_DELAY).await;
             refuse(StatusCode::FORBIDDEN, "enrolment_refused", why)
         }
-        Err(ClaimError::NotCentral) => {
-            refuse(StatusCode::FORBIDDEN, "not_central", "this node is not the organization's central node: it enrols no one")
-        }
+        Err(ClaimError::NotCentral) => refuse(
+            StatusCode::FORBIDDEN,
+            "not_central",
+            "this node is not the organization's central node: it enrols no one",
+        ),
         Err(ClaimError::Failed(e)) => {
             warn!(cause = %e, "enrolment failed");
-            refuse(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the central node could not store the enrolment; try again")
+            refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the central node could not store the enrolment; try again",
+            )
         }
     }
 }

@@ -136,7 +136,8 @@ pub fn put_revocation(tx: &Transaction<'_>, row: &RevocationRow) -> Result<bool,
 /// Every known revocation, by node id.
 pub fn list_revocations(conn: &Connection) -> Result<Vec<RevocationRow>, StorageError> {
     let mut stmt = conn.prepare_cached("SELECT node_id, revoked_at, entry FROM revocations ORDER BY node_id")?;
-    let rows = stmt.query_map([], |r| Ok(RevocationRow { node_id: r.get(0)?, revoked_at: r.get(1)?, entry: r.get(2)? }))?;
+    let rows =
+        stmt.query_map([], |r| Ok(RevocationRow { node_id: r.get(0)?, revoked_at: r.get(1)?, entry: r.get(2)? }))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -163,8 +164,7 @@ mod tests {
             let store = store.clone();
             async move { store.write(move |tx| claim_enrolment_code(tx, &secret, node, now)).await.unwrap() }
         };
-        let granted =
-            Claim::Granted { role: "kiosk".into(), scopes: "event:E1".into(), credential_expires_at: 5_000 };
+        let granted = Claim::Granted { role: "kiosk".into(), scopes: "event:E1".into(), credential_expires_at: 5_000 };
         assert_eq!(claim("a", 10, [1; 32]).await, granted);
         // The same node again: answered, no use spent.
         assert_eq!(claim("a", 11, [1; 32]).await, granted);
