@@ -59,7 +59,10 @@ pub(crate) fn instant(s: &str) -> Result<Timestamp, String> {
 /// An expiry: an instant with its offset, or a date meaning 00:00 UTC that day
 /// (`2027-06-01` is `2027-06-01T00:00:00Z`).
 pub(crate) fn expiry(s: &str) -> Result<Timestamp, String> {
-    if let Ok(d) = Date::from_str(s.trim()) {
+    // jiff reads a date out of a longer datetime too: only a bare date is a date here.
+    if let Ok(d) =
+        Date::from_str(s.trim()).map_err(drop).and_then(|d| if s.trim().len() == 10 { Ok(d) } else { Err(()) })
+    {
         return d
             .to_datetime(jiff::civil::Time::midnight())
             .to_zoned_datetime(TimeZone::UTC)
@@ -196,6 +199,7 @@ mod tests {
         assert_eq!(expiry("2027-06-01").unwrap().to_string(), "2027-06-01T00:00:00Z");
         assert_eq!(expiry("2027-06-01T02:00:00+02:00").unwrap().to_string(), "2027-06-01T00:00:00Z");
         assert!(expiry("2027-06-01T00:00").is_err());
+        assert_eq!(expiry("2027-06-01T12:30:00Z").unwrap().to_string(), "2027-06-01T12:30:00Z");
         assert!(expiry("June").unwrap_err().contains("2027-06-01"));
     }
 
