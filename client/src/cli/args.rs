@@ -60,8 +60,8 @@ pub(crate) fn instant(s: &str) -> Result<Timestamp, String> {
 /// (`2027-06-01` is `2027-06-01T00:00:00Z`).
 pub(crate) fn expiry(s: &str) -> Result<Timestamp, String> {
     // jiff reads a date out of a longer datetime too: only a bare date is a date here.
-    if let Ok(d) =
-        Date::from_str(s.trim()).map_err(drop).and_then(|d| if s.trim().len() == 10 { Ok(d) } else { Err(()) })
+    if s.trim().len() == 10
+        && let Ok(d) = Date::from_str(s.trim())
     {
         return d
             .to_datetime(jiff::civil::Time::midnight())
