@@ -54,6 +54,8 @@ fn malformed(why: impl std::fmt::Display) -> CredentialError {
 impl Revocation {
     /// Signs the revocation of `node_id` at `now` with the organization key.
     pub fn sign(org_key: &SigningKey, node_id: &NodeId, now: Timestamp) -> Self {
+        // To the millisecond, as storage keeps it.
+        let now = Timestamp::from_millisecond(now.as_millisecond()).unwrap_or(now);
         let payload = Payload { node_id: node_id.to_string(), revoked_at: now };
         // Serializing a struct of a string and a timestamp cannot fail.
         let body = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&payload).unwrap_or_default());
@@ -222,6 +224,60 @@ mod tests {
         for bad in ["", "garbage", "cecsync-rev-v1.", "cecsync-rev-v1.a.b", &"x".repeat(5000)] {
             assert!(Revocation::verify(bad, &org.verifying_key()).is_err(), "{bad}");
         }
+    }
+
+    /// A central node revokes (never itself, idempotently); another node of the organization
+    /// merges only what that organization signed, keeps it across restarts, and relays it.
+    #[tokio::test]
+    async fn nodes_merge_only_their_organizations_revocations() {
+        use super::super::Identity;
+        use super::super::credential::{Enrolment, encode_public_key};
+        use crate::config::Config;
+
+        let now = Timestamp::now();
+        let central_dir = tempfile::tempdir().unwrap();
+        let id = Identity::load_or_create(central_dir.path()).unwrap();
+        Enrolment::init_central(central_dir.path(), "ACA", id.signing_key(), now).unwrap();
+        let central = Node::open(central_dir.path(), Config::default()).await.unwrap();
+        let lost = NodeId::from_public_key(&[3; 32]);
+        assert!(matches!(central.revoke(&central.node_id()).await, Err(NodeError::Invalid { .. })));
+        let (r, new) = central.revoke(&lost).await.unwrap();
+        assert!(new && central.is_revoked(&lost));
+        let (again, new) = central.revoke(&lost).await.unwrap();
+        assert!(!new);
+        assert_eq!(again, r);
+
+        // A kiosk of the organization (its org key pinned by installing a credential).
+        let kiosk_dir = tempfile::tempdir().unwrap();
+        let kiosk_id = Identity::load_or_create(kiosk_dir.path()).unwrap();
+        let org = Enrolment::load(central_dir.path()).unwrap().org_signing.unwrap();
+        let scopes = cec_core::ident::Scopes::new([cec_core::ident::Scope::All]);
+        let cred = super::super::credential::Credential::issue(
+            &org,
+            "ACA",
+            &kiosk_id.signing_key().verifying_key(),
+            cec_core::ident::Role::Kiosk,
+            &scopes,
+            now,
+            Timestamp::MAX,
+        );
+        let kiosk = Node::open(kiosk_dir.path(), Config::default()).await.unwrap();
+        kiosk.install_credential(&cred.encoded, &encode_public_key(&org.verifying_key())).unwrap();
+        kiosk.revoke(&lost).await.unwrap_err();
+        // Another organization's revocation, garbage and a forged entry are skipped.
+        let foreign = Revocation::sign(&key(9), &NodeId::from_public_key(&[4; 32]), now);
+        let entries = vec![foreign.encoded, "garbage".into(), r.encoded.clone(), r.encoded.clone()];
+        assert_eq!(kiosk.merge_revocations(&entries).await.unwrap(), 1);
+        assert_eq!(kiosk.merge_revocations(&entries).await.unwrap(), 0);
+        assert!(kiosk.is_revoked(&lost) && !kiosk.is_revoked(&NodeId::from_public_key(&[4; 32])));
+        assert_eq!(kiosk.revocation_entries(), vec![r.encoded.clone()]);
+        kiosk.store.close().await;
+        drop(kiosk);
+        let reopened = Node::open(kiosk_dir.path(), Config::default()).await.unwrap();
+        assert!(reopened.is_revoked(&lost), "revocations are kept across restarts");
+        assert_eq!(reopened.revocations()[0].revoked_at, r.revoked_at);
+        reopened.store.close().await;
+        central.store.close().await;
     }
 
     #[test]
