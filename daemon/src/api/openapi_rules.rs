@@ -184,7 +184,7 @@ fn query_parameters(method: &str, path: &str) -> Vec<(&'static str, Value)> {
         return Vec::new();
     }
     match path {
-        "/v1/events" | "/v1/events/{event_id}/sessions" => page(),
+        "/v1/events" | "/v1/events/{event_id}/sessions" | "/v1/admin/revocations" => page(),
         "/v1/checkins" => {
             let mut p =
                 vec![("event_id", string(SCOPE_ID)), ("session_id", string(SCOPE_ID)), ("member_id", string(ID))];
