@@ -109,9 +109,14 @@ impl Node {
         self.revoked.read().unwrap_or_else(|p| p.into_inner()).contains_key(node)
     }
 
+    /// The revocation of `node`, if this node heard of it.
+    pub fn revocation_of(&self, node: &NodeId) -> Option<Revocation> {
+        self.revoked.read().unwrap_or_else(|p| p.into_inner()).get(node).cloned()
+    }
+
     /// This node's own revocation, if it heard of it.
     pub fn own_revocation(&self) -> Option<Revocation> {
-        self.revoked.read().unwrap_or_else(|p| p.into_inner()).get(&self.node_id()).cloned()
+        self.revocation_of(&self.node_id())
     }
 
     /// Every revocation this node knows, by node id.

@@ -88,8 +88,7 @@ fn admit(node: &Node, key: &[u8; 32], headers: &HeaderMap) -> Result<(Credential
             let revoked = matches!(e, CredentialError::Revoked(_));
             let mut resp = refuse(StatusCode::FORBIDDEN, if revoked { "revoked" } else { "forbidden" }, e.to_string());
             // A revoked peer gets its revocation, so that it stops trying.
-            let own =
-                node.revocations().into_iter().find(|r| r.node_id == cec_core::ident::NodeId::from_public_key(key));
+            let own = node.revocation_of(&cec_core::ident::NodeId::from_public_key(key));
             if let Some(v) = own.and_then(|r| HeaderValue::from_str(&r.encoded).ok()) {
                 resp.headers_mut().insert(REVOCATION_HEADER, v);
             }
