@@ -396,6 +396,27 @@ impl Client {
     pub async fn install_credential(&self, req: &InstallCredential) -> Result<CredentialJson, ClientError> {
         self.send_json(Method::POST, &["node", "credential"], req).await
     }
+
+    /// `POST /v1/admin/enrolments` (the central node only; `403 forbidden` elsewhere).
+    pub async fn create_enrolment(&self, req: &NewEnrolment) -> Result<EnrolmentJson, ClientError> {
+        self.send_json(Method::POST, &["admin", "enrolments"], req).await
+    }
+
+    /// `POST /v1/node/enroll`: fetches this node's credential from the central node the code
+    /// names, and installs it.
+    pub async fn enroll(&self, code: &str) -> Result<EnrolledJson, ClientError> {
+        self.send_json(Method::POST, &["node", "enroll"], &EnrollRequest { code: code.to_owned() }).await
+    }
+
+    /// `POST /v1/admin/revocations` (the central node only).
+    pub async fn revoke(&self, node_id: &str) -> Result<RevocationJson, ClientError> {
+        self.send_json(Method::POST, &["admin", "revocations"], &NewRevocation { node_id: node_id.to_owned() }).await
+    }
+
+    /// `GET /v1/admin/revocations`: every revocation this node knows.
+    pub async fn revocations(&self) -> Result<Vec<RevocationJson>, ClientError> {
+        self.all_pages(&["admin", "revocations"], Vec::new()).await
+    }
 }
 
 fn page_query(mut q: Query, page: &PageOpts) -> Query {

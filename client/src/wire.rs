@@ -205,6 +205,103 @@ pub struct CredentialJson {
     pub expires_at: Timestamp,
     /// The signed credential, to install with `POST /v1/node/credential`.
     pub credential: String,
+    /// On a node's own credential: when the organization revoked it, if this node heard of it
+    /// (a revoked node syncs with no one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// `POST /v1/admin/enrolments`: an enrolment code to issue (central node only).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewEnrolment {
+    /// The role it grants: `kiosk`, `member` or `staff`.
+    pub role: String,
+    /// The scopes it grants.
+    pub scopes: Vec<String>,
+    /// How many nodes may enrol with it (1 to 10000).
+    pub uses: u32,
+    /// Until when it may be used.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub expires_at: Timestamp,
+    /// When the credentials it gives expire; default `expires_at`, never before it.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub credential_expires_at: Option<Timestamp>,
+    /// `HOST:PORT` where new nodes reach this node's peer listener; default the address it
+    /// listens on (required when that is every address, `0.0.0.0` or `[::]`).
+    #[serde(default)]
+    pub peer_address: Option<String>,
+}
+
+/// An enrolment code the central node issued.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EnrolmentJson {
+    /// The code, for `POST /v1/node/enroll` (`cec enroll CODE`) on the new nodes. Shown once:
+    /// the central node keeps only a hash of its secret.
+    pub code: String,
+    /// The role it grants.
+    pub role: String,
+    /// The scopes it grants.
+    pub scopes: Vec<String>,
+    /// How many nodes may enrol with it.
+    pub uses: u32,
+    /// Until when it may be used.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub expires_at: Timestamp,
+    /// When the credentials it gives expire.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub credential_expires_at: Timestamp,
+    /// The central node's peer URL the code carries.
+    pub central_url: String,
+}
+
+/// `POST /v1/node/enroll`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EnrollRequest {
+    /// The enrolment code (`cecenrol…`).
+    pub code: String,
+}
+
+/// What enrolling gave this node.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct EnrolledJson {
+    /// The installed credential.
+    pub credential: CredentialJson,
+    /// The organization key now pinned, base64url.
+    pub org_public_key: String,
+    /// The central node, now a peer of source `central`.
+    pub central_id: String,
+    /// Its peer URL.
+    pub central_url: String,
+}
+
+/// `POST /v1/admin/revocations`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewRevocation {
+    /// The node whose credentials to revoke.
+    pub node_id: String,
+}
+
+/// A revocation: signed by the organization key, it travels with sync.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RevocationJson {
+    /// The revoked node.
+    pub node_id: String,
+    /// When the organization revoked it.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub revoked_at: Timestamp,
+    /// The signed revocation.
+    pub revocation: String,
 }
 
 /// `POST /v1/admin/credentials`: a credential to issue (central node only).

@@ -12,11 +12,14 @@
 //! - [`doc`]: the Automerge schemas of the `event:`, `attendance:` and `portfolio:` documents.
 //! - [`sync`]: the sans-IO sync session between two nodes (manifest, rounds, bounded frames).
 //! - [`ident`]: typed node ids, roles and scopes (which documents two nodes exchange).
+//! - [`enrol`]: enrolment codes (the central node's address, the organization key's
+//!   fingerprint and a secret), their text form and its checks.
 
 pub mod attendance;
 pub mod checkin;
 pub mod derive;
 pub mod doc;
+pub mod enrol;
 pub mod event;
 pub mod goals;
 pub mod id;

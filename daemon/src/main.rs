@@ -65,6 +65,7 @@ fn main() -> anyhow::Result<()> {
         let key = e.org_key.map(|k| cecd::node::credential::encode_public_key(&k)).unwrap_or_default();
         println!("this node ({}) is now the central node of {org}", id.node_id);
         println!("organization public key: {key}");
+        println!("next: start it with --peer-listen ADDR, then `cec enrolment create` makes codes for new nodes");
         return Ok(());
     }
     let mut config = cecd::config::Config::load(&data_dir)?;

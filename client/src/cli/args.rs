@@ -56,6 +56,23 @@ pub(crate) fn instant(s: &str) -> Result<Timestamp, String> {
         .map_err(|_| format!("{s:?} is not an instant: write it with its offset, like 2027-06-01T00:00:00Z"))
 }
 
+/// An expiry: an instant with its offset, or a date meaning 00:00 UTC that day
+/// (`2027-06-01` is `2027-06-01T00:00:00Z`).
+pub(crate) fn expiry(s: &str) -> Result<Timestamp, String> {
+    // jiff reads a date out of a longer datetime too: only a bare date is a date here.
+    if s.trim().len() == 10
+        && let Ok(d) = Date::from_str(s.trim())
+    {
+        return d
+            .to_datetime(jiff::civil::Time::midnight())
+            .to_zoned_datetime(TimeZone::UTC)
+            .map(|z| z.timestamp())
+            .map_err(|e| format!("{s:?}: {e}"));
+    }
+    Timestamp::from_str(s.trim())
+        .map_err(|_| format!("{s:?} is not a date or an instant: write 2027-06-01 (00:00 UTC) or 2027-06-01T00:00:00Z"))
+}
+
 /// An instant as typed: with an offset (`2026-05-01T09:00:00Z`, `...-05:00`), or a local time
 /// (`2026-05-01T09:00`, `2026-05-01 09:00`) read in the event's time zone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -175,6 +192,15 @@ mod tests {
         assert_eq!(instant("2027-06-01T02:00:00+02:00").unwrap().to_string(), "2027-06-01T00:00:00Z");
         assert!(instant("2027-06-01T00:00").is_err());
         assert!(instant("2027-06-01").is_err());
+    }
+
+    #[test]
+    fn expiries_take_a_date_or_an_instant() {
+        assert_eq!(expiry("2027-06-01").unwrap().to_string(), "2027-06-01T00:00:00Z");
+        assert_eq!(expiry("2027-06-01T02:00:00+02:00").unwrap().to_string(), "2027-06-01T00:00:00Z");
+        assert!(expiry("2027-06-01T00:00").is_err());
+        assert_eq!(expiry("2027-06-01T12:30:00Z").unwrap().to_string(), "2027-06-01T12:30:00Z");
+        assert!(expiry("June").unwrap_err().contains("2027-06-01"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod changes;
 mod checkin;
 mod credential;
 mod credit;
+mod enrol;
 mod event;
 mod goal;
 mod import;
@@ -106,7 +107,7 @@ Example:\n  cec peers add https://192.168.1.20:7421/n3f9a6c21d0e4b7a85c1e2d90\n 
     /// Sync now with every peer (or one): what was sent and received; exit 1 if a peer failed
     #[command(long_about = "Run a sync round now with every peer, or only --peer ID, and print per peer \
 the documents and bytes sent and received, or why it failed. Exit status 1 if any peer failed, or \
-if this node has no credential yet (install one with `cec credential install`). Nodes also sync \
+if this node has no credential yet (`cec enroll CODE` or `cec credential install`). Nodes also sync \
 by themselves soon after a local change and every `sync_interval_secs` (cecd.toml; 0: only when \
 asked).\n\n\
 Example:\n  cec sync\n  cec sync --peer n3f9a6c21d0e4b7a85c1e2d90")]
@@ -114,6 +115,29 @@ Example:\n  cec sync\n  cec sync --peer n3f9a6c21d0e4b7a85c1e2d90")]
     /// Issue a credential (central node) or install this node's own, so that it can sync
     #[command(subcommand)]
     Credential(credential::CredentialCmd),
+    /// Join the organization with an enrolment code: fetch and install this node's credential
+    #[command(long_about = "Join the organization with an enrolment code from `cec enrolment create` on \
+the central node. This node connects to the central node's peer listener named in the code (pinned to \
+its node id), presents the code, checks that the organization key it gets back matches the code's \
+fingerprint, and installs the credential issued for this node's own key. The central node becomes a \
+peer (source `central`): this node then syncs with it by itself, with no `cec peers add`.\n\n\
+Refused: a mistyped code, an unknown, expired or used-up one, one from another organization than the \
+one this node already belongs to, and a central node whose organization key does not match the code.\n\n\
+Example:\n  cec enroll cecenrolaeb7...")]
+    Enroll(enrol::EnrollArgs),
+    /// Issue enrolment codes for new nodes (central node)
+    #[command(subcommand)]
+    Enrolment(enrol::EnrolmentCmd),
+    /// Revoke a node's credentials, e.g. a lost kiosk (central node)
+    #[command(long_about = "Revoke a node's credentials (a lost or stolen kiosk, a member's old laptop). \
+The revocation is signed with the organization key and travels with sync: every node that hears of it \
+refuses that node from then on, and the revoked node stops syncing when it learns. It cannot be undone; \
+the node can join again only with a new data directory (a new node key) and a new enrolment. Only the \
+central node revokes, and never itself.\n\n\
+Example:\n  cec revoke n3f9a6c21d0e4b7a85c1e2d90")]
+    Revoke(enrol::RevokeArgs),
+    /// List the revocations this node knows
+    Revocations,
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         /// The shell
@@ -167,6 +191,10 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Peers(a) => peers::run(&ctx, a).await,
         Command::Sync(a) => sync::run(&ctx, a).await,
         Command::Credential(c) => credential::run(&ctx, c).await,
+        Command::Enroll(a) => enrol::enroll(&ctx, a).await,
+        Command::Enrolment(c) => enrol::enrolment(&ctx, c).await,
+        Command::Revoke(a) => enrol::revoke(&ctx, a).await,
+        Command::Revocations => enrol::revocations(&ctx).await,
         Command::Completions { .. } => Ok(()),
     }
 }
@@ -314,6 +342,31 @@ mod tests {
         assert_eq!(e.exit_code(), 2);
         assert!(parse(&["credential", "install", "cecsync-cred-v1.x.y", "--org-key", "K"]).is_ok());
         assert!(parse(&["credential", "install", "cecsync-cred-v1.x.y"]).is_err());
+        let cli = parse(&[
+            "enrolment",
+            "create",
+            "--role",
+            "kiosk",
+            "--scope",
+            "event:E1",
+            "--uses",
+            "10",
+            "--expires",
+            "2027-06-01",
+        ])
+        .unwrap();
+        assert!(matches!(cli.command, Command::Enrolment(enrol::EnrolmentCmd::Create(_))));
+        let base = ["enrolment", "create", "--role", "kiosk", "--scope", "event:E1", "--expires", "2027-06-01"];
+        assert!(parse(&base).is_ok(), "uses defaults to 1");
+        assert!(parse(&[&base[..], &["--uses", "0"]].concat()).is_err());
+        assert!(
+            parse(&["enrolment", "create", "--role", "central", "--scope", "*", "--expires", "2027-06-01"]).is_err()
+        );
+        assert!(parse(&["enrolment", "create", "--role", "kiosk", "--scope", "*", "--expires", "soon"]).is_err());
+        assert!(matches!(parse(&["enroll", "cecenrolabc"]).unwrap().command, Command::Enroll(_)));
+        assert!(parse(&["enroll"]).is_err());
+        assert!(matches!(parse(&["revoke", "n1"]).unwrap().command, Command::Revoke(_)));
+        assert!(matches!(parse(&["revocations"]).unwrap().command, Command::Revocations));
     }
 
     #[test]

@@ -36,8 +36,12 @@ fn credential_line(cred: Option<&Value>, now: Timestamp) -> String {
         Ok(c) => c,
         Err(e) => return format!("present, but not understood by this cec ({e})"),
     };
-    let expired = if c.expires_at <= now { " (expired: it no longer syncs)" } else { "" };
-    format!("{} of {}, scopes {}, expires {}{expired}", c.role, c.org, c.scopes.join(" "), c.expires_at)
+    let state = match c.revoked_at {
+        Some(t) => format!(" (revoked at {t}: it no longer syncs)"),
+        None if c.expires_at <= now => " (expired: it no longer syncs)".into(),
+        None => String::new(),
+    };
+    format!("{} of {}, scopes {}, expires {}{state}", c.role, c.org, c.scopes.join(" "), c.expires_at)
 }
 
 fn peer_url_line(url: Option<&str>) -> String {
@@ -67,6 +71,11 @@ mod tests {
         );
         let later: Timestamp = "2026-07-01T00:00:00Z".parse().unwrap();
         assert!(credential_line(Some(&c), later).ends_with("(expired: it no longer syncs)"));
+        let mut revoked = c.clone();
+        revoked["revoked_at"] = json!("2026-04-01T00:00:00Z");
+        assert!(
+            credential_line(Some(&revoked), now).ends_with("(revoked at 2026-04-01T00:00:00Z: it no longer syncs)")
+        );
         assert!(credential_line(Some(&json!({"role": "kiosk"})), now).starts_with("present, but"));
     }
 

@@ -19,9 +19,9 @@ pub(crate) async fn run(ctx: &Ctx, a: SyncArgs) -> anyhow::Result<()> {
     let result = match ctx.client.sync(a.peer.as_deref()).await {
         Ok(r) => r,
         Err(ClientError::Api { status: 409, code, message, .. }) => anyhow::bail!(
-            "cannot sync: {message} ({code}); ask the central node for a credential \
-             (`cec credential issue` there) and install it here with \
-             `cec credential install CREDENTIAL --org-key KEY`"
+            "cannot sync: {message} ({code}); enrol it with a code from the central node \
+             (`cec enroll CODE`; `cec enrolment create` there makes one), or install a credential \
+             with `cec credential install CREDENTIAL --org-key KEY`"
         ),
         Err(e) => return Err(e.into()),
     };

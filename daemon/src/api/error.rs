@@ -112,6 +112,11 @@ impl ApiError {
         Self::new(status, code, message)
     }
 
+    /// 502 `central_unreachable`: the central node could not be reached (an enrolment).
+    pub fn central_unreachable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, "central_unreachable", message)
+    }
+
     /// 405 `method_not_allowed`.
     pub fn method_not_allowed() -> Self {
         Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "method not allowed on this path")
@@ -233,6 +238,7 @@ impl From<NodeError> for ApiError {
         match e {
             NodeError::NotFound(m) => Self::not_found(m),
             NodeError::Conflict(m) => Self::conflict(m),
+            NodeError::Forbidden(m) => Self::forbidden(m),
             NodeError::Invalid { field, message } => Self::invalid(field, message),
             NodeError::Docs(d) => (*d).into(),
             NodeError::Storage(s) => (*s).into(),
@@ -252,6 +258,7 @@ impl ApiError {
         match e {
             NodeError::NotFound(m) => Self::not_found(m.clone()),
             NodeError::Conflict(m) => Self::conflict(m.clone()),
+            NodeError::Forbidden(m) => Self::forbidden(m.clone()),
             NodeError::Invalid { field, message } => Self::invalid(field.clone(), message.clone()),
             NodeError::Storage(s) => storage(s),
             NodeError::Docs(d) => match &**d {

@@ -7,6 +7,7 @@
 mod checkins;
 mod convert;
 mod credit;
+mod enrol;
 mod error;
 mod etag;
 mod events;
@@ -61,6 +62,7 @@ fn routes(node: AppState) -> Router {
         .merge(reports::routes())
         .merge(feed::routes())
         .merge(sync::routes())
+        .merge(enrol::routes())
         .route_layer(middleware::from_fn_with_state(node.clone(), require_token));
     Router::new()
         .route("/v1/health", get(health))
@@ -179,7 +181,11 @@ async fn node_info(State(node): State<AppState>) -> axum::Json<NodeInfo> {
         role: node.role().into(),
         public_key: node.identity.public_key(),
         org_public_key: node.org_key().map(|k| crate::node::credential::encode_public_key(&k)),
-        credential: node.credential().and_then(|c| serde_json::to_value(sync::credential_json(&c)).ok()),
+        credential: node.credential().and_then(|c| {
+            let mut json = sync::credential_json(&c);
+            json.revoked_at = node.own_revocation().map(|r| r.revoked_at);
+            serde_json::to_value(json).ok()
+        }),
         data_dir: node.data_dir.display().to_string(),
         listen: node.listen.lock().map(|l| l.clone()).unwrap_or_default(),
         peer_url: node.peer_url.lock().ok().and_then(|u| u.clone()),

@@ -57,6 +57,38 @@ const ROUTES: &[Route] = &[
         200,
         Body::Json("CredentialJson"),
     ),
+    (
+        HttpMethod::Post,
+        "/v1/admin/enrolments",
+        "Issue an enrolment code (central node only, peer listener on)",
+        Body::Json("NewEnrolment"),
+        201,
+        Body::Json("EnrolmentJson"),
+    ),
+    (
+        HttpMethod::Post,
+        "/v1/node/enroll",
+        "Enrol with a code: fetch this node's credential from the central node and install it",
+        Body::Json("EnrollRequest"),
+        200,
+        Body::Json("EnrolledJson"),
+    ),
+    (
+        HttpMethod::Post,
+        "/v1/admin/revocations",
+        "Revoke a node's credentials (central node only; 200 if it was revoked already)",
+        Body::Json("NewRevocation"),
+        201,
+        Body::Json("RevocationJson"),
+    ),
+    (
+        HttpMethod::Get,
+        "/v1/admin/revocations",
+        "The revocations this node knows",
+        Body::None,
+        200,
+        Body::List("RevocationJson"),
+    ),
     (HttpMethod::Get, "/v1/openapi.json", "This document", Body::None, 200, Body::Raw("application/json")),
     (
         HttpMethod::Post,
@@ -368,6 +400,12 @@ fn build() -> OpenApi {
         .schema_from::<CredentialJson>()
         .schema_from::<IssueCredential>()
         .schema_from::<InstallCredential>()
+        .schema_from::<NewEnrolment>()
+        .schema_from::<EnrolmentJson>()
+        .schema_from::<EnrollRequest>()
+        .schema_from::<EnrolledJson>()
+        .schema_from::<NewRevocation>()
+        .schema_from::<RevocationJson>()
         .schema_from::<NewPeer>()
         .schema_from::<PeerJson>()
         .schema_from::<SyncRequest>()

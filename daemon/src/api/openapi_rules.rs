@@ -25,6 +25,14 @@ pub(super) const RECORD_ID: &str = "^([A-Za-z0-9._-]{1,128}/[A-Za-z0-9._-]{1,128
 /// Text with something in it besides white space (at least one visible ASCII character: regex
 /// engines disagree on what else is white space).
 pub(super) const TEXT: &str = "[!-~]";
+/// A scope of a credential or an enrolment code.
+pub(super) const SCOPE: &str = r"^(\*|event:[A-Za-z0-9._-]{1,128}|(provider|member):[A-Za-z0-9._:-]{1,128})$";
+/// A node id.
+pub(super) const NODE_ID: &str = "^n[0-9a-f]{24}$";
+/// An enrolment code as the node writes it (it also takes upper case, spaces and dashes).
+pub(super) const ENROLMENT_CODE: &str = "^cecenrol[a-z2-7]{80,500}$";
+/// `HOST:PORT` of a peer listener, as the document offers it.
+const PEER_ADDRESS: &str = "^[a-z0-9.-]{1,63}:[1-9][0-9]{0,3}$";
 /// A `limit` query value.
 const LIMIT: &str = "^([1-9][0-9]{0,2}|1000)$";
 /// A date in query strings.
@@ -147,6 +155,18 @@ fn refine_schemas(schemas: &mut Map<String, Value>) {
         json!({"type": "object", "propertyNames": {"pattern": ID}, "additionalProperties": credit()}),
     );
 
+    set(schemas, "NewEnrolment", "role", json!({"type": "string", "enum": ["kiosk", "member", "staff"]}));
+    set(
+        schemas,
+        "NewEnrolment",
+        "scopes",
+        json!({"type": "array", "minItems": 1, "maxItems": 20, "items": string(SCOPE)}),
+    );
+    set(schemas, "NewEnrolment", "uses", json!({"type": "integer", "minimum": 1, "maximum": 10000}));
+    set(schemas, "NewEnrolment", "peer_address", string(PEER_ADDRESS));
+    set(schemas, "EnrollRequest", "code", string(ENROLMENT_CODE));
+    set(schemas, "NewRevocation", "node_id", string(NODE_ID));
+
     set(schemas, "NewPetition", "id", id());
     set(schemas, "NewPetition", "target_association", text());
     set(schemas, "NewPetition", "record_ids", json!({"type": "array", "maxItems": 100, "items": string(RECORD_ID)}));
@@ -164,7 +184,7 @@ fn query_parameters(method: &str, path: &str) -> Vec<(&'static str, Value)> {
         return Vec::new();
     }
     match path {
-        "/v1/events" | "/v1/events/{event_id}/sessions" => page(),
+        "/v1/events" | "/v1/events/{event_id}/sessions" | "/v1/admin/revocations" => page(),
         "/v1/checkins" => {
             let mut p =
                 vec![("event_id", string(SCOPE_ID)), ("session_id", string(SCOPE_ID)), ("member_id", string(ID))];
@@ -237,6 +257,24 @@ pub(super) fn refine(doc: &mut Value) {
         }
     }
     nullable_cursors(doc);
+    // Revoking a node revoked before answers the first revocation with 200.
+    if let Some(responses) = doc
+        .pointer_mut(&format!("/paths/{}/post/responses", escape("/v1/admin/revocations")))
+        .and_then(Value::as_object_mut)
+        && let Some(created) = responses.get("201").cloned()
+    {
+        responses.insert("200".into(), created);
+    }
+    // Enrolling needs the central node: it may be unreachable.
+    if let Some(responses) =
+        doc.pointer_mut(&format!("/paths/{}/post/responses", escape("/v1/node/enroll"))).and_then(Value::as_object_mut)
+    {
+        responses.insert(
+            "502".into(),
+            json!({"description": "central_unreachable (the central node the code names did not answer)",
+                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}),
+        );
+    }
     for path in ["/v1/portfolios/{member_id}/transcript", "/v1/portfolios/{member_id}/petitions/{petition_id}/packet"] {
         if let Some(content) = doc.pointer_mut(&format!("/paths/{}/get/responses/200/content", escape(path)))
             && let Some(content) = content.as_object_mut()
@@ -296,6 +334,8 @@ mod tests {
         // Credit: what the document allows is accepted (it leaves out leading zeros).
         assert!(!re(CREDIT).is_match(s) || credit_ok(s), "credit {s:?}");
         assert!(!re(RECORD_ID).is_match(s) || record_id_ok(s), "record id {s:?}");
+        assert_eq!(re(SCOPE).is_match(s), s.parse::<cec_core::ident::Scope>().is_ok(), "scope {s:?}");
+        assert_eq!(re(NODE_ID).is_match(s), s.parse::<cec_core::ident::NodeId>().is_ok(), "node id {s:?}");
         // ...and on canonical strings (no leading zeros, no trailing zeros after the point), exactly that.
         let canonical =
             (!s.starts_with('0') || s.starts_with("0.") || s == "0") && !(s.contains('.') && s.ends_with('0'));
@@ -321,6 +361,27 @@ mod tests {
         agree(&"x".repeat(128));
         agree(&"x".repeat(129));
         agree(&"ab".repeat(32));
+        for s in [
+            "*",
+            "event:E1",
+            "event:a:b",
+            "provider:P:1",
+            "member:M-1",
+            "member:",
+            "other:x",
+            "n0123456789abcdef01234567",
+        ] {
+            agree(s);
+        }
+        // A code the node makes fits the document's pattern.
+        let code = cec_core::enrol::EnrolmentCode::new(
+            "central.example.org:7421",
+            cec_core::ident::NodeId::from_public_key(&[1; 32]),
+            [2; 16],
+            [3; 16],
+        )
+        .unwrap();
+        assert!(re(ENROLMENT_CODE).is_match(&code.to_string()));
     }
 
     proptest! {

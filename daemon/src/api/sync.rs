@@ -13,7 +13,7 @@ use cec_core::ident::{Role, Scope, Scopes};
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, check_id};
-use crate::node::credential::{Credential, Enrolment, EnrolmentError, parse_public_key};
+use crate::node::credential::{Credential, EnrolmentError, parse_public_key};
 use crate::node::{Node, SyncReport};
 use crate::storage::PeerRow;
 
@@ -59,6 +59,7 @@ pub(super) fn credential_json(c: &Credential) -> CredentialJson {
         issued_at: c.issued_at,
         expires_at: c.expires_at,
         credential: c.encoded.clone(),
+        revoked_at: None,
     }
 }
 
@@ -94,7 +95,8 @@ fn report_json(r: SyncReport) -> SyncPeerJson {
 async fn sync_now(State(node): State<AppState>, JsonBody(req): JsonBody<SyncRequest>) -> ApiResult<Json<SyncResult>> {
     if node.credential().is_none() {
         return Err(ApiError::conflict(
-            "this node is not enrolled: install a credential first (POST /v1/node/credential)",
+            "this node is not enrolled: enrol it with a code (POST /v1/node/enroll) or install a credential \
+             (POST /v1/node/credential) first",
         ));
     }
     let reports = match req.peer_id {
@@ -117,7 +119,7 @@ async fn status(State(node): State<AppState>) -> ApiResult<Json<serde_json::Valu
     })))
 }
 
-fn enrolment_err(e: EnrolmentError) -> ApiError {
+pub(super) fn enrolment_err(e: EnrolmentError) -> ApiError {
     match e {
         EnrolmentError::Refused(c) => ApiError::invalid("credential", c.to_string()),
         EnrolmentError::OtherOrganization => ApiError::conflict(e.to_string()),
@@ -169,11 +171,5 @@ async fn install(
 
 /// Installs a credential on `node`, pinning the organization key.
 pub(super) fn install_on(node: &Node, credential: &str, org_key: &str) -> ApiResult<Credential> {
-    let key = node.identity.signing_key().verifying_key();
-    let e =
-        Enrolment::install(&node.data_dir, &key, credential, org_key, jiff::Timestamp::now()).map_err(enrolment_err)?;
-    let c = e.credential.clone().ok_or_else(|| ApiError::internal("enrolment", "credential not stored"))?;
-    *node.enrolment.write().unwrap_or_else(|p| p.into_inner()) = e;
-    tracing::info!(role = c.role.as_str(), scopes = %c.scopes, "credential installed");
-    Ok(c)
+    node.install_credential(credential, org_key).map_err(enrolment_err)
 }

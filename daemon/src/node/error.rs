@@ -15,6 +15,9 @@ pub enum NodeError {
     /// The same id already holds other content, or the state does not allow the change.
     #[error("{0}")]
     Conflict(String),
+    /// This node may not do that (only the central node issues and revokes).
+    #[error("{0}")]
+    Forbidden(String),
     /// A value breaks a rule.
     #[error("{field}: {message}")]
     Invalid {

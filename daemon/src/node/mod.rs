@@ -5,6 +5,7 @@ pub mod credential;
 mod credit;
 mod derivation;
 pub mod docs;
+pub mod enrol;
 mod error;
 pub mod events;
 pub mod identity;
@@ -12,6 +13,7 @@ pub mod index;
 mod peers;
 mod portfolio;
 pub mod projection;
+pub mod revocation;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -74,6 +76,8 @@ pub struct Node {
     pub peer_url: Mutex<Option<String>>,
     /// Sync sessions other nodes opened with this one.
     pub responders: crate::sync::Responders,
+    /// The revocations this node knows (see `revocation.rs`).
+    revoked: std::sync::RwLock<revocation::Revoked>,
 }
 
 impl Node {
@@ -82,6 +86,7 @@ impl Node {
         let identity = Identity::load_or_create(data_dir)?;
         let store = Store::open_with(data_dir, StoreOptions::default()).await?;
         let docs = Docs::new(store.clone(), &identity.node_id, docs::DEFAULT_CACHE_BYTES);
+        let revoked = revocation::load(store.read(crate::storage::list_revocations).await?);
         let node = Self {
             store,
             docs,
@@ -95,6 +100,7 @@ impl Node {
             enrolment: std::sync::RwLock::new(credential::Enrolment::load(data_dir)?),
             peer_url: Mutex::new(None),
             responders: crate::sync::Responders::default(),
+            revoked: std::sync::RwLock::new(revoked),
         };
         node.reproject_stale().await?;
         Ok(node)

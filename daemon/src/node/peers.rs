@@ -97,6 +97,12 @@ impl Node {
     async fn sync_url(&self, url: &str) -> Result<(cec_core::sync::Stats, String), SyncError> {
         let url: PeerUrl = url.parse().map_err(|e: crate::peer::PeerUrlError| SyncError::Transport(e.to_string()))?;
         let mine = self.credential().ok_or_else(|| SyncError::Transport("this node is not enrolled".into()))?;
+        if let Some(r) = self.own_revocation() {
+            return Err(SyncError::Transport(format!(
+                "this node's credential was revoked by the organization at {}: it syncs with no one",
+                r.revoked_at
+            )));
+        }
         let mut conn = PeerConnection::connect(self, &url).await?;
         let theirs = conn.hello().await?;
         let scope = crate::peer::shared_scope(self, mine.scopes, theirs.scopes).await;

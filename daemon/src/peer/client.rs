@@ -1,4 +1,5 @@
-//! Connecting to a peer: TLS pinned to its node id, one HTTP/1.1 connection per sync session.
+//! Connecting to a peer: TLS pinned to its node id, one HTTP/1.1 connection per sync session
+//! (or per enrolment, for a node that has no credential yet).
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use hyper_util::rt::TokioIo;
 use rustls::pki_types::ServerName;
 use tokio::net::TcpStream;
 
-use super::{CREDENTIAL_HEADER, MAX_FRAME_BYTES, PeerUrl};
+use super::{CREDENTIAL_HEADER, EnrolAnswer, EnrolRequest, Hello, MAX_FRAME_BYTES, PeerUrl, REVOCATION_HEADER};
 use crate::node::Node;
 use crate::node::credential::Credential;
 use crate::sync::{SyncError, Transport};
@@ -39,63 +40,164 @@ impl std::fmt::Debug for PeerConnection<'_> {
     }
 }
 
+/// Opens a TLS connection to `url` (pinned to its node id, proving this node's key) and an
+/// HTTP/1.1 connection over it.
+async fn open(node: &Node, url: &PeerUrl) -> Result<SendRequest<Full<Bytes>>, SyncError> {
+    let config = super::tls::client_config(node.identity.signing_key(), &url.node_id).map_err(transport)?;
+    let connector = tokio_rustls::TlsConnector::from(config);
+    let name = ServerName::try_from("cecsync").map_err(transport)?;
+    let connect = async {
+        let tcp = TcpStream::connect(&url.authority).await.map_err(transport)?;
+        tcp.set_nodelay(true).map_err(transport)?;
+        connector.connect(name, tcp).await.map_err(|e| {
+            if e.to_string().contains("ApplicationVerificationFailure") {
+                transport(format!(
+                    "the node at {} is not node {} (its key does not match the peer URL)",
+                    url.authority, url.node_id
+                ))
+            } else {
+                transport(e)
+            }
+        })
+    };
+    let tls = tokio::time::timeout(CONNECT_TIMEOUT, connect).await.map_err(|_| transport("connect timed out"))??;
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.map_err(transport)?;
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    Ok(sender)
+}
+
+/// An answer: its status, headers and body (bounded).
+struct Answer {
+    status: hyper::StatusCode,
+    headers: hyper::HeaderMap,
+    body: Bytes,
+}
+
+impl Answer {
+    /// The error envelope's `code: message`, or the body as text.
+    fn error_text(&self) -> String {
+        serde_json::from_slice::<cec_client::wire::ErrorBody>(&self.body)
+            .map(|b| format!("{}: {}", b.error.code, b.error.message))
+            .unwrap_or_else(|_| String::from_utf8_lossy(&self.body).into_owned())
+    }
+
+    /// The error envelope's message alone, or the body as text.
+    fn error_message(&self) -> String {
+        serde_json::from_slice::<cec_client::wire::ErrorBody>(&self.body)
+            .map(|b| b.error.message)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&self.body).into_owned())
+    }
+}
+
+async fn send(
+    sender: &mut SendRequest<Full<Bytes>>,
+    url: &PeerUrl,
+    path: &str,
+    content_type: &str,
+    credential: Option<&str>,
+    body: Vec<u8>,
+) -> Result<Answer, SyncError> {
+    let mut req = hyper::Request::post(path)
+        .header(hyper::header::HOST, &url.authority)
+        .header(hyper::header::CONTENT_TYPE, content_type);
+    if let Some(c) = credential {
+        req = req.header(CREDENTIAL_HEADER, c);
+    }
+    let req = req.body(Full::new(Bytes::from(body))).map_err(transport)?;
+    sender.ready().await.map_err(transport)?;
+    let resp = sender.send_request(req).await.map_err(transport)?;
+    let (parts, body) = resp.into_parts();
+    let body = Limited::new(body, MAX_FRAME_BYTES + 1024)
+        .collect()
+        .await
+        .map_err(|e| transport(format!("reading the answer: {e}")))?
+        .to_bytes();
+    Ok(Answer { status: parts.status, headers: parts.headers, body })
+}
+
+/// Why an enrolment did not give a credential.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnrolCallError {
+    /// The central node could not be reached, or answered something unreadable.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The central node refused the code.
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Presents an enrolment code's `secret` to the central node at `url` (TLS pinned to its node
+/// id, proving this node's key, no credential) and returns its answer, unchecked.
+pub async fn enroll(node: &Node, url: &PeerUrl, secret: &[u8]) -> Result<EnrolAnswer, EnrolCallError> {
+    use base64::Engine;
+    let unreachable = |e: SyncError| EnrolCallError::Unreachable(e.to_string());
+    let call = async {
+        let mut sender = open(node, url).await.map_err(unreachable)?;
+        let body = serde_json::to_vec(&EnrolRequest {
+            secret: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret),
+        })
+        .unwrap_or_default();
+        let answer =
+            send(&mut sender, url, "/peer/v1/enroll", "application/json", None, body).await.map_err(unreachable)?;
+        match answer.status.as_u16() {
+            200 => serde_json::from_slice(&answer.body)
+                .map_err(|e| EnrolCallError::Unreachable(format!("the central node's answer is not understood: {e}"))),
+            400..=499 => Err(EnrolCallError::Refused(answer.error_message())),
+            _ => Err(EnrolCallError::Unreachable(format!("answered {}: {}", answer.status, answer.error_text()))),
+        }
+    };
+    tokio::time::timeout(REQUEST_TIMEOUT, call)
+        .await
+        .map_err(|_| EnrolCallError::Unreachable("the central node did not answer in time".into()))?
+}
+
 impl<'a> PeerConnection<'a> {
     /// Connects to `url`, proving this node's key and requiring the peer's.
     pub async fn connect(node: &'a Node, url: &PeerUrl) -> Result<Self, SyncError> {
         let credential =
             node.credential().ok_or_else(|| transport("this node is not enrolled: it has no credential"))?.encoded;
-        let config = super::tls::client_config(node.identity.signing_key(), &url.node_id).map_err(transport)?;
-        let connector = tokio_rustls::TlsConnector::from(config);
-        let name = ServerName::try_from("cecsync").map_err(transport)?;
-        let connect = async {
-            let tcp = TcpStream::connect(&url.authority).await.map_err(transport)?;
-            tcp.set_nodelay(true).map_err(transport)?;
-            connector.connect(name, tcp).await.map_err(transport)
-        };
-        let tls =
-            tokio::time::timeout(CONNECT_TIMEOUT, connect).await.map_err(|_| transport("connect timed out"))??;
-        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls)).await.map_err(transport)?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
+        let sender = open(node, url).await?;
         Ok(Self { node, url: url.clone(), sender, credential, peer_credential: None })
     }
 
-    /// Exchanges credentials: returns the peer's, checked.
+    /// Exchanges credentials and revocations: returns the peer's credential, checked, after
+    /// the peer's revocations were merged (the peer itself may be among them).
     pub async fn hello(&mut self) -> Result<Credential, SyncError> {
-        self.post("/peer/v1/hello", Vec::new()).await?;
-        self.peer_credential.clone().ok_or_else(|| transport("peer answered without a credential"))
+        let mine = Hello { revocations: self.node.revocation_entries() };
+        let body = serde_json::to_vec(&mine).unwrap_or_default();
+        let answer = self.post("/peer/v1/hello", "application/json", body).await?;
+        let theirs = self.peer_credential.clone().ok_or_else(|| transport("peer answered without a credential"))?;
+        // A peer of an older version answers 204 without revocations.
+        if let Some(body) = answer {
+            let hello: Hello = serde_json::from_slice(&body).map_err(|e| transport(format!("peer's hello: {e}")))?;
+            self.node.merge_revocations(&hello.revocations).await.map_err(|e| transport(e.to_string()))?;
+        }
+        if self.node.is_revoked(&theirs.node_id) {
+            return Err(transport(format!("peer refused: credential of node {} was revoked", theirs.node_id)));
+        }
+        Ok(theirs)
     }
 
-    async fn post(&mut self, path: &str, frame: Vec<u8>) -> Result<Option<Vec<u8>>, SyncError> {
-        let req = hyper::Request::post(path)
-            .header(hyper::header::HOST, &self.url.authority)
-            .header(hyper::header::CONTENT_TYPE, "application/octet-stream")
-            .header(CREDENTIAL_HEADER, &self.credential)
-            .body(Full::new(Bytes::from(frame)))
-            .map_err(transport)?;
-        self.sender.ready().await.map_err(transport)?;
-        let resp = self.sender.send_request(req).await.map_err(transport)?;
-        let status = resp.status();
+    async fn post(&mut self, path: &str, content_type: &str, body: Vec<u8>) -> Result<Option<Vec<u8>>, SyncError> {
+        let answer = send(&mut self.sender, &self.url, path, content_type, Some(&self.credential), body).await?;
         if self.peer_credential.is_none()
-            && let Some(c) = resp.headers().get(CREDENTIAL_HEADER).and_then(|v| v.to_str().ok())
+            && let Some(c) = answer.headers.get(CREDENTIAL_HEADER).and_then(|v| v.to_str().ok())
         {
             self.peer_credential = Some(self.check_server(c)?);
         }
-        let body = Limited::new(resp.into_body(), MAX_FRAME_BYTES + 1024)
-            .collect()
-            .await
-            .map_err(|e| transport(format!("reading the answer: {e}")))?
-            .to_bytes();
-        match status.as_u16() {
-            200 if self.peer_credential.is_some() => Ok(Some(body.to_vec())),
+        match answer.status.as_u16() {
+            200 if self.peer_credential.is_some() => Ok(Some(answer.body.to_vec())),
             200 => Err(transport("peer answered without a credential")),
             204 => Ok(None),
             _ => {
-                let message = serde_json::from_slice::<cec_client::wire::ErrorBody>(&body)
-                    .map(|b| format!("{}: {}", b.error.code, b.error.message))
-                    .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
-                Err(transport(format!("peer answered {status}: {message}")))
+                // A peer that refused this node as revoked tells it so: learn it.
+                if let Some(r) = answer.headers.get(REVOCATION_HEADER).and_then(|v| v.to_str().ok()) {
+                    let _ = self.node.merge_revocations(&[r.to_owned()]).await;
+                }
+                Err(transport(format!("peer answered {}: {}", answer.status, answer.error_text())))
             }
         }
     }
@@ -109,14 +211,14 @@ impl<'a> PeerConnection<'a> {
         if cred.node_id != self.url.node_id {
             return Err(refused(&format!("its credential is for node {}", cred.node_id)));
         }
-        cred.check(&cred.node_key, jiff::Timestamp::now(), &|_| false).map_err(|e| refused(&e))?;
+        cred.check(&cred.node_key, jiff::Timestamp::now(), &|id| self.node.is_revoked(id)).map_err(|e| refused(&e))?;
         Ok(cred)
     }
 }
 
 impl Transport for PeerConnection<'_> {
     async fn exchange(&mut self, frame: Vec<u8>) -> Result<Option<Vec<u8>>, SyncError> {
-        tokio::time::timeout(REQUEST_TIMEOUT, self.post("/peer/v1/sync", frame))
+        tokio::time::timeout(REQUEST_TIMEOUT, self.post("/peer/v1/sync", "application/octet-stream", frame))
             .await
             .map_err(|_| transport("peer did not answer in time"))?
     }

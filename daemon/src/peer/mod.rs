@@ -4,9 +4,17 @@
 //! A peer URL is `https://<host>:<port>/<node_id>`: where the node listens and which key it
 //! must prove it holds. Routes on the peer listener (documented in `docs/api-extensions.md`):
 //!
+//! - `POST /peer/v1/hello`: the credential exchange before a session; both sides hand each
+//!   other the revocations they know (JSON [`Hello`] both ways) and keep the union.
 //! - `POST /peer/v1/sync`: one frame of a sync session (`application/octet-stream`) in, the
 //!   answering frame out (204 when none is due). The request carries the client's credential
 //!   in the `cecsync-credential` header; the answer carries the server's.
+//! - `POST /peer/v1/enroll` (central node): the one route a client without a credential may
+//!   call. [`EnrolRequest`] in, [`EnrolAnswer`] out: a credential for the key the client proved
+//!   in the TLS handshake, if the code's secret is known, unexpired and not used up.
+//!
+//! A peer refused because it was revoked gets the signed revocation in the
+//! `cecsync-revocation` header, so that it learns it and stops trying.
 
 pub mod client;
 pub mod server;
@@ -25,6 +33,38 @@ use crate::node::credential::{Credential, CredentialError};
 
 /// The header that carries a node's signed credential.
 pub const CREDENTIAL_HEADER: &str = "cecsync-credential";
+/// The header that carries a refused peer's own revocation.
+pub const REVOCATION_HEADER: &str = "cecsync-revocation";
+
+/// The body of `POST /peer/v1/hello` and of its answer (an empty request body is a hello
+/// without revocations).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Hello {
+    /// The signed revocations the sender knows.
+    #[serde(default)]
+    pub revocations: Vec<String>,
+}
+
+/// The body of `POST /peer/v1/enroll`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolRequest {
+    /// The code's secret, base64url.
+    pub secret: String,
+}
+
+/// The answer of `POST /peer/v1/enroll`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct EnrolAnswer {
+    /// The credential, for the key the client proved.
+    pub credential: String,
+    /// The organization public key, base64url (the client checks it against the code's
+    /// fingerprint before pinning it).
+    pub org_public_key: String,
+    /// The revocations the central node knows.
+    #[serde(default)]
+    pub revocations: Vec<String>,
+}
 
 /// The largest frame a peer may send, in bytes (the session's own limit).
 pub const MAX_FRAME_BYTES: usize = 8 << 20;
@@ -69,7 +109,7 @@ impl FromStr for PeerUrl {
 pub fn check_peer(node: &Node, presented: &str, key: &[u8; 32]) -> Result<Credential, CredentialError> {
     let org = node.org_key().ok_or(CredentialError::NotEnrolled)?;
     let cred = Credential::verify(presented, &org)?;
-    cred.check(key, jiff::Timestamp::now(), &|_| false)?;
+    cred.check(key, jiff::Timestamp::now(), &|id| node.is_revoked(id))?;
     Ok(cred)
 }
 

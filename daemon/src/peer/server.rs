@@ -1,7 +1,9 @@
 //! The peer listener: TLS with client keys, a handshake timeout, a connection cap, and the
-//! sync route. A peer without a valid credential of this node's organization gets nothing.
+//! hello, sync and enrol routes. A peer without a valid credential of this node's organization
+//! gets nothing but an enrolment, and only from the central node with a valid code.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use axum::body::Bytes;
@@ -17,9 +19,12 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt;
 use tracing::{debug, info, warn};
 
-use super::{CREDENTIAL_HEADER, MAX_FRAME_BYTES, check_peer, shared_scope};
+use super::{
+    CREDENTIAL_HEADER, EnrolAnswer, EnrolRequest, Hello, MAX_FRAME_BYTES, REVOCATION_HEADER, check_peer, shared_scope,
+};
 use crate::node::Node;
-use crate::node::credential::Credential;
+use crate::node::credential::{Credential, CredentialError};
+use crate::node::enrol::ClaimError;
 
 /// How long a peer may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -27,6 +32,16 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Peer connections open at once.
 const MAX_PEER_CONNECTIONS: usize = 64;
+/// Enrolment attempts one connection may make. A real client makes one; a code's secret is
+/// 128 random bits, so guessing one is hopeless anyway, and this keeps a connection (one TLS
+/// handshake) from being a cheap oracle.
+const MAX_ENROL_ATTEMPTS: u32 = 3;
+/// How long a refused enrolment waits before it is answered, to slow guessing further.
+const REFUSED_ENROL_DELAY: Duration = Duration::from_millis(250);
+
+/// Enrolment attempts made on one connection.
+#[derive(Clone, Debug, Default)]
+struct EnrolAttempts(Arc<AtomicU32>);
 
 /// The key the peer proved it holds in the TLS handshake.
 #[derive(Clone, Copy, Debug)]
@@ -41,6 +56,7 @@ fn router(node: Arc<Node>) -> Router {
     Router::new()
         .route("/peer/v1/hello", post(hello))
         .route("/peer/v1/sync", post(sync))
+        .route("/peer/v1/enroll", post(enroll))
         .layer(DefaultBodyLimit::max(MAX_FRAME_BYTES + 1024))
         .fallback(|| async { refuse(StatusCode::NOT_FOUND, "not_found", "no such peer endpoint") })
         .with_state(node)
@@ -58,11 +74,25 @@ fn admit(node: &Node, key: &[u8; 32], headers: &HeaderMap) -> Result<(Credential
     let Some(presented) = headers.get(CREDENTIAL_HEADER).and_then(|v| v.to_str().ok()) else {
         return Err(Box::new(refuse(StatusCode::UNAUTHORIZED, "unauthorized", "a credential is required")));
     };
+    if let Some(r) = node.own_revocation() {
+        return Err(Box::new(refuse(
+            StatusCode::FORBIDDEN,
+            "not_enrolled",
+            format!("this node's credential was revoked at {}: it syncs with no one", r.revoked_at),
+        )));
+    }
     match check_peer(node, presented, key) {
         Ok(theirs) => Ok((mine, theirs)),
         Err(e) => {
             warn!(cause = %e, "peer refused");
-            Err(Box::new(refuse(StatusCode::FORBIDDEN, "forbidden", e.to_string())))
+            let revoked = matches!(e, CredentialError::Revoked(_));
+            let mut resp = refuse(StatusCode::FORBIDDEN, if revoked { "revoked" } else { "forbidden" }, e.to_string());
+            // A revoked peer gets its revocation, so that it stops trying.
+            let own = node.revocation_of(&cec_core::ident::NodeId::from_public_key(key));
+            if let Some(v) = own.and_then(|r| HeaderValue::from_str(&r.encoded).ok()) {
+                resp.headers_mut().insert(REVOCATION_HEADER, v);
+            }
+            Err(Box::new(resp))
         }
     }
 }
@@ -75,15 +105,87 @@ fn with_credential(mut resp: Response, mine: &Credential) -> Response {
 }
 
 /// Exchanges credentials before a session, so the initiator knows the shared scope before it
-/// offers anything.
+/// offers anything, and revocations both ways.
 async fn hello(
     State(node): State<Arc<Node>>,
     Extension(PeerKey(key)): Extension<PeerKey>,
     headers: HeaderMap,
+    body: Bytes,
 ) -> Response {
-    match admit(&node, &key, &headers) {
-        Ok((mine, _)) => with_credential(StatusCode::NO_CONTENT.into_response(), &mine),
-        Err(resp) => *resp,
+    let mine = match admit(&node, &key, &headers) {
+        Ok((mine, _)) => mine,
+        Err(resp) => return *resp,
+    };
+    let theirs: Hello = if body.is_empty() {
+        Hello::default()
+    } else {
+        match serde_json::from_slice(&body) {
+            Ok(h) => h,
+            Err(e) => return refuse(StatusCode::BAD_REQUEST, "bad_request", format!("hello: {e}")),
+        }
+    };
+    if let Err(e) = node.merge_revocations(&theirs.revocations).await {
+        warn!(cause = %e, "storing revocations from a peer failed");
+    }
+    // What the peer just told may revoke the peer itself.
+    if let Err(resp) = admit(&node, &key, &headers) {
+        return *resp;
+    }
+    let answer = Hello { revocations: node.revocation_entries() };
+    with_credential(Json(answer).into_response(), &mine)
+}
+
+/// Enrols a node that has no credential yet: the central node checks the code's secret and
+/// signs a credential for the key the client proved in the TLS handshake.
+async fn enroll(
+    State(node): State<Arc<Node>>,
+    Extension(PeerKey(key)): Extension<PeerKey>,
+    Extension(EnrolAttempts(attempts)): Extension<EnrolAttempts>,
+    body: Bytes,
+) -> Response {
+    if attempts.fetch_add(1, Ordering::Relaxed) >= MAX_ENROL_ATTEMPTS {
+        return refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_attempts",
+            format!("at most {MAX_ENROL_ATTEMPTS} enrolment attempts per connection"),
+        );
+    }
+    let secret: Option<[u8; cec_core::enrol::SECRET_BYTES]> =
+        serde_json::from_slice::<EnrolRequest>(&body).ok().and_then(|r| {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(r.secret).ok()?.try_into().ok()
+        });
+    let Some(secret) = secret else {
+        return refuse(StatusCode::BAD_REQUEST, "bad_request", "expected {\"secret\": base64url of 16 bytes}");
+    };
+    let Ok(key) = ed25519_dalek::VerifyingKey::from_bytes(&key) else {
+        return refuse(StatusCode::BAD_REQUEST, "bad_request", "the TLS client key is not an ed25519 key");
+    };
+    match node.claim_enrolment(&secret, &key).await {
+        Ok(cred) => {
+            let org = node.org_key().map(|k| crate::node::credential::encode_public_key(&k)).unwrap_or_default();
+            let answer =
+                EnrolAnswer { credential: cred.encoded, org_public_key: org, revocations: node.revocation_entries() };
+            Json(answer).into_response()
+        }
+        Err(ClaimError::Refused(why)) => {
+            info!(node = %cec_core::ident::NodeId::from_public_key(key.as_bytes()), cause = %why, "enrolment refused");
+            tokio::time::sleep(REFUSED_ENROL_DELAY).await;
+            refuse(StatusCode::FORBIDDEN, "enrolment_refused", why)
+        }
+        Err(ClaimError::NotCentral) => refuse(
+            StatusCode::FORBIDDEN,
+            "not_central",
+            "this node is not the organization's central node: it enrols no one",
+        ),
+        Err(ClaimError::Failed(e)) => {
+            warn!(cause = %e, "enrolment failed");
+            refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the central node could not store the enrolment; try again",
+            )
+        }
     }
 }
 
@@ -166,11 +268,14 @@ pub async fn serve(
             let key =
                 stream.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(super::tls::certificate_key);
             let Some(key) = key else { return };
+            let attempts = EnrolAttempts::default();
             let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
                 let app = app.clone();
+                let attempts = attempts.clone();
                 async move {
                     let mut req = req.map(axum::body::Body::new);
                     req.extensions_mut().insert(PeerKey(key));
+                    req.extensions_mut().insert(attempts);
                     app.oneshot(req).await
                 }
             });

@@ -105,6 +105,34 @@ pub const MIGRATIONS: &[&str] = &[
         last_error TEXT
     ) STRICT;
     "#,
+    // 6: enrolment codes the central node issued (only the SHA-256 of each secret), which node
+    // used which code (a retried enrolment is answered again without spending a use), and the
+    // revocations this node knows (signed by the organization key; the list travels with sync).
+    r#"
+    CREATE TABLE enrolment_codes (
+        secret_sha256         BLOB PRIMARY KEY NOT NULL CHECK (length(secret_sha256) = 32),
+        role                  TEXT NOT NULL,
+        scopes                TEXT NOT NULL,
+        uses                  INTEGER NOT NULL,
+        uses_left             INTEGER NOT NULL CHECK (uses_left >= 0),
+        expires_at            INTEGER NOT NULL,
+        credential_expires_at INTEGER NOT NULL,
+        created_at            INTEGER NOT NULL
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE enrolment_uses (
+        secret_sha256 BLOB NOT NULL REFERENCES enrolment_codes (secret_sha256) ON DELETE CASCADE,
+        node_id       TEXT NOT NULL,
+        used_at       INTEGER NOT NULL,
+        PRIMARY KEY (secret_sha256, node_id)
+    ) STRICT, WITHOUT ROWID;
+
+    CREATE TABLE revocations (
+        node_id    TEXT PRIMARY KEY NOT NULL,
+        revoked_at INTEGER NOT NULL,
+        entry      TEXT NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -21,6 +21,7 @@ mod blobs;
 mod changes;
 mod compaction;
 mod docs;
+mod enrolments;
 mod error;
 mod migrations;
 mod peers;
@@ -46,6 +47,9 @@ pub use compaction::CompactionOutcome;
 pub use docs::{
     LoadedDoc, MAX_DOC_ID_LEN, append_chunk, compact_doc, doc_heads, docs_needing_compaction,
     docs_with_projection_before, list_docs, load_doc, load_doc_at, set_doc_heads,
+};
+pub use enrolments::{
+    Claim, NewCode, RevocationRow, claim_enrolment_code, list_revocations, put_enrolment_code, put_revocation,
 };
 pub use error::{Failure, Place, StorageError};
 pub use migrations::{MIGRATIONS, schema_version};
