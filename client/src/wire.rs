@@ -413,6 +413,23 @@ pub struct SyncStatus {
     pub peer_url: Option<String>,
     /// Its peers.
     pub peers: Vec<PeerJson>,
+    /// What the central node has not acknowledged yet (null on the central node itself).
+    #[serde(default)]
+    pub central: Option<CentralStatus>,
+}
+
+/// In `GET /v1/sync/status`: the check-ins this node holds that the central node did not have
+/// at their last sync (every check-in, before the first).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct CentralStatus {
+    /// The central node's id, once this node knows it (enrolment or a sync).
+    #[serde(default)]
+    pub peer_id: Option<String>,
+    /// Check-ins not yet at the central node.
+    pub checkins_pending: u64,
+    /// Attendance documents holding them.
+    pub documents_pending: u64,
 }
 
 /// An endorsement of the provider.

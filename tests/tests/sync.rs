@@ -88,9 +88,20 @@ fn kiosks_central_and_a_member_laptop() {
     assert_eq!(kiosk_a.get("/v1/events/conf").expect(200)["id"], "conf");
     kiosk_a.post("/v1/checkins", &checkin_body("in-1", "conf", "s75", "M-1", "in", "14:00")).expect(201);
     kiosk_b.post("/v1/checkins", &checkin_body("out-1", "conf", "s75", "M-1", "out", "15:15")).expect(201);
+    // What the kiosk screen shows: one check-in not yet at the central node, until a sync.
+    let pending = |k: &Node| k.get("/v1/sync/status").expect(200)["central"].clone();
+    let before = pending(&kiosk_a);
+    assert_eq!((before["checkins_pending"].as_u64(), before["documents_pending"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(before["peer_id"], central.get("/v1/node").expect(200)["node_id"], "{before}");
     sync(&kiosk_a);
+    assert_eq!(pending(&kiosk_a)["checkins_pending"], 0);
+    assert_eq!(pending(&kiosk_b)["checkins_pending"], 1);
     sync(&kiosk_b);
     sync(&kiosk_a);
+    for k in [&kiosk_a, &kiosk_b] {
+        assert_eq!(pending(k)["checkins_pending"], 0, "{}", pending(k));
+    }
+    assert_eq!(central.get("/v1/sync/status").expect(200)["central"], Value::Null);
     for n in [&central, &kiosk_a, &kiosk_b] {
         assert_eq!(checkin_ids(n), ["in-1", "out-1"]);
         let att = n.get("/v1/members/M-1/attendance").expect(200);

@@ -1,10 +1,11 @@
-//! `cec status`: the node's health, role, address, data directory, peer URL and credential.
+//! `cec status`: the node's health, role, address, data directory, peer URL, credential, and
+//! the check-ins not yet at the central node.
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use cec_client::discover::Discovery;
-use cec_client::wire::CredentialJson;
+use cec_client::wire::{CentralStatus, CredentialJson};
 
 use super::Ctx;
 use super::output::outln;
@@ -12,8 +13,9 @@ use super::output::outln;
 pub(crate) async fn run(ctx: &Ctx, found: &Discovery) -> anyhow::Result<()> {
     let health = ctx.client.health().await?;
     let node = ctx.client.node().await?;
+    let sync = ctx.client.sync_status().await?;
     if ctx.json {
-        let all = json!({ "health": health, "node": node });
+        let all = json!({ "health": health, "node": node, "central": sync.central });
         return super::output::json(&all);
     }
     outln!("node        {} ({})", node.node_id, health.status);
@@ -25,7 +27,20 @@ pub(crate) async fn run(ctx: &Ctx, found: &Discovery) -> anyhow::Result<()> {
     outln!("public key  {}", node.public_key);
     outln!("peer url    {}", peer_url_line(node.peer_url.as_deref()));
     outln!("credential  {}", credential_line(node.credential.as_ref(), Timestamp::now()));
+    if let Some(c) = &sync.central {
+        outln!("central     {}", central_line(c));
+    }
     Ok(())
+}
+
+/// What the central node has not received yet, as a kiosk's operator wants to read it.
+fn central_line(c: &CentralStatus) -> String {
+    let who = c.peer_id.as_deref().unwrap_or("not known yet (enrol, or add it with `cec peers add`)");
+    match c.checkins_pending {
+        0 => format!("{who}: every check-in here has reached it"),
+        1 => format!("{who}: 1 check-in not yet synced to it"),
+        n => format!("{who}: {n} check-ins not yet synced to it ({} sessions)", c.documents_pending),
+    }
 }
 
 fn credential_line(cred: Option<&Value>, now: Timestamp) -> String {
@@ -54,6 +69,19 @@ fn peer_url_line(url: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn central_lines() {
+        let c = |peer: Option<&str>, n, d| CentralStatus {
+            peer_id: peer.map(str::to_owned),
+            checkins_pending: n,
+            documents_pending: d,
+        };
+        assert_eq!(central_line(&c(Some("n1"), 0, 0)), "n1: every check-in here has reached it");
+        assert_eq!(central_line(&c(Some("n1"), 1, 1)), "n1: 1 check-in not yet synced to it");
+        assert_eq!(central_line(&c(Some("n1"), 12, 3)), "n1: 12 check-ins not yet synced to it (3 sessions)");
+        assert!(central_line(&c(None, 2, 1)).starts_with("not known yet"));
+    }
 
     #[test]
     fn credential_lines() {

@@ -40,7 +40,7 @@ const ROUTES: &[Route] = &[
     ),
     (HttpMethod::Delete, "/v1/peers/{peer_id}", "Forget a peer", Body::None, 204, Body::None),
     (HttpMethod::Post, "/v1/sync", "Run a sync round now", Body::Json("SyncRequest"), 200, Body::Json("SyncResult")),
-    (HttpMethod::Get, "/v1/sync/status", "Sync state per peer", Body::None, 200, Body::Raw("application/json")),
+    (HttpMethod::Get, "/v1/sync/status", "Sync state per peer", Body::None, 200, Body::Json("SyncStatus")),
     (
         HttpMethod::Post,
         "/v1/admin/credentials",
@@ -411,6 +411,8 @@ fn build() -> OpenApi {
         .schema_from::<SyncRequest>()
         .schema_from::<SyncPeerJson>()
         .schema_from::<SyncResult>()
+        .schema_from::<SyncStatus>()
+        .schema_from::<CentralStatus>()
         .schema_from::<EndorsementJson>()
         .schema_from::<ProviderJson>()
         .schema_from::<PolicyJson>()

@@ -6,7 +6,8 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use cec_client::wire::{
-    CredentialJson, InstallCredential, IssueCredential, NewPeer, Page, PeerJson, SyncPeerJson, SyncRequest, SyncResult,
+    CentralStatus, CredentialJson, InstallCredential, IssueCredential, NewPeer, Page, PeerJson, SyncPeerJson,
+    SyncRequest, SyncResult, SyncStatus,
 };
 use cec_core::ident::{Role, Scope, Scopes};
 
@@ -109,14 +110,20 @@ async fn sync_now(State(node): State<AppState>, JsonBody(req): JsonBody<SyncRequ
     Ok(Json(SyncResult { peers: reports.into_iter().map(report_json).collect() }))
 }
 
-async fn status(State(node): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+async fn status(State(node): State<AppState>) -> ApiResult<Json<SyncStatus>> {
     let peers: Vec<PeerJson> = node.peers().await?.into_iter().map(peer_json).collect();
-    Ok(Json(serde_json::json!({
-        "node_id": node.identity.node_id,
-        "enrolled": node.credential().is_some(),
-        "peer_url": node.peer_url.lock().ok().and_then(|u| u.clone()),
-        "peers": peers,
-    })))
+    let central = node.unacknowledged().await?.map(|u| CentralStatus {
+        peer_id: u.central,
+        checkins_pending: u64::try_from(u.checkins).unwrap_or(u64::MAX),
+        documents_pending: u64::try_from(u.documents).unwrap_or(u64::MAX),
+    });
+    Ok(Json(SyncStatus {
+        node_id: node.identity.node_id.clone(),
+        enrolled: node.credential().is_some(),
+        peer_url: node.peer_url.lock().ok().and_then(|u| u.clone()),
+        peers,
+        central,
+    }))
 }
 
 pub(super) fn enrolment_err(e: EnrolmentError) -> ApiError {

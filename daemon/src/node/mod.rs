@@ -11,6 +11,7 @@ pub mod events;
 pub mod identity;
 pub mod index;
 mod peers;
+mod pending;
 mod portfolio;
 pub mod projection;
 pub mod revocation;
@@ -29,6 +30,7 @@ pub use error::{NodeError, NodeResult};
 pub use events::Created;
 pub use identity::Identity;
 pub use peers::SyncReport;
+pub use pending::Unacknowledged;
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,84 @@
+//! What the central node has not acknowledged yet: the check-ins a kiosk holds that the
+//! central node did not have at their last sync (what a kiosk screen shows as "not yet at the
+//! central node").
+//!
+//! After a sync, the Automerge sync state stored for a peer and a document holds the heads both
+//! sides had (`shared_heads`). A document whose heads are those has nothing pending; otherwise
+//! the check-ins put since those heads are counted from the document's own diff.
+
+use cec_core::doc::{self, DocId};
+
+use super::Node;
+use super::docs::encode_heads;
+use super::error::NodeResult;
+use crate::storage;
+
+/// The check-ins this node holds that the central node has not acknowledged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Unacknowledged {
+    /// The central node, when this node knows it (from its enrolment or a sync).
+    pub central: Option<String>,
+    /// Check-ins the central node did not have at the last sync (all of them, before any).
+    pub checkins: usize,
+    /// Attendance documents holding them.
+    pub documents: usize,
+}
+
+impl Node {
+    /// The central node this node syncs with, if it knows one.
+    pub async fn central_peer(&self) -> NodeResult<Option<String>> {
+        let peers = self.peers().await?;
+        Ok(peers.into_iter().find(|p| p.role.as_deref() == Some("central") || p.source == "central").map(|p| p.peer_id))
+    }
+
+    /// What the central node has not acknowledged; `None` on the central node itself.
+    pub async fn unacknowledged(&self) -> NodeResult<Option<Unacknowledged>> {
+        if self.role() == "central" {
+            return Ok(None);
+        }
+        let central = self.central_peer().await?;
+        let peer = central.clone();
+        // Per attendance document: its heads as stored, and the heads shared with the central
+        // node at the last sync (none before any).
+        let docs = self
+            .store
+            .read(move |c| {
+                let mut out = Vec::new();
+                for (id, heads) in storage::doc_heads(c, "attendance:")? {
+                    let shared = match &peer {
+                        Some(p) => storage::get_sync_state(c, p, &id)?,
+                        None => None,
+                    };
+                    out.push((id, heads, shared));
+                }
+                Ok(out)
+            })
+            .await?;
+        let mut pending = Unacknowledged { central, ..Unacknowledged::default() };
+        for (id, heads, state) in docs {
+            let shared =
+                state.and_then(|s| automerge::sync::State::decode(&s).ok()).map(|s| s.shared_heads).unwrap_or_default();
+            if !shared.is_empty() && encode_heads(&shared) == heads {
+                continue;
+            }
+            let Ok(doc_id) = id.parse::<DocId>() else { continue };
+            // Read only: the lock is dropped without a commit, and nothing is changed.
+            let mut locked = self.docs.lock_many([doc_id.clone()]).await?;
+            let counted = locked.get_mut(&doc_id).map(|d| {
+                // Only heads this document has can bound a diff.
+                let known: Vec<_> = shared.iter().copied().filter(|h| d.get_change_by_hash(h).is_some()).collect();
+                let heads = d.get_heads();
+                let patches = d.diff(&known, &heads);
+                doc::attendance::put_in(d, &patches).map(|c| c.len())
+            });
+            drop(locked);
+            if let Some(n) = counted.transpose()?
+                && n > 0
+            {
+                pending.checkins += n;
+                pending.documents += 1;
+            }
+        }
+        Ok(Some(pending))
+    }
+}
