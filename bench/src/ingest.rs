@@ -98,7 +98,8 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     } else {
         (text, 1.0)
     };
-    let value: f64 = number.trim().parse().map_err(|_| format!("{text:?} is not a duration like 10s, 0.3s or 500ms"))?;
+    let value: f64 =
+        number.trim().parse().map_err(|_| format!("{text:?} is not a duration like 10s, 0.3s or 500ms"))?;
     let secs = value * scale;
     if !(0.0..=3600.0).contains(&secs) {
         return Err(format!("{text:?} is not between 0 and 3600 s"));
@@ -210,7 +211,12 @@ impl Plan {
 
 /// cecd's health and check-in rows at `c` connections, with the kill -9 check. Returns the rows
 /// and whether every acknowledged check-in was found.
-async fn cecd_rows(args: &Args, plan: &Plan, c: usize, version: &mut Option<String>) -> anyhow::Result<(Vec<Row>, bool)> {
+async fn cecd_rows(
+    args: &Args,
+    plan: &Plan,
+    c: usize,
+    version: &mut Option<String>,
+) -> anyhow::Result<(Vec<Row>, bool)> {
     let dir = tempdir(&plan.root, "cec-bench-cecd-", args.keep_data)?;
     let data = dir.path().join("data");
     let log = dir.path().join("cecd.log");
@@ -451,8 +457,7 @@ pub(crate) fn main(args: &Args) -> anyhow::Result<RunOutcome> {
     let root = args.data_root.clone().unwrap_or_else(std::env::temp_dir);
     std::fs::create_dir_all(&root).with_context(|| format!("cannot create {}", root.display()))?;
     let peers = args.peers_dir.clone().unwrap_or_else(pouch::default_peers_dir);
-    let pouch =
-        if args.skip_pouchdb { Err("--skip-pouchdb".to_owned()) } else { pouch::installed(&peers, &args.node) };
+    let pouch = if args.skip_pouchdb { Err("--skip-pouchdb".to_owned()) } else { pouch::installed(&peers, &args.node) };
     if let Err(why) = &pouch {
         eprintln!("cec-bench: PouchDB SKIPPED: {why}");
     }

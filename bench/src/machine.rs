@@ -14,7 +14,8 @@ pub(crate) fn describe() -> String {
         .lines()
         .find_map(|l| l.strip_prefix("model name").map(|m| m.trim_start_matches([' ', '\t', ':']).to_owned()))
         .unwrap_or_else(|| "unknown CPU".to_owned());
-    let virtual_machine = cpuinfo.lines().any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "hypervisor"));
+    let virtual_machine =
+        cpuinfo.lines().any(|l| l.starts_with("flags") && l.split_whitespace().any(|f| f == "hypervisor"));
     let mem_gib = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|m| {
@@ -23,7 +24,8 @@ pub(crate) fn describe() -> String {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         })
         .map_or_else(|| "?".to_owned(), |kb| format!("{:.0}", kb as f64 / 1024.0 / 1024.0));
-    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").map_or_else(|_| "?".to_owned(), |k| k.trim().to_owned());
+    let kernel =
+        std::fs::read_to_string("/proc/sys/kernel/osrelease").map_or_else(|_| "?".to_owned(), |k| k.trim().to_owned());
     format!(
         "{cpus} CPUs (nproc) · {model} · {mem_gib} GiB RAM · Linux {kernel}{}",
         if virtual_machine { " · virtual machine (hypervisor flag)" } else { "" }

@@ -28,7 +28,8 @@ pub(crate) fn installed(peers: &Path, node: &Path) -> Result<String, String> {
         let text = std::fs::read_to_string(&manifest).map_err(|_| {
             format!("{} is missing: run `npm ci` in {} to install PouchDB", manifest.display(), peers.display())
         })?;
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", manifest.display()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", manifest.display()))?;
         Ok(value["version"].as_str().unwrap_or("?").to_owned())
     };
     let pouchdb = version("pouchdb")?;
