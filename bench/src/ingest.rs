@@ -479,9 +479,9 @@ pub(crate) fn main(args: &Args) -> anyhow::Result<RunOutcome> {
     let _ = writeln!(header, "- load average before: {}", machine::loadavg());
     let _ = writeln!(
         header,
-        "- cec-bench built from commit {} (source tree {})",
-        machine::git_commit(Path::new(env!("CARGO_MANIFEST_DIR"))),
-        env!("CARGO_MANIFEST_DIR")
+        "- cec-bench source tree {} at commit {} (as git reports it now)",
+        env!("CARGO_MANIFEST_DIR"),
+        machine::git_commit(Path::new(env!("CARGO_MANIFEST_DIR")))
     );
     let _ = writeln!(header, "- data root: {}", plan.root.display());
     let _ = writeln!(
