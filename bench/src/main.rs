@@ -1,0 +1,48 @@
+//! `cec-bench`: benchmarks of `cecd` measured side by side, in one run, with their ceilings and
+//! with a peer system under the same load. See BENCHMARKS.md for what each figure means.
+//!
+//! `cec-bench ingest` starts each target in turn on 127.0.0.1 (a `cecd` child process, an
+//! in-process SQLite server, PouchDB under Node) and drives it with the closed-loop load
+//! generator of [`load`]. Every loop is bounded in time, every wait has a timeout, and the
+//! program stops by itself.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cecd;
+mod ingest;
+mod load;
+mod machine;
+mod pouch;
+mod sqlite;
+
+/// Benchmarks of cecd, each side by side with its ceilings and a peer system, in one run.
+#[derive(Debug, Parser)]
+#[command(name = "cec-bench", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Ingest(ingest::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Ingest(args) => match ingest::main(&args) {
+            Ok(ingest::RunOutcome::Durable) => ExitCode::SUCCESS,
+            Ok(ingest::RunOutcome::LostAcknowledged) => {
+                eprintln!("cec-bench: FAILED: cecd lost acknowledged check-ins (see the table above)");
+                ExitCode::FAILURE
+            }
+            Err(e) => {
+                eprintln!("cec-bench: error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
