@@ -6,6 +6,9 @@
 //! blob_max_bytes = 67108864   # the largest blob accepted by PUT /v1/blobs
 //! max_connections = 512       # open API connections at most; more wait to be accepted
 //! header_timeout_ms = 10000   # a connection waiting for (the rest of) a request header is closed
+//! peer_listen = "0.0.0.0:7421" # the peer listener (off when unset)
+//! sync_interval_secs = 30     # background sync rounds (0: only on request)
+//! mdns_interfaces = ["eth0"]  # advertise and find peers by mDNS on these interfaces only (off when empty)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -37,6 +40,9 @@ pub struct Config {
     pub peer_listen: Option<String>,
     /// Seconds between background sync rounds with every known peer (0: only on request).
     pub sync_interval_secs: u64,
+    /// The network interfaces mDNS advertises and browses on (`lo` for loopback); off when
+    /// empty, and always off without a peer listener.
+    pub mdns_interfaces: Vec<String>,
 }
 
 impl Default for Config {
@@ -49,6 +55,7 @@ impl Default for Config {
             header_timeout_ms: 10_000,
             peer_listen: None,
             sync_interval_secs: 30,
+            mdns_interfaces: Vec::new(),
         }
     }
 }

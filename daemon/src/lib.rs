@@ -52,10 +52,26 @@ pub async fn run(
             if let Ok(mut u) = node.peer_url.lock() {
                 *u = Some(url.to_string());
             }
+            let port = l.local_addr()?.port();
             let stopping = node.stopping.clone();
-            Some(tokio::spawn(peer::server::serve(l, node.clone(), async move { stopping.cancelled().await })))
+            let server = tokio::spawn(peer::server::serve(l, node.clone(), async move { stopping.cancelled().await }));
+            Some((server, port))
         }
         None => None,
+    };
+    let discovery = match (&peer_listener, config.mdns_interfaces.is_empty()) {
+        (_, true) => None,
+        (None, false) => {
+            tracing::warn!("mdns_interfaces is set but the peer listener is off (--peer-listen): no mDNS");
+            None
+        }
+        (Some((_, port)), false) => match peer::mdns::start(node.clone(), &config.mdns_interfaces, *port) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                tracing::warn!(cause = %e, "mDNS discovery could not start; static peers still sync");
+                None
+            }
+        },
     };
     let syncer = tokio::spawn(sync_periodically(node.clone()));
     let deriver = tokio::spawn(derive_continuously(node.clone()));
@@ -70,7 +86,8 @@ pub async fn run(
     compactor.abort();
     syncer.abort();
     deriver.abort();
-    if let Some(p) = peer_listener {
+    drop(discovery);
+    if let Some((p, _)) = peer_listener {
         p.abort();
     }
     info!("shutting down: finishing queued writes");
@@ -95,6 +112,7 @@ async fn sync_periodically(node: Arc<node::Node>) {
         let jitter = std::time::Duration::from_millis(u64::from(node::identity::random32().map_or(0, |b| b[0])) * 4);
         tokio::select! {
             () = tokio::time::sleep(backoff + jitter) => {}
+            () = node.peers_changed.notified() => {}
             // Soon after a local change (debounced), unless rounds are failing.
             Ok(seq) = changes.wait_past(seen), if failures == 0 => {
                 seen = seq;

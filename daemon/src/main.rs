@@ -26,6 +26,11 @@ struct Cli {
     #[arg(long)]
     peer_listen: Option<String>,
 
+    /// Find and advertise peers by mDNS on these network interfaces only, comma-separated
+    /// (`lo` for loopback); needs --peer-listen [or `mdns_interfaces` in cecd.toml; off by default]
+    #[arg(long, value_delimiter = ',', value_name = "IFACES")]
+    mdns_interfaces: Option<Vec<String>>,
+
     /// Load a small demo conference (with the source's examples) at start
     #[arg(long)]
     demo: bool,
@@ -74,6 +79,9 @@ fn main() -> anyhow::Result<()> {
     }
     if let Some(l) = cli.listen {
         config.listen = l;
+    }
+    if let Some(i) = cli.mdns_interfaces {
+        config.mdns_interfaces = i.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect();
     }
     if let Some(l) = cli.log {
         config.log = l;

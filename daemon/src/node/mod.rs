@@ -76,6 +76,8 @@ pub struct Node {
     pub enrolment: std::sync::RwLock<credential::Enrolment>,
     /// The peer listener's URL, once bound.
     pub peer_url: Mutex<Option<String>>,
+    /// Woken when a peer is found (mDNS), so the background sync reaches it soon.
+    pub peers_changed: tokio::sync::Notify,
     /// Sync sessions other nodes opened with this one.
     pub responders: crate::sync::Responders,
     /// The revocations this node knows (see `revocation.rs`).
@@ -101,6 +103,7 @@ impl Node {
             ingest: checkins::Ingest::default(),
             enrolment: std::sync::RwLock::new(credential::Enrolment::load(data_dir)?),
             peer_url: Mutex::new(None),
+            peers_changed: tokio::sync::Notify::new(),
             responders: crate::sync::Responders::default(),
             revoked: std::sync::RwLock::new(revoked),
         };

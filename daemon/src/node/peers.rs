@@ -49,6 +49,20 @@ impl Node {
             .ok_or_else(|| NodeError::NotFound("peer vanished".into()))
     }
 
+    /// Records a peer found on the local network (mDNS); a new one wakes the background sync.
+    /// Answers whether it was new.
+    pub async fn discovered_peer(&self, url: &PeerUrl) -> NodeResult<bool> {
+        if url.node_id.as_str() == self.identity.node_id {
+            return Ok(false);
+        }
+        let (id, u) = (url.node_id.to_string(), url.to_string());
+        let new = self.store.write(move |tx| storage::put_discovered_peer(tx, &id, &u)).await?;
+        if new {
+            self.peers_changed.notify_one();
+        }
+        Ok(new)
+    }
+
     /// Forgets a peer and its sync states.
     pub async fn remove_peer(&self, peer_id: &str) -> NodeResult<()> {
         let id = peer_id.to_owned();

@@ -17,6 +17,7 @@
 //! `cecsync-revocation` header, so that it learns it and stops trying.
 
 pub mod client;
+pub mod mdns;
 pub mod server;
 pub mod tls;
 

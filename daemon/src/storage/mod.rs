@@ -53,7 +53,7 @@ pub use enrolments::{
 };
 pub use error::{Failure, Place, StorageError};
 pub use migrations::{MIGRATIONS, schema_version};
-pub use peers::{PeerRow, delete_peer, get_peer, list_peers, put_peer, record_sync};
+pub use peers::{PeerRow, delete_peer, get_peer, list_peers, put_discovered_peer, put_peer, record_sync};
 pub use sync_state::{
     delete_sync_state, delete_sync_states_for_peer, get_sync_state, put_sync_state, sync_states_for_peer,
 };

@@ -35,6 +35,22 @@ pub fn put_peer(tx: &Transaction<'_>, peer_id: &str, url: &str, source: &str) ->
     Ok(())
 }
 
+/// Records a peer found by mDNS: new ones are added with source `mdns`; a peer already known
+/// keeps its source, and its URL unless it was found by mDNS too. Answers whether it was new.
+pub fn put_discovered_peer(tx: &Transaction<'_>, peer_id: &str, url: &str) -> Result<bool, StorageError> {
+    let known: bool = tx
+        .prepare_cached("SELECT EXISTS (SELECT 1 FROM peers WHERE peer_id = ?1)")?
+        .query_row(params![peer_id], |r| r.get(0))?;
+    tx.prepare_cached(
+        "INSERT INTO peers (peer_id, url, source, added_at, last_seen) VALUES (?1, ?2, 'mdns', ?3, ?3)
+         ON CONFLICT (peer_id) DO UPDATE SET
+             url = CASE WHEN source = 'mdns' THEN excluded.url ELSE url END,
+             last_seen = excluded.last_seen",
+    )?
+    .execute(params![peer_id, url, now_ms()])?;
+    Ok(!known)
+}
+
 /// Forgets a peer and its sync states; true if it was known.
 pub fn delete_peer(tx: &Transaction<'_>, peer_id: &str) -> Result<bool, StorageError> {
     super::delete_sync_states_for_peer(tx, peer_id)?;
