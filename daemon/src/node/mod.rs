@@ -12,6 +12,8 @@ pub mod identity;
 pub mod index;
 mod peers;
 mod portfolio;
+pub mod tickets;
+pub mod voids;
 pub mod projection;
 pub mod revocation;
 
@@ -78,6 +80,8 @@ pub struct Node {
     pub responders: crate::sync::Responders,
     /// The revocations this node knows (see `revocation.rs`).
     revoked: std::sync::RwLock<revocation::Revoked>,
+    /// One-time links that open a page in a browser (see `tickets.rs`).
+    pub tickets: tickets::Tickets,
 }
 
 impl Node {
@@ -101,6 +105,7 @@ impl Node {
             peer_url: Mutex::new(None),
             responders: crate::sync::Responders::default(),
             revoked: std::sync::RwLock::new(revoked),
+            tickets: tickets::Tickets::default(),
         };
         node.reproject_stale().await?;
         Ok(node)
