@@ -126,11 +126,7 @@ pub struct Void {
 
 /// The check-ins that count: those without a void in `voided` (check-in ids). Credit is
 /// computed from these only (a void is a correction, never a deletion).
-pub fn without_voided<'a, S>(checkins: &'a [CheckIn], voided: &S) -> Vec<CheckIn>
-where
-    S: VoidedIds + ?Sized,
-    CheckIn: 'a,
-{
+pub fn without_voided<S: VoidedIds + ?Sized>(checkins: &[CheckIn], voided: &S) -> Vec<CheckIn> {
     checkins.iter().filter(|c| !voided.is_voided(&c.id)).cloned().collect()
 }
 
