@@ -53,6 +53,7 @@ fn a_void_is_listed_idempotent_and_earns_nothing() {
 
     // After a restart (the index rebuilt from nothing but storage), the same.
     let mut node = node;
+    assert!(node.terminate().success());
     node.restart();
     assert_eq!(attendance(&node, "M-1", "s75")["cecs"], "0");
     let list = node.get("/v1/checkins?event_id=C&session_id=s75").expect(200);
@@ -161,6 +162,7 @@ fn a_ticket_opens_a_session_once_and_the_cookie_stands_for_the_token() {
         .expect_error(403, "forbidden");
     // The session survives a restart of the node (a kiosk keeps working).
     let mut node = node;
+    assert!(node.terminate().success());
     node.restart();
     node.request("GET", "/v1/events").header("cookie", &cookie).send().expect(200);
 }
