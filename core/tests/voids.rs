@@ -15,7 +15,7 @@ use rust_decimal::Decimal;
 const START: &str = "2027-03-01T14:00:00Z";
 
 fn start() -> Timestamp {
-    START.parse().unwrap()
+    START.parse().expect("an instant")
 }
 
 fn session() -> Session {
@@ -25,7 +25,7 @@ fn session() -> Session {
         category: "general".into(),
         format: SessionFormat::InPerson,
         starts_at: start(),
-        segments: vec![Segment::new("instruction".parse().unwrap(), 75)],
+        segments: vec![Segment::new("instruction".parse().expect("a segment kind"), 75)],
     }
 }
 
@@ -45,7 +45,12 @@ fn scan(id: &str, member: &str, direction: Direction, minutes: i64) -> CheckIn {
 }
 
 fn void(id: &str, by: &str, minutes: i64, reason: &str) -> Void {
-    Void { checkin_id: id.into(), by: by.into(), at: start() + SignedDuration::from_mins(minutes), reason: reason.into() }
+    Void {
+        checkin_id: id.into(),
+        by: by.into(),
+        at: start() + SignedDuration::from_mins(minutes),
+        reason: reason.into(),
+    }
 }
 
 fn cecs(checkins: &[CheckIn]) -> Decimal {
@@ -75,7 +80,7 @@ fn credit_ignores_voided_checkins() {
 fn doc_with(kiosk: &str, checkins: &[CheckIn]) -> AutoCommit {
     let mut d = attendance::new_doc("E1", "S1", &actor_for(kiosk));
     for c in checkins {
-        attendance::add_checkin(&mut d, c).unwrap();
+        attendance::add_checkin(&mut d, c).expect("recorded");
     }
     d.commit();
     d

@@ -133,7 +133,9 @@ fn the_kiosk_screen_in_chromium() {
             std::env::var_os("CI").is_none(),
             "CI: chromium and chromium-driver must be installed (.ci/run installs them)"
         );
-        eprintln!("SKIPPED the_kiosk_screen_in_chromium: chromium or chromedriver not found (apt-get install chromium chromium-driver)");
+        eprintln!(
+            "SKIPPED the_kiosk_screen_in_chromium: chromium or chromedriver not found (apt-get install chromium chromium-driver)"
+        );
         return;
     };
 
@@ -155,9 +157,12 @@ fn the_kiosk_screen_in_chromium() {
                 "segments": [{"kind": "instruction", "minutes": 75}]}),
     )
     .expect(201);
-    node.post("/v1/events/C/roster", &json!({"members": [{"member_id": "M-1", "name": "Ana Lima"},
-                                                          {"member_id": "M-2", "name": "Ben Okafor"}]}))
-        .expect(200);
+    node.post(
+        "/v1/events/C/roster",
+        &json!({"members": [{"member_id": "M-1", "name": "Ana Lima"},
+                                                          {"member_id": "M-2", "name": "Ben Okafor"}]}),
+    )
+    .expect(200);
 
     let (_driver, port) = start_driver(&chromedriver);
     let profile = tempfile::tempdir().expect("user data dir");

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 fn attendance(node: &Node, member: &str, session: &str) -> Value {
     let list = node.get(&format!("/v1/members/{member}/attendance?event_id=C")).expect(200);
-    list["items"].as_array().unwrap().iter().find(|a| a["session_id"] == session).cloned().unwrap_or(Value::Null)
+    list["items"].as_array().expect("items").iter().find(|a| a["session_id"] == session).cloned().unwrap_or(Value::Null)
 }
 
 #[test]
@@ -66,13 +66,13 @@ fn session_cookie(r: &Response) -> String {
     assert!(set.contains("HttpOnly"), "{set}");
     assert!(set.contains("SameSite=Strict"), "{set}");
     assert!(set.contains("Path=/"), "{set}");
-    set.split(';').next().unwrap().trim().to_owned()
+    set.split(';').next().expect("a cookie").trim().to_owned()
 }
 
 fn ticket(node: &Node) -> String {
     let t = node.post("/v1/open-tickets", &json!({"page": "kiosk"})).expect(201);
     assert_eq!(t["page"], "kiosk");
-    let path = t["path"].as_str().unwrap().to_owned();
+    let path = t["path"].as_str().expect("path").to_owned();
     assert!(path.starts_with("/open?ticket="), "{path}");
     assert!(!path.contains(node.token()), "the token never appears in a link");
     path
@@ -91,7 +91,10 @@ fn a_ticket_opens_a_session_once_and_the_cookie_stands_for_the_token() {
     for asset in ["/assets/app.js", "/assets/kiosk.js", "/assets/app.css"] {
         let r = node.request("GET", asset).send();
         assert_eq!(r.status, 200, "{asset}");
-        assert!(!r.text().contains("http://") && !r.text().contains("https://"), "{asset} loads nothing from elsewhere");
+        assert!(
+            !r.text().contains("http://") && !r.text().contains("https://"),
+            "{asset} loads nothing from elsewhere"
+        );
     }
     node.request("GET", "/assets/nope.js").send().expect_error(404, "not_found");
     node.request("GET", "/v1/events").send().expect_error(401, "unauthorized");

@@ -19,7 +19,9 @@ pub(crate) async fn run(ctx: &Ctx, a: OpenArgs) -> anyhow::Result<()> {
     let ticket = ctx.client.open_ticket(&a.page).await?;
     let url = format!("{}{}", ctx.client.base_url(), ticket.path);
     if ctx.json {
-        return output::json(&serde_json::json!({"url": url, "page": ticket.page, "expires_in_secs": ticket.expires_in_secs}));
+        return output::json(
+            &serde_json::json!({"url": url, "page": ticket.page, "expires_in_secs": ticket.expires_in_secs}),
+        );
     }
     outln!("{url}");
     outln!("  opens the {} screen; works once, within {} seconds", ticket.page, ticket.expires_in_secs);

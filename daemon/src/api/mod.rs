@@ -165,7 +165,10 @@ async fn require_token(State(node): State<AppState>, req: Request, next: Next) -
 
 /// Paths open without the token: health, the pages' assets and the ticket exchange.
 fn is_open_path(path: &str) -> bool {
-    path == "/v1/health" || path == "/open" || path.starts_with("/assets/") || pages::PAGES.iter().any(|p| path.strip_prefix('/') == Some(p))
+    path == "/v1/health"
+        || path == "/open"
+        || path.starts_with("/assets/")
+        || pages::PAGES.iter().any(|p| path.strip_prefix('/') == Some(p))
 }
 
 /// A `405` lists the path's methods in `Allow`; without the token that is a `401` like any

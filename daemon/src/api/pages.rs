@@ -44,10 +44,7 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 
 /// The routes open without a session.
 pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/kiosk", get(kiosk))
-        .route("/assets/{file}", get(asset))
-        .route("/open", get(open))
+    Router::new().route("/kiosk", get(kiosk)).route("/assets/{file}", get(asset)).route("/open", get(open))
 }
 
 /// The routes that need the token or a session.
@@ -91,8 +88,8 @@ async fn open(State(node): State<AppState>, Query(q): Query<OpenQuery>) -> ApiRe
     let Some(page) = node.tickets.redeem(&q.ticket, Instant::now()) else {
         return Err(ApiError::forbidden("this link was used already or has expired; run `cec open` again"));
     };
-    let cookie = session::new_session(&node, Timestamp::now())
-        .ok_or_else(|| ApiError::internal("session", "no randomness"))?;
+    let cookie =
+        session::new_session(&node, Timestamp::now()).ok_or_else(|| ApiError::internal("session", "no randomness"))?;
     let mut resp = StatusCode::SEE_OTHER.into_response();
     let h = resp.headers_mut();
     let location = HeaderValue::from_str(&format!("/{page}")).map_err(|e| ApiError::internal("redirect", e))?;

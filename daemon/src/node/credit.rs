@@ -28,7 +28,9 @@ impl Node {
         let (m, e) = (member_id.to_owned(), event_id.map(str::to_owned));
         let (rows, voided) = self
             .store
-            .read(move |c| Ok((index::member_checkins(c, &m, e.as_deref())?, index::member_voided(c, &m, e.as_deref())?)))
+            .read(move |c| {
+                Ok((index::member_checkins(c, &m, e.as_deref())?, index::member_voided(c, &m, e.as_deref())?))
+            })
             .await?;
         // Voided check-ins are corrections: they stay stored and listed, but earn nothing.
         let rows = cec_core::without_voided(&rows, &voided);

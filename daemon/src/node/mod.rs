@@ -12,10 +12,10 @@ pub mod identity;
 pub mod index;
 mod peers;
 mod portfolio;
-pub mod tickets;
-pub mod voids;
 pub mod projection;
 pub mod revocation;
+pub mod tickets;
+pub mod voids;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;

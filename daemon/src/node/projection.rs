@@ -12,10 +12,10 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use automerge::AutoCommit;
-use cec_core::{CheckIn, Void};
 use cec_core::doc::touched::{Touched, touched};
 use cec_core::doc::{self, DocError, DocId};
 use cec_core::portfolio::Entry;
+use cec_core::{CheckIn, Void};
 use rusqlite::Transaction;
 
 use super::index;

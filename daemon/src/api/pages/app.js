@@ -101,10 +101,13 @@ const CEC = (() => {
     return document.getElementById(id);
   }
 
-  function fmtTime(iso, timeZone) {
+  // A time of day in the event's time zone (with seconds unless `short`).
+  function fmtTime(iso, timeZone, short) {
     if (!iso) return "";
     try {
-      return new Intl.DateTimeFormat(undefined, { timeZone, hour: "2-digit", minute: "2-digit", second: "2-digit" }).format(new Date(iso));
+      const opts = { timeZone, hour: "2-digit", minute: "2-digit" };
+      if (!short) opts.second = "2-digit";
+      return new Intl.DateTimeFormat(undefined, opts).format(new Date(iso));
     } catch (e) {
       return new Date(iso).toLocaleTimeString();
     }

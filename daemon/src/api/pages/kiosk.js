@@ -320,7 +320,7 @@
     ]);
     state.sessions = sessions;
     state.roster = new Map((roster.members || []).map((m) => [m.member_id, m]));
-    for (const s of sessions) sel.append(option(s.id, `${s.title} · ${fmtTime(s.starts_at, tz()).slice(0, 5)}`));
+    for (const s of sessions) sel.append(option(s.id, `${s.title} · ${fmtTime(s.starts_at, tz(), true)}`));
     if (sessionId) await chooseSession(sessionId);
   }
 
@@ -328,11 +328,16 @@
     state.session = (state.sessions || []).find((s) => s.id === id) || null;
     el("session").value = state.session ? id : "";
     el("scan-panel").hidden = !state.session;
-    if (!state.session) return;
+    el("setup").classList.toggle("chosen", Boolean(state.session));
+    el("change").hidden = !state.session;
+    if (!state.session) {
+      el("session-info").textContent = "";
+      return;
+    }
     localStorage.setItem(PLACE_KEY, JSON.stringify({ event: state.event.id, session: id }));
     const s = state.session;
     el("session-info").textContent =
-      `${s.title}: ${fmtTime(s.starts_at, tz()).slice(0, 5)}–${fmtTime(s.ends_at, tz()).slice(0, 5)} (${state.event.timezone}), up to ${s.max_cecs} CEC`;
+      `${state.event.title} · ${s.title}: ${fmtTime(s.starts_at, tz(), true)}–${fmtTime(s.ends_at, tz(), true)} (${state.event.timezone}), up to ${s.max_cecs} CEC`;
     await refreshCheckins();
     el("scan").focus();
   }
@@ -363,6 +368,11 @@
     CEC.startSync(() => queue().length);
     el("event").addEventListener("change", (e) => chooseEvent(e.target.value).catch(() => {}));
     el("session").addEventListener("change", (e) => chooseSession(e.target.value).catch(() => {}));
+    el("change").addEventListener("click", () => {
+      el("setup").classList.remove("chosen");
+      el("change").hidden = true;
+      el("session").focus();
+    });
     el("scan-form").addEventListener("submit", async (ev) => {
       ev.preventDefault();
       const input = el("scan");
