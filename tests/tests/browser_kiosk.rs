@@ -255,6 +255,15 @@ fn the_kiosk_screen_in_chromium() {
         let ben = checkins_of(&node, "M-2");
         assert_eq!(ben.len(), 2, "{ben:?}");
         assert_eq!(ben.iter().filter(|b| b["voided"].is_null()).count(), 1);
+
+        // Automatic mode: a member with no scan yet is checked in; the same badge again at
+        // once is a double scan, and nothing more is recorded.
+        scan(&c, "auto", "M-3").await;
+        wait_text(&c, "#fb-title", "an automatic in", |t| t.starts_with("Not on the roster: M-3")).await;
+        assert_eq!(checkins_of(&node, "M-3")[0]["direction"], "in");
+        scan(&c, "auto", "M-3").await;
+        wait_text(&c, "#fb-title", "a double scan", |t| t.starts_with("Duplicate scan")).await;
+        assert_eq!(checkins_of(&node, "M-3").len(), 1, "nothing recorded for a double scan");
         c.close().await.expect("closing the browser");
     });
 }

@@ -64,3 +64,44 @@ impl Node {
         Ok(voids.into_iter().map(|v| (v.checkin_id.clone(), v)).collect())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use cec_core::doc::actor_for;
+    use cec_core::{Direction, Method};
+
+    use super::*;
+    use crate::node::projection::{FeedKind, Projection};
+
+    /// A void that arrives from a peer projects like a local one: the feed names its check-in
+    /// (so the index, listings and the central node's derivation follow).
+    #[test]
+    fn a_merged_void_names_its_checkin() {
+        let at: Timestamp = "2027-03-01T09:00:00Z".parse().expect("instant");
+        let c = CheckIn {
+            id: "c1".into(),
+            event_id: "E1".into(),
+            session_id: "S1".into(),
+            member_id: "M1".into(),
+            direction: Direction::In,
+            at,
+            method: Method::Badge,
+            kiosk_id: "k".into(),
+            recorded_at: at,
+        };
+        let id = DocId::attendance("E1", "S1");
+        let mut here = doc::attendance::new_doc("E1", "S1", &actor_for("here"));
+        doc::attendance::add_checkin(&mut here, &c).expect("recorded");
+        here.commit();
+        here.update_diff_cursor();
+        let mut there = here.fork().with_actor(actor_for("there"));
+        let v = Void { checkin_id: "c1".into(), by: "there".into(), at, reason: "typo".into() };
+        doc::attendance::void(&mut there, &v).expect("voided");
+        there.commit();
+        here.merge(&mut there).expect("merged");
+        let p = Projection::of_change(&id, &mut here).expect("projection");
+        assert_eq!(p.feed(), [(FeedKind::CheckIn, "c1".to_owned())]);
+        let rebuilt = Projection::rebuild(&id, &mut here).expect("rebuild");
+        assert!(rebuilt.feed().is_empty());
+    }
+}
