@@ -46,6 +46,12 @@ fn a_void_is_listed_idempotent_and_earns_nothing() {
     let named: Vec<&str> = feed["changes"].as_array().unwrap().iter().filter_map(|c| c["id"].as_str()).collect();
     assert!(named.iter().filter(|id| **id == "oops").count() >= 2, "{named:?}");
 
+    // A retried create of a voided check-in answers it as it now stands.
+    let retried = node.post("/v1/checkins", &checkin_body("oops", "C", "s75", "M-1", "out", "14:15")).expect(200);
+    assert_eq!(retried["voided"]["reason"], "wrong badge");
+    let batch = node
+        .post("/v1/checkins/batch", &json!({"checkins": [checkin_body("oops", "C", "s75", "M-1", "out", "14:15")]}));
+    assert_eq!(batch.expect(200)["results"][0]["checkin"]["voided"]["reason"], "wrong badge");
     node.post("/v1/checkins/nope/void", &json!({})).expect_error(404, "not_found");
     node.post("/v1/checkins/oops/void", &json!({"reason": "a\u{7}"})).expect_error(422, "invalid");
     node.post("/v1/checkins/oops/void", &json!({"reason": "x".repeat(501)})).expect_error(422, "invalid");

@@ -81,7 +81,12 @@ async fn create(
     let session_id = inc.checkin.session_id.clone();
     let mut results = node.record_checkins(&event, &session_id, vec![inc]).await?;
     let r = results.pop().ok_or_else(|| ApiError::internal("check-in", "no result"))??;
-    Ok((status(&r), Json(to_json(&event, r.checkin()))))
+    let mut json = to_json(&event, r.checkin());
+    if let Recorded::Existing(c) = &r {
+        // A retry of a check-in voided since answers it as it now stands.
+        json.voided = node.voids_of(vec![c.id.clone()]).await?.get(&c.id).map(void_json);
+    }
+    Ok((status(&r), Json(json)))
 }
 
 async fn batch(State(node): State<AppState>, JsonBody(req): JsonBody<CheckInBatch>) -> ApiResult<Json<BatchResult>> {
@@ -101,6 +106,14 @@ async fn batch(State(node): State<AppState>, JsonBody(req): JsonBody<CheckInBatc
         })
         .collect();
     let results = node.record_batch(items).await?;
+    let retried: Vec<String> = results
+        .iter()
+        .filter_map(|r| match r {
+            Ok((Recorded::Existing(c), _)) => Some(c.id.clone()),
+            _ => None,
+        })
+        .collect();
+    let voids = if retried.is_empty() { Default::default() } else { node.voids_of(retried).await? };
     let results = results
         .into_iter()
         .enumerate()
@@ -108,7 +121,10 @@ async fn batch(State(node): State<AppState>, JsonBody(req): JsonBody<CheckInBatc
             Ok((rec, event)) => BatchItem {
                 index,
                 status: status(&rec).as_u16(),
-                checkin: Some(to_json(&event, rec.checkin())),
+                checkin: Some(CheckInJson {
+                    voided: voids.get(&rec.checkin().id).map(void_json),
+                    ..to_json(&event, rec.checkin())
+                }),
                 error: None,
             },
             Err(e) => {
