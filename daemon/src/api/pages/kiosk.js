@@ -72,6 +72,8 @@
     fb.className = "feedback " + kind;
     el("fb-title").textContent = title;
     el("fb-detail").textContent = detail || "";
+    // On a phone the answer may sit below the field: bring it into view.
+    if (fb.scrollIntoView) fb.scrollIntoView({ block: "nearest" });
     if (kind === "accepted" || kind === "duplicate" || kind === "unknown") beep(kind);
     else if (kind === "queued") beep("accepted");
     else if (kind === "error") beep("unknown");
