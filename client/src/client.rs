@@ -314,6 +314,18 @@ impl Client {
         self.send_json(Method::POST, &["checkins"], checkin).await
     }
 
+    /// `POST /v1/checkins/{id}/void`: the check-in with its void (the first void stands).
+    pub async fn void_checkin(&self, checkin_id: &str, reason: Option<&str>) -> Result<CheckInJson, ClientError> {
+        let req = VoidRequest { reason: reason.map(str::to_owned) };
+        self.send_json(Method::POST, &["checkins", checkin_id, "void"], &req).await
+    }
+
+    /// `POST /v1/open-tickets`: a one-time link that opens `page` in a browser.
+    pub async fn open_ticket(&self, page: &str) -> Result<Ticket, ClientError> {
+        let req = TicketRequest { page: Some(page.to_owned()) };
+        self.send_json(Method::POST, &["open-tickets"], &req).await
+    }
+
     /// `POST /v1/checkins/batch` (at most 1000 items): a result per item.
     pub async fn checkin_batch(&self, checkins: &[NewCheckIn]) -> Result<BatchResult, ClientError> {
         let checkins = checkins.iter().map(serde_json::to_value).collect::<Result<Vec<_>, _>>().map_err(|e| {

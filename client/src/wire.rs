@@ -659,6 +659,55 @@ pub struct CheckInJson {
     pub recorded_at: Timestamp,
     /// `unknown_member` when the member is not on the roster.
     pub flags: Vec<String>,
+    /// The correction that voided this check-in, or null: a voided check-in stays listed but
+    /// earns no credit.
+    #[serde(default)]
+    pub voided: Option<VoidJson>,
+}
+
+/// Why and by whom a check-in was voided.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct VoidJson {
+    /// When it was voided.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub at: Timestamp,
+    /// The node that voided it.
+    pub by: String,
+    /// Why (may be empty).
+    pub reason: String,
+}
+
+/// `POST /v1/checkins/{id}/void`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct VoidRequest {
+    /// Why the check-in is voided (at most 500 characters, no control characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `POST /v1/open-tickets`: a one-time link that opens a page of the node in a browser.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TicketRequest {
+    /// The page to open: `kiosk` (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
+}
+
+/// A one-time link: open `url` in a browser within `expires_in_secs` seconds, once.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct Ticket {
+    /// `/open?ticket=...` on this node; the client puts its own scheme, host and port before it.
+    pub path: String,
+    /// The page it opens.
+    pub page: String,
+    /// Seconds until the ticket stops working.
+    pub expires_in_secs: u64,
 }
 
 /// `POST /v1/checkins/batch`.

@@ -108,3 +108,54 @@ impl CheckIn {
         (self.at, self.direction, &self.id)
     }
 }
+
+/// A correction: a check-in that should not have been recorded (a mistaken scan). The check-in
+/// stays, as every fact does; credit and listings treat it as void. A void is a fact of its
+/// own, keyed by the check-in's id, so it replicates and merges like a check-in.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Void {
+    /// The check-in voided.
+    pub checkin_id: String,
+    /// The node that voided it.
+    pub by: String,
+    /// When.
+    pub at: Timestamp,
+    /// Why, as staff wrote it (may be empty).
+    pub reason: String,
+}
+
+/// The check-ins that count: those without a void in `voided` (check-in ids). Credit is
+/// computed from these only (a void is a correction, never a deletion).
+pub fn without_voided<S: VoidedIds + ?Sized>(checkins: &[CheckIn], voided: &S) -> Vec<CheckIn> {
+    checkins.iter().filter(|c| !voided.is_voided(&c.id)).cloned().collect()
+}
+
+/// A set of voided check-in ids.
+pub trait VoidedIds {
+    /// Whether check-in `id` is voided.
+    fn is_voided(&self, id: &str) -> bool;
+}
+
+impl VoidedIds for std::collections::BTreeSet<String> {
+    fn is_voided(&self, id: &str) -> bool {
+        self.contains(id)
+    }
+}
+
+impl VoidedIds for std::collections::HashSet<String> {
+    fn is_voided(&self, id: &str) -> bool {
+        self.contains(id)
+    }
+}
+
+impl<V> VoidedIds for std::collections::BTreeMap<String, V> {
+    fn is_voided(&self, id: &str) -> bool {
+        self.contains_key(id)
+    }
+}
+
+impl<V> VoidedIds for std::collections::HashMap<String, V> {
+    fn is_voided(&self, id: &str) -> bool {
+        self.contains_key(id)
+    }
+}

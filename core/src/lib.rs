@@ -31,7 +31,7 @@ pub mod rules;
 pub mod sync;
 
 pub use attendance::{Attendance, Flag, SessionCredit, Verification, attend, attend_all, credit_session};
-pub use checkin::{CheckIn, Direction, Method};
+pub use checkin::{CheckIn, Direction, Method, Void, without_voided};
 pub use event::{
     Endorsement, EndorsementStatus, Event, Policy, Provider, RosterMember, Segment, SegmentKind, Session,
     SessionFormat, Span,

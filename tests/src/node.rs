@@ -70,6 +70,8 @@ pub struct Node {
     child: Option<Child>,
     addr: Option<SocketAddr>,
     token: String,
+    /// `--listen`: `127.0.0.1:0` until [`Node::restart_same_address`].
+    listen: String,
 }
 
 impl Node {
@@ -104,6 +106,7 @@ impl Node {
             child: None,
             addr: None,
             token: String::new(),
+            listen: "127.0.0.1:0".into(),
         }
     }
 
@@ -143,7 +146,7 @@ impl Node {
         let child = Command::new(cecd_bin())
             .arg("--data-dir")
             .arg(self.data_dir())
-            .args(["--listen", "127.0.0.1:0"])
+            .args(["--listen", &self.listen])
             .args(&self.args)
             .env_remove("RUST_LOG")
             .env_remove("CECD_DATA_DIR")
@@ -263,6 +266,13 @@ impl Node {
     /// Starts the node again on the same data directory with the same flags (after
     /// [`Node::kill9`] or [`Node::terminate`]).
     pub fn restart(&mut self) {
+        self.spawn();
+    }
+
+    /// Starts the node again like [`Node::restart`], on the address it listened on before (a
+    /// browser page keeps its origin).
+    pub fn restart_same_address(&mut self) {
+        self.listen = self.addr().to_string();
         self.spawn();
     }
 

@@ -192,6 +192,36 @@ fn organizer_door_and_credit() {
     assert!(table.contains("unknown_member") && !table.contains("Ann Lee"), "{table}");
 }
 
+/// `cec checkin void`: a mistaken out-scan voided, the credit back to what the member attended,
+/// the scan still listed as voided; and `cec open` prints a one-time link, never the token.
+#[test]
+fn void_a_scan_and_open_the_kiosk() {
+    let node = Node::start();
+    conference(&node);
+    cec(&node, &["checkin", "in", "conf", "ws", "M1", "--at", "2026-05-01T09:00", "--id", "a"]).ok();
+    cec(&node, &["checkin", "out", "conf", "ws", "M1", "--at", "2026-05-01T09:20", "--id", "oops"]).ok();
+    cec(&node, &["checkin", "out", "conf", "ws", "M1", "--at", "2026-05-01T10:15", "--id", "b"]).ok();
+    assert_eq!(cec(&node, &["--json", "attendance", "M1"]).json()["items"][0]["cecs"], "0.25");
+    let out = cec(&node, &["checkin", "void", "oops", "--reason", "scanned out by mistake"]).ok();
+    assert!(out.contains("voided: out Ann Lee (M1)") && out.contains("scanned out by mistake"), "{out}");
+    assert_eq!(cec(&node, &["--json", "attendance", "M1"]).json()["items"][0]["cecs"], "1.25");
+    let again = cec(&node, &["--json", "checkin", "void", "oops"]).json();
+    assert_eq!(again["voided"]["reason"], "scanned out by mistake", "the first void stands");
+    let listed = cec(&node, &["--json", "checkins", "--member", "M1"]).json();
+    assert_eq!(listed["items"].as_array().map(Vec::len), Some(3));
+    let err = cec(&node, &["checkin", "void", "nope"]).fails(1);
+    assert!(err.contains("no check-in"), "{err}");
+
+    let out = cec(&node, &["open", "kiosk", "--no-browser"]).ok();
+    let link = out.lines().next().unwrap_or_default().to_owned();
+    assert!(link.starts_with(&format!("http://{}/open?ticket=", node.addr())), "{out}");
+    assert!(!out.contains(node.token()), "{out}");
+    let path = link.trim_start_matches(&format!("http://{}", node.addr())).to_owned();
+    let opened = node.request("GET", &path).send();
+    assert_eq!(opened.status, 303);
+    assert!(opened.header("set-cookie").is_some_and(|c| c.contains("HttpOnly")));
+}
+
 #[test]
 fn kiosk_import_in_chunks_is_idempotent() {
     let node = Node::start();

@@ -30,6 +30,15 @@ pub(crate) enum CheckinCmd {
         /// The CSV file, or - for stdin
         file: PathBuf,
     },
+    /// Void a mistaken scan: it stays listed, marked voided, and earns no credit (a correction
+    /// is a new fact; nothing is deleted). Voiding it again changes nothing.
+    Void {
+        /// The check-in id (`cec checkins` lists them)
+        id: String,
+        /// Why it is voided
+        #[arg(long)]
+        reason: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -69,7 +78,22 @@ pub(crate) async fn run(ctx: &Ctx, cmd: CheckinCmd) -> anyhow::Result<()> {
         CheckinCmd::In(a) => scan(ctx, a, "in").await,
         CheckinCmd::Out(a) => scan(ctx, a, "out").await,
         CheckinCmd::Import { file } => import_file(ctx, file).await,
+        CheckinCmd::Void { id, reason } => void(ctx, &id, reason.as_deref()).await,
     }
+}
+
+async fn void(ctx: &Ctx, id: &str, reason: Option<&str>) -> anyhow::Result<()> {
+    let c = ctx.client.void_checkin(id, reason).await?;
+    if ctx.json {
+        return output::json(&c);
+    }
+    let who = c.member_name.as_ref().map_or_else(|| c.member_id.clone(), |n| format!("{n} ({})", c.member_id));
+    outln!("voided: {} {who} at {}/{} {}", c.direction, c.event_id, c.session_id, c.at);
+    if let Some(v) = &c.voided {
+        let reason = if v.reason.is_empty() { String::new() } else { format!(": {}", v.reason) };
+        outln!("  by {} at {}{reason}", v.by, v.at);
+    }
+    Ok(())
 }
 
 async fn scan(ctx: &Ctx, a: ScanArgs, direction: &str) -> anyhow::Result<()> {

@@ -18,6 +18,7 @@ mod enrol;
 mod event;
 mod goal;
 mod import;
+mod open;
 mod output;
 mod peers;
 mod petition;
@@ -138,6 +139,12 @@ Example:\n  cec revoke n3f9a6c21d0e4b7a85c1e2d90")]
     Revoke(enrol::RevokeArgs),
     /// List the revocations this node knows
     Revocations,
+    /// Open a page of the node (the kiosk screen) in a browser, with a one-time link
+    #[command(
+        long_about = "Print, and try to open in a browser, a one-time link to a page of this node (`kiosk`: the check-in screen). The link works once, within a minute; opening it signs the browser in with a session cookie (HttpOnly, SameSite=Strict) that lasts a day, so the API token never appears in a URL or a page. Run it again for another browser or when the session ends.\n\n\
+Example:\n  cec open kiosk\n  cec --data-dir kiosk open --no-browser"
+    )]
+    Open(open::OpenArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         /// The shell
@@ -178,6 +185,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Session(c) => session::run(&ctx, c).await,
         Command::Roster(c) => roster::run(&ctx, c).await,
         Command::Checkin(c) => checkin::run(&ctx, c).await,
+        Command::Open(a) => open::run(&ctx, a).await,
         Command::Checkins(a) => checkin::list(&ctx, a).await,
         Command::Attendance(a) => credit::attendance(&ctx, a).await,
         Command::Cecs(a) => credit::cecs(&ctx, a).await,

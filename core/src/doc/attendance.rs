@@ -2,8 +2,16 @@
 //!
 //! ```text
 //! { schema, type: "attendance", id, event_id, session_id,
-//!   checkins: { <checkin_id>: "c1|<member_id>|<direction>|<at>|<method>|<kiosk_id>|<recorded_at>" } }
+//!   checkins: { <checkin_id>: "c1|<member_id>|<direction>|<at>|<method>|<kiosk_id>|<recorded_at>" },
+//!   voids: { <checkin_id>: "v1|<node_id>|<at>|<reason>" } }
 //! ```
+//!
+//! `voids` holds corrections (`design.md`: a correction voids, never deletes): a mistaken
+//! scan keeps its check-in and gains a void, keyed by the check-in's id. The map is not in the
+//! frozen skeleton; the first void creates it in an ordinary change, so documents from before
+//! keep loading. Two nodes that void concurrently may each create `voids`; Automerge keeps
+//! both maps as a conflict of the root key, and every read takes the union of them, so no
+//! void is ever hidden by a merge.
 //!
 //! Check-ins are immutable facts keyed by a unique id, so kiosks that record concurrently never
 //! conflict: merging two forks gives the union of their check-ins. Each is written as **one
@@ -18,7 +26,7 @@ use automerge::{ActorId, AutoCommit, ROOT, ReadDoc};
 
 use super::fields::{self, DocError, invalid};
 use super::{DocId, check_header, skeleton};
-use crate::checkin::CheckIn;
+use crate::checkin::{CheckIn, Void};
 
 /// A new attendance document (its skeleton), writing as `actor`.
 pub fn new_doc(event_id: &str, session_id: &str, actor: &ActorId) -> AutoCommit {
@@ -230,6 +238,131 @@ pub fn count(doc: &AutoCommit) -> usize {
         Ok(Some(m)) => automerge::ReadDoc::length(doc, &m),
         _ => 0,
     }
+}
+
+/// The version tag of a void's value.
+const VOID_V1: &str = "v1";
+
+fn encode_void(v: &Void) -> String {
+    format!("{VOID_V1}|{}|{}|{}", v.by, v.at, v.reason)
+}
+
+fn decode_void(id: &str, value: &str) -> Result<Void, DocError> {
+    let bad = |m: &str| invalid("voids", format!("void of {id}: {m}"));
+    let mut parts = value.splitn(4, '|');
+    let (Some(VOID_V1), Some(by), Some(at), Some(reason)) = (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(bad("not a void value of a known version"));
+    };
+    Ok(Void {
+        checkin_id: id.to_owned(),
+        by: by.to_owned(),
+        at: at.parse().map_err(|_| bad("bad time"))?,
+        reason: reason.to_owned(),
+    })
+}
+
+/// Every `voids` map at the root: one, or several when nodes created it concurrently.
+fn void_maps(doc: &AutoCommit) -> Result<Vec<automerge::ObjId>, DocError> {
+    Ok(doc
+        .get_all(ROOT, "voids")?
+        .into_iter()
+        .filter_map(|(v, id)| matches!(v, automerge::Value::Object(automerge::ObjType::Map)).then_some(id))
+        .collect())
+}
+
+/// The void of check-in `id` in one map, if any (of concurrent voids of one id, the winner).
+fn void_in(doc: &AutoCommit, map: &automerge::ObjId, id: &str) -> Result<Option<Void>, DocError> {
+    match doc.get(map, id)? {
+        Some((automerge::Value::Scalar(v), _)) => match v.as_ref() {
+            automerge::ScalarValue::Str(s) => decode_void(id, s).map(Some),
+            _ => Err(invalid("voids", format!("void of {id}: not a string"))),
+        },
+        Some(_) => Err(invalid("voids", format!("void of {id}: not a string"))),
+        None => Ok(None),
+    }
+}
+
+/// The void of check-in `id`, if it is voided. Of several (concurrent voids), the earliest.
+pub fn void_of(doc: &AutoCommit, id: &str) -> Result<Option<Void>, DocError> {
+    let mut found: Option<Void> = None;
+    for m in void_maps(doc)? {
+        if let Some(v) = void_in(doc, &m, id)?
+            && found.as_ref().is_none_or(|f| (v.at, &v.by) < (f.at, &f.by))
+        {
+            found = Some(v);
+        }
+    }
+    Ok(found)
+}
+
+/// Every void in the document, by check-in id (the union of concurrent `voids` maps).
+pub fn voids(doc: &AutoCommit) -> Result<std::collections::BTreeMap<String, Void>, DocError> {
+    let mut out = std::collections::BTreeMap::new();
+    for m in void_maps(doc)? {
+        for id in fields::keys(doc, &m) {
+            if let Some(v) = void_of(doc, &id)? {
+                out.insert(id, v);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// What voiding did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Voided {
+    /// The check-in is now voided by this void.
+    New(Void),
+    /// It was voided before; the earlier void stands.
+    Existing(Void),
+}
+
+/// Voids the check-in `void.checkin_id`, which the document must hold
+/// ([`DocError::Missing`] otherwise). Voiding again changes nothing: the first void stands.
+pub fn void(doc: &mut AutoCommit, void: &Void) -> Result<Voided, DocError> {
+    if get(doc, &void.checkin_id)?.is_none() {
+        return Err(DocError::Missing("checkins"));
+    }
+    if let Some(existing) = void_of(doc, &void.checkin_id)? {
+        return Ok(Voided::Existing(existing));
+    }
+    if void.by.contains('|') {
+        return Err(invalid("voids", "a node id holds '|'"));
+    }
+    let map = fields::ensure_map(doc, &ROOT, "voids")?;
+    doc.put(&map, void.checkin_id.as_str(), encode_void(void))?;
+    Ok(Voided::New(void.clone()))
+}
+
+/// The check-ins whose voids `patches` (from `diff_incremental`) put or made visible, with
+/// their voids as the document now holds them.
+pub fn voids_in(doc: &AutoCommit, patches: &[automerge::Patch]) -> Result<Vec<Void>, DocError> {
+    use automerge::{PatchAction, Prop};
+    let mut ids = std::collections::BTreeSet::new();
+    let mut all = false;
+    for p in patches {
+        let in_voids = matches!(p.path.first(), Some((_, Prop::Map(k))) if k == "voids");
+        match (&p.action, p.path.len()) {
+            (PatchAction::PutMap { key, .. }, 1) if in_voids => {
+                ids.insert(key.clone());
+            }
+            (PatchAction::PutMap { key, .. } | PatchAction::Conflict { prop: Prop::Map(key) }, 0) if key == "voids" => {
+                all = true;
+            }
+            _ => {}
+        }
+    }
+    if all {
+        return Ok(voids(doc)?.into_values().collect());
+    }
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(v) = void_of(doc, &id)? {
+            out.push(v);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

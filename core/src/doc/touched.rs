@@ -65,6 +65,8 @@ pub fn touched(id: &DocId, patches: &[Patch]) -> BTreeSet<Touched> {
         let Some(section) = section else { continue };
         let t = match (id, section.as_str(), item) {
             (DocId::Attendance { .. }, "checkins", Some(i)) => Touched::CheckIn(i),
+            // A void is a change to the check-in it voids.
+            (DocId::Attendance { .. }, "voids", Some(i)) => Touched::CheckIn(i),
             (DocId::Attendance { .. }, _, _) => continue,
             (DocId::Event { .. }, "sessions", Some(i)) => Touched::Session(i),
             (DocId::Event { .. }, "roster", _) => Touched::Roster,

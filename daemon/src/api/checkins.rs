@@ -2,15 +2,17 @@
 
 use axum::Json;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
-use cec_client::wire::{BatchItem, BatchResult, CheckInBatch, CheckInJson, NewCheckIn as NewCheckInJson, Page};
+use cec_client::wire::{
+    BatchItem, BatchResult, CheckInBatch, CheckInJson, NewCheckIn as NewCheckInJson, Page, VoidRequest,
+};
 use cec_core::{CheckIn, Event};
 use jiff::Timestamp;
 
 use super::AppState;
-use super::convert::{checkin_json, new_id};
+use super::convert::{checkin_json, new_id, void_json};
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, Query, check_id, check_scope_id, parse_limit};
 use crate::node::index::CheckInFilter;
@@ -20,7 +22,10 @@ use crate::node::{NewCheckIn, Node, NodeError, Recorded};
 pub(super) const MAX_BATCH: usize = 1000;
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/v1/checkins", post(create).get(list)).route("/v1/checkins/batch", post(batch))
+    Router::new()
+        .route("/v1/checkins", post(create).get(list))
+        .route("/v1/checkins/batch", post(batch))
+        .route("/v1/checkins/{checkin_id}/void", post(void))
 }
 
 /// Parses a request into the check-in as it would be stored.
@@ -76,7 +81,12 @@ async fn create(
     let session_id = inc.checkin.session_id.clone();
     let mut results = node.record_checkins(&event, &session_id, vec![inc]).await?;
     let r = results.pop().ok_or_else(|| ApiError::internal("check-in", "no result"))??;
-    Ok((status(&r), Json(to_json(&event, r.checkin()))))
+    let mut json = to_json(&event, r.checkin());
+    if let Recorded::Existing(c) = &r {
+        // A retry of a check-in voided since answers it as it now stands.
+        json.voided = node.voids_of(vec![c.id.clone()]).await?.get(&c.id).map(void_json);
+    }
+    Ok((status(&r), Json(json)))
 }
 
 async fn batch(State(node): State<AppState>, JsonBody(req): JsonBody<CheckInBatch>) -> ApiResult<Json<BatchResult>> {
@@ -96,6 +106,14 @@ async fn batch(State(node): State<AppState>, JsonBody(req): JsonBody<CheckInBatc
         })
         .collect();
     let results = node.record_batch(items).await?;
+    let retried: Vec<String> = results
+        .iter()
+        .filter_map(|r| match r {
+            Ok((Recorded::Existing(c), _)) => Some(c.id.clone()),
+            _ => None,
+        })
+        .collect();
+    let voids = if retried.is_empty() { Default::default() } else { node.voids_of(retried).await? };
     let results = results
         .into_iter()
         .enumerate()
@@ -103,7 +121,10 @@ async fn batch(State(node): State<AppState>, JsonBody(req): JsonBody<CheckInBatc
             Ok((rec, event)) => BatchItem {
                 index,
                 status: status(&rec).as_u16(),
-                checkin: Some(to_json(&event, rec.checkin())),
+                checkin: Some(CheckInJson {
+                    voided: voids.get(&rec.checkin().id).map(void_json),
+                    ..to_json(&event, rec.checkin())
+                }),
                 error: None,
             },
             Err(e) => {
@@ -130,12 +151,38 @@ async fn list(State(node): State<AppState>, Query(q): Query<ListQuery>) -> ApiRe
     let filter =
         CheckInFilter { event_id: q.event_id, session_id: q.session_id, member_id: q.member_id, after: q.cursor };
     let (rows, next_cursor) = node.checkins(filter, limit).await?;
+    let voids = node.voids_of(rows.iter().map(|(c, _)| c.id.clone()).collect()).await?;
     let items = rows
         .iter()
-        .map(|(c, e)| match e {
-            Some(e) => to_json(e, c),
-            None => checkin_json(c, None, true),
+        .map(|(c, e)| {
+            let mut json = match e {
+                Some(e) => to_json(e, c),
+                None => checkin_json(c, None, true),
+            };
+            json.voided = voids.get(&c.id).map(void_json);
+            json
         })
         .collect();
     Ok(Json(Page { items, next_cursor }))
+}
+
+/// Voids a check-in: the check-in stays, listed with its void, and earns nothing. Voiding it
+/// again answers the void that stands.
+async fn void(
+    State(node): State<AppState>,
+    Path(checkin_id): Path<String>,
+    JsonBody(req): JsonBody<VoidRequest>,
+) -> ApiResult<Json<CheckInJson>> {
+    check_id("checkin_id", &checkin_id)?;
+    let answer = node.void_checkin(&checkin_id, req.reason.as_deref().unwrap_or(""), Timestamp::now()).await?;
+    let event = node.event(&answer.checkin.event_id).await?;
+    let mut json = match event {
+        Some(e) => to_json(&e, &answer.checkin),
+        None => checkin_json(&answer.checkin, None, true),
+    };
+    json.voided = Some(void_json(&answer.void));
+    if answer.new {
+        tracing::info!(checkin = %checkin_id, "check-in voided");
+    }
+    Ok(Json(json))
 }

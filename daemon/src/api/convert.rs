@@ -188,7 +188,13 @@ pub(super) fn checkin_json(c: &CheckIn, member_name: Option<String>, on_roster: 
         kiosk_id: c.kiosk_id.clone(),
         recorded_at: c.recorded_at,
         flags: if on_roster { vec![] } else { vec!["unknown_member".into()] },
+        voided: None,
     }
+}
+
+/// The wire form of a void.
+pub(super) fn void_json(v: &cec_core::Void) -> cec_client::wire::VoidJson {
+    cec_client::wire::VoidJson { at: v.at, by: v.by.clone(), reason: v.reason.clone() }
 }
 
 /// The wire form of one attendance.

@@ -1,8 +1,9 @@
 //! The local HTTP API (`docs/api.md`): `app(node) -> Router` builds it, `serve` runs it.
 //!
 //! One file per resource. Guards run before any handler: the `Host` check (no DNS
-//! rebinding: only loopback names and addresses) and the bearer token (all but
-//! `GET /v1/health`).
+//! rebinding: only loopback names and addresses) and the bearer token or a page session
+//! (all but `GET /v1/health` and the pages' static assets and `/open`: `pages.rs`,
+//! `session.rs`).
 
 mod checkins;
 mod convert;
@@ -16,9 +17,11 @@ mod feed;
 mod metrics;
 mod openapi;
 mod openapi_rules;
+mod pages;
 mod portfolio;
 mod reports;
 mod server;
+mod session;
 mod sync;
 
 use std::sync::Arc;
@@ -63,9 +66,11 @@ fn routes(node: AppState) -> Router {
         .merge(feed::routes())
         .merge(sync::routes())
         .merge(enrol::routes())
+        .merge(pages::api_routes())
         .route_layer(middleware::from_fn_with_state(node.clone(), require_token));
     Router::new()
         .route("/v1/health", get(health))
+        .merge(pages::routes())
         .merge(v1)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -148,13 +153,29 @@ fn has_token(node: &Node, headers: &axum::http::HeaderMap) -> bool {
 }
 
 async fn require_token(State(node): State<AppState>, req: Request, next: Next) -> Response {
-    if has_token(&node, req.headers()) { next.run(req).await } else { ApiError::unauthorized().into_response() }
+    match session::auth(&node, req.method(), req.headers()) {
+        session::Auth::Token | session::Auth::Session => next.run(req).await,
+        session::Auth::CrossSite => {
+            ApiError::forbidden("a page's request must carry X-CEC-Request: 1 and come from this origin")
+                .into_response()
+        }
+        session::Auth::None => ApiError::unauthorized().into_response(),
+    }
+}
+
+/// Paths open without the token: health, the pages' assets and the ticket exchange.
+fn is_open_path(path: &str) -> bool {
+    path == "/v1/health"
+        || path == "/open"
+        || path.starts_with("/assets/")
+        || pages::PAGES.iter().any(|p| path.strip_prefix('/') == Some(p))
 }
 
 /// A `405` lists the path's methods in `Allow`; without the token that is a `401` like any
 /// other answer from a protected path.
 async fn hide_methods_without_token(State(node): State<AppState>, req: Request, next: Next) -> Response {
-    let open = req.uri().path() == "/v1/health" || has_token(&node, req.headers());
+    let open = is_open_path(req.uri().path())
+        || matches!(session::auth(&node, req.method(), req.headers()), session::Auth::Token | session::Auth::Session);
     let resp = next.run(req).await;
     if resp.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED && !open {
         return ApiError::unauthorized().into_response();

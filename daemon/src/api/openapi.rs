@@ -151,6 +151,22 @@ const ROUTES: &[Route] = &[
         Body::List("CheckInJson"),
     ),
     (
+        HttpMethod::Post,
+        "/v1/checkins/{checkin_id}/void",
+        "Void a check-in (a correction; idempotent: the first void stands)",
+        Body::Json("VoidRequest"),
+        200,
+        Body::Json("CheckInJson"),
+    ),
+    (
+        HttpMethod::Post,
+        "/v1/open-tickets",
+        "A one-time link that opens a page (the kiosk screen) in a browser",
+        Body::Json("TicketRequest"),
+        201,
+        Body::Json("Ticket"),
+    ),
+    (
         HttpMethod::Get,
         "/v1/members/{member_id}/attendance",
         "A member's attendance with flags and reasons",
@@ -425,6 +441,10 @@ fn build() -> OpenApi {
         .schema_from::<Roster>()
         .schema_from::<NewCheckIn>()
         .schema_from::<CheckInJson>()
+        .schema_from::<VoidJson>()
+        .schema_from::<VoidRequest>()
+        .schema_from::<TicketRequest>()
+        .schema_from::<Ticket>()
         .schema_from::<CheckInBatch>()
         .schema_from::<BatchItem>()
         .schema_from::<BatchResult>()

@@ -33,6 +33,8 @@ pub(super) const NODE_ID: &str = "^n[0-9a-f]{24}$";
 pub(super) const ENROLMENT_CODE: &str = "^cecenrol[a-z2-7]{80,500}$";
 /// `HOST:PORT` of a peer listener, as the document offers it.
 const PEER_ADDRESS: &str = "^[a-z0-9.-]{1,63}:[1-9][0-9]{0,3}$";
+/// A void's reason: at most 500 characters, none a control character.
+pub(super) const VOID_REASON: &str = "^[^\\x00-\\x1f\\x7f-\\x9f]{0,500}$";
 /// A `limit` query value.
 const LIMIT: &str = "^([1-9][0-9]{0,2}|1000)$";
 /// A date in query strings.
@@ -102,6 +104,8 @@ fn refine_schemas(schemas: &mut Map<String, Value>) {
     set(schemas, "RosterMemberJson", "member_id", id());
     set(schemas, "RosterMemberJson", "name", named());
 
+    set(schemas, "VoidRequest", "reason", json!({"type": "string", "pattern": VOID_REASON}));
+    set(schemas, "TicketRequest", "page", json!({"type": "string", "enum": super::pages::PAGES}));
     set(schemas, "NewCheckIn", "id", id());
     set(schemas, "NewCheckIn", "event_id", scope());
     set(schemas, "NewCheckIn", "session_id", scope());

@@ -17,7 +17,7 @@ fn check_member(member_id: &str) -> NodeResult<()> {
 }
 
 impl Node {
-    /// A member's check-ins this node holds, with their events, grouped by event (check-ins of
+    /// A member's check-ins this node holds, voided ones left out, with their events, grouped by event (check-ins of
     /// events this node does not hold yet are left out).
     pub async fn member_checkins(
         &self,
@@ -26,7 +26,14 @@ impl Node {
     ) -> NodeResult<Vec<(Arc<Event>, Vec<CheckIn>)>> {
         // From the index: no attendance document is decoded to answer this.
         let (m, e) = (member_id.to_owned(), event_id.map(str::to_owned));
-        let rows = self.store.read(move |c| index::member_checkins(c, &m, e.as_deref())).await?;
+        let (rows, voided) = self
+            .store
+            .read(move |c| {
+                Ok((index::member_checkins(c, &m, e.as_deref())?, index::member_voided(c, &m, e.as_deref())?))
+            })
+            .await?;
+        // Voided check-ins are corrections: they stay stored and listed, but earn nothing.
+        let rows = cec_core::without_voided(&rows, &voided);
         let mut by_event: BTreeMap<String, Vec<CheckIn>> = BTreeMap::new();
         for c in rows {
             by_event.entry(c.event_id.clone()).or_default().push(c);

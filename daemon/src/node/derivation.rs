@@ -25,7 +25,11 @@ impl Node {
         let mut changed = 0;
         for member in members {
             let (m, e) = (member.clone(), event_id.to_owned());
-            let checkins = self.store.read(move |c| index::member_checkins(c, &m, Some(&e))).await?;
+            let (checkins, voided) = self
+                .store
+                .read(move |c| Ok((index::member_checkins(c, &m, Some(&e))?, index::member_voided(c, &m, Some(&e))?)))
+                .await?;
+            let checkins = cec_core::without_voided(&checkins, &voided);
             let derived = cec_core::derive::derive(&event, &checkins, &CreditRule::aca());
             let records = derived.get(member).cloned().unwrap_or_default();
             let held = self.stored_portfolio(member).await?;

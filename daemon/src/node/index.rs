@@ -3,7 +3,7 @@
 //!   a session's check-ins, pagination);
 //! - portfolio entries, from portfolio documents, for paginated listings by date and kind.
 
-use cec_core::CheckIn;
+use cec_core::{CheckIn, Void};
 use rusqlite::{Connection, Transaction, params};
 
 use crate::storage::StorageError;
@@ -39,7 +39,59 @@ pub fn put_checkin(tx: &Transaction<'_>, c: &CheckIn) -> Result<(), StorageError
 pub fn delete_session_checkins(tx: &Transaction<'_>, event_id: &str, session_id: &str) -> Result<(), StorageError> {
     tx.prepare_cached("DELETE FROM checkin_index WHERE event_id = ?1 AND session_id = ?2")?
         .execute(params![event_id, session_id])?;
+    tx.prepare_cached("DELETE FROM checkin_voids WHERE event_id = ?1 AND session_id = ?2")?
+        .execute(params![event_id, session_id])?;
     Ok(())
+}
+
+/// Writes (or replaces) the void of a check-in of session `event_id`/`session_id`.
+pub fn put_void(tx: &Transaction<'_>, event_id: &str, session_id: &str, v: &Void) -> Result<(), StorageError> {
+    tx.prepare_cached(
+        "INSERT INTO checkin_voids (checkin_id, event_id, session_id, by_node, at, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (checkin_id) DO UPDATE SET by_node = excluded.by_node, at = excluded.at, reason = excluded.reason
+         WHERE event_id = excluded.event_id AND session_id = excluded.session_id",
+    )?
+    .execute(params![v.checkin_id, event_id, session_id, v.by, v.at.to_string(), v.reason])?;
+    Ok(())
+}
+
+fn void_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Void> {
+    Ok(Void {
+        checkin_id: r.get(0)?,
+        by: r.get(1)?,
+        at: r.get::<_, String>(2)?.parse().map_err(|e: jiff::Error| {
+            rusqlite::Error::FromSqlConversionFailure(2, rusqlite::types::Type::Text, e.to_string().into())
+        })?,
+        reason: r.get(3)?,
+    })
+}
+
+/// The voids of the check-ins among `ids` that are voided.
+pub fn voids_of(conn: &Connection, ids: &[String]) -> Result<Vec<Void>, StorageError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT checkin_id, by_node, at, reason FROM checkin_voids WHERE checkin_id = ?1")?;
+    let mut out = Vec::new();
+    for id in ids {
+        if let Some(v) = stmt.query_map(params![id], void_row)?.next() {
+            out.push(v?);
+        }
+    }
+    Ok(out)
+}
+
+/// The ids of a member's voided check-ins (of one event).
+pub fn member_voided(
+    conn: &Connection,
+    member_id: &str,
+    event_id: Option<&str>,
+) -> Result<std::collections::BTreeSet<String>, StorageError> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT v.checkin_id FROM checkin_voids v JOIN checkin_index c ON c.id = v.checkin_id
+         WHERE c.member_id = ?1 AND (?2 IS NULL OR c.event_id = ?2)",
+    )?;
+    let rows = stmt.query_map(params![member_id, event_id], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckIn> {

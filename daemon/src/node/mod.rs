@@ -15,6 +15,8 @@ mod pending;
 mod portfolio;
 pub mod projection;
 pub mod revocation;
+pub mod tickets;
+pub mod voids;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -82,6 +84,8 @@ pub struct Node {
     pub responders: crate::sync::Responders,
     /// The revocations this node knows (see `revocation.rs`).
     revoked: std::sync::RwLock<revocation::Revoked>,
+    /// One-time links that open a page in a browser (see `tickets.rs`).
+    pub tickets: tickets::Tickets,
 }
 
 impl Node {
@@ -106,6 +110,7 @@ impl Node {
             peers_changed: tokio::sync::Notify::new(),
             responders: crate::sync::Responders::default(),
             revoked: std::sync::RwLock::new(revoked),
+            tickets: tickets::Tickets::default(),
         };
         node.reproject_stale().await?;
         Ok(node)

@@ -12,10 +12,10 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use automerge::AutoCommit;
-use cec_core::CheckIn;
 use cec_core::doc::touched::{Touched, touched};
 use cec_core::doc::{self, DocError, DocId};
 use cec_core::portfolio::Entry;
+use cec_core::{CheckIn, Void};
 use rusqlite::Transaction;
 
 use super::index;
@@ -81,6 +81,7 @@ enum Row {
     CheckIn(CheckIn),
     Entry { member_id: String, entry: Entry },
     NoEntry { member_id: String, entry_id: String },
+    Void { event_id: String, session_id: String, void: Void },
 }
 
 /// The derived writes of one document change, to run in the change's transaction.
@@ -101,7 +102,9 @@ impl Projection {
         let patches = doc.diff_incremental();
         if let DocId::Attendance { .. } = id {
             // The hot path: check-ins decoded from the patches, none looked up again.
-            return Ok(Self::of_checkins(id, doc::attendance::put_in(doc, &patches)?));
+            let mut p = Self::of_checkins(id, doc::attendance::put_in(doc, &patches)?);
+            p.add_voids(id, doc::attendance::voids_in(doc, &patches)?);
+            return Ok(p);
         }
         let items = touched(id, &patches);
         Self::of_items(id, doc, &items, false)
@@ -112,7 +115,9 @@ impl Projection {
     pub fn rebuild(id: &DocId, doc: &mut AutoCommit) -> Result<Self, DocError> {
         doc.update_diff_cursor();
         let mut p = if let DocId::Attendance { .. } = id {
-            Self { replace: true, ..Self::of_checkins(id, doc::attendance::read(doc)?) }
+            let mut p = Self { replace: true, ..Self::of_checkins(id, doc::attendance::read(doc)?) };
+            p.add_voids(id, doc::attendance::voids(doc)?.into_values().collect());
+            p
         } else {
             let heads = doc.get_heads();
             let patches = doc.diff(&[], &heads);
@@ -167,6 +172,18 @@ impl Projection {
         p
     }
 
+    /// Index rows and feed entries of voids: a void is a change of the check-in it voids.
+    fn add_voids(&mut self, id: &DocId, voids: Vec<Void>) {
+        let DocId::Attendance { event_id, session_id } = id else { return };
+        for v in voids {
+            let entry = (FeedKind::CheckIn, v.checkin_id.clone());
+            if !self.feed.contains(&entry) {
+                self.feed.push(entry);
+            }
+            self.rows.push(Row::Void { event_id: event_id.clone(), session_id: session_id.clone(), void: v });
+        }
+    }
+
     /// The change-feed entries, for tests and logs.
     pub fn feed(&self) -> &[(FeedKind, String)] {
         &self.feed
@@ -187,6 +204,7 @@ impl Projection {
                 Row::CheckIn(c) => index::put_checkin(tx, c)?,
                 Row::Entry { member_id, entry } => index::put_entry(tx, member_id, entry)?,
                 Row::NoEntry { member_id, entry_id } => index::delete_entry(tx, member_id, entry_id)?,
+                Row::Void { event_id, session_id, void } => index::put_void(tx, event_id, session_id, void)?,
             }
         }
         for (kind, item) in &self.feed {

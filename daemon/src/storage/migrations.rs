@@ -133,6 +133,19 @@ pub const MIGRATIONS: &[&str] = &[
         entry      TEXT NOT NULL
     ) STRICT;
     "#,
+    // 7: voids of check-ins (corrections), derived from attendance documents like the check-in
+    // index; stores from before hold no voids, so nothing needs rebuilding.
+    r#"
+    CREATE TABLE checkin_voids (
+        checkin_id TEXT PRIMARY KEY NOT NULL,
+        event_id   TEXT NOT NULL,
+        session_id TEXT NOT NULL,
+        by_node    TEXT NOT NULL,
+        at         TEXT NOT NULL,
+        reason     TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX checkin_voids_by_session ON checkin_voids (event_id, session_id);
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -1,0 +1,53 @@
+//! `cec open [PAGE]`: a one-time link to a page of the node, printed and opened in a browser.
+
+use clap::Args;
+
+use super::Ctx;
+use super::output::{self, outln, warn};
+
+#[derive(Debug, Args)]
+pub(crate) struct OpenArgs {
+    /// The page
+    #[arg(default_value = "kiosk", value_parser = ["kiosk"])]
+    page: String,
+    /// Only print the link; do not start a browser
+    #[arg(long)]
+    no_browser: bool,
+}
+
+pub(crate) async fn run(ctx: &Ctx, a: OpenArgs) -> anyhow::Result<()> {
+    let ticket = ctx.client.open_ticket(&a.page).await?;
+    let url = format!("{}{}", ctx.client.base_url(), ticket.path);
+    if ctx.json {
+        return output::json(
+            &serde_json::json!({"url": url, "page": ticket.page, "expires_in_secs": ticket.expires_in_secs}),
+        );
+    }
+    outln!("{url}");
+    outln!("  opens the {} screen; works once, within {} seconds", ticket.page, ticket.expires_in_secs);
+    if !a.no_browser && !open_browser(&url) {
+        warn("no browser started: open the link above on this device");
+    }
+    Ok(())
+}
+
+/// Starts the desktop's browser on `url`; false when there is none to start.
+fn open_browser(url: &str) -> bool {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else if cfg!(windows) {
+        "explorer"
+    } else {
+        if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+            return false;
+        }
+        "xdg-open"
+    };
+    std::process::Command::new(opener)
+        .arg(url)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .is_ok()
+}
