@@ -78,6 +78,8 @@ pub struct Node {
     pub enrolment: std::sync::RwLock<credential::Enrolment>,
     /// The peer listener's URL, once bound.
     pub peer_url: Mutex<Option<String>>,
+    /// One lock per peer: sync rounds with a peer take turns (see `peers.rs`).
+    sync_turns: Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
     /// Woken when a peer is found (mDNS), so the background sync reaches it soon.
     pub peers_changed: tokio::sync::Notify,
     /// Sync sessions other nodes opened with this one.
@@ -107,6 +109,7 @@ impl Node {
             ingest: checkins::Ingest::default(),
             enrolment: std::sync::RwLock::new(credential::Enrolment::load(data_dir)?),
             peer_url: Mutex::new(None),
+            sync_turns: Mutex::new(std::collections::HashMap::new()),
             peers_changed: tokio::sync::Notify::new(),
             responders: crate::sync::Responders::default(),
             revoked: std::sync::RwLock::new(revoked),

@@ -1,5 +1,6 @@
 //! The peers this node syncs with, and running a sync round with them.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use cec_core::ident::NodeId;
@@ -85,6 +86,10 @@ impl Node {
             .read(move |c| storage::get_peer(c, &id))
             .await?
             .ok_or_else(|| NodeError::NotFound(format!("no peer {peer_id:?}")))?;
+        // One round at a time with a peer: a round asked for (POST /v1/sync) waits for the
+        // background one, instead of opening a second session the peer takes as a restart.
+        let turn = self.sync_turn(&row.peer_id);
+        let _turn = turn.lock().await;
         let started = Instant::now();
         let mut report = SyncReport { peer_id: row.peer_id.clone(), ..SyncReport::default() };
         let outcome = self.sync_url(&row.url).await;
@@ -123,6 +128,12 @@ impl Node {
         let config = cec_core::sync::Config { max_frame_bytes: crate::peer::MAX_FRAME_BYTES, ..Default::default() };
         let stats = run_initiator(self, url.node_id.as_str(), theirs.role, scope, config, &mut conn).await?;
         Ok((stats, theirs.role.as_str().to_owned()))
+    }
+
+    /// The lock that makes sync rounds with `peer_id` take turns.
+    fn sync_turn(&self, peer_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut turns = self.sync_turns.lock().unwrap_or_else(|p| p.into_inner());
+        turns.entry(peer_id.to_owned()).or_default().clone()
     }
 
     /// Runs a sync round with every known peer, one after another.
