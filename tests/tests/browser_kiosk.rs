@@ -214,6 +214,13 @@ fn the_kiosk_screen_in_chromium() {
         scan(&c, "out", "M-1").await;
         wait_text(&c, "#fb-title", "the credit", |t| t == "Ana Lima: checked out: 1.25 CEC").await;
         assert_eq!(text(&c, "#count").await, "0");
+        // The sync bar says how many check-ins the central node has not received yet: all of
+        // them, on a node that never synced.
+        let stored = node.get("/v1/checkins?limit=100").expect(200)["items"].as_array().map_or(0, Vec::len);
+        assert!(stored >= 2);
+        let expected = format!("{stored} not at central yet");
+        c.execute("return CEC.refreshSync()", vec![]).await.ok();
+        wait_text(&c, "#sync-central", "the check-ins not at the central node", |t| t == expected).await;
         // A member not on the roster is accepted, with a warning.
         scan(&c, "in", "M-404").await;
         wait_text(&c, "#fb-title", "the unknown-member warning", |t| t.starts_with("Not on the roster")).await;

@@ -127,6 +127,7 @@ const CEC = (() => {
       state.className = "pill online";
       el("sync-peers").textContent = status.enrolled ? `peers seen: ${seen} of ${list.length}` : "not enrolled: syncs with no one";
       el("sync-last").textContent = last ? "last sync " + fmtTime(last) : "never synced";
+      showCentral(status.central);
     } catch (e) {
       if (e instanceof Offline) {
         state.textContent = "offline";
@@ -136,6 +137,24 @@ const CEC = (() => {
     }
     const n = pendingCount();
     el("sync-pending").textContent = n ? `${n} scan${n === 1 ? "" : "s"} waiting on this screen` : "";
+  }
+
+  // The check-ins on this node that the central node has not received yet (null on the
+  // central node itself): short, so the sticky bar stays one row on a phone; the long form is
+  // the element's title.
+  function showCentral(central) {
+    const span = el("sync-central");
+    const n = central ? central.checkins_pending : 0;
+    if (central && n > 0) {
+      span.textContent = `${n} not at central yet`;
+      span.title = `${n} check-in${n === 1 ? "" : "s"} on this node not yet at the central node`;
+    } else if (central && central.peer_id) {
+      span.textContent = "all at central";
+      span.title = "every check-in on this node has reached the central node";
+    } else {
+      span.textContent = "";
+      span.title = "";
+    }
   }
 
   function startSync(pending) {
