@@ -4,13 +4,14 @@
 //! `cec-bench ingest` starts each target in turn on 127.0.0.1 (a `cecd` child process, an
 //! in-process SQLite server, PouchDB under Node) and drives it with the closed-loop load
 //! generator of [`load`]. Every loop is bounded in time, every wait has a timeout, and the
-//! program stops by itself.
+//! program stops by itself. `cec-bench engine` times the CEC engine of `cec-core` alone.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
 mod cecd;
+mod engine;
 mod ingest;
 mod load;
 mod machine;
@@ -27,12 +28,22 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Single check-ins over HTTP against their ceilings and PouchDB
     Ingest(ingest::Args),
+    /// The CEC engine on a large event: member-sessions credited per second
+    Engine(engine::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Engine(args) => match engine::main(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("cec-bench: error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
         Command::Ingest(args) => match ingest::main(&args) {
             Ok(ingest::RunOutcome::Durable) => ExitCode::SUCCESS,
             Ok(ingest::RunOutcome::LostAcknowledged) => {

@@ -390,16 +390,16 @@ pub fn attend(
 /// Every member's attendance at every session of `event` that `checkins` mention, ordered by
 /// session then member.
 pub fn attend_all(event: &Event, checkins: &[CheckIn], rule: &CreditRule) -> Vec<Attendance> {
-    let mut by_session: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+    // Each member-session is credited from its own check-ins only: handing every one of the
+    // event's check-ins to each member made a large event cost members × check-ins.
+    let mut groups: BTreeMap<(&str, &str), Vec<CheckIn>> = BTreeMap::new();
     for c in checkins.iter().filter(|c| c.event_id == event.id) {
-        by_session.entry(&c.session_id).or_default().insert(&c.member_id);
+        groups.entry((&c.session_id, &c.member_id)).or_default().push(c.clone());
     }
-    let mut out = Vec::new();
-    for (session_id, members) in by_session {
-        let Some(session) = event.sessions.get(session_id) else { continue };
-        for member in members {
-            out.push(attend(event, session, member, checkins, rule));
-        }
+    let mut out = Vec::with_capacity(groups.len());
+    for ((session_id, member), mine) in &groups {
+        let Some(session) = event.sessions.get(*session_id) else { continue };
+        out.push(attend(event, session, member, mine, rule));
     }
     out
 }
