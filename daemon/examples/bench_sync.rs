@@ -150,7 +150,7 @@ async fn record(kiosk: &Arc<Node>, event_id: &str, n: usize, sessions: usize, at
                 direction: if i % 2 == 0 { Direction::In } else { Direction::Out },
                 at,
                 method: Method::Badge,
-                kiosk_id: kiosk.identity.node_id.clone(),
+                kiosk_id: kiosk.identity.node_id.to_string(),
                 recorded_at: at,
             },
             at_given: true,

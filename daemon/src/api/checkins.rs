@@ -54,7 +54,7 @@ fn validate(req: NewCheckInJson, node: &Node, now: Timestamp) -> Result<NewCheck
             direction,
             at: req.at.unwrap_or(now),
             method,
-            kiosk_id: node.identity.node_id.clone(),
+            kiosk_id: node.identity.node_id.to_string(),
             recorded_at: now,
         },
     })

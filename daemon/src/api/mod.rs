@@ -190,7 +190,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 async fn health(State(node): State<AppState>) -> axum::Json<Health> {
     axum::Json(Health {
         status: "ok".into(),
-        node_id: node.identity.node_id.clone(),
+        node_id: node.identity.node_id.to_string(),
         role: node.role().into(),
         version: env!("CARGO_PKG_VERSION").into(),
     })
@@ -198,7 +198,7 @@ async fn health(State(node): State<AppState>) -> axum::Json<Health> {
 
 async fn node_info(State(node): State<AppState>) -> axum::Json<NodeInfo> {
     axum::Json(NodeInfo {
-        node_id: node.identity.node_id.clone(),
+        node_id: node.identity.node_id.to_string(),
         role: node.role().into(),
         public_key: node.identity.public_key(),
         org_public_key: node.org_key().map(|k| crate::node::credential::encode_public_key(&k)),

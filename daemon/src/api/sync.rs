@@ -118,7 +118,7 @@ async fn status(State(node): State<AppState>) -> ApiResult<Json<SyncStatus>> {
         documents_pending: u64::try_from(u.documents).unwrap_or(u64::MAX),
     });
     Ok(Json(SyncStatus {
-        node_id: node.identity.node_id.clone(),
+        node_id: node.identity.node_id.to_string(),
         enrolled: node.credential().is_some(),
         peer_url: node.peer_url.lock().ok().and_then(|u| u.clone()),
         peers,

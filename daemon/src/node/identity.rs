@@ -12,7 +12,6 @@ use std::path::Path;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::SigningKey;
-use sha2::{Digest, Sha256};
 
 /// File holding the node key seed.
 pub const KEY_FILE: &str = "node-key";
@@ -55,7 +54,7 @@ pub struct Identity {
     /// The API token.
     pub token: String,
     /// The node id: `n` and 24 hex digits of the public key's SHA-256.
-    pub node_id: String,
+    pub node_id: cec_core::ident::NodeId,
 }
 
 impl std::fmt::Debug for Identity {
@@ -163,8 +162,7 @@ impl Identity {
             }
         };
 
-        let digest = Sha256::digest(key.verifying_key().as_bytes());
-        let node_id = format!("n{}", digest.iter().take(12).map(|b| format!("{b:02x}")).collect::<String>());
+        let node_id = cec_core::ident::NodeId::from_public_key(key.verifying_key().as_bytes());
         Ok(Self { key, token, node_id })
     }
 

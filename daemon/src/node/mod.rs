@@ -95,7 +95,7 @@ impl Node {
     pub async fn open(data_dir: &Path, config: Config) -> Result<Self, OpenError> {
         let identity = Identity::load_or_create(data_dir)?;
         let store = Store::open_with(data_dir, StoreOptions::default()).await?;
-        let docs = Docs::new(store.clone(), &identity.node_id, docs::DEFAULT_CACHE_BYTES);
+        let docs = Docs::new(store.clone(), identity.node_id.as_str(), docs::DEFAULT_CACHE_BYTES);
         let revoked = revocation::load(store.read(crate::storage::list_revocations).await?);
         let node = Self {
             store,

@@ -38,7 +38,7 @@ impl Node {
     pub async fn add_peer(&self, url: &str) -> NodeResult<PeerRow> {
         let url: PeerUrl =
             url.parse().map_err(|e: crate::peer::PeerUrlError| NodeError::invalid("url", e.to_string()))?;
-        if url.node_id.as_str() == self.identity.node_id {
+        if url.node_id == self.identity.node_id {
             return Err(NodeError::invalid("url", "that is this node's own peer URL"));
         }
         let (id, u) = (url.node_id.to_string(), url.to_string());
@@ -53,7 +53,7 @@ impl Node {
     /// Records a peer found on the local network (mDNS); a new one wakes the background sync.
     /// Answers whether it was new.
     pub async fn discovered_peer(&self, url: &PeerUrl) -> NodeResult<bool> {
-        if url.node_id.as_str() == self.identity.node_id {
+        if url.node_id == self.identity.node_id {
             return Ok(false);
         }
         let (id, u) = (url.node_id.to_string(), url.to_string());
@@ -147,6 +147,6 @@ impl Node {
 
     /// This node's id, typed.
     pub fn node_id(&self) -> NodeId {
-        NodeId::from_public_key(self.identity.signing_key().verifying_key().as_bytes())
+        self.identity.node_id.clone()
     }
 }

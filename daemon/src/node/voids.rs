@@ -42,8 +42,12 @@ impl Node {
         let Some((_, event_id, session_id)) = places.into_iter().next() else {
             return Err(NodeError::NotFound(format!("no check-in {id:?}")));
         };
-        let v =
-            Void { checkin_id: id.to_owned(), by: self.identity.node_id.clone(), at: now, reason: reason.to_owned() };
+        let v = Void {
+            checkin_id: id.to_owned(),
+            by: self.identity.node_id.to_string(),
+            at: now,
+            reason: reason.to_owned(),
+        };
         let doc_id = DocId::attendance(&event_id, &session_id);
         self.docs
             .update(&doc_id, |d| {

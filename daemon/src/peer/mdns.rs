@@ -76,7 +76,7 @@ pub fn start(node: Arc<Node>, interfaces: &[String], port: u16) -> Result<Discov
     let role = node.role();
     let host = format!("{node_id}.local.");
     let txt = [("id", node_id.as_str()), ("role", role)];
-    let info = ServiceInfo::new(SERVICE, &node_id, &host, "", port, &txt[..])?.enable_addr_auto();
+    let info = ServiceInfo::new(SERVICE, node_id.as_str(), &host, "", port, &txt[..])?.enable_addr_auto();
     daemon.register(info)?;
     let events = daemon.browse(SERVICE)?;
     info!(interfaces = %interfaces.join(","), service = SERVICE, "mDNS discovery on");

@@ -72,7 +72,7 @@ async fn scan(node: &Arc<Node>, id: &str, member: &str, direction: Direction, at
             direction,
             at,
             method: Method::Badge,
-            kiosk_id: node.identity.node_id.clone(),
+            kiosk_id: node.identity.node_id.to_string(),
             recorded_at: at,
         },
         at_given: true,
@@ -86,7 +86,7 @@ fn direct(to: &Arc<Node>, responders: &Arc<Responders>, from: &Node) -> Direct {
     Direct {
         to: to.clone(),
         responders: responders.clone(),
-        from: from.identity.node_id.clone(),
+        from: from.identity.node_id.to_string(),
         cut_after: None,
         sent: 0,
     }
@@ -109,7 +109,7 @@ async fn check_ins_from_two_kiosks_meet_at_the_central_node() {
     for k in [&a, &b] {
         run_initiator(
             k,
-            &central.identity.node_id,
+            central.identity.node_id.as_str(),
             Role::Central,
             ScopeFilter::all(),
             Config::default(),
@@ -124,7 +124,7 @@ async fn check_ins_from_two_kiosks_meet_at_the_central_node() {
     for k in [&a, &b, &a] {
         let stats = run_initiator(
             k,
-            &central.identity.node_id,
+            central.identity.node_id.as_str(),
             Role::Central,
             ScopeFilter::all(),
             Config::default(),
@@ -145,7 +145,7 @@ async fn check_ins_from_two_kiosks_meet_at_the_central_node() {
     // Nothing new: one round trip, and nothing sent but the summaries.
     let stats = run_initiator(
         &a,
-        &central.identity.node_id,
+        central.identity.node_id.as_str(),
         Role::Central,
         ScopeFilter::all(),
         Config::default(),
@@ -168,9 +168,16 @@ async fn a_cut_link_resumes_on_the_next_session() {
     let at_central = Arc::new(Responders::default());
     with_event(&central).await;
     let mut t = direct(&central, &at_central, &kiosk);
-    run_initiator(&kiosk, &central.identity.node_id, Role::Central, ScopeFilter::all(), Config::default(), &mut t)
-        .await
-        .unwrap();
+    run_initiator(
+        &kiosk,
+        central.identity.node_id.as_str(),
+        Role::Central,
+        ScopeFilter::all(),
+        Config::default(),
+        &mut t,
+    )
+    .await
+    .unwrap();
     for i in 0..30 {
         scan(&kiosk, &format!("c{i:02}"), &format!("M{i}"), Direction::In, "2027-03-01T09:00:00Z").await;
     }
@@ -178,7 +185,7 @@ async fn a_cut_link_resumes_on_the_next_session() {
     cut.cut_after = Some(2);
     let err = run_initiator(
         &kiosk,
-        &central.identity.node_id,
+        central.identity.node_id.as_str(),
         Role::Central,
         ScopeFilter::all(),
         Config::default(),
@@ -187,9 +194,16 @@ async fn a_cut_link_resumes_on_the_next_session() {
     .await;
     assert!(matches!(err, Err(SyncError::Transport(_))), "{err:?}");
     let mut t = direct(&central, &at_central, &kiosk);
-    run_initiator(&kiosk, &central.identity.node_id, Role::Central, ScopeFilter::all(), Config::default(), &mut t)
-        .await
-        .unwrap();
+    run_initiator(
+        &kiosk,
+        central.identity.node_id.as_str(),
+        Role::Central,
+        ScopeFilter::all(),
+        Config::default(),
+        &mut t,
+    )
+    .await
+    .unwrap();
     assert_eq!(listed(&central).await.len(), 30);
     central.store.close().await;
     kiosk.store.close().await;
@@ -205,7 +219,7 @@ async fn nothing_outside_the_scope_is_sent() {
     central.create_entry("M1", note()).await.unwrap();
     let only_events = || ScopeFilter::new(|d: &DocId| !matches!(d, DocId::Portfolio { .. }));
     let mut t = direct(&central, &at_central, &kiosk);
-    run_initiator(&kiosk, &central.identity.node_id, Role::Central, only_events(), Config::default(), &mut t)
+    run_initiator(&kiosk, central.identity.node_id.as_str(), Role::Central, only_events(), Config::default(), &mut t)
         .await
         .unwrap();
     assert!(kiosk.event("E1").await.unwrap().is_some());
@@ -240,7 +254,7 @@ async fn a_member_cannot_forge_verified_records() {
     let as_member = |to: &Arc<Node>| Direct {
         to: to.clone(),
         responders: at_central.clone(),
-        from: laptop.identity.node_id.clone(),
+        from: laptop.identity.node_id.to_string(),
         cut_after: None,
         sent: 0,
     };
@@ -254,7 +268,7 @@ async fn a_member_cannot_forge_verified_records() {
         }
     }
     let mut t = AsMember(as_member(&central));
-    run_initiator(&laptop, &central.identity.node_id, Role::Central, member_scope(), Config::default(), &mut t)
+    run_initiator(&laptop, central.identity.node_id.as_str(), Role::Central, member_scope(), Config::default(), &mut t)
         .await
         .unwrap();
     assert_eq!(central.stored_portfolio("M1").await.unwrap().unwrap().entries.len(), 1, "its own entry is taken");
@@ -281,7 +295,7 @@ async fn a_member_cannot_forge_verified_records() {
         .await
         .unwrap();
     let mut t = AsMember(as_member(&central));
-    run_initiator(&laptop, &central.identity.node_id, Role::Central, member_scope(), Config::default(), &mut t)
+    run_initiator(&laptop, central.identity.node_id.as_str(), Role::Central, member_scope(), Config::default(), &mut t)
         .await
         .unwrap();
     let p = central.stored_portfolio("M1").await.unwrap().unwrap();
