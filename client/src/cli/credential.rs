@@ -33,7 +33,8 @@ Example:\n  cec credential install cecsync-cred-v1.eyJvcmc... --org-key ORG_PUBL
 #[derive(Debug, Args)]
 pub(crate) struct IssueArgs {
     /// The node's public key, base64url (the `public key` line of `cec status` there)
-    #[arg(long, value_name = "KEY")]
+    // A base64url key may begin with '-': it is a value, not a flag.
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     public_key: String,
     /// The node's role
     #[arg(long, value_parser = ["kiosk", "member", "staff", "central"])]
@@ -51,7 +52,7 @@ pub(crate) struct InstallArgs {
     /// The credential, cecsync-cred-v1.…
     credential: String,
     /// The organization's public key, base64url (printed with the credential)
-    #[arg(long, value_name = "KEY")]
+    #[arg(long, value_name = "KEY", allow_hyphen_values = true)]
     org_key: String,
 }
 

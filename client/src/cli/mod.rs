@@ -330,6 +330,13 @@ mod tests {
         .unwrap();
         let Command::Credential(credential::CredentialCmd::Issue(a)) = cli.command else { panic!("not issue") };
         assert_eq!(format!("{a:?}").matches("event:conf").count(), 1, "{a:?}");
+        // A base64url key may begin with '-' (one in 64 keys does): still the key, not a flag.
+        let hyphen = ["credential", "issue", "--public-key", "-Oj1r_Xk", "--role", "kiosk", "--scope", "*"];
+        let cli = parse(&[&hyphen[..], &["--expires", "2027-06-01T00:00:00Z"]].concat()).unwrap();
+        let Command::Credential(credential::CredentialCmd::Issue(a)) = cli.command else { panic!("not issue") };
+        assert!(format!("{a:?}").contains("\"-Oj1r_Xk\""), "{a:?}");
+        let install = ["credential", "install", "cecsync-cred-v1.x", "--org-key", "-Zq9"];
+        assert!(parse(&install).is_ok());
         // A scope is required, the role is one of four, the expiry carries its offset.
         let base = ["credential", "issue", "--public-key", "K", "--expires", "2027-06-01T00:00:00Z"];
         assert!(parse(&[&base[..], &["--role", "kiosk"]].concat()).is_err());
