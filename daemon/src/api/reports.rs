@@ -214,17 +214,13 @@ async fn get_packet(
 }
 
 async fn put_blob(State(node): State<AppState>, req: Request) -> ApiResult<(StatusCode, Json<BlobJson>)> {
-    let limit = node.config.blob_max_bytes;
     let stream = req.into_body().into_data_stream().map_err(std::io::Error::other);
-    let info = node.store.put_blob(stream, limit).await?;
+    let info = node.put_blob(stream).await?;
     Ok((StatusCode::CREATED, Json(BlobJson { sha256: info.sha256, size: info.size })))
 }
 
 async fn get_blob(State(node): State<AppState>, Path(sha): Path<String>) -> ApiResult<Response> {
-    if !crate::storage::is_valid_sha256(&sha) {
-        return Err(ApiError::invalid("sha256", "not a sha256 in lowercase hex"));
-    }
-    let (f, size) = node.store.open_blob(&sha).await?.ok_or_else(|| ApiError::not_found(format!("no blob {sha}")))?;
+    let (f, size) = node.open_blob(&sha).await?;
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(f));
     let mut resp = (StatusCode::OK, body).into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"));

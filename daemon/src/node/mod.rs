@@ -1,5 +1,6 @@
 //! The node: its identity, storage, documents and configuration, shared by every handler.
 
+mod blobs;
 pub mod checkins;
 pub mod credential;
 mod credit;
