@@ -5,8 +5,10 @@
 //!   offers `get`/`post`/`put`/`patch`/`delete`, `kill9`, `terminate` and `restart`.
 //! - [`http`] is a deliberately small HTTP/1.1 client that can send what a polite client would
 //!   not (foreign `Host`, broken JSON, oversize bodies).
+//! - [`browser`] drives headless Chromium for the page tests.
 //! - [`fixtures`] builds the requests the tests share.
 
+pub mod browser;
 pub mod fixtures;
 pub mod http;
 pub mod mount;

@@ -7,106 +7,16 @@
 //! where `.ci/run` installs them and their absence is a failure. Screenshots at phone (390 px)
 //! and tablet (820 px) widths go to `<target>/ui-artifacts/`.
 
-use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
 use cec_e2e::Node;
-use fantoccini::key::Key;
-use fantoccini::{Client, ClientBuilder, Locator};
+use cec_e2e::browser::{Browser, screenshot, text, type_enter, wait_api, wait_text};
+use fantoccini::{Client, Locator};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
-
-const WAIT: Duration = Duration::from_secs(20);
-
-fn find_binary(names: &[&str]) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for name in names {
-        for dir in std::env::split_paths(&path).chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/lib/chromium")]) {
-            let p = dir.join(name);
-            if p.is_file() {
-                return Some(p);
-            }
-        }
-    }
-    None
-}
-
-/// chromedriver, killed when dropped.
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
-}
-
-fn start_driver(bin: &Path) -> (Driver, u16) {
-    let port = free_port();
-    let child = Command::new(bin)
-        .arg(format!("--port={port}"))
-        .arg("--allowed-ips=127.0.0.1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting chromedriver");
-    let driver = Driver(child);
-    let deadline = Instant::now() + WAIT;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "chromedriver did not listen on {port}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (driver, port)
-}
-
-fn artifacts() -> PathBuf {
-    // The test binary is `<target>/<profile>/deps/<name>`.
-    let exe = std::env::current_exe().expect("current_exe");
-    let target = exe.ancestors().nth(3).expect("<target>/<profile>/deps/<test>").to_owned();
-    let dir = target.join("ui-artifacts");
-    std::fs::create_dir_all(&dir).expect("artifact dir");
-    dir
-}
-
-async fn text(c: &Client, css: &str) -> String {
-    match c.find(Locator::Css(css)).await {
-        Ok(e) => e.text().await.unwrap_or_default(),
-        Err(_) => String::new(),
-    }
-}
-
-/// Waits until the text of `css` satisfies `ok`; answers it.
-async fn wait_text(c: &Client, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let t = text(c, css).await;
-        if ok(&t) {
-            return t;
-        }
-        assert!(Instant::now() < deadline, "{css}: waited for {what}, saw {t:?}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+use std::time::Duration;
 
 async fn scan(c: &Client, mode: &str, member: &str) {
     c.find(Locator::Css(&format!("input[name=mode][value={mode}]"))).await.expect("mode").click().await.expect("mode");
-    let input = c.find(Locator::Css("#scan")).await.expect("scan field");
-    input.send_keys(&format!("{member}{}", char::from(Key::Enter))).await.expect("typing");
-}
-
-/// Sets the viewport width (and a matching height) and saves a screenshot.
-async fn screenshot(c: &Client, width: u32, height: u32, name: &str) {
-    c.set_window_size(width, height).await.expect("window size");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let png = c.screenshot().await.expect("screenshot");
-    std::fs::write(artifacts().join(name), png).expect("writing screenshot");
+    type_enter(c, "#scan", member).await;
 }
 
 fn checkins_of(node: &Node, member: &str) -> Vec<Value> {
@@ -116,28 +26,9 @@ fn checkins_of(node: &Node, member: &str) -> Vec<Value> {
         .clone()
 }
 
-fn wait_api(what: &str, ok: impl Fn() -> bool) {
-    let deadline = Instant::now() + WAIT;
-    while !ok() {
-        assert!(Instant::now() < deadline, "waited for {what}");
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 #[test]
 fn the_kiosk_screen_in_chromium() {
-    let (Some(chromium), Some(chromedriver)) =
-        (find_binary(&["chromium", "chromium-browser"]), find_binary(&["chromedriver"]))
-    else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI: chromium and chromium-driver must be installed (.ci/run installs them)"
-        );
-        eprintln!(
-            "SKIPPED the_kiosk_screen_in_chromium: chromium or chromedriver not found (apt-get install chromium chromium-driver)"
-        );
-        return;
-    };
+    let Some(browser) = Browser::start("the_kiosk_screen_in_chromium") else { return };
 
     // A session that began 30 minutes ago, 75 minutes of instruction, with a 45-minute door
     // grace: a scan in now and out a moment later earns the whole 1.25.
@@ -164,25 +55,9 @@ fn the_kiosk_screen_in_chromium() {
     )
     .expect(200);
 
-    let (_driver, port) = start_driver(&chromedriver);
-    let profile = tempfile::tempdir().expect("user data dir");
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
     rt.block_on(async {
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({"binary": chromium.to_string_lossy(), "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=390,844",
-                format!("--user-data-dir={}", profile.path().display()),
-            ]}),
-        );
-        let c = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-            .expect("a WebDriver session");
+        let c = browser.client().await;
 
         // The one-time link opens the kiosk screen.
         let ticket = node.post("/v1/open-tickets", &json!({"page": "kiosk"})).expect(201);

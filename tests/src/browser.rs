@@ -1,0 +1,163 @@
+//! Headless Chromium for the page tests (Debian's `chromium` and `chromium-driver`), driven
+//! over WebDriver with fantoccini.
+//!
+//! [`Browser::start`] answers `None` (after printing `SKIPPED`) where Chromium or chromedriver
+//! is missing, except in CI (`CI` set), where `.ci/run` installs them and their absence is a
+//! failure. Chromium runs with the flags the issue fixes and a fresh `--user-data-dir`;
+//! screenshots go to `<target>/ui-artifacts/`.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::key::Key;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::json;
+
+/// How long a page or the node gets to show what a test waits for.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+fn find_binary(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for name in names {
+        for dir in std::env::split_paths(&path).chain([PathBuf::from("/usr/bin"), PathBuf::from("/usr/lib/chromium")]) {
+            let p = dir.join(name);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
+/// chromedriver and Chromium's profile directory, both gone when dropped.
+#[derive(Debug)]
+pub struct Browser {
+    driver: Child,
+    port: u16,
+    chromium: PathBuf,
+    profile: tempfile::TempDir,
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+impl Browser {
+    /// Starts chromedriver on a free loopback port, or answers `None` where the browser is not
+    /// installed outside CI (`test` names the test in the SKIPPED line).
+    pub fn start(test: &str) -> Option<Self> {
+        let (Some(chromium), Some(chromedriver)) =
+            (find_binary(&["chromium", "chromium-browser"]), find_binary(&["chromedriver"]))
+        else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI: chromium and chromium-driver must be installed (.ci/run installs them)"
+            );
+            eprintln!("SKIPPED {test}: chromium or chromedriver not found (apt-get install chromium chromium-driver)");
+            return None;
+        };
+        let port = free_port();
+        let driver = Command::new(&chromedriver)
+            .arg(format!("--port={port}"))
+            .arg("--allowed-ips=127.0.0.1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("starting chromedriver");
+        let browser = Self { driver, port, chromium, profile: tempfile::tempdir().expect("user data dir") };
+        let deadline = Instant::now() + WAIT;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(browser)
+    }
+
+    /// A WebDriver session: headless Chromium at phone width (390 px).
+    pub async fn client(&self) -> Client {
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({"binary": self.chromium.to_string_lossy(), "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=390,844",
+                format!("--user-data-dir={}", self.profile.path().display()),
+            ]}),
+        );
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a WebDriver session")
+    }
+
+    /// Chromium's profile directory (downloads land under it when a test sets that up).
+    pub fn profile_dir(&self) -> &Path {
+        self.profile.path()
+    }
+}
+
+/// `<target>/ui-artifacts/`, where screenshots go (not committed).
+pub fn artifacts() -> PathBuf {
+    // The test binary is `<target>/<profile>/deps/<name>`.
+    let exe = std::env::current_exe().expect("current_exe");
+    let target = exe.ancestors().nth(3).expect("<target>/<profile>/deps/<test>").to_owned();
+    let dir = target.join("ui-artifacts");
+    std::fs::create_dir_all(&dir).expect("artifact dir");
+    dir
+}
+
+/// The text of the first element matching `css`, or empty where there is none.
+pub async fn text(c: &Client, css: &str) -> String {
+    match c.find(Locator::Css(css)).await {
+        Ok(e) => e.text().await.unwrap_or_default(),
+        Err(_) => String::new(),
+    }
+}
+
+/// Waits until the text of `css` satisfies `ok`; answers it.
+pub async fn wait_text(c: &Client, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let t = text(c, css).await;
+        if ok(&t) {
+            return t;
+        }
+        assert!(Instant::now() < deadline, "{css}: waited for {what}, saw {t:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Types `value` into the field `css` and presses Enter.
+pub async fn type_enter(c: &Client, css: &str, value: &str) {
+    let input = c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    input.send_keys(&format!("{value}{}", char::from(Key::Enter))).await.expect("typing");
+}
+
+/// Sets the viewport width (and a matching height) and saves a screenshot as `name`.
+pub async fn screenshot(c: &Client, width: u32, height: u32, name: &str) {
+    c.set_window_size(width, height).await.expect("window size");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let png = c.screenshot().await.expect("screenshot");
+    std::fs::write(artifacts().join(name), png).expect("writing screenshot");
+}
+
+/// Waits, polling the node, until `ok` holds.
+pub fn wait_api(what: &str, ok: impl Fn() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !ok() {
+        assert!(Instant::now() < deadline, "waited for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
