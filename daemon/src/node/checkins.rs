@@ -119,25 +119,35 @@ struct Waiting {
     reply: oneshot::Sender<Answer>,
 }
 
-/// Check-ins waiting for the next change of their attendance document. A document present in
-/// the map has a writer task running for it; requests that arrive while it commits wait here
-/// and go into its next change together (group commit per document).
+/// Check-ins waiting for the node's next check-in write. One writer task runs while any
+/// wait: it takes everything queued, writes each attendance document's share as one change
+/// (one Automerge change, one chunk) and queues all the documents' jobs to storage at once, so
+/// they share a transaction; requests that arrive meanwhile wait for its next round (group
+/// commit across documents). A document's next change is built only once its previous one is
+/// durable: the writer waits for its round's commit before it takes the next.
 ///
-/// Each document's writer also keeps what the document holds ([`Known`]), so a new check-in
-/// is written without looking it up in the document.
+/// The writer also keeps what each document holds ([`Known`]), so a new check-in is written
+/// without looking it up in the document.
 #[derive(Default)]
 pub struct Ingest {
-    queues: Mutex<HashMap<DocId, Vec<Waiting>>>,
+    queue: Mutex<Queue>,
     known: Mutex<HashMap<DocId, Known>>,
     clock: std::sync::atomic::AtomicU64,
 }
 
-/// How many attendance documents' check-ins are kept in memory for their writers.
+#[derive(Default)]
+struct Queue {
+    /// Whether a writer task runs.
+    writing: bool,
+    waiting: Vec<(DocId, Waiting)>,
+}
+
+/// How many attendance documents' check-ins are kept in memory for the writer.
 const KNOWN_DOCUMENTS: usize = 256;
 
-/// The check-ins of an attendance document as of its `heads`, kept by the document's writer:
-/// valid while the document's heads are still these (a change that arrived by sync, or a
-/// refused commit, makes them differ, and the next write reads the document again).
+/// The check-ins of an attendance document as of its `heads`, kept by the writer: valid while
+/// the document's heads are still these (a change that arrived by sync, or a refused commit,
+/// makes them differ, and the next write reads the document again).
 struct Known {
     heads: Vec<ChangeHash>,
     checkins: ObjId,
@@ -155,20 +165,20 @@ impl Known {
 
 impl std::fmt::Debug for Ingest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Ingest").field("documents_writing", &self.lock().len()).finish_non_exhaustive()
+        f.debug_struct("Ingest").field("waiting", &self.lock().waiting.len()).finish_non_exhaustive()
     }
 }
 
 impl Ingest {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<DocId, Vec<Waiting>>> {
-        self.queues.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn known(&self) -> std::sync::MutexGuard<'_, HashMap<DocId, Known>> {
         self.known.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Takes what the writer of `doc` last kept (only that writer uses it meanwhile).
+    /// Takes what the writer last kept for `doc`.
     fn take_known(&self, doc: &DocId) -> Option<Known> {
         self.known().remove(doc)
     }
@@ -185,55 +195,94 @@ impl Ingest {
         }
     }
 
-    /// Queues a request; true when no writer runs for `doc` yet (the caller starts one).
-    fn enqueue(&self, doc: &DocId, waiting: Waiting) -> bool {
-        let mut queues = self.lock();
-        match queues.get_mut(doc) {
-            Some(queue) => {
-                queue.push(waiting);
-                false
-            }
-            None => {
-                queues.insert(doc.clone(), vec![waiting]);
-                true
-            }
-        }
+    /// Queues a request; true when no writer runs yet (the caller starts one).
+    fn enqueue(&self, doc: DocId, waiting: Waiting) -> bool {
+        let mut queue = self.lock();
+        queue.waiting.push((doc, waiting));
+        !std::mem::replace(&mut queue.writing, true)
     }
 
-    /// The requests waiting for `doc`'s next change; `None` (and the writer's turn ends) when
-    /// none is left.
-    fn take(&self, doc: &DocId) -> Option<Vec<Waiting>> {
-        let mut queues = self.lock();
-        let queue = queues.get_mut(doc)?;
-        if queue.is_empty() {
-            queues.remove(doc);
+    /// Everything waiting, by document in arrival order; `None` (and the writer's turn ends)
+    /// when nothing is.
+    fn take(&self) -> Option<BTreeMap<DocId, Vec<Waiting>>> {
+        let mut queue = self.lock();
+        if queue.waiting.is_empty() {
+            queue.writing = false;
             return None;
         }
-        Some(std::mem::take(queue))
+        let mut by_doc: BTreeMap<DocId, Vec<Waiting>> = BTreeMap::new();
+        for (doc, w) in queue.waiting.drain(..) {
+            by_doc.entry(doc).or_default().push(w);
+        }
+        Some(by_doc)
     }
 }
 
-/// Ends a document's writer turn however the writer stops: a writer that panicked drops the
-/// requests still waiting (they are answered with an error) and the next request starts anew.
+/// Ends the writer's turn however the writer stops: a writer that panicked drops the requests
+/// still waiting (they are answered with an error) and the next request starts anew.
 struct WriterTurn<'a> {
     ingest: &'a Ingest,
-    doc: DocId,
     ended: bool,
 }
 
 impl Drop for WriterTurn<'_> {
     fn drop(&mut self) {
         if !self.ended {
-            let waiting = self.ingest.lock().remove(&self.doc);
+            let waiting = {
+                let mut queue = self.ingest.lock();
+                queue.writing = false;
+                std::mem::take(&mut queue.waiting)
+            };
             drop(waiting);
+        }
+    }
+}
+
+/// One document's share of a writer round: its requests' items, in order, and where each
+/// request's answers end.
+struct DocRound {
+    items: Vec<NewCheckIn>,
+    sizes: Vec<usize>,
+    replies: Vec<oneshot::Sender<Answer>>,
+}
+
+impl DocRound {
+    fn of(batch: Vec<Waiting>) -> Self {
+        let sizes: Vec<usize> = batch.iter().map(|w| w.items.len()).collect();
+        let mut items = Vec::with_capacity(sizes.iter().sum());
+        let mut replies = Vec::with_capacity(batch.len());
+        for w in batch {
+            items.extend(w.items);
+            replies.push(w.reply);
+        }
+        Self { items, sizes, replies }
+    }
+
+    /// Answers each request with its share of `results`.
+    fn answer(self, results: Vec<NodeResult<Recorded>>) {
+        let mut results = results.into_iter();
+        for (size, reply) in self.sizes.into_iter().zip(self.replies) {
+            let _ = reply.send(Ok(results.by_ref().take(size).collect()));
+        }
+    }
+
+    /// Answers every request with `err`.
+    fn fail(mut self, err: NodeError) {
+        if self.replies.len() == 1 {
+            let _ = self.replies.pop().map(|r| r.send(Err(err)));
+            return;
+        }
+        let shared = Arc::new(err);
+        for reply in self.replies {
+            let _ = reply.send(Err(NodeError::Shared(shared.clone())));
         }
     }
 }
 
 impl Node {
     /// Records check-ins of one session of `event`; answers per item, in order, once they are
-    /// durable. Requests for one session that arrive while its previous change commits are
-    /// written together in its next change (one Automerge change, one chunk): a session's
+    /// durable. Requests that arrive while the previous check-ins commit are written together
+    /// in the next round: one change per session, all sessions' changes in one transaction, so
     /// check-ins never wait for one fsync each, and no change is built on one that is not yet
     /// durable.
     pub async fn record_checkins(self: &Arc<Self>, event: &Event, session_id: &str, items: Vec<NewCheckIn>) -> Answer {
@@ -243,97 +292,97 @@ impl Node {
         }
         let doc_id = DocId::attendance(&event.id, session_id);
         let (reply, answer) = oneshot::channel();
-        if self.ingest.enqueue(&doc_id, Waiting { items, reply }) {
+        if self.ingest.enqueue(doc_id, Waiting { items, reply }) {
             // In a task of its own: a client that goes away does not stop its neighbours' writes.
             let node = self.clone();
-            tokio::spawn(async move { node.write_waiting(doc_id).await });
+            tokio::spawn(async move { node.write_waiting().await });
         }
         answer.await.unwrap_or_else(|_| Err(StorageError::Panicked.into()))
     }
 
-    /// The writer of one attendance document: writes what waits for it, one change at a time,
-    /// until nothing does.
-    async fn write_waiting(&self, doc_id: DocId) {
-        let mut turn = WriterTurn { ingest: &self.ingest, doc: doc_id, ended: false };
-        while let Some(batch) = self.ingest.take(&turn.doc) {
-            let sizes: Vec<usize> = batch.iter().map(|w| w.items.len()).collect();
-            let mut items = Vec::with_capacity(sizes.iter().sum());
-            let mut replies = Vec::with_capacity(batch.len());
-            for w in batch {
-                items.extend(w.items);
-                replies.push(w.reply);
-            }
-            match self.write_checkins(&turn.doc, items).await {
-                Ok(results) => {
-                    let mut results = results.into_iter();
-                    for (size, reply) in sizes.into_iter().zip(replies) {
-                        let _ = reply.send(Ok(results.by_ref().take(size).collect()));
-                    }
-                }
-                Err(e) if replies.len() == 1 => {
-                    let _ = replies.pop().map(|r| r.send(Err(e)));
+    /// The check-in writer: writes what waits, a round at a time, until nothing does.
+    async fn write_waiting(&self) {
+        let mut turn = WriterTurn { ingest: &self.ingest, ended: false };
+        while let Some(batch) = self.ingest.take() {
+            self.write_round(batch.into_iter().map(|(doc, waiting)| (doc, DocRound::of(waiting))).collect()).await;
+        }
+        turn.ended = true; // `take` ended the turn
+    }
+
+    /// Writes one round: each document's check-ins in one change, every document's change
+    /// queued to storage at once; answers every request of the round.
+    async fn write_round(&self, mut round: BTreeMap<DocId, DocRound>) {
+        // Claimed first, then the committed index: a racing writer is in one or the other.
+        let mut claimed = Vec::with_capacity(round.len());
+        let mut elsewhere_by_doc = BTreeMap::new();
+        let mut all_ids = Vec::new();
+        for (doc_id, r) in &round {
+            let DocId::Attendance { event_id, session_id } = doc_id else { continue };
+            let ids: Vec<String> = r.items.iter().map(|i| i.checkin.id.clone()).collect();
+            let (guard, others) = self.claims.claim(&ids, &(event_id.clone(), session_id.clone()));
+            claimed.push(guard);
+            elsewhere_by_doc.insert(doc_id.clone(), others);
+            all_ids.extend(ids);
+        }
+        let committed = match self.store.read(move |c| index::checkin_places(c, &all_ids)).await {
+            Ok(rows) => rows,
+            Err(e) => return fail_all(round, e.into()),
+        };
+        let mut committed_places: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        for (id, e, s) in committed {
+            committed_places.entry(id).or_default().push((e, s));
+        }
+        let mut locked = match self.docs.lock_many(round.keys().cloned()).await {
+            Ok(locked) => locked,
+            Err(e) => return fail_all(round, e.into()),
+        };
+        let mut written: BTreeMap<DocId, (Vec<NodeResult<Recorded>>, Known)> = BTreeMap::new();
+        let mut failed: Vec<(DocId, NodeError)> = Vec::new();
+        for (doc_id, r) in &mut round {
+            let DocId::Attendance { event_id, session_id } = doc_id else {
+                failed.push((doc_id.clone(), NodeError::NotFound(format!("{doc_id} holds no check-ins"))));
+                continue;
+            };
+            let Some(d) = locked.get_or_create(doc_id) else { continue };
+            let items = std::mem::take(&mut r.items);
+            let others = elsewhere_by_doc.remove(doc_id).unwrap_or_default();
+            let known = self.ingest.take_known(doc_id);
+            match write_into(d, known, items, others, |id| {
+                committed_places
+                    .get(id)?
+                    .iter()
+                    .find(|(e, s)| (e, s) != (event_id, session_id))
+                    .map(|(e, s)| format!("{e}/{s}"))
+            }) {
+                Ok(out) => {
+                    written.insert(doc_id.clone(), out);
                 }
                 Err(e) => {
-                    let shared = Arc::new(e);
-                    for reply in replies {
-                        let _ = reply.send(Err(NodeError::Shared(shared.clone())));
-                    }
+                    d.rollback();
+                    failed.push((doc_id.clone(), e));
                 }
             }
         }
-        turn.ended = true; // `take` removed the queue
-    }
-
-    /// Writes check-ins of one attendance document in one change; answers per item, in order.
-    async fn write_checkins(&self, doc_id: &DocId, items: Vec<NewCheckIn>) -> Answer {
-        let DocId::Attendance { event_id, session_id } = doc_id else {
-            return Err(NodeError::NotFound(format!("{doc_id} holds no check-ins")));
-        };
-        let place = (event_id.clone(), session_id.clone());
-        let ids: Vec<String> = items.iter().map(|i| i.checkin.id.clone()).collect();
-        let (_claimed, claimed_elsewhere) = self.claims.claim(&ids, &place);
-        // Claimed first, then the committed index: a racing writer is in one or the other.
-        let committed: BTreeMap<String, String> = self
-            .store
-            .read(move |c| index::checkin_places(c, &ids))
-            .await?
-            .into_iter()
-            .filter(|(_, e, s)| (e.as_str(), s.as_str()) != (place.0.as_str(), place.1.as_str()))
-            .map(|(id, e, s)| (id, format!("{e}/{s}")))
-            .collect();
-        let known = self.ingest.take_known(doc_id);
-        let ((results, mut known), heads) = self
-            .docs
-            .update_with_heads(doc_id, |d| {
-                let mut known = match known {
-                    Some(k) if k.heads == d.get_heads() => k,
-                    _ => Known::read(d)?,
-                };
-                let mut results = Vec::with_capacity(items.len());
-                for (inc, other) in items.into_iter().zip(claimed_elsewhere) {
-                    let id = inc.checkin.id.clone();
-                    if let Some(place) = other.as_ref().or_else(|| committed.get(&id)) {
-                        results.push(Err(elsewhere(&id, place)));
-                        continue;
-                    }
-                    results.push(match known.by_id.get(&id) {
-                        Some(existing) if inc.is_answered_by(existing) => Ok(Recorded::Existing(existing.clone())),
-                        Some(_) => Err(NodeError::Conflict(format!("check-in {id:?} exists with other content"))),
-                        None => match doc::attendance::insert_new(d, &known.checkins, &inc.checkin) {
-                            Ok(()) => {
-                                known.by_id.insert(id, inc.checkin.clone());
-                                Ok(Recorded::Created(inc.checkin))
-                            }
-                            Err(e) => Err(e.into()),
-                        },
-                    });
+        for (doc_id, err) in failed {
+            if let Some(r) = round.remove(&doc_id) {
+                r.fail(err);
+            }
+        }
+        for (doc_id, stored) in locked.commit_each().await {
+            let Some(r) = round.remove(&doc_id) else { continue };
+            let Some((results, mut known)) = written.remove(&doc_id) else { continue };
+            match stored {
+                Ok(heads) => {
+                    known.heads = heads;
+                    self.ingest.keep_known(&doc_id, known);
+                    r.answer(results);
                 }
-                Ok::<_, NodeError>((results, known))
-            })
-            .await?;
-        known.heads = heads;
-        self.ingest.keep_known(doc_id, known);
-        Ok(results)
+                Err(e) => r.fail(e.into()),
+            }
+        }
+        drop(claimed);
+        // A document this node could not hold (none left in practice) is answered too.
+        fail_all(round, StorageError::Panicked.into());
     }
 
     /// Records a kiosk's buffered check-ins, any sessions and events: each session's in one
@@ -432,6 +481,54 @@ impl Node {
         }
         Ok((out, next))
     }
+}
+
+/// Answers every request of `round` with `err`.
+fn fail_all(round: BTreeMap<DocId, DocRound>, err: NodeError) {
+    let mut rounds = round.into_values();
+    let Some(first) = rounds.next() else { return };
+    let shared = Arc::new(err);
+    first.fail(NodeError::Shared(shared.clone()));
+    for r in rounds {
+        r.fail(NodeError::Shared(shared.clone()));
+    }
+}
+
+/// Writes `items` into attendance document `d`: a new id is inserted, a retry answered with
+/// what is stored, an id stored with other content (here, in a session being written by a
+/// racing request, or committed elsewhere) refused. Answers per item and what the document
+/// now holds.
+fn write_into(
+    d: &mut AutoCommit,
+    known: Option<Known>,
+    items: Vec<NewCheckIn>,
+    claimed_elsewhere: Vec<Option<String>>,
+    committed_elsewhere: impl Fn(&str) -> Option<String>,
+) -> Result<(Vec<NodeResult<Recorded>>, Known), NodeError> {
+    let mut known = match known {
+        Some(k) if k.heads == d.get_heads() => k,
+        _ => Known::read(d)?,
+    };
+    let mut results = Vec::with_capacity(items.len());
+    for (inc, other) in items.into_iter().zip(claimed_elsewhere) {
+        let id = inc.checkin.id.clone();
+        if let Some(place) = other.or_else(|| committed_elsewhere(&id)) {
+            results.push(Err(elsewhere(&id, &place)));
+            continue;
+        }
+        results.push(match known.by_id.get(&id) {
+            Some(existing) if inc.is_answered_by(existing) => Ok(Recorded::Existing(existing.clone())),
+            Some(_) => Err(NodeError::Conflict(format!("check-in {id:?} exists with other content"))),
+            None => match doc::attendance::insert_new(d, &known.checkins, &inc.checkin) {
+                Ok(()) => {
+                    known.by_id.insert(id, inc.checkin.clone());
+                    Ok(Recorded::Created(inc.checkin))
+                }
+                Err(e) => Err(e.into()),
+            },
+        });
+    }
+    Ok((results, known))
 }
 
 #[cfg(test)]
@@ -566,6 +663,46 @@ mod tests {
         let (listed, _) = node.checkins(CheckInFilter::default(), 1000).await.unwrap();
         assert_eq!(listed.len(), 49, "every acknowledged check-in is on disk");
         assert!(listed.iter().all(|(c, _)| c.member_id == "M1"));
+        node.store.close().await;
+    }
+
+    /// Requests for many sessions that arrive while a commit is in flight are written in the
+    /// writer's next round: one change per session, and all of them in one transaction.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn many_sessions_requests_share_a_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let names: Vec<String> = (0..10).map(|i| format!("S{i}")).collect();
+        let sessions: Vec<&str> = names.iter().map(String::as_str).collect();
+        let (node, event) = node_with(dir.path(), &sessions).await;
+        // The writer thread is busy while every request arrives.
+        let (started_tx, started) = std::sync::mpsc::channel();
+        let busy = node.store.write(move |_| {
+            let _ = started_tx.send(());
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            Ok(())
+        });
+        started.recv().unwrap();
+        let before = node.store.stats();
+        let mut requests = Vec::new();
+        for i in 0..60 {
+            let (node, event, s) = (node.clone(), event.clone(), names[i % 10].clone());
+            requests.push(tokio::spawn(async move {
+                node.record_checkins(&event, &s, vec![new(&format!("c{i}"), &s, "M1")]).await
+            }));
+        }
+        busy.await.unwrap();
+        for r in requests {
+            assert!(matches!(r.await.unwrap().unwrap().pop().unwrap(), Ok(Recorded::Created(_))));
+        }
+        let after = node.store.stats();
+        // The busy job's transaction, then at most two rounds: the first request's (its
+        // writer may start before the others arrive) and everything else's.
+        let transactions = after.batches_committed - before.batches_committed;
+        assert!(transactions <= 3, "60 check-ins in 10 sessions took {transactions} transactions");
+        let changes = after.jobs_committed - before.jobs_committed - 1;
+        assert!(changes <= 11, "60 check-ins in 10 sessions took {changes} changes");
+        let (listed, _) = node.checkins(CheckInFilter::default(), 1000).await.unwrap();
+        assert_eq!(listed.len(), 60);
         node.store.close().await;
     }
 

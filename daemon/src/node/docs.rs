@@ -437,6 +437,18 @@ impl Locked<'_> {
         Some(entry.state.doc.get_or_insert_with(|| AutoCommit::new().with_actor(actor)))
     }
 
+    /// The locked document `id`, created from its skeleton when this node does not hold it
+    /// (as [`Docs::update`] does). `None` if `id` was not locked.
+    pub fn get_or_create(&mut self, id: &DocId) -> Option<&mut AutoCommit> {
+        let actor = self.docs.actor();
+        let entry = self.entries.get_mut(id)?;
+        Some(entry.state.doc.get_or_insert_with(|| {
+            let mut d = doc::new_doc(id, &actor);
+            d.update_diff_cursor();
+            d
+        }))
+    }
+
     /// Forgets the in-memory copy of `id` (a change that failed half-way): the next user
     /// reloads it from disk.
     pub fn discard(&mut self, id: &DocId) {
@@ -547,6 +559,93 @@ impl Locked<'_> {
             self.docs.rotate_actor();
         }
         Ok(Committed { changed: result?, refused })
+    }
+}
+
+/// What [`Locked::commit_each`] did with one document: its heads once its change is
+/// committed (or when it had none), or why it was not stored.
+pub type EachCommitted = (DocId, Result<Vec<ChangeHash>, DocsError>);
+
+impl Locked<'_> {
+    /// Stores each locked document's change as a storage job of its own, all queued at once so
+    /// that they share the writer's next transaction, each in its own savepoint: one document
+    /// whose write fails (its schema, the disk refusing its rows) is discarded alone and the
+    /// others stand. Answers per document once every job has ended.
+    pub async fn commit_each(mut self) -> Vec<EachCommitted> {
+        let mut out: Vec<EachCommitted> = Vec::new();
+        let mut pending = Vec::new();
+        let mut jobs = Vec::new();
+        for (id, entry) in &mut self.entries {
+            let State { doc: slot_doc, saved, .. } = &mut *entry.state;
+            let Some(doc) = slot_doc.as_mut() else { continue };
+            doc.commit();
+            let heads = doc.get_heads();
+            if heads == *saved {
+                out.push((id.clone(), Ok(heads)));
+                continue;
+            }
+            let bytes = doc.save_after(saved);
+            let projection = match Projection::of_change(id, doc) {
+                Ok(p) => p,
+                Err(source) => {
+                    entry.discard();
+                    out.push((id.clone(), Err(DocsError::Schema { doc_id: id.to_string(), source })));
+                    continue;
+                }
+            };
+            let add = bytes.len().saturating_mul(DOC_WEIGHT_FACTOR);
+            let _ = entry.slot.weight.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
+                Some(if w == 0 { weight(bytes.len()) } else { w.saturating_add(add) })
+            });
+            let (key, encoded) = (id.to_string(), encode_heads(&heads));
+            jobs.push(move |tx: &Transaction<'_>| {
+                storage::append_chunk(tx, &key, &bytes)?;
+                storage::set_doc_heads(tx, &key, &encoded, projection::VERSION)?;
+                projection.write(tx)
+            });
+            pending.push((id.clone(), heads));
+        }
+        if pending.is_empty() {
+            return out;
+        }
+        // As in `commit_checked`: the documents stay locked until their jobs end, in a task of
+        // its own so that a caller going away cannot cut this short.
+        let writes = self.docs.store.write_all(jobs);
+        let mut entries = std::mem::take(&mut self.entries);
+        let submitted: Vec<DocId> = pending.iter().map(|(id, _)| id.clone()).collect();
+        let settled = tokio::spawn(async move {
+            let results = futures_util::future::join_all(writes).await;
+            let mut answers = Vec::with_capacity(pending.len());
+            for ((id, heads), result) in pending.into_iter().zip(results) {
+                let Some(e) = entries.get_mut(&id) else { continue };
+                match result {
+                    Ok(()) => {
+                        e.state.saved.clone_from(&heads);
+                        e.slot.set_view(Docs::decode(&id, e.state.doc.as_ref()));
+                        answers.push((id, Ok(heads)));
+                    }
+                    Err(err) => {
+                        e.discard();
+                        answers.push((id, Err(DocsError::Storage(err))));
+                    }
+                }
+            }
+            answers
+        });
+        let answers = match settled.await {
+            Ok(answers) => answers,
+            Err(e) => {
+                tracing::error!(cause = %e, "the task settling a commit failed");
+                self.docs.rotate_actor();
+                out.extend(submitted.into_iter().map(|id| (id, Err(DocsError::Storage(StorageError::Panicked)))));
+                return out;
+            }
+        };
+        if answers.iter().any(|(_, r)| r.is_err()) {
+            self.docs.rotate_actor();
+        }
+        out.extend(answers);
+        out
     }
 }
 

@@ -164,6 +164,20 @@ impl Store {
         self.inner.writer.submit(f)
     }
 
+    /// Runs `jobs` on the writer thread in one group-commit transaction, each in a savepoint
+    /// of its own (one failing is rolled back alone); each future resolves once the batch has
+    /// ended. The jobs are queued when this is called.
+    pub fn write_all<T, F>(
+        &self,
+        jobs: Vec<F>,
+    ) -> Vec<impl Future<Output = Result<T, StorageError>> + Send + 'static + use<T, F>>
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.inner.writer.submit_all(jobs)
+    }
+
     /// Runs `f` on a read-only connection from the pool, on tokio's blocking threads.
     pub async fn read<T, F>(&self, f: F) -> Result<T, StorageError>
     where

@@ -137,6 +137,16 @@ impl<T> Drop for Reply<T> {
     }
 }
 
+/// A job for `f` and where its answer arrives.
+fn job<T, F>(f: F) -> (Box<dyn Job>, oneshot::Receiver<Result<T, StorageError>>)
+where
+    F: FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
+    T: Send + 'static,
+{
+    let (reply_tx, reply_rx) = oneshot::channel();
+    (Box::new(WriteJob { f, reply: Reply(Some(reply_tx)) }), reply_rx)
+}
+
 struct WriteJob<F, T> {
     f: F,
     reply: Reply<T>,
@@ -181,6 +191,8 @@ impl<T: Send + 'static> Completion for Ran<T> {
 
 enum Msg {
     Job(Box<dyn Job>),
+    /// Jobs that arrive together, so they run in one transaction (each in its savepoint).
+    Jobs(Vec<Box<dyn Job>>),
     Shutdown,
 }
 
@@ -226,23 +238,47 @@ impl Writer {
         F: FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
         T: Send + 'static,
     {
-        let (reply_tx, reply_rx) = oneshot::channel();
-        let job = Box::new(WriteJob { f, reply: Reply(Some(reply_tx)) });
-        self.stats.queued_jobs.fetch_add(1, Ordering::Relaxed);
-        let sent = match self.tx.send(Msg::Job(job)) {
+        let (job, reply) = job(f);
+        let sent = self.send(Msg::Job(job), 1);
+        async move {
+            sent?;
+            reply.await.unwrap_or(Err(StorageError::Closed))
+        }
+    }
+
+    /// Queues jobs now, together: the writer runs them in one transaction, each in its own
+    /// savepoint, so one failing is rolled back alone. Each future resolves once the batch has
+    /// ended.
+    pub(crate) fn submit_all<T, F>(
+        &self,
+        jobs: Vec<F>,
+    ) -> Vec<impl Future<Output = Result<T, StorageError>> + Send + 'static + use<T, F>>
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (jobs, replies): (Vec<Box<dyn Job>>, Vec<_>) = jobs.into_iter().map(job).unzip();
+        let n = jobs.len() as u64;
+        // A closed writer answered each job through its reply already.
+        let _ = self.send(Msg::Jobs(jobs), n);
+        replies.into_iter().map(|reply| async move { reply.await.unwrap_or(Err(StorageError::Closed)) }).collect()
+    }
+
+    /// Sends `msg` holding `jobs` jobs; a closed writer answers them itself.
+    fn send(&self, msg: Msg, jobs: u64) -> Result<(), StorageError> {
+        self.stats.queued_jobs.fetch_add(jobs, Ordering::Relaxed);
+        match self.tx.send(msg) {
             Ok(()) => Ok(()),
             Err(mpsc::error::SendError(msg)) => {
-                self.stats.queued_jobs.fetch_sub(1, Ordering::Relaxed);
-                // Answer through the job so its reply is not reported as a lost thread.
-                if let Msg::Job(job) = msg {
-                    job.reject(StorageError::Closed);
+                self.stats.queued_jobs.fetch_sub(jobs, Ordering::Relaxed);
+                // Answer through the jobs so their replies are not reported as a lost thread.
+                match msg {
+                    Msg::Job(job) => job.reject(StorageError::Closed),
+                    Msg::Jobs(jobs) => jobs.into_iter().for_each(|job| job.reject(StorageError::Closed)),
+                    Msg::Shutdown => {}
                 }
                 Err(StorageError::Closed)
             }
-        };
-        async move {
-            sent?;
-            reply_rx.await.unwrap_or(Err(StorageError::Closed))
         }
     }
 
@@ -300,6 +336,10 @@ impl WriterThread {
             Msg::Job(job) => {
                 self.stats.queued_jobs.fetch_sub(1, Ordering::Relaxed);
                 queue.push_back(job);
+            }
+            Msg::Jobs(jobs) => {
+                self.stats.queued_jobs.fetch_sub(jobs.len() as u64, Ordering::Relaxed);
+                queue.extend(jobs);
             }
             // Refuse new jobs; the ones already queued are still received and run.
             Msg::Shutdown => self.rx.close(),
