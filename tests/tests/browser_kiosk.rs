@@ -15,7 +15,11 @@ use serde_json::{Value, json};
 use std::time::Duration;
 
 async fn scan(c: &Client, mode: &str, member: &str) {
-    c.find(Locator::Css(&format!("input[name=mode][value={mode}]"))).await.expect("mode").click().await.expect("mode");
+    let radio = c.find(Locator::Css(&format!("input[name=mode][value={mode}]"))).await.expect("mode");
+    // Clear of the sticky bar, which grows a row on a phone while the node is offline.
+    let arg = serde_json::to_value(&radio).expect("element reference");
+    c.execute("arguments[0].scrollIntoView({block: 'center'})", vec![arg]).await.expect("scroll");
+    radio.click().await.expect("mode");
     type_enter(c, "#scan", member).await;
 }
 
@@ -213,8 +217,20 @@ fn the_kiosk_screen_keeps_voids_refusals_and_recent_scans() {
         // A void taken while the node is down waits on the screen, under the check-in's id,
         // and arrives once when the node is back.
         assert!(node.terminate().success());
-        recent_item(&c, "Ben Okafor").await.find(Locator::Css(".void-button")).await.expect("void").click().await.expect("void");
-        c.find(Locator::Css("#recent .void-reason")).await.expect("reason").send_keys("wrong badge").await.expect("reason");
+        recent_item(&c, "Ben Okafor")
+            .await
+            .find(Locator::Css(".void-button"))
+            .await
+            .expect("void")
+            .click()
+            .await
+            .expect("void");
+        c.find(Locator::Css("#recent .void-reason"))
+            .await
+            .expect("reason")
+            .send_keys("wrong badge")
+            .await
+            .expect("reason");
         c.find(Locator::Css("#recent .void-confirm")).await.expect("confirm").click().await.expect("confirm");
         wait_text(&c, "#fb-title", "the void kept", |t| t == "Void saved on this screen").await;
         wait_text(&c, "#sync-pending", "one void waiting", |t| t == "1 void waiting on this screen").await;

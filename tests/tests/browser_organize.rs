@@ -147,7 +147,8 @@ fn an_organizer_sets_up_an_event_and_sees_attendance() {
         click(&c, "#event-form button[type=submit]").await;
         let err = wait_text(&c, "#ev-end-until-err", "the node's refusal", |t| !t.is_empty()).await;
         assert!(text(&c, "#ev-prov-name-err").await.is_empty(), "the fixed field's error is gone");
-        let invalid = c.find(Locator::Css("#ev-end-until")).await.expect("until").attr("aria-invalid").await.expect("attr");
+        let invalid =
+            c.find(Locator::Css("#ev-end-until")).await.expect("until").attr("aria-invalid").await.expect("attr");
         assert_eq!(invalid.as_deref(), Some("true"), "{err}");
         screenshot(&c, 390, 844, "organize-phone-390-error.png").await;
         c.set_window_size(390, 844).await.expect("size");
@@ -186,7 +187,8 @@ fn an_organizer_sets_up_an_event_and_sees_attendance() {
         fill(&c, "#segments li:nth-child(3) .seg-minutes", "30").await;
         wait_text(&c, "#segments-total", "the total", |t| t == "90 minutes in all, 75 of them creditable.").await;
         click(&c, "#session-form button[type=submit]").await;
-        wait_text(&c, "#sessions", "the session", |t| t.contains("Ethics workshop") && t.contains("up to 1.25 CEC")).await;
+        wait_text(&c, "#sessions", "the session", |t| t.contains("Ethics workshop") && t.contains("up to 1.25 CEC"))
+            .await;
         let s = node.get("/v1/events/field-day/sessions/s1").expect(200);
         assert_eq!(s["starts_at"], starts_at.to_string(), "the start was entered on Chicago's clocks");
         assert_eq!(s["category"], "ethics");
@@ -198,10 +200,8 @@ fn an_organizer_sets_up_an_event_and_sees_attendance() {
         // The roster from a CSV file: read in the page, refused rows named, then sent.
         let file = c.find(Locator::Css("#roster-file")).await.expect("file input");
         file.send_keys(&csv.to_string_lossy()).await.expect("choosing the file");
-        wait_text(&c, "#csv-summary", "the rows read", |t| {
-            t == "roster.csv: 7 rows read, 3 ready to send, 4 refused."
-        })
-        .await;
+        wait_text(&c, "#csv-summary", "the rows read", |t| t == "roster.csv: 7 rows read, 3 ready to send, 4 refused.")
+            .await;
         let refused = text(&c, "#csv-refused").await;
         for why in [
             "Line 4: no member id",
@@ -215,6 +215,7 @@ fn an_organizer_sets_up_an_event_and_sees_attendance() {
             .as_array()
             .filter(|m| m.is_empty())
             .expect("nothing sent before the organizer says so");
+        c.execute("document.getElementById('roster-card').scrollIntoView()", vec![]).await.expect("scroll");
         screenshot(&c, 390, 844, "organize-phone-390-roster.png").await;
         c.set_window_size(390, 844).await.expect("size");
         click(&c, "#roster-send").await;

@@ -117,6 +117,7 @@
   let flushing = false;
   async function flush() {
     if (flushing) return;
+    if (!queue().length && !voidQueue().length) return;
     flushing = true;
     try {
       await flushScans();
@@ -249,6 +250,11 @@
     const list = el("recent");
     const open = list.querySelector(".void-form");
     const openId = open ? open.dataset.id : null;
+    const openReason = open ? open.querySelector(".void-reason").value : "";
+    // The list is rebuilt: keep the keyboard where it was.
+    const active = document.activeElement;
+    const focus = active && list.contains(active) && active.closest("li")
+      ? { id: active.closest("li").dataset.id, cls: active.classList[active.classList.length - 1] } : null;
     list.replaceChildren();
     const pending = new Set(queue().map((b) => b.id));
     const voiding = new Map(voidQueue().map((v) => [v.checkin_id, v]));
@@ -287,7 +293,15 @@
         li.append(b);
       }
       list.append(li);
-      if (openId === id && !c.voided && !voiding.has(id)) openVoid(li, id, true);
+      if (openId === id && !c.voided && !voiding.has(id)) {
+        openVoid(li, id, true);
+        li.querySelector(".void-reason").value = openReason;
+      }
+    }
+    if (focus) {
+      const li = [...list.children].find((x) => x.dataset.id === focus.id);
+      const target = li && focus.cls && li.querySelector("." + focus.cls);
+      if (target) target.focus();
     }
     remember();
   }
@@ -313,7 +327,7 @@
     ok.textContent = "Confirm void";
     const cancel = document.createElement("button");
     cancel.type = "button";
-    cancel.className = "secondary";
+    cancel.className = "secondary void-cancel";
     cancel.textContent = "Cancel";
     cancel.addEventListener("click", () => {
       form.remove();
@@ -493,7 +507,9 @@
     if (!s) return;
     try {
       const items = await all(`/v1/checkins?event_id=${encodeURIComponent(s.event_id)}&session_id=${encodeURIComponent(s.id)}`);
-      for (const c of items) state.checkins.set(c.id, c);
+      // A scan this screen took that the node refused stays as taken, marked refused, even
+      // where the node holds another check-in under its id.
+      for (const c of items) if (!(state.checkins.get(c.id) || {}).refused) state.checkins.set(c.id, c);
     } catch (e) {
       /* offline: keep what we know */
     }

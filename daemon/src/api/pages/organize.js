@@ -196,7 +196,7 @@
       el("ev-tz").value = defaultZone();
       el("new-event").open = false;
       await loadEvents(ev.id);
-      say(`Event “${ev.title}” created. Add its sessions and roster below.`);
+      say(`Event “${ev.title}” created. Add its sessions and roster below.`, "event-card");
       el("event").focus();
     } catch (e) {
       apiError(form, e, f);
@@ -220,17 +220,14 @@
     }
   }
 
-  // A short message for screen readers and eyes, in the page's status line.
-  function say(text) {
-    let live = el("said");
-    if (!live) {
-      live = document.createElement("p");
-      live.id = "said";
-      live.className = "said";
-      live.setAttribute("role", "status");
-      el("event-card").append(live);
-    }
+  // A short message for screen readers and eyes, at the end of the card it concerns.
+  function say(text, card) {
+    document.querySelectorAll(".said").forEach((p) => p.remove());
+    const live = document.createElement("p");
+    live.className = "said";
+    live.setAttribute("role", "status");
     live.textContent = text;
+    el(card).append(live);
   }
 
   // --- sessions ----------------------------------------------------------------------------
@@ -372,7 +369,7 @@
       el("segments").replaceChildren();
       addSegment("instruction", "");
       await loadSessions();
-      say(`Session “${s.title}” added: ${fmtDateTime(s.starts_at)}, up to ${s.max_cecs} CEC.`);
+      say(`Session “${s.title}” added: ${fmtDateTime(s.starts_at)}, up to ${s.max_cecs} CEC.`, "sessions-card");
       el("se-title").focus();
     } catch (e) {
       apiError(form, e, f);
