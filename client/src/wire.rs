@@ -693,7 +693,7 @@ pub struct VoidRequest {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TicketRequest {
-    /// The page to open: `kiosk` (the default).
+    /// The page to open: `kiosk` (the default) or `organize`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<String>,
 }

@@ -102,6 +102,23 @@ impl Browser {
             .expect("a WebDriver session")
     }
 
+    /// Cuts the page off the network, or gives it back, with Chromium's network emulation
+    /// (chromedriver's `network_conditions`): the node keeps running and the test can still
+    /// reach it, while every request of the page fails as it would with the cable out.
+    pub async fn set_offline(&self, c: &Client, offline: bool) {
+        let id = c.session_id().await.expect("session id").expect("a WebDriver session");
+        let path = format!("/session/{id}/chromium/network_conditions");
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let req = if offline {
+            crate::http::Request::new(addr, "POST", &path).json(&json!({"network_conditions": {
+                "offline": true, "latency": 0, "download_throughput": -1, "upload_throughput": -1}}))
+        } else {
+            crate::http::Request::new(addr, "DELETE", &path)
+        };
+        let resp = tokio::task::spawn_blocking(move || req.send()).await.expect("chromedriver request");
+        assert_eq!(resp.status, 200, "network conditions: {}", resp.text());
+    }
+
     /// Chromium's profile directory (downloads land under it when a test sets that up).
     pub fn profile_dir(&self) -> &Path {
         self.profile.path()

@@ -1,22 +1,30 @@
-//! `cec open [PAGE]`: a one-time link to a page of the node, printed and opened in a browser.
+//! `cec open [PAGE]` (or `--page PAGE`): a one-time link to a page of the node, printed and
+//! opened in a browser.
 
 use clap::Args;
 
 use super::Ctx;
 use super::output::{self, outln, warn};
 
+/// The pages a link can open: the kiosk screen (the default) and the organizer's page.
+const PAGES: [&str; 2] = ["kiosk", "organize"];
+
 #[derive(Debug, Args)]
 pub(crate) struct OpenArgs {
-    /// The page
-    #[arg(default_value = "kiosk", value_parser = ["kiosk"])]
-    page: String,
+    /// The page: `kiosk` (the default) or `organize`
+    #[arg(value_parser = PAGES, conflicts_with = "page_flag")]
+    page: Option<String>,
+    /// The page, as a flag (the same as the argument)
+    #[arg(long = "page", id = "page_flag", value_name = "PAGE", value_parser = PAGES)]
+    page_flag: Option<String>,
     /// Only print the link; do not start a browser
     #[arg(long)]
     no_browser: bool,
 }
 
 pub(crate) async fn run(ctx: &Ctx, a: OpenArgs) -> anyhow::Result<()> {
-    let ticket = ctx.client.open_ticket(&a.page).await?;
+    let page = a.page.or(a.page_flag).unwrap_or_else(|| PAGES[0].to_owned());
+    let ticket = ctx.client.open_ticket(&page).await?;
     let url = format!("{}{}", ctx.client.base_url(), ticket.path);
     if ctx.json {
         return output::json(

@@ -161,7 +161,7 @@ const ROUTES: &[Route] = &[
     (
         HttpMethod::Post,
         "/v1/open-tickets",
-        "A one-time link that opens a page (the kiosk screen) in a browser",
+        "A one-time link that opens a page (the kiosk screen, the organizer's page) in a browser",
         Body::Json("TicketRequest"),
         201,
         Body::Json("Ticket"),

@@ -2,8 +2,8 @@
 //! API's own origin, nothing loaded from other hosts. Pages hold no data and no token: they
 //! call the API with the page session cookie (`session.rs`).
 //!
-//! Open without a session: the pages' HTML, CSS and JS (`/kiosk`, `/assets/...`) and `/open`,
-//! which trades a one-time ticket for the session. `POST /v1/open-tickets` (token or session)
+//! Open without a session: the pages' HTML, CSS and JS (`/kiosk`, `/organize`, `/assets/...`)
+//! and `/open`, which trades a one-time ticket for the session. `POST /v1/open-tickets` (token or session)
 //! issues tickets; `cec open` prints the link.
 //!
 //! Pages share one shell (`app.css`, `app.js`: the API wrapper, the sync indicator, the
@@ -27,16 +27,18 @@ use super::extract::{JsonBody, Query};
 use super::session;
 
 /// The pages a ticket can open.
-pub(super) const PAGES: &[&str] = &["kiosk"];
+pub(super) const PAGES: &[&str] = &["kiosk", "organize"];
 
 /// `(path under /assets/, content type, bytes)`.
 const ASSETS: &[(&str, &str, &str)] = &[
     ("app.css", "text/css; charset=utf-8", include_str!("pages/app.css")),
     ("app.js", "text/javascript; charset=utf-8", include_str!("pages/app.js")),
     ("kiosk.js", "text/javascript; charset=utf-8", include_str!("pages/kiosk.js")),
+    ("organize.js", "text/javascript; charset=utf-8", include_str!("pages/organize.js")),
 ];
 
 const KIOSK_HTML: &str = include_str!("pages/kiosk.html");
+const ORGANIZE_HTML: &str = include_str!("pages/organize.html");
 
 /// Everything script, style, images and connections may use: this origin only.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -44,7 +46,11 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 
 /// The routes open without a session.
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/kiosk", get(kiosk)).route("/assets/{file}", get(asset)).route("/open", get(open))
+    Router::new()
+        .route("/kiosk", get(kiosk))
+        .route("/organize", get(organize))
+        .route("/assets/{file}", get(asset))
+        .route("/open", get(open))
 }
 
 /// The routes that need the token or a session.
@@ -67,6 +73,10 @@ fn page(content_type: &'static str, body: &'static str) -> Response {
 
 async fn kiosk() -> Response {
     page("text/html; charset=utf-8", KIOSK_HTML)
+}
+
+async fn organize() -> Response {
+    page("text/html; charset=utf-8", ORGANIZE_HTML)
 }
 
 async fn asset(Path(file): Path<String>) -> ApiResult<Response> {

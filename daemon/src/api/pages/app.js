@@ -7,10 +7,11 @@ const CEC = (() => {
   let reachable = null;
 
   class ApiError extends Error {
-    constructor(status, code, message) {
+    constructor(status, code, message, field) {
       super(message);
       this.status = status;
       this.code = code;
+      this.field = field || null; // with 422 `invalid`: the request field at fault
     }
   }
   class Offline extends Error {}
@@ -48,7 +49,7 @@ const CEC = (() => {
     const json = text ? JSON.parse(text) : null;
     if (!resp.ok) {
       const err = (json && json.error) || {};
-      throw new ApiError(resp.status, err.code || "error", err.message || resp.statusText);
+      throw new ApiError(resp.status, err.code || "error", err.message || resp.statusText, err.field);
     }
     return json;
   }
@@ -101,6 +102,21 @@ const CEC = (() => {
     return document.getElementById(id);
   }
 
+  // Compares two credit strings (`[0-9]+(\.[0-9]+)?`, as the API gives them) exactly, with no
+  // floating point: -1, 0 or 1.
+  function cmpDec(a, b) {
+    const [ai, af = ""] = String(a).split(".");
+    const [bi, bf = ""] = String(b).split(".");
+    const ia = ai.replace(/^0+(?=\d)/, "");
+    const ib = bi.replace(/^0+(?=\d)/, "");
+    if (ia.length !== ib.length) return ia.length < ib.length ? -1 : 1;
+    if (ia !== ib) return ia < ib ? -1 : 1;
+    const n = Math.max(af.length, bf.length);
+    const fa = af.padEnd(n, "0");
+    const fb = bf.padEnd(n, "0");
+    return fa === fb ? 0 : fa < fb ? -1 : 1;
+  }
+
   // A time of day in the event's time zone (with seconds unless `short`).
   function fmtTime(iso, timeZone, short) {
     if (!iso) return "";
@@ -135,8 +151,9 @@ const CEC = (() => {
         el("sync-peers").textContent = "node not answering";
       }
     }
+    // A page says what waits on it as a count of scans or in its own words.
     const n = pendingCount();
-    el("sync-pending").textContent = n ? `${n} scan${n === 1 ? "" : "s"} waiting on this screen` : "";
+    el("sync-pending").textContent = typeof n === "string" ? n : n ? `${n} scan${n === 1 ? "" : "s"} waiting on this screen` : "";
   }
 
   // The check-ins on this node that the central node has not received yet (null on the
@@ -170,6 +187,7 @@ const CEC = (() => {
     beep,
     el,
     fmtTime,
+    cmpDec,
     startSync,
     refreshSync,
     ApiError,

@@ -1,6 +1,8 @@
 // The kiosk screen: choose a session, scan badges in and out, see each member's credit at once,
-// void a mistaken scan. Scans taken while the node does not answer wait in localStorage under
-// their own ids and are sent when it is back (a retry with the same id is the same check-in).
+// void a mistaken scan. Scans and voids taken while the node does not answer wait in
+// localStorage, each under its own identity (a scan's id, the voided check-in's id), and are
+// sent when it is back: a retry is the same check-in, the same void. A queued scan the node
+// refuses is named in a notice, never dropped silently. The recent scans survive a reload.
 "use strict";
 
 (() => {
@@ -8,6 +10,10 @@
   const ID = /^[A-Za-z0-9._:-]{1,128}$/;
   const QUEUE_KEY = "cec.kiosk.pending";
   const PLACE_KEY = "cec.kiosk.place";
+  const VOID_KEY = "cec.kiosk.voids";
+  const NOTICE_KEY = "cec.kiosk.notices";
+  const RECENT_KEY = "cec.kiosk.recent";
+  const RECENT_MAX = 20;
   // In automatic mode, a second scan of one badge this soon is a double scan, not an out.
   const DOUBLE_SCAN_MS = 60000;
 
@@ -38,32 +44,152 @@
     saveQueue(q);
   }
 
+  // Voids waiting for the node: `{checkin_id, reason}`, one per check-in (voiding is
+  // idempotent by the check-in's id, so a resend is the same void).
+  function load(key, empty) {
+    try {
+      return JSON.parse(localStorage.getItem(key) || "null") || empty;
+    } catch (e) {
+      return empty;
+    }
+  }
+  const voidQueue = () => load(VOID_KEY, []);
+  function enqueueVoid(checkinId, reason) {
+    const q = voidQueue();
+    if (!q.some((v) => v.checkin_id === checkinId)) q.push({ checkin_id: checkinId, reason });
+    localStorage.setItem(VOID_KEY, JSON.stringify(q));
+  }
+  function dropVoid(checkinId) {
+    localStorage.setItem(VOID_KEY, JSON.stringify(voidQueue().filter((v) => v.checkin_id !== checkinId)));
+  }
+  function voidPending(id) {
+    return voidQueue().some((v) => v.checkin_id === id);
+  }
+
+  // What waits on this screen, for the sync bar.
+  function waiting() {
+    const s = queue().length;
+    const v = voidQueue().length;
+    const parts = [];
+    if (s) parts.push(`${s} scan${s === 1 ? "" : "s"}`);
+    if (v) parts.push(`${v} void${v === 1 ? "" : "s"}`);
+    return parts.length ? parts.join(" and ") + " waiting on this screen" : "";
+  }
+
+  // --- notices: what the node refused after the screen had said "saved" -------------------
+  const notices = () => load(NOTICE_KEY, []);
+  function addNotice(id, text) {
+    const n = notices().filter((x) => x.id !== id);
+    n.push({ id, text });
+    localStorage.setItem(NOTICE_KEY, JSON.stringify(n.slice(-20)));
+    renderNotices();
+    beep("unknown");
+  }
+  function renderNotices() {
+    const box = el("notices");
+    box.replaceChildren();
+    for (const n of notices()) {
+      const div = document.createElement("div");
+      div.className = "notice";
+      div.dataset.id = n.id;
+      const p = document.createElement("p");
+      p.textContent = n.text;
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "secondary";
+      b.textContent = "Dismiss";
+      b.setAttribute("aria-label", "Dismiss: " + n.text);
+      b.addEventListener("click", () => {
+        localStorage.setItem(NOTICE_KEY, JSON.stringify(notices().filter((x) => x.id !== n.id)));
+        renderNotices();
+        el("scan").focus();
+      });
+      div.append(p, b);
+      box.append(div);
+    }
+    box.hidden = !box.children.length;
+  }
+  function describe(c) {
+    const name = c.member_name || nameOf(c.member_id);
+    return `${name === c.member_id ? name : `${name} (${c.member_id})`} ${c.direction} at ${fmtTime(c.at, tz())}`;
+  }
+
   let flushing = false;
   async function flush() {
     if (flushing) return;
-    const q = queue();
-    if (!q.length) return;
+    if (!queue().length && !voidQueue().length) return;
     flushing = true;
     try {
-      const answer = await api("POST", "/v1/checkins/batch", { checkins: q });
-      const keep = [];
-      answer.results.forEach((r, i) => {
-        if (r.checkin) {
-          state.checkins.set(r.checkin.id, r.checkin);
-        } else if (r.status >= 500) {
-          keep.push(q[i]);
-        }
-      });
-      // Scans queued while this batch was on its way stay queued.
-      const sent = new Set(q.map((b) => b.id));
-      saveQueue(keep.concat(queue().filter((b) => !sent.has(b.id))));
-      render();
+      await flushScans();
+      await flushVoids();
     } catch (e) {
       /* still offline: try again later */
     } finally {
       flushing = false;
+      render();
       CEC.refreshSync();
     }
+  }
+
+  async function flushScans() {
+    const q = queue();
+    if (!q.length) return;
+    const answer = await api("POST", "/v1/checkins/batch", { checkins: q });
+    const keep = [];
+    answer.results.forEach((r, i) => {
+      if (r.checkin) {
+        state.checkins.set(r.checkin.id, r.checkin);
+      } else if (r.status >= 500) {
+        keep.push(q[i]);
+      } else {
+        // Refused for good (404 unknown session, 409 conflict, 422 invalid): say so, by name.
+        const c = state.checkins.get(q[i].id) || { ...q[i], member_name: null, flags: [], voided: null };
+        const why = (r.error && r.error.message) || `status ${r.status}`;
+        state.checkins.set(c.id, { ...c, refused: why });
+        const hadVoid = voidPending(c.id);
+        dropVoid(c.id);
+        addNotice(c.id, `Not recorded: the scan of ${describe(c)}. The node refused it: ${why}.` +
+          (hadVoid ? " Its void was dropped too." : " Scan the badge again if it should count."));
+      }
+    });
+    // Scans queued while this batch was on its way stay queued.
+    const sent = new Set(q.map((b) => b.id));
+    saveQueue(keep.concat(queue().filter((b) => !sent.has(b.id))));
+  }
+
+  async function flushVoids() {
+    const scans = new Set(queue().map((b) => b.id));
+    for (const v of voidQueue()) {
+      if (scans.has(v.checkin_id)) continue; // its scan goes first
+      try {
+        const c = await api("POST", `/v1/checkins/${encodeURIComponent(v.checkin_id)}/void`, v.reason ? { reason: v.reason } : {});
+        state.checkins.set(c.id, c);
+        state.notes.delete(c.id);
+        dropVoid(v.checkin_id);
+      } catch (e) {
+        if (e instanceof CEC.Offline || e.status >= 500) throw e;
+        const c = state.checkins.get(v.checkin_id);
+        dropVoid(v.checkin_id);
+        addNotice("void:" + v.checkin_id, `Not voided: ${c ? "the scan of " + describe(c) : "scan " + v.checkin_id}. The node refused the void: ${e.message}.`);
+      }
+    }
+  }
+
+  // --- the recent scans, kept across a reload ----------------------------------------------
+  function remember() {
+    const items = state.recent.slice(0, RECENT_MAX).map((id) => state.checkins.get(id)).filter(Boolean);
+    const notes = {};
+    for (const c of items) if (state.notes.has(c.id)) notes[c.id] = state.notes.get(c.id);
+    localStorage.setItem(RECENT_KEY, JSON.stringify({ items, notes }));
+  }
+  function restoreRecent() {
+    const r = load(RECENT_KEY, { items: [], notes: {} });
+    for (const c of r.items || []) {
+      if (!c || !c.id) continue;
+      if (!state.checkins.has(c.id)) state.checkins.set(c.id, c);
+      state.recent.push(c.id);
+    }
+    for (const [id, note] of Object.entries(r.notes || {})) state.notes.set(id, note);
   }
 
   // --- feedback ----------------------------------------------------------------------------
@@ -103,7 +229,10 @@
   }
   function sessionCheckins() {
     const s = state.session;
-    return [...state.checkins.values()].filter((c) => s && c.session_id === s.id && c.event_id === s.event_id && !c.voided);
+    const voiding = new Set(voidQueue().map((v) => v.checkin_id));
+    return [...state.checkins.values()].filter(
+      (c) => s && c.session_id === s.id && c.event_id === s.event_id && !c.voided && !c.refused && !voiding.has(c.id),
+    );
   }
   function lastOf(memberId) {
     const mine = sessionCheckins().filter((c) => c.member_id === memberId).sort(byReplay);
@@ -121,14 +250,21 @@
     const list = el("recent");
     const open = list.querySelector(".void-form");
     const openId = open ? open.dataset.id : null;
+    const openReason = open ? open.querySelector(".void-reason").value : "";
+    // The list is rebuilt: keep the keyboard where it was.
+    const active = document.activeElement;
+    const focus = active && list.contains(active) && active.closest("li")
+      ? { id: active.closest("li").dataset.id, cls: active.classList[active.classList.length - 1] } : null;
     list.replaceChildren();
     const pending = new Set(queue().map((b) => b.id));
-    for (const id of state.recent.slice(0, 20)) {
+    const voiding = new Map(voidQueue().map((v) => [v.checkin_id, v]));
+    state.recent = [...new Set(state.recent)].slice(0, RECENT_MAX);
+    for (const id of state.recent) {
       const c = state.checkins.get(id);
       if (!c) continue;
       const li = document.createElement("li");
       li.dataset.id = id;
-      if (c.voided) li.className = "voided";
+      if (c.voided || voiding.has(id) || c.refused) li.className = "voided";
       const who = document.createElement("div");
       who.className = "who";
       who.textContent = `${c.member_name || nameOf(c.member_id)} · ${c.direction === "in" ? "in" : "out"} · ${fmtTime(c.at, tz())}`;
@@ -136,13 +272,18 @@
       what.className = "what";
       const bits = [];
       if (pending.has(id)) bits.push("waiting to be sent");
+      if (c.refused) bits.push("refused by the node: " + c.refused);
       if (c.voided) bits.push("voided" + (c.voided.reason ? ": " + c.voided.reason : ""));
+      else if (voiding.has(id)) {
+        const r = voiding.get(id).reason;
+        bits.push("void waiting to be sent" + (r ? ": " + r : ""));
+      }
       if (state.notes.has(id)) bits.push(state.notes.get(id));
       what.textContent = bits.join(" · ");
       const info = document.createElement("div");
       info.append(who, what);
       li.append(info);
-      if (!c.voided && !pending.has(id)) {
+      if (!c.voided && !voiding.has(id) && !c.refused) {
         const b = document.createElement("button");
         b.type = "button";
         b.className = "secondary void-button";
@@ -152,8 +293,17 @@
         li.append(b);
       }
       list.append(li);
-      if (openId === id && !c.voided) openVoid(li, id, true);
+      if (openId === id && !c.voided && !voiding.has(id)) {
+        openVoid(li, id, true);
+        li.querySelector(".void-reason").value = openReason;
+      }
     }
+    if (focus) {
+      const li = [...list.children].find((x) => x.dataset.id === focus.id);
+      const target = li && focus.cls && li.querySelector("." + focus.cls);
+      if (target) target.focus();
+    }
+    remember();
   }
 
   function openVoid(li, id, keepFocus) {
@@ -177,7 +327,7 @@
     ok.textContent = "Confirm void";
     const cancel = document.createElement("button");
     cancel.type = "button";
-    cancel.className = "secondary";
+    cancel.className = "secondary void-cancel";
     cancel.textContent = "Cancel";
     cancel.addEventListener("click", () => {
       form.remove();
@@ -193,14 +343,22 @@
   }
 
   async function voidScan(id, reason) {
+    // A scan still waiting to be sent is voided after it: the void waits behind it.
+    const queued = queue().some((b) => b.id === id);
     try {
+      if (queued) throw new CEC.Offline("the scan is not sent yet");
       const c = await api("POST", `/v1/checkins/${encodeURIComponent(id)}/void`, reason ? { reason } : {});
       state.checkins.set(id, c);
       state.notes.delete(id);
       feedback("duplicate", "Scan voided", `${c.member_name || c.member_id} ${c.direction} at ${fmtTime(c.at, tz())} no longer counts`);
     } catch (e) {
-      if (e instanceof CEC.Offline) feedback("error", "Cannot void now", "The node is offline; void the scan when it is back.");
-      else feedback("error", "Not voided", e.message);
+      if (e instanceof CEC.Offline) {
+        enqueueVoid(id, reason);
+        const c = state.checkins.get(id);
+        feedback("queued", "Void saved on this screen",
+          `${c ? describe(c) : id} no longer counts here; the void is sent when the node is back.`);
+        CEC.refreshSync();
+      } else feedback("error", "Not voided", e.message);
     }
     render();
     el("scan").focus();
@@ -217,7 +375,7 @@
     const list = await api("GET", `/v1/members/${encodeURIComponent(memberId)}/attendance?event_id=${encodeURIComponent(s.event_id)}`);
     const item = (list.items || []).find((a) => a.session_id === s.id);
     if (!item) return { cecs: null, detail: "" };
-    const less = Number(item.cecs) < Number(item.max_cecs);
+    const less = CEC.cmpDec(item.cecs, item.max_cecs) < 0;
     return {
       cecs: item.cecs,
       detail: less ? `of ${item.max_cecs}: ${item.reason || "partial attendance"}` : (item.reason || `the full ${item.max_cecs} CEC`),
@@ -349,7 +507,9 @@
     if (!s) return;
     try {
       const items = await all(`/v1/checkins?event_id=${encodeURIComponent(s.event_id)}&session_id=${encodeURIComponent(s.id)}`);
-      for (const c of items) state.checkins.set(c.id, c);
+      // A scan this screen took that the node refused stays as taken, marked refused, even
+      // where the node holds another check-in under its id.
+      for (const c of items) if (!(state.checkins.get(c.id) || {}).refused) state.checkins.set(c.id, c);
     } catch (e) {
       /* offline: keep what we know */
     }
@@ -367,7 +527,9 @@
     CEC.onReachability((ok) => {
       if (ok) flush();
     });
-    CEC.startSync(() => queue().length);
+    restoreRecent();
+    renderNotices();
+    CEC.startSync(waiting);
     el("event").addEventListener("change", (e) => chooseEvent(e.target.value).catch(() => {}));
     el("session").addEventListener("change", (e) => chooseSession(e.target.value).catch(() => {}));
     el("change").addEventListener("click", () => {
