@@ -362,6 +362,9 @@ pub struct PeerJson {
     pub state: String,
     /// The last sync's error.
     pub last_error: Option<String>,
+    /// Its clock as last measured at a sync, or null before any.
+    #[serde(default)]
+    pub clock: Option<PeerClockJson>,
 }
 
 /// `POST /v1/sync`: one peer, or all of them.
@@ -416,6 +419,12 @@ pub struct SyncStatus {
     /// What the central node has not acknowledged yet (null on the central node itself).
     #[serde(default)]
     pub central: Option<CentralStatus>,
+    /// Every node whose clock this node measured (peers, and nodes that synced with it), by id.
+    #[serde(default)]
+    pub clocks: Vec<PeerClockJson>,
+    /// The bound beyond which a node's clock flags its check-ins `clock_skew`, in seconds.
+    #[serde(default)]
+    pub clock_skew_bound_secs: u64,
 }
 
 /// In `GET /v1/sync/status`: the check-ins this node holds that the central node did not have
@@ -657,12 +666,51 @@ pub struct CheckInJson {
     /// When it was stored.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub recorded_at: Timestamp,
-    /// `unknown_member` when the member is not on the roster.
+    /// `unknown_member` when the member is not on the roster; `clock_skew` when the node that
+    /// recorded it had a clock off by more than the bound (see `clock_skew`).
     pub flags: Vec<String>,
     /// The correction that voided this check-in, or null: a voided check-in stays listed but
     /// earns no credit.
     #[serde(default)]
     pub voided: Option<VoidJson>,
+    /// The recording node's clock offset when it was off by more than `clock_skew_bound_secs`
+    /// around the time of this check-in, or null (within the bound, or never measured). Derived
+    /// when read; the check-in and its credit are unchanged.
+    #[serde(default)]
+    pub clock_skew: Option<ClockSkewJson>,
+}
+
+/// How far a node's clock was off, as measured at a sync.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct ClockSkewJson {
+    /// The node's clock minus the reference clock, in milliseconds (positive: ahead). The
+    /// reference is the answering node's clock; for its own check-ins, a node that is not the
+    /// central node answers its clock against the central node's.
+    pub offset_ms: i64,
+    /// The measurement's round trip in milliseconds: the offset is exact within half of it.
+    pub round_trip_ms: i64,
+    /// When this offset was last measured (the answering node's clock).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub measured_at: Timestamp,
+}
+
+/// A node's clock as this node last measured it, in `GET /v1/peers` and `GET /v1/sync/status`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PeerClockJson {
+    /// The node.
+    pub node_id: String,
+    /// Its clock minus this node's, in milliseconds (positive: ahead).
+    pub offset_ms: i64,
+    /// The measurement's round trip in milliseconds: the offset is exact within half of it.
+    pub round_trip_ms: i64,
+    /// When it was last measured (this node's clock).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub measured_at: Timestamp,
+    /// Whether the offset is beyond `clock_skew_bound_secs` by more than its error: the
+    /// check-ins this node records now are flagged `clock_skew`.
+    pub skewed: bool,
 }
 
 /// Why and by whom a check-in was voided.

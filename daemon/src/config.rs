@@ -9,6 +9,7 @@
 //! peer_listen = "0.0.0.0:7421" # the peer listener (off when unset)
 //! sync_interval_secs = 30     # background sync rounds (0: only on request)
 //! mdns_interfaces = ["eth0"]  # advertise and find peers by mDNS on these interfaces only (off when empty)
+//! clock_skew_bound_secs = 120 # check-ins of a node whose clock was off by more are flagged clock_skew
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -43,6 +44,10 @@ pub struct Config {
     /// The network interfaces mDNS advertises and browses on (`lo` for loopback); off when
     /// empty, and always off without a peer listener.
     pub mdns_interfaces: Vec<String>,
+    /// How far (in seconds, either way) a node's clock may be from this node's, as measured at
+    /// sync, before the check-ins it recorded are shown with `clock_skew` (derived when read;
+    /// credit is unchanged).
+    pub clock_skew_bound_secs: u64,
 }
 
 impl Default for Config {
@@ -56,6 +61,7 @@ impl Default for Config {
             peer_listen: None,
             sync_interval_secs: 30,
             mdns_interfaces: Vec::new(),
+            clock_skew_bound_secs: 120,
         }
     }
 }
@@ -100,6 +106,9 @@ mod tests {
         assert_eq!(Config::load(dir.path()).unwrap(), Config::default());
         std::fs::write(dir.path().join(CONFIG_FILE), "listen = \"127.0.0.1:9000\"\n").unwrap();
         assert_eq!(Config::load(dir.path()).unwrap().listen, "127.0.0.1:9000");
+        assert_eq!(Config::load(dir.path()).unwrap().clock_skew_bound_secs, 120);
+        std::fs::write(dir.path().join(CONFIG_FILE), "clock_skew_bound_secs = 5\n").unwrap();
+        assert_eq!(Config::load(dir.path()).unwrap().clock_skew_bound_secs, 5);
         std::fs::write(dir.path().join(CONFIG_FILE), "lisen = 1\n").unwrap();
         assert!(Config::load(dir.path()).unwrap_err().to_string().contains("lisen"));
     }

@@ -35,6 +35,11 @@ struct Cli {
     #[arg(long)]
     demo: bool,
 
+    /// For tests only: shift this node's wall clock by SECS (check-in stamps and the clock
+    /// peers measure), to test clock skew without changing the machine's clock
+    #[arg(long, env = "CECD_CLOCK_OFFSET_SECS", hide = true, value_name = "SECS", allow_hyphen_values = true)]
+    clock_offset_secs: Option<i64>,
+
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -90,6 +95,9 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info")))
         .init();
+    if let Some(secs) = cli.clock_offset_secs {
+        cecd::node::clock::set_test_offset_secs(secs);
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(cecd::run(&data_dir, config, cli.demo, shutdown_signal()))
 }

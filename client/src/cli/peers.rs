@@ -3,7 +3,7 @@
 use clap::{Args, Subcommand};
 use jiff::{Timestamp, Unit};
 
-use cec_client::wire::PeerJson;
+use cec_client::wire::{PeerClockJson, PeerJson};
 
 use super::Ctx;
 use super::output::{self, opt, outln};
@@ -62,18 +62,30 @@ pub(crate) async fn run(ctx: &Ctx, a: PeersArgs) -> anyhow::Result<()> {
 }
 
 fn print_peers(peers: &[PeerJson]) -> anyhow::Result<()> {
-    let mut t = output::table(&["id", "role", "state", "last sync", "last error", "url"]);
+    let mut t = output::table(&["id", "role", "state", "last sync", "clock", "last error", "url"]);
     for p in peers {
         t.add_row(vec![
             p.peer_id.clone(),
             opt(p.role.as_deref()).to_owned(),
             p.state.clone(),
             time(p.last_sync),
+            p.clock.as_ref().map_or_else(|| "-".into(), clock),
             opt(p.last_error.as_deref()).to_owned(),
             p.url.clone(),
         ]);
     }
     output::print_table(&t, "no peers: add one with `cec peers add URL`")
+}
+
+/// A peer's clock against this node's: `+3600.0s ±0.1s`, `skewed` when beyond the bound.
+pub(crate) fn clock(c: &PeerClockJson) -> String {
+    let tenths = |ms: i64| {
+        let a = ms.unsigned_abs();
+        format!("{}.{}", a / 1000, (a % 1000) / 100)
+    };
+    let sign = if c.offset_ms < 0 { "-" } else { "+" };
+    let shown = format!("{sign}{}s ±{}s", tenths(c.offset_ms), tenths(c.round_trip_ms / 2));
+    if c.skewed { format!("{shown} skewed") } else { shown }
 }
 
 /// An instant to the second, `-` when absent.
@@ -84,6 +96,20 @@ pub(crate) fn time(t: Option<Timestamp>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clocks_are_shown_in_seconds_with_their_error() {
+        let c = |offset_ms, round_trip_ms, skewed| PeerClockJson {
+            node_id: "n1".into(),
+            offset_ms,
+            round_trip_ms,
+            measured_at: Timestamp::UNIX_EPOCH,
+            skewed,
+        };
+        assert_eq!(clock(&c(3_600_049, 8, true)), "+3600.0s ±0.0s skewed");
+        assert_eq!(clock(&c(-1_250, 400, false)), "-1.2s ±0.2s");
+        assert_eq!(clock(&c(0, 0, false)), "+0.0s ±0.0s");
+    }
 
     #[test]
     fn times_are_shown_to_the_second() {

@@ -46,6 +46,7 @@
 //! 6. The session is over when [`Session::status`] is not [`Status::Open`]; a new connection
 //!    starts a new session, which resumes from the persisted sync states.
 
+pub mod clock;
 mod manifest;
 mod session;
 pub mod wire;

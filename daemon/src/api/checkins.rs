@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
 use cec_client::wire::{
-    BatchItem, BatchResult, CheckInBatch, CheckInJson, NewCheckIn as NewCheckInJson, Page, VoidRequest,
+    BatchItem, BatchResult, CheckInBatch, CheckInJson, ClockSkewJson, NewCheckIn as NewCheckInJson, Page, VoidRequest,
 };
 use cec_core::{CheckIn, Event};
 use jiff::Timestamp;
@@ -15,6 +15,7 @@ use super::AppState;
 use super::convert::{checkin_json, new_id, void_json};
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, Query, check_id, check_scope_id, parse_limit};
+use crate::node::clock::{self, Skew};
 use crate::node::index::CheckInFilter;
 use crate::node::{NewCheckIn, Node, NodeError, Recorded};
 
@@ -67,6 +68,33 @@ fn status(r: &Recorded) -> StatusCode {
     }
 }
 
+/// Shows a recording node's clock skew on its check-in: the `clock_skew` flag and the offset
+/// (derived when read, see `node::clock`; credit is unchanged).
+fn mark(json: &mut CheckInJson, skew: Option<&Skew>) {
+    if let Some(s) = skew {
+        json.flags.push("clock_skew".into());
+        json.clock_skew =
+            Some(ClockSkewJson { offset_ms: s.offset_ms, round_trip_ms: s.round_trip_ms, measured_at: s.measured_at });
+    }
+}
+
+fn with_skew(mut json: CheckInJson, skew: Option<&Skew>) -> CheckInJson {
+    mark(&mut json, skew);
+    json
+}
+
+async fn mark_skews<'a>(
+    node: &Node,
+    items: impl IntoIterator<Item = (&'a CheckIn, &'a mut CheckInJson)>,
+) -> ApiResult<()> {
+    let items: Vec<_> = items.into_iter().collect();
+    let skews = node.clock_skews(items.iter().map(|(c, _)| *c)).await?;
+    for (c, json) in items {
+        mark(json, skews.get(&c.id));
+    }
+    Ok(())
+}
+
 fn to_json(event: &Event, c: &CheckIn) -> CheckInJson {
     let member = event.roster.get(&c.member_id);
     checkin_json(c, member.map(|m| m.name.clone()), event.roster.is_empty() || member.is_some())
@@ -76,7 +104,7 @@ async fn create(
     State(node): State<AppState>,
     JsonBody(req): JsonBody<NewCheckInJson>,
 ) -> ApiResult<(StatusCode, Json<CheckInJson>)> {
-    let inc = validate(req, &node, Timestamp::now())?;
+    let inc = validate(req, &node, clock::now())?;
     let event = node.require_event(&inc.checkin.event_id).await?;
     let session_id = inc.checkin.session_id.clone();
     let mut results = node.record_checkins(&event, &session_id, vec![inc]).await?;
@@ -86,6 +114,7 @@ async fn create(
         // A retry of a check-in voided since answers it as it now stands.
         json.voided = node.voids_of(vec![c.id.clone()]).await?.get(&c.id).map(void_json);
     }
+    mark_skews(&node, [(r.checkin(), &mut json)]).await?;
     Ok((status(&r), Json(json)))
 }
 
@@ -93,7 +122,7 @@ async fn batch(State(node): State<AppState>, JsonBody(req): JsonBody<CheckInBatc
     if req.checkins.len() > MAX_BATCH {
         return Err(ApiError::invalid("checkins", format!("at most {MAX_BATCH} check-ins per batch")));
     }
-    let now = Timestamp::now();
+    let now = clock::now();
     let items = req
         .checkins
         .into_iter()
@@ -114,6 +143,7 @@ async fn batch(State(node): State<AppState>, JsonBody(req): JsonBody<CheckInBatc
         })
         .collect();
     let voids = if retried.is_empty() { Default::default() } else { node.voids_of(retried).await? };
+    let skews = node.clock_skews(results.iter().filter_map(|r| r.as_ref().ok()).map(|(rec, _)| rec.checkin())).await?;
     let results = results
         .into_iter()
         .enumerate()
@@ -121,10 +151,13 @@ async fn batch(State(node): State<AppState>, JsonBody(req): JsonBody<CheckInBatc
             Ok((rec, event)) => BatchItem {
                 index,
                 status: status(&rec).as_u16(),
-                checkin: Some(CheckInJson {
-                    voided: voids.get(&rec.checkin().id).map(void_json),
-                    ..to_json(&event, rec.checkin())
-                }),
+                checkin: Some(with_skew(
+                    CheckInJson {
+                        voided: voids.get(&rec.checkin().id).map(void_json),
+                        ..to_json(&event, rec.checkin())
+                    },
+                    skews.get(&rec.checkin().id),
+                )),
                 error: None,
             },
             Err(e) => {
@@ -152,6 +185,7 @@ async fn list(State(node): State<AppState>, Query(q): Query<ListQuery>) -> ApiRe
         CheckInFilter { event_id: q.event_id, session_id: q.session_id, member_id: q.member_id, after: q.cursor };
     let (rows, next_cursor) = node.checkins(filter, limit).await?;
     let voids = node.voids_of(rows.iter().map(|(c, _)| c.id.clone()).collect()).await?;
+    let skews = node.clock_skews(rows.iter().map(|(c, _)| c)).await?;
     let items = rows
         .iter()
         .map(|(c, e)| {
@@ -160,7 +194,7 @@ async fn list(State(node): State<AppState>, Query(q): Query<ListQuery>) -> ApiRe
                 None => checkin_json(c, None, true),
             };
             json.voided = voids.get(&c.id).map(void_json);
-            json
+            with_skew(json, skews.get(&c.id))
         })
         .collect();
     Ok(Json(Page { items, next_cursor }))
@@ -174,13 +208,14 @@ async fn void(
     JsonBody(req): JsonBody<VoidRequest>,
 ) -> ApiResult<Json<CheckInJson>> {
     check_id("checkin_id", &checkin_id)?;
-    let answer = node.void_checkin(&checkin_id, req.reason.as_deref().unwrap_or(""), Timestamp::now()).await?;
+    let answer = node.void_checkin(&checkin_id, req.reason.as_deref().unwrap_or(""), clock::now()).await?;
     let event = node.event(&answer.checkin.event_id).await?;
     let mut json = match event {
         Some(e) => to_json(&e, &answer.checkin),
         None => checkin_json(&answer.checkin, None, true),
     };
     json.voided = Some(void_json(&answer.void));
+    mark_skews(&node, [(&answer.checkin, &mut json)]).await?;
     if answer.new {
         tracing::info!(checkin = %checkin_id, "check-in voided");
     }

@@ -189,6 +189,7 @@ pub(super) fn checkin_json(c: &CheckIn, member_name: Option<String>, on_roster: 
         recorded_at: c.recorded_at,
         flags: if on_roster { vec![] } else { vec!["unknown_member".into()] },
         voided: None,
+        clock_skew: None,
     }
 }
 

@@ -38,11 +38,19 @@ async fn attendance(
     Query(q): Query<AttendanceQuery>,
 ) -> ApiResult<Json<AttendanceList>> {
     check_id("member_id", &member_id)?;
+    let skewed = node.skewed_sessions(&member_id, q.event_id.as_deref()).await?;
     let items = node
         .attendance(&member_id, q.event_id.as_deref())
         .await?
         .iter()
-        .map(|(a, title)| attendance_json(a, title))
+        .map(|(a, title)| {
+            let mut json = attendance_json(a, title);
+            // A check-in of a node whose clock was off: shown, never taken out of the credit.
+            if skewed.contains(&(a.event_id.clone(), a.session_id.clone())) {
+                json.flags.push("clock_skew".into());
+            }
+            json
+        })
         .collect();
     Ok(Json(AttendanceList { items }))
 }

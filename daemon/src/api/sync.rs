@@ -5,11 +5,14 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
+use std::collections::HashMap;
+
 use cec_client::wire::{
-    CentralStatus, CredentialJson, InstallCredential, IssueCredential, NewPeer, Page, PeerJson, SyncPeerJson,
-    SyncRequest, SyncResult, SyncStatus,
+    CentralStatus, CredentialJson, InstallCredential, IssueCredential, NewPeer, Page, PeerClockJson, PeerJson,
+    SyncPeerJson, SyncRequest, SyncResult, SyncStatus,
 };
 use cec_core::ident::{Role, Scope, Scopes};
+use cec_core::sync::clock::ClockRun;
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
@@ -32,6 +35,34 @@ fn ts(ms: Option<i64>) -> Option<jiff::Timestamp> {
     ms.and_then(|m| jiff::Timestamp::from_millisecond(m).ok())
 }
 
+fn clock_json(node_id: &str, r: &ClockRun, bound_ms: i64) -> PeerClockJson {
+    PeerClockJson {
+        node_id: node_id.to_owned(),
+        offset_ms: r.offset_ms,
+        round_trip_ms: r.round_trip_ms,
+        measured_at: ts(Some(r.last_at_ms)).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+        skewed: r.exceeds(bound_ms),
+    }
+}
+
+/// The peers with their clocks, and every clock this node measured.
+async fn peers_and_clocks(node: &Node) -> ApiResult<(Vec<PeerJson>, Vec<PeerClockJson>)> {
+    let bound = node.clock_skew_bound_ms();
+    let clocks: Vec<PeerClockJson> =
+        node.known_clocks().await?.iter().map(|(id, r)| clock_json(id, r, bound)).collect();
+    let by_id: HashMap<&str, &PeerClockJson> = clocks.iter().map(|c| (c.node_id.as_str(), c)).collect();
+    let peers = node
+        .peers()
+        .await?
+        .into_iter()
+        .map(|p| {
+            let clock = by_id.get(p.peer_id.as_str()).map(|c| (*c).clone());
+            PeerJson { clock, ..peer_json(p) }
+        })
+        .collect();
+    Ok((peers, clocks))
+}
+
 fn peer_json(p: PeerRow) -> PeerJson {
     let state = match (&p.last_error, p.last_sync) {
         (Some(_), _) => "failing",
@@ -47,6 +78,7 @@ fn peer_json(p: PeerRow) -> PeerJson {
         last_sync: ts(p.last_sync),
         state: state.into(),
         last_error: p.last_error,
+        clock: None,
     }
 }
 
@@ -65,7 +97,7 @@ pub(super) fn credential_json(c: &Credential) -> CredentialJson {
 }
 
 async fn list_peers(State(node): State<AppState>) -> ApiResult<Json<Page<PeerJson>>> {
-    let items = node.peers().await?.into_iter().map(peer_json).collect();
+    let (items, _) = peers_and_clocks(&node).await?;
     Ok(Json(Page { items, next_cursor: None }))
 }
 
@@ -111,7 +143,7 @@ async fn sync_now(State(node): State<AppState>, JsonBody(req): JsonBody<SyncRequ
 }
 
 async fn status(State(node): State<AppState>) -> ApiResult<Json<SyncStatus>> {
-    let peers: Vec<PeerJson> = node.peers().await?.into_iter().map(peer_json).collect();
+    let (peers, clocks) = peers_and_clocks(&node).await?;
     let central = node.unacknowledged().await?.map(|u| CentralStatus {
         peer_id: u.central,
         checkins_pending: u64::try_from(u.checkins).unwrap_or(u64::MAX),
@@ -123,6 +155,8 @@ async fn status(State(node): State<AppState>) -> ApiResult<Json<SyncStatus>> {
         peer_url: node.peer_url.lock().ok().and_then(|u| u.clone()),
         peers,
         central,
+        clocks,
+        clock_skew_bound_secs: node.config.clock_skew_bound_secs,
     }))
 }
 

@@ -2,6 +2,7 @@
 
 mod blobs;
 pub mod checkins;
+pub mod clock;
 pub mod credential;
 mod credit;
 mod derivation;
@@ -89,6 +90,8 @@ pub struct Node {
     revoked: std::sync::RwLock<revocation::Revoked>,
     /// One-time links that open a page in a browser (see `tickets.rs`).
     pub tickets: tickets::Tickets,
+    /// Clock exchanges answered, waiting for the peer's instants (see `clock.rs`).
+    pub clocks: clock::Clocks,
 }
 
 impl Node {
@@ -115,6 +118,7 @@ impl Node {
             responders: crate::sync::Responders::default(),
             revoked: std::sync::RwLock::new(revoked),
             tickets: tickets::Tickets::default(),
+            clocks: clock::Clocks::default(),
         };
         node.reproject_stale().await?;
         Ok(node)

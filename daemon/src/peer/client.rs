@@ -12,8 +12,10 @@ use tokio::net::TcpStream;
 
 use super::{CREDENTIAL_HEADER, EnrolAnswer, EnrolRequest, Hello, MAX_FRAME_BYTES, PeerUrl, REVOCATION_HEADER};
 use crate::node::Node;
+use crate::node::clock::{self, CLOCK_HEADER};
 use crate::node::credential::Credential;
 use crate::sync::{SyncError, Transport};
+use cec_core::sync::clock::ClockSample;
 
 /// How long connecting and the TLS handshake may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -32,6 +34,9 @@ pub struct PeerConnection<'a> {
     credential: String,
     /// The peer's credential, checked on its first answer.
     pub peer_credential: Option<Credential>,
+    /// This node's instants of the hello (`<t0> <t3>`), for the peer, sent with the next
+    /// request.
+    clock: Option<String>,
 }
 
 impl std::fmt::Debug for PeerConnection<'_> {
@@ -97,6 +102,7 @@ async fn send(
     path: &str,
     content_type: &str,
     credential: Option<&str>,
+    clock: Option<String>,
     body: Vec<u8>,
 ) -> Result<Answer, SyncError> {
     let mut req = hyper::Request::post(path)
@@ -104,6 +110,9 @@ async fn send(
         .header(hyper::header::CONTENT_TYPE, content_type);
     if let Some(c) = credential {
         req = req.header(CREDENTIAL_HEADER, c);
+    }
+    if let Some(c) = clock {
+        req = req.header(CLOCK_HEADER, c);
     }
     let req = req.body(Full::new(Bytes::from(body))).map_err(transport)?;
     sender.ready().await.map_err(transport)?;
@@ -140,8 +149,9 @@ pub async fn enroll(node: &Node, url: &PeerUrl, secret: &[u8]) -> Result<EnrolAn
             secret: base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret),
         })
         .unwrap_or_default();
-        let answer =
-            send(&mut sender, url, "/peer/v1/enroll", "application/json", None, body).await.map_err(unreachable)?;
+        let answer = send(&mut sender, url, "/peer/v1/enroll", "application/json", None, None, body)
+            .await
+            .map_err(unreachable)?;
         match answer.status.as_u16() {
             200 => serde_json::from_slice(&answer.body)
                 .map_err(|e| EnrolCallError::Unreachable(format!("the central node's answer is not understood: {e}"))),
@@ -160,20 +170,38 @@ impl<'a> PeerConnection<'a> {
         let credential =
             node.credential().ok_or_else(|| transport("this node is not enrolled: it has no credential"))?.encoded;
         let sender = open(node, url).await?;
-        Ok(Self { node, url: url.clone(), sender, credential, peer_credential: None })
+        Ok(Self { node, url: url.clone(), sender, credential, peer_credential: None, clock: None })
     }
 
     /// Exchanges credentials and revocations: returns the peer's credential, checked, after
     /// the peer's revocations were merged (the peer itself may be among them).
     pub async fn hello(&mut self) -> Result<Credential, SyncError> {
-        let mine = Hello { revocations: self.node.revocation_entries() };
+        let mut mine = Hello { revocations: self.node.revocation_entries(), ..Hello::default() };
+        let sent_at = clock::now_ms();
+        mine.sent_at_ms = Some(sent_at);
         let body = serde_json::to_vec(&mine).unwrap_or_default();
         let answer = self.post("/peer/v1/hello", "application/json", body).await?;
+        let received_at = clock::now_ms();
         let theirs = self.peer_credential.clone().ok_or_else(|| transport("peer answered without a credential"))?;
         // A peer of an older version answers 204 without revocations.
         if let Some(body) = answer {
             let hello: Hello = serde_json::from_slice(&body).map_err(|e| transport(format!("peer's hello: {e}")))?;
             self.node.merge_revocations(&hello.revocations).await.map_err(|e| transport(e.to_string()))?;
+            // The peer's clock, measured from the exchange's four instants; the peer gets this
+            // node's two with the next request and measures this node's clock the same way.
+            if let (Some(t1), Some(t2)) = (hello.received_at_ms, hello.sent_at_ms) {
+                match ClockSample::measure(sent_at, t1, t2, received_at) {
+                    Some(sample) => {
+                        self.clock = Some(format!("{sent_at} {received_at}"));
+                        if let Err(e) = self.node.record_clock(theirs.node_id.as_str(), sample).await {
+                            tracing::warn!(peer = %theirs.node_id, cause = %e, "storing the peer's clock offset failed");
+                        }
+                    }
+                    None => {
+                        tracing::warn!(peer = %theirs.node_id, "the peer's hello instants are impossible: no clock measured")
+                    }
+                }
+            }
         }
         if self.node.is_revoked(&theirs.node_id) {
             return Err(transport(format!("peer refused: credential of node {} was revoked", theirs.node_id)));
@@ -182,7 +210,8 @@ impl<'a> PeerConnection<'a> {
     }
 
     async fn post(&mut self, path: &str, content_type: &str, body: Vec<u8>) -> Result<Option<Vec<u8>>, SyncError> {
-        let answer = send(&mut self.sender, &self.url, path, content_type, Some(&self.credential), body).await?;
+        let clock = self.clock.take();
+        let answer = send(&mut self.sender, &self.url, path, content_type, Some(&self.credential), clock, body).await?;
         if self.peer_credential.is_none()
             && let Some(c) = answer.headers.get(CREDENTIAL_HEADER).and_then(|v| v.to_str().ok())
         {
@@ -211,7 +240,7 @@ impl<'a> PeerConnection<'a> {
         if cred.node_id != self.url.node_id {
             return Err(refused(&format!("its credential is for node {}", cred.node_id)));
         }
-        cred.check(&cred.node_key, jiff::Timestamp::now(), &|id| self.node.is_revoked(id)).map_err(|e| refused(&e))?;
+        cred.check(&cred.node_key, clock::now(), &|id| self.node.is_revoked(id)).map_err(|e| refused(&e))?;
         Ok(cred)
     }
 }

@@ -5,7 +5,9 @@
 //! must prove it holds. Routes on the peer listener (documented in `docs/api-extensions.md`):
 //!
 //! - `POST /peer/v1/hello`: the credential exchange before a session; both sides hand each
-//!   other the revocations they know (JSON [`Hello`] both ways) and keep the union.
+//!   other the revocations they know (JSON [`Hello`] both ways) and keep the union, and the
+//!   instants of the exchange on their wall clocks, from which each measures the other's clock
+//!   offset (the initiator tells its two in the `cecsync-clock` header of its next request).
 //! - `POST /peer/v1/sync`: one frame of a sync session (`application/octet-stream`) in, the
 //!   answering frame out (204 when none is due). The request carries the client's credential
 //!   in the `cecsync-credential` header; the answer carries the server's.
@@ -44,6 +46,13 @@ pub struct Hello {
     /// The signed revocations the sender knows.
     #[serde(default)]
     pub revocations: Vec<String>,
+    /// When the sender sent it (ms since the epoch on the sender's wall clock): the clock
+    /// exchange of each sync (`node::clock`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at_ms: Option<i64>,
+    /// In an answer: when the hello it answers arrived (the answering node's clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at_ms: Option<i64>,
 }
 
 /// The body of `POST /peer/v1/enroll`.
@@ -110,7 +119,7 @@ impl FromStr for PeerUrl {
 pub fn check_peer(node: &Node, presented: &str, key: &[u8; 32]) -> Result<Credential, CredentialError> {
     let org = node.org_key().ok_or(CredentialError::NotEnrolled)?;
     let cred = Credential::verify(presented, &org)?;
-    cred.check(key, jiff::Timestamp::now(), &|id| node.is_revoked(id))?;
+    cred.check(key, crate::node::clock::now(), &|id| node.is_revoked(id))?;
     Ok(cred)
 }
 

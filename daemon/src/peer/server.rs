@@ -23,6 +23,7 @@ use super::{
     CREDENTIAL_HEADER, EnrolAnswer, EnrolRequest, Hello, MAX_FRAME_BYTES, REVOCATION_HEADER, check_peer, shared_scope,
 };
 use crate::node::Node;
+use crate::node::clock::{self, CLOCK_HEADER};
 use crate::node::credential::{Credential, CredentialError};
 use crate::node::enrol::ClaimError;
 
@@ -112,8 +113,9 @@ async fn hello(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mine = match admit(&node, &key, &headers) {
-        Ok((mine, _)) => mine,
+    let received_at = clock::now_ms();
+    let (mine, peer) = match admit(&node, &key, &headers) {
+        Ok((mine, theirs)) => (mine, theirs.node_id.to_string()),
         Err(resp) => return *resp,
     };
     let theirs: Hello = if body.is_empty() {
@@ -131,7 +133,11 @@ async fn hello(
     if let Err(resp) = admit(&node, &key, &headers) {
         return *resp;
     }
-    let answer = Hello { revocations: node.revocation_entries() };
+    let revocations = node.revocation_entries();
+    let sent_at = clock::now_ms();
+    // The initiator's next request completes the measurement with its own two instants.
+    node.clocks.answered(&peer, received_at, sent_at);
+    let answer = Hello { revocations, sent_at_ms: Some(sent_at), received_at_ms: Some(received_at) };
     with_credential(Json(answer).into_response(), &mine)
 }
 
@@ -199,9 +205,15 @@ async fn sync(
         Ok(both) => both,
         Err(resp) => return *resp,
     };
+    let peer = theirs.node_id.to_string();
+    let measured = headers.get(CLOCK_HEADER).and_then(|v| v.to_str().ok()).and_then(|h| node.clocks.complete(&peer, h));
+    if let Some(sample) = measured
+        && let Err(e) = node.record_clock(&peer, sample).await
+    {
+        warn!(%peer, cause = %e, "storing the peer's clock offset failed");
+    }
     let scope = shared_scope(&node, mine.scopes.clone(), theirs.scopes.clone()).await;
     let config = cec_core::sync::Config { max_frame_bytes: MAX_FRAME_BYTES, ..Default::default() };
-    let peer = theirs.node_id.to_string();
     let answer = node.responders.answer(&node, &peer, theirs.role, move || scope, config, &body).await;
     let _ = node
         .store

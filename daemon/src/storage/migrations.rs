@@ -146,6 +146,20 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX checkin_voids_by_session ON checkin_voids (event_id, session_id);
     "#,
+    // 8: other nodes' clock offsets as measured at each sync (`cec_core::sync::clock`): runs of
+    // agreeing measurements per node, times in ms since the epoch on this node's clock,
+    // `offset_ms` = that node's clock minus this one's. Keyed by node id, not by peer row: the
+    // central node measures kiosks that sync with it but are not its peers.
+    r#"
+    CREATE TABLE clock_runs (
+        node_id       TEXT NOT NULL,
+        first_at      INTEGER NOT NULL,
+        last_at       INTEGER NOT NULL,
+        offset_ms     INTEGER NOT NULL,
+        round_trip_ms INTEGER NOT NULL CHECK (round_trip_ms >= 0),
+        PRIMARY KEY (node_id, first_at)
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this binary writes.

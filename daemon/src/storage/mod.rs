@@ -19,6 +19,7 @@
 
 mod blobs;
 mod changes;
+mod clocks;
 mod compaction;
 mod docs;
 mod enrolments;
@@ -43,6 +44,7 @@ use tokio::sync::watch;
 
 pub use blobs::{BlobInfo, is_valid_sha256};
 pub use changes::{Change, ChangeSubscriber, changes_since, latest_change_seq, record_change};
+pub use clocks::{MAX_CLOCK_RUNS, clock_runs, latest_clock_runs, record_clock_sample};
 pub use compaction::CompactionOutcome;
 pub use docs::{
     LoadedDoc, MAX_DOC_ID_LEN, append_chunk, compact_doc, doc_heads, docs_needing_compaction,
