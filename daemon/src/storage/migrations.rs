@@ -146,6 +146,14 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX checkin_voids_by_session ON checkin_voids (event_id, session_id);
     "#,
+    // 8: how far background followers of the change feed got (the central node's derivation),
+    // so a restart resumes there instead of going through the whole feed again.
+    r#"
+    CREATE TABLE feed_cursors (
+        name TEXT PRIMARY KEY NOT NULL,
+        seq  INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -42,7 +42,9 @@ use rusqlite::{Connection, OpenFlags, Transaction};
 use tokio::sync::watch;
 
 pub use blobs::{BlobInfo, is_valid_sha256};
-pub use changes::{Change, ChangeSubscriber, changes_since, latest_change_seq, record_change};
+pub use changes::{
+    Change, ChangeSubscriber, changes_since, feed_cursor, latest_change_seq, record_change, set_feed_cursor,
+};
 pub use compaction::CompactionOutcome;
 pub use docs::{
     LoadedDoc, MAX_DOC_ID_LEN, append_chunk, compact_doc, doc_heads, docs_needing_compaction,
