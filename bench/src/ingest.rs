@@ -89,7 +89,7 @@ pub(crate) struct Args {
 }
 
 /// `10`, `10s`, `0.3s` or `500ms`.
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
         (n, 0.001)

@@ -196,7 +196,7 @@ impl Tally {
     }
 }
 
-async fn connect(addr: SocketAddr, timeout: Duration) -> anyhow::Result<SendRequest<Full<Bytes>>> {
+pub(crate) async fn connect(addr: SocketAddr, timeout: Duration) -> anyhow::Result<SendRequest<Full<Bytes>>> {
     let stream = tokio::time::timeout(timeout, TcpStream::connect(addr)).await.context("connect timed out")??;
     stream.set_nodelay(true)?;
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
@@ -208,7 +208,7 @@ async fn connect(addr: SocketAddr, timeout: Duration) -> anyhow::Result<SendRequ
 }
 
 /// Sends one request on `sender` and reads the whole answer.
-async fn exchange(
+pub(crate) async fn exchange(
     sender: &mut SendRequest<Full<Bytes>>,
     req: Request<Full<Bytes>>,
 ) -> anyhow::Result<(StatusCode, Bytes)> {

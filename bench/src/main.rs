@@ -5,6 +5,8 @@
 //! in-process SQLite server, PouchDB under Node) and drives it with the closed-loop load
 //! generator of [`load`]. Every loop is bounded in time, every wait has a timeout, and the
 //! program stops by itself. `cec-bench engine` times the CEC engine of `cec-core` alone.
+//! `cec-bench scale` seeds a central node with many portfolios through the daemon's library
+//! and measures a `cecd` child process on it: cold start, memory, CEC summary and attendance.
 
 use std::process::ExitCode;
 
@@ -16,6 +18,7 @@ mod ingest;
 mod load;
 mod machine;
 mod pouch;
+mod scale;
 mod sqlite;
 
 /// Benchmarks of cecd, each side by side with its ceilings and a peer system, in one run.
@@ -32,6 +35,8 @@ enum Command {
     Ingest(ingest::Args),
     /// The CEC engine on a large event: member-sessions credited per second
     Engine(engine::Args),
+    /// A central node with many portfolios: cold start, memory, CEC summary and attendance reads
+    Scale(scale::Args),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +44,17 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Engine(args) => match engine::main(&args) {
             Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("cec-bench: error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Scale(args) => match scale::main(&args) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => {
+                eprintln!("cec-bench: FAILED: a CEC summary did not match the seeded credit (see above)");
+                ExitCode::FAILURE
+            }
             Err(e) => {
                 eprintln!("cec-bench: error: {e:#}");
                 ExitCode::from(2)

@@ -138,11 +138,14 @@ async fn sync_periodically(node: Arc<node::Node>) {
 }
 
 /// On the central node, turns endorsed attendance into verified records as check-ins arrive
-/// (by sync or locally), following the change feed from its start at every start (deriving is
-/// idempotent).
+/// (by sync or locally), following the change feed from where it last saved its place (from the
+/// start on a store that never derived; deriving is idempotent).
 async fn derive_continuously(node: Arc<node::Node>) {
     let mut changes = node.store.subscribe_changes();
-    let mut cursor = 0;
+    let mut cursor = node.derivation_cursor().await.unwrap_or_else(|e| {
+        tracing::warn!(cause = %e, "reading where derivation stopped failed; deriving from the start");
+        0
+    });
     loop {
         if node.role() == "central" {
             match node.derive_since(cursor).await {

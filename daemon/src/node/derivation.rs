@@ -6,6 +6,13 @@
 //! from all the check-ins held (`cec_core::derive`) and written with
 //! `cec_core::derive::apply`, which also lowers or removes records that no longer hold. Applying
 //! the same records again changes nothing, so deriving twice, or after a restart, is harmless.
+//! A change of the event itself (its fields, a session, the roster) derives every member with
+//! check-ins there again, since the records depend on it (check-ins that arrived before their
+//! event earn their records then).
+//!
+//! Where it got in the feed is saved after each page ([`DERIVATION_CURSOR`]), so a restart
+//! resumes there: going through the whole feed again at every start would decode every
+//! portfolio of a large central node, minutes of work competing with the reads.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -15,6 +22,9 @@ use cec_core::doc::DocId;
 use super::Node;
 use super::error::NodeResult;
 use super::index;
+
+/// The derivation's name in the store's feed cursors.
+const DERIVATION_CURSOR: &str = "derivation";
 
 impl Node {
     /// Makes the verified records of `event_id` in the portfolios of `members` follow the
@@ -47,18 +57,49 @@ impl Node {
         Ok(changed)
     }
 
-    /// Derives what the check-ins fed after `after` imply; returns the feed position reached.
+    /// Where the derivation saved its place in the change feed (0 when it never did).
+    pub async fn derivation_cursor(&self) -> NodeResult<i64> {
+        Ok(self.store.read(|c| crate::storage::feed_cursor(c, DERIVATION_CURSOR)).await?.unwrap_or(0))
+    }
+
+    /// Saves that what the feed holds up to `seq` is derived; [`Node::derive_since`] does it
+    /// after each page. (A tool that writes verified records the way derivation does, such as
+    /// the scale benchmark's seeder, may say so too.)
+    pub async fn set_derivation_cursor(&self, seq: i64) -> NodeResult<()> {
+        Ok(self.store.write(move |tx| crate::storage::set_feed_cursor(tx, DERIVATION_CURSOR, seq)).await?)
+    }
+
+    /// Derives what the check-ins and event changes fed after `after` imply, saving the
+    /// position reached after each page; returns it.
     pub async fn derive_since(&self, after: i64) -> NodeResult<i64> {
         let mut cursor = after;
         loop {
             let page = self.changes(cursor, 1000).await?;
             let Some(last) = page.last() else { return Ok(cursor) };
-            cursor = last.seq;
+            let next = last.seq;
             let ids: Vec<String> = page.iter().filter(|c| c.kind == "checkin").map(|c| c.id.clone()).collect();
-            let places = self.store.read(move |c| index::checkin_members(c, &ids)).await?;
+            let events: BTreeSet<String> = page
+                .iter()
+                .filter(|c| matches!(c.kind.as_str(), "event" | "session" | "roster"))
+                .filter_map(|c| c.doc_id.strip_prefix("event:").map(str::to_owned))
+                .collect();
+            let (places, everyone) = self
+                .store
+                .read(move |c| {
+                    let mut everyone = Vec::new();
+                    for e in events {
+                        let members = index::event_members(c, &e)?;
+                        everyone.push((e, members));
+                    }
+                    Ok((index::checkin_members(c, &ids)?, everyone))
+                })
+                .await?;
             let mut by_event: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
             for (event, member) in places {
                 by_event.entry(event).or_default().insert(member);
+            }
+            for (event, members) in everyone {
+                by_event.entry(event).or_default().extend(members);
             }
             for (event, members) in by_event {
                 let n = self.derive_event(&event, &members).await?;
@@ -66,6 +107,96 @@ impl Node {
                     tracing::info!(event = %event, portfolios = n, "verified records derived");
                 }
             }
+            self.set_derivation_cursor(next).await?;
+            cursor = next;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+    use std::sync::Arc;
+
+    use cec_core::event::{Endorsement, Policy, Provider, Segment, SegmentKind, Session, SessionFormat};
+    use cec_core::{CheckIn, Direction, Event, Method};
+
+    use super::*;
+    use crate::config::Config;
+    use crate::node::{NewCheckIn, NodeError};
+
+    fn checkin(id: &str, direction: Direction, at: &str) -> NewCheckIn {
+        let at: jiff::Timestamp = at.parse().unwrap();
+        let checkin = CheckIn {
+            id: id.into(),
+            event_id: "E1".into(),
+            session_id: "s1".into(),
+            member_id: "M1".into(),
+            direction,
+            at,
+            method: Method::Badge,
+            kiosk_id: "k1".into(),
+            recorded_at: at,
+        };
+        NewCheckIn { checkin, at_given: true, method_given: true }
+    }
+
+    /// The saved place is where the next start resumes, and a change of the event alone (here
+    /// its endorsement, which decides what is verified) derives its members again.
+    #[tokio::test]
+    async fn derivation_saves_its_place_and_follows_event_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Arc::new(Node::open(dir.path(), Config::default()).await.unwrap());
+        let mut event = Event {
+            id: "E1".into(),
+            title: "Conference".into(),
+            provider: Provider { id: "P".into(), name: "Provider".into(), endorsement: None },
+            venue: None,
+            timezone: "UTC".into(),
+            policy: Policy::default(),
+            sessions: BTreeMap::new(),
+            roster: BTreeMap::new(),
+        };
+        node.create_event(event.clone()).await.unwrap();
+        let session = Session {
+            id: "s1".into(),
+            title: "Ethics".into(),
+            category: "ethics".into(),
+            format: SessionFormat::InPerson,
+            starts_at: "2026-04-16T09:00:00Z".parse().unwrap(),
+            segments: vec![Segment::new(SegmentKind::Instruction, 60)],
+        };
+        node.create_session("E1", session).await.unwrap();
+        let ev = node.require_event("E1").await.unwrap();
+        let items = vec![
+            checkin("c1", Direction::In, "2026-04-16T09:00:00Z"),
+            checkin("c2", Direction::Out, "2026-04-16T10:00:00Z"),
+        ];
+        for answer in node.record_checkins(&ev, "s1", items).await.unwrap() {
+            answer.unwrap();
+        }
+        assert_eq!(node.derivation_cursor().await.unwrap(), 0, "never derived");
+        let reached = node.derive_since(0).await.unwrap();
+        assert!(reached > 0);
+        assert_eq!(node.derivation_cursor().await.unwrap(), reached);
+        assert!(node.stored_portfolio("M1").await.unwrap().is_none(), "nothing verified without an endorsement");
+
+        let endorsement = Endorsement {
+            number: "ACA-1".into(),
+            valid_from: jiff::civil::date(2026, 1, 1),
+            valid_until: jiff::civil::date(2026, 12, 31),
+        };
+        event.provider.endorsement = Some(endorsement);
+        node.docs
+            .update(&DocId::event("E1"), |d| cec_core::doc::event::put_event(d, &event).map_err(NodeError::from))
+            .await
+            .unwrap();
+        let again = node.derive_since(reached).await.unwrap();
+        assert!(again > reached);
+        assert_eq!(node.derivation_cursor().await.unwrap(), again);
+        let p = node.stored_portfolio("M1").await.unwrap().expect("a portfolio with the derived record");
+        assert_eq!(p.verified.len(), 1);
+        assert_eq!(p.verified.values().next().unwrap().cecs, rust_decimal::Decimal::ONE);
+        node.store.close().await;
     }
 }

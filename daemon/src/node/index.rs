@@ -174,6 +174,13 @@ pub fn checkin_members(conn: &Connection, ids: &[String]) -> Result<Vec<(String,
     Ok(out)
 }
 
+/// The members with indexed check-ins at `event_id`.
+pub fn event_members(conn: &Connection, event_id: &str) -> Result<Vec<String>, StorageError> {
+    let mut stmt = conn.prepare_cached("SELECT DISTINCT member_id FROM checkin_index WHERE event_id = ?1")?;
+    let rows = stmt.query_map(params![event_id], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// The `(event_id, session_id)` pairs a member has check-ins for.
 pub fn member_sessions(
     conn: &Connection,

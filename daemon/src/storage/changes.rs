@@ -54,6 +54,23 @@ pub fn changes_since(conn: &Connection, after: i64, limit: usize) -> Result<Vec<
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Where the follower `name` of the change feed stopped, if it ever saved its place.
+pub fn feed_cursor(conn: &Connection, name: &str) -> Result<Option<i64>, StorageError> {
+    Ok(conn
+        .prepare_cached("SELECT seq FROM feed_cursors WHERE name = ?1")?
+        .query_row(params![name], |row| row.get(0))
+        .optional()?)
+}
+
+/// Saves where the follower `name` of the change feed stopped.
+pub fn set_feed_cursor(tx: &Transaction<'_>, name: &str, seq: i64) -> Result<(), StorageError> {
+    tx.prepare_cached(
+        "INSERT INTO feed_cursors (name, seq) VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+    )?
+    .execute(params![name, seq])?;
+    Ok(())
+}
+
 /// Waits for the change feed to move; from [`Store::subscribe_changes`](super::Store).
 #[derive(Debug, Clone)]
 pub struct ChangeSubscriber {

@@ -160,6 +160,14 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (node_id, first_at)
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 9: how far background followers of the change feed got (the central node's derivation),
+    // so a restart resumes there instead of going through the whole feed again.
+    r#"
+    CREATE TABLE feed_cursors (
+        name TEXT PRIMARY KEY NOT NULL,
+        seq  INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -43,7 +43,9 @@ use rusqlite::{Connection, OpenFlags, Transaction};
 use tokio::sync::watch;
 
 pub use blobs::{BlobInfo, is_valid_sha256};
-pub use changes::{Change, ChangeSubscriber, changes_since, latest_change_seq, record_change};
+pub use changes::{
+    Change, ChangeSubscriber, changes_since, feed_cursor, latest_change_seq, record_change, set_feed_cursor,
+};
 pub use clocks::{MAX_CLOCK_RUNS, clock_runs, latest_clock_runs, record_clock_sample};
 pub use compaction::CompactionOutcome;
 pub use docs::{
