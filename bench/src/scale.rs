@@ -294,8 +294,7 @@ fn attended(shape: &Shape, m: usize) -> Vec<(usize, Vec<usize>)> {
             let sessions = (0..take)
                 .map(|k| {
                     let slot = (first + k) % shape.slots();
-                    let s = (slot * 2 + usize::try_from(rng.below(2)).unwrap_or(0)).min(shape.sessions - 1);
-                    s
+                    (slot * 2 + usize::try_from(rng.below(2)).unwrap_or(0)).min(shape.sessions - 1)
                 })
                 .collect();
             (e, sessions)
