@@ -2,7 +2,7 @@
 //! API's own origin, nothing loaded from other hosts. Pages hold no data and no token: they
 //! call the API with the page session cookie (`session.rs`).
 //!
-//! Open without a session: the pages' HTML, CSS and JS (`/kiosk`, `/assets/...`) and `/open`,
+//! Open without a session: the pages' HTML, CSS and JS (`/kiosk`, `/portfolio`, `/assets/...`) and `/open`,
 //! which trades a one-time ticket for the session. `POST /v1/open-tickets` (token or session)
 //! issues tickets; `cec open` prints the link.
 //!
@@ -27,16 +27,18 @@ use super::extract::{JsonBody, Query};
 use super::session;
 
 /// The pages a ticket can open.
-pub(super) const PAGES: &[&str] = &["kiosk"];
+pub(super) const PAGES: &[&str] = &["kiosk", "portfolio"];
 
 /// `(path under /assets/, content type, bytes)`.
 const ASSETS: &[(&str, &str, &str)] = &[
     ("app.css", "text/css; charset=utf-8", include_str!("pages/app.css")),
     ("app.js", "text/javascript; charset=utf-8", include_str!("pages/app.js")),
     ("kiosk.js", "text/javascript; charset=utf-8", include_str!("pages/kiosk.js")),
+    ("portfolio.js", "text/javascript; charset=utf-8", include_str!("pages/portfolio.js")),
 ];
 
 const KIOSK_HTML: &str = include_str!("pages/kiosk.html");
+const PORTFOLIO_HTML: &str = include_str!("pages/portfolio.html");
 
 /// Everything script, style, images and connections may use: this origin only.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -44,7 +46,11 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 
 /// The routes open without a session.
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/kiosk", get(kiosk)).route("/assets/{file}", get(asset)).route("/open", get(open))
+    Router::new()
+        .route("/kiosk", get(kiosk))
+        .route("/portfolio", get(portfolio))
+        .route("/assets/{file}", get(asset))
+        .route("/open", get(open))
 }
 
 /// The routes that need the token or a session.
@@ -67,6 +73,12 @@ fn page(content_type: &'static str, body: &'static str) -> Response {
 
 async fn kiosk() -> Response {
     page("text/html; charset=utf-8", KIOSK_HTML)
+}
+
+/// The member's portfolio page: which member comes from the node's credential or the URL
+/// fragment (`#member=ID`), never from the server.
+async fn portfolio() -> Response {
+    page("text/html; charset=utf-8", PORTFOLIO_HTML)
 }
 
 async fn asset(Path(file): Path<String>) -> ApiResult<Response> {

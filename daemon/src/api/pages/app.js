@@ -7,10 +7,11 @@ const CEC = (() => {
   let reachable = null;
 
   class ApiError extends Error {
-    constructor(status, code, message) {
+    constructor(status, code, message, field) {
       super(message);
       this.status = status;
       this.code = code;
+      this.field = field || null; // the request field a 422 names
     }
   }
   class Offline extends Error {}
@@ -48,7 +49,7 @@ const CEC = (() => {
     const json = text ? JSON.parse(text) : null;
     if (!resp.ok) {
       const err = (json && json.error) || {};
-      throw new ApiError(resp.status, err.code || "error", err.message || resp.statusText);
+      throw new ApiError(resp.status, err.code || "error", err.message || resp.statusText, err.field);
     }
     return json;
   }
