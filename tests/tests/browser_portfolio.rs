@@ -144,7 +144,10 @@ fn the_portfolio_page_in_chromium() {
 
         // The verified record shows when the session began in the event's own time zone.
         let when = wait_text(&c, "li[data-record='C/s1'] .when", "the session's time", |t| !t.is_empty()).await;
-        assert!(when.contains("2026-03-01") && when.contains("19:00") && when.contains("America/Los_Angeles"), "{when}");
+        assert!(
+            when.contains("2026-03-01") && when.contains("19:00") && when.contains("America/Los_Angeles"),
+            "{when}"
+        );
         let facts = text(&c, "li[data-record='C/s1']").await;
         assert!(facts.contains("E-77") && facts.contains("verification"), "{facts}");
 
