@@ -123,6 +123,59 @@ impl Browser {
     pub fn profile_dir(&self) -> &Path {
         self.profile.path()
     }
+
+    /// Where [`Browser::client_with_downloads`] saves downloads: `<profile>/downloads`.
+    pub fn downloads_dir(&self) -> PathBuf {
+        self.profile.path().join("downloads")
+    }
+
+    /// Like [`Browser::client`], with downloads saved to [`Browser::downloads_dir`] without
+    /// asking (Chromium's `download.default_directory` preference).
+    pub async fn client_with_downloads(&self) -> Client {
+        let dir = self.downloads_dir();
+        std::fs::create_dir_all(&dir).expect("downloads dir");
+        let mut caps = serde_json::Map::new();
+        caps.insert(
+            "goog:chromeOptions".into(),
+            json!({"binary": self.chromium.to_string_lossy(), "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=390,844",
+                format!("--user-data-dir={}", self.profile.path().display()),
+            ], "prefs": {
+                "download.default_directory": dir.to_string_lossy(),
+                "download.prompt_for_download": false,
+                "download.directory_upgrade": true,
+                "safebrowsing.enabled": false,
+            }}),
+        );
+        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a WebDriver session")
+    }
+}
+
+/// Waits until a finished download whose name starts with `prefix` is in `dir`; answers its
+/// bytes. Chromium writes `*.crdownload` while a download runs and renames it when done.
+pub async fn wait_download(dir: &Path, prefix: &str) -> (PathBuf, Vec<u8>) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let done = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.path()).find(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            name.starts_with(prefix) && !name.ends_with(".crdownload")
+        });
+        if let Some(path) = done {
+            let bytes = std::fs::read(&path).expect("reading the download");
+            if !bytes.is_empty() {
+                return (path, bytes);
+            }
+        }
+        let seen: Vec<_> = std::fs::read_dir(dir).into_iter().flatten().flatten().map(|e| e.file_name()).collect();
+        assert!(Instant::now() < deadline, "no download {prefix}* in {}: {seen:?}", dir.display());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// `<target>/ui-artifacts/`, where screenshots go (not committed).

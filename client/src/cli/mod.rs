@@ -139,10 +139,11 @@ Example:\n  cec revoke n3f9a6c21d0e4b7a85c1e2d90")]
     Revoke(enrol::RevokeArgs),
     /// List the revocations this node knows
     Revocations,
-    /// Open a page of the node (the kiosk screen, the organizer's page) in a browser, with a one-time link
+    /// Open a page of the node (the kiosk screen, the organizer's page, a portfolio) in a browser, with a one-time link
     #[command(
-        long_about = "Print, and try to open in a browser, a one-time link to a page of this node (`kiosk`: the check-in screen; `organize`: events, sessions, rosters and attendance for organizers and field staff). The link works once, within a minute; opening it signs the browser in with a session cookie (HttpOnly, SameSite=Strict) that lasts a day, so the API token never appears in a URL or a page. Run it again for another browser or when the session ends.\n\n\
-Example:\n  cec open kiosk\n  cec open --page organize\n  cec --data-dir kiosk open --no-browser"
+        long_about = "Print, and try to open in a browser, a one-time link to a page of this node (`kiosk`: the check-in screen; `organize`: events, sessions, rosters and attendance for organizers and field staff; `portfolio`: a member's portfolio). The link works once, within a minute; opening it signs the browser in with a session cookie (HttpOnly, SameSite=Strict) that lasts a day, so the API token never appears in a URL or a page. Run it again for another browser or when the session ends.\n\n\
+The portfolio page shows the member a member's node belongs to; elsewhere give --member ID (or type it on the page).\n\n\
+Example:\n  cec open kiosk\n  cec open --page organize\n  cec --data-dir kiosk open --no-browser\n  cec open --page portfolio --member M-1001"
     )]
     Open(open::OpenArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)

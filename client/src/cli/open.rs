@@ -6,26 +6,40 @@ use clap::Args;
 use super::Ctx;
 use super::output::{self, outln, warn};
 
-/// The pages a link can open: the kiosk screen (the default) and the organizer's page.
-const PAGES: [&str; 2] = ["kiosk", "organize"];
+/// The pages a link can open (the node's `POST /v1/open-tickets` knows the same).
+const PAGES: [&str; 3] = ["kiosk", "organize", "portfolio"];
 
 #[derive(Debug, Args)]
 pub(crate) struct OpenArgs {
-    /// The page: `kiosk` (the default) or `organize`
+    /// The page (kiosk when neither this nor --page is given)
     #[arg(value_parser = PAGES, conflicts_with = "page_flag")]
     page: Option<String>,
-    /// The page, as a flag (the same as the argument)
+    /// The page, as a flag: `--page portfolio`
     #[arg(long = "page", id = "page_flag", value_name = "PAGE", value_parser = PAGES)]
     page_flag: Option<String>,
+    /// The portfolio page: whose portfolio to show (kept in the link's #fragment, which never
+    /// reaches the server; a member's own node needs none)
+    #[arg(long, value_name = "MEMBER_ID")]
+    member: Option<String>,
     /// Only print the link; do not start a browser
     #[arg(long)]
     no_browser: bool,
 }
 
 pub(crate) async fn run(ctx: &Ctx, a: OpenArgs) -> anyhow::Result<()> {
-    let page = a.page.or(a.page_flag).unwrap_or_else(|| PAGES[0].to_owned());
+    let page = a.page.or(a.page_flag).unwrap_or_else(|| "kiosk".into());
+    if a.member.is_some() && page != "portfolio" {
+        anyhow::bail!("--member is for the portfolio page: cec open portfolio --member ID");
+    }
+    if let Some(m) = &a.member
+        && (m.is_empty() || m.len() > 128 || !m.chars().all(|c| c.is_ascii_alphanumeric() || "._:-".contains(c)))
+    {
+        anyhow::bail!("{m:?} is not a member id (1-128 of A-Z, a-z, 0-9, '.', '_', ':', '-')");
+    }
     let ticket = ctx.client.open_ticket(&page).await?;
-    let url = format!("{}{}", ctx.client.base_url(), ticket.path);
+    // The redirect from /open keeps the fragment, so the page learns the member from it.
+    let fragment = a.member.map(|m| format!("#member={m}")).unwrap_or_default();
+    let url = format!("{}{}{fragment}", ctx.client.base_url(), ticket.path);
     if ctx.json {
         return output::json(
             &serde_json::json!({"url": url, "page": ticket.page, "expires_in_secs": ticket.expires_in_secs}),

@@ -2,7 +2,7 @@
 //! API's own origin, nothing loaded from other hosts. Pages hold no data and no token: they
 //! call the API with the page session cookie (`session.rs`).
 //!
-//! Open without a session: the pages' HTML, CSS and JS (`/kiosk`, `/organize`, `/assets/...`)
+//! Open without a session: the pages' HTML, CSS and JS (`/kiosk`, `/organize`, `/portfolio`, `/assets/...`)
 //! and `/open`, which trades a one-time ticket for the session. `POST /v1/open-tickets` (token or session)
 //! issues tickets; `cec open` prints the link.
 //!
@@ -27,7 +27,7 @@ use super::extract::{JsonBody, Query};
 use super::session;
 
 /// The pages a ticket can open.
-pub(super) const PAGES: &[&str] = &["kiosk", "organize"];
+pub(super) const PAGES: &[&str] = &["kiosk", "organize", "portfolio"];
 
 /// `(path under /assets/, content type, bytes)`.
 const ASSETS: &[(&str, &str, &str)] = &[
@@ -35,10 +35,12 @@ const ASSETS: &[(&str, &str, &str)] = &[
     ("app.js", "text/javascript; charset=utf-8", include_str!("pages/app.js")),
     ("kiosk.js", "text/javascript; charset=utf-8", include_str!("pages/kiosk.js")),
     ("organize.js", "text/javascript; charset=utf-8", include_str!("pages/organize.js")),
+    ("portfolio.js", "text/javascript; charset=utf-8", include_str!("pages/portfolio.js")),
 ];
 
 const KIOSK_HTML: &str = include_str!("pages/kiosk.html");
 const ORGANIZE_HTML: &str = include_str!("pages/organize.html");
+const PORTFOLIO_HTML: &str = include_str!("pages/portfolio.html");
 
 /// Everything script, style, images and connections may use: this origin only.
 const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -49,6 +51,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/kiosk", get(kiosk))
         .route("/organize", get(organize))
+        .route("/portfolio", get(portfolio))
         .route("/assets/{file}", get(asset))
         .route("/open", get(open))
 }
@@ -77,6 +80,12 @@ async fn kiosk() -> Response {
 
 async fn organize() -> Response {
     page("text/html; charset=utf-8", ORGANIZE_HTML)
+}
+
+/// The member's portfolio page: which member comes from the node's credential or the URL
+/// fragment (`#member=ID`), never from the server.
+async fn portfolio() -> Response {
+    page("text/html; charset=utf-8", PORTFOLIO_HTML)
 }
 
 async fn asset(Path(file): Path<String>) -> ApiResult<Response> {
