@@ -308,7 +308,7 @@ mod tests {
     fn query_parameters_are_given_once_and_not_empty() {
         let q: Q = serde_urlencoded_query("a=1&b=x").unwrap();
         assert_eq!((q.a.as_deref(), q.b.as_deref()), (Some("1"), Some("x")));
-        for (bad, field) in [("a=1&a=2", "a"), ("a=", "a"), ("a=1&b", "b"), ("c=1", "query")] {
+        for (bad, field) in [("a=1&a=2", "a"), ("a=", "a"), ("a=1&b", "b"), ("c=1", "c")] {
             let e = serde_urlencoded_query::<Q>(bad).unwrap_err();
             assert_eq!((e.code, e.field.as_deref()), ("invalid", Some(field)), "{bad}");
         }
