@@ -14,7 +14,7 @@ use jiff::Timestamp;
 use super::AppState;
 use super::convert::{checkin_json, new_id, void_json};
 use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, Query, check_id, check_scope_id, parse_limit};
+use super::extract::{JsonBody, Query, check_cursor, check_id, check_scope_id, parse_limit};
 use crate::node::clock::{self, Skew};
 use crate::node::index::CheckInFilter;
 use crate::node::{NewCheckIn, Node, NodeError, Recorded};
@@ -181,6 +181,11 @@ struct ListQuery {
 
 async fn list(State(node): State<AppState>, Query(q): Query<ListQuery>) -> ApiResult<Json<Page<CheckInJson>>> {
     let limit = parse_limit(q.limit.as_deref())?;
+    for (field, v) in [("event_id", &q.event_id), ("session_id", &q.session_id)] {
+        v.as_deref().map(|v| check_scope_id(field, v)).transpose()?;
+    }
+    q.member_id.as_deref().map(|v| check_id("member_id", v)).transpose()?;
+    check_cursor(q.cursor.as_deref(), |c| cec_core::id::validate(c).is_ok())?;
     let filter =
         CheckInFilter { event_id: q.event_id, session_id: q.session_id, member_id: q.member_id, after: q.cursor };
     let (rows, next_cursor) = node.checkins(filter, limit).await?;

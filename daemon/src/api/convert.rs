@@ -51,6 +51,19 @@ pub(super) fn check_entry_bounds(e: &Entry) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// The longest time-zone name taken (the longest IANA name is 32 characters).
+pub(super) const MAX_TIME_ZONE_LEN: usize = 64;
+
+/// Whether `name` is shaped like an IANA time-zone name: parts of `[A-Za-z0-9_+-]` between
+/// single slashes, at most [`MAX_TIME_ZONE_LEN`] in all. Only such a name is looked up (the
+/// document's pattern for `timezone`); one the time-zone database does not know is `422` too.
+pub(super) fn is_time_zone_shape(name: &str) -> bool {
+    name.len() <= MAX_TIME_ZONE_LEN
+        && name.split('/').all(|part| {
+            !part.is_empty() && part.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'+' | b'-'))
+        })
+}
+
 /// A non-empty title.
 pub(super) fn non_empty(field: &str, s: &str) -> Result<(), ApiError> {
     if s.trim().is_empty() { Err(ApiError::invalid(field, "must not be empty")) } else { Ok(()) }
@@ -62,6 +75,9 @@ pub(super) fn event_from(req: NewEvent, id: String) -> Result<Event, ApiError> {
     non_empty("title", &req.title)?;
     check_id("provider.id", &req.provider.id)?;
     non_empty("provider.name", &req.provider.name)?;
+    if !is_time_zone_shape(&req.timezone) {
+        return Err(ApiError::invalid("timezone", format!("{:?} is not an IANA time-zone name", req.timezone)));
+    }
     let policy = req.policy.unwrap_or_default();
     let event = Event {
         id,

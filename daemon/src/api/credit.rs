@@ -11,7 +11,7 @@ use jiff::civil::Date;
 use super::AppState;
 use super::convert::{attendance_json, record_json};
 use super::error::{ApiError, ApiResult};
-use super::extract::{Query, check_id};
+use super::extract::{Query, check_id, check_scope_id};
 use crate::node::Node;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -38,6 +38,9 @@ async fn attendance(
     Query(q): Query<AttendanceQuery>,
 ) -> ApiResult<Json<AttendanceList>> {
     check_id("member_id", &member_id)?;
+    if let Some(e) = &q.event_id {
+        check_scope_id("event_id", e)?;
+    }
     let skewed = node.skewed_sessions(&member_id, q.event_id.as_deref()).await?;
     let items = node
         .attendance(&member_id, q.event_id.as_deref())
@@ -62,13 +65,19 @@ pub(super) struct RangeQuery {
     pub(super) to: Option<String>,
 }
 
-/// Parses an optional `YYYY-MM-DD` query value.
+/// Parses an optional `YYYY-MM-DD` query value: four digits of year (from 0001), two of
+/// month, two of day, a real date; nothing else (no sign, no six-digit year, no time).
 pub(super) fn parse_date(field: &str, v: Option<&str>) -> ApiResult<Option<Date>> {
-    v.filter(|s| !s.is_empty())
-        .map(|s| {
-            s.parse::<Date>().map_err(|_| ApiError::invalid(field, format!("{s:?} is not a date like 2027-03-01")))
-        })
-        .transpose()
+    v.map(|s| {
+        let shape = s.len() == 10
+            && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+        shape
+            .then(|| s.parse::<Date>().ok())
+            .flatten()
+            .filter(|d| d.year() >= 1)
+            .ok_or_else(|| ApiError::invalid(field, format!("{s:?} is not a date like 2027-03-01")))
+    })
+    .transpose()
 }
 
 async fn cecs(
@@ -90,4 +99,28 @@ async fn cecs(
         by_category: sums.by_category,
         records: t.records.iter().map(record_json).collect(),
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_date;
+
+    #[test]
+    fn query_dates_are_one_shape() {
+        assert_eq!(parse_date("from", Some("2027-03-01")).unwrap(), Some(jiff::civil::date(2027, 3, 1)));
+        assert_eq!(parse_date("from", Some("0001-01-01")).unwrap(), Some(jiff::civil::date(1, 1, 1)));
+        assert_eq!(parse_date("from", None).unwrap(), None);
+        for bad in [
+            "",
+            "2027-02-30",
+            "2027-3-01",
+            "+002027-03-01",
+            "20270301",
+            "2027-03-01T00:00",
+            "0000-01-01",
+            " 2027-03-01",
+        ] {
+            assert!(parse_date("from", Some(bad)).is_err(), "{bad:?}");
+        }
+    }
 }

@@ -12,7 +12,7 @@ use cec_core::ident::{NodeId, Role, Scope, Scopes};
 use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::events::paginate;
-use super::extract::{JsonBody, PageQuery, Query, parse_limit};
+use super::extract::{JsonBody, PageQuery, Query, check_cursor, parse_limit};
 use super::sync::{credential_json, enrolment_err};
 use crate::node::enrol::{self, EnrolError};
 use crate::node::revocation::Revocation;
@@ -108,6 +108,7 @@ async fn list_revocations(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Json<Page<RevocationJson>>> {
     let limit = parse_limit(q.limit.as_deref())?;
+    check_cursor(q.cursor.as_deref(), |c| c.parse::<cec_core::ident::NodeId>().is_ok())?;
     let all: Vec<RevocationJson> = node.revocations().iter().map(revocation_json).collect();
     let (items, next_cursor) = paginate(all, q.cursor.as_deref(), limit, |r| r.node_id.clone());
     Ok(Json(Page { items, next_cursor }))

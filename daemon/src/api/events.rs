@@ -13,7 +13,7 @@ use cec_core::{Event, RosterMember};
 use super::AppState;
 use super::convert::{event_from, event_json, new_id, session_from, session_json};
 use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, PageQuery, Query, check_id, check_scope_id, parse_limit};
+use super::extract::{JsonBody, PageQuery, Query, check_cursor, check_id, check_scope_id, parse_limit};
 use crate::node::{Created, Node};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -50,6 +50,7 @@ async fn create_event(
 
 async fn list_events(State(node): State<AppState>, Query(q): Query<PageQuery>) -> ApiResult<Json<Page<EventJson>>> {
     let limit = parse_limit(q.limit.as_deref())?;
+    check_cursor(q.cursor.as_deref(), |c| cec_core::doc::validate_scope_id(c).is_ok())?;
     let (events, more) = node.events(q.cursor.as_deref(), limit).await?;
     let next_cursor = more.then(|| events.last().map(|e| e.id.clone())).flatten();
     let items = events.iter().map(|e| event_json(e)).collect();
@@ -78,6 +79,7 @@ async fn list_sessions(
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Json<Page<SessionJson>>> {
     let limit = parse_limit(q.limit.as_deref())?;
+    check_cursor(q.cursor.as_deref(), |c| cec_core::doc::validate_scope_id(c).is_ok())?;
     let event = load_event(&node, &event_id).await?;
     let mut sessions: Vec<_> = event.sessions.values().collect();
     sessions.sort_by(|a, b| (a.starts_at, &a.id).cmp(&(b.starts_at, &b.id)));

@@ -120,10 +120,19 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     }
 }
 
+/// Parses a query string: every parameter at most once, none empty (`?limit=` or
+/// `?limit=1&limit=2` is `422 invalid` naming it: neither is a value the document allows).
 fn serde_urlencoded_query<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
-    let pairs: Vec<(String, String)> = url_pairs(q);
-    let map: serde_json::Map<String, serde_json::Value> =
-        pairs.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
+    let mut map = serde_json::Map::new();
+    for (k, v) in url_pairs(q) {
+        if v.is_empty() {
+            return Err(ApiError::invalid(k, "must not be empty (leave the parameter out instead)"));
+        }
+        if map.contains_key(&k) {
+            return Err(ApiError::invalid(k, "given more than once"));
+        }
+        map.insert(k, serde_json::Value::String(v));
+    }
     let value = serde_json::Value::Object(map);
     serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
@@ -186,14 +195,34 @@ pub(super) const DEFAULT_LIMIT: usize = 100;
 /// The largest page size.
 pub(super) const MAX_LIMIT: usize = 1000;
 
+/// Parses a whole number written the one way the document's patterns allow: ASCII digits,
+/// no sign, no leading zero (but `0` itself), at most `max`.
+pub(super) fn parse_whole(s: &str, max: u64) -> Option<u64> {
+    let canonical = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    if !canonical || s.len() > 19 {
+        return None;
+    }
+    s.parse::<u64>().ok().filter(|n| *n <= max)
+}
+
 /// Parses a `limit` (1–1000, default 100).
 pub(super) fn parse_limit(limit: Option<&str>) -> Result<usize, ApiError> {
+    let err = || ApiError::invalid("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"));
     match limit {
         None => Ok(DEFAULT_LIMIT),
-        Some(s) => match s.parse::<usize>() {
-            Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            _ => Err(ApiError::invalid("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"))),
+        Some(s) => match parse_whole(s, MAX_LIMIT as u64) {
+            Some(n) if n >= 1 => usize::try_from(n).map_err(|_| err()),
+            _ => Err(err()),
         },
+    }
+}
+
+/// Checks a page's `cursor` with `valid`, the grammar of the key that list pages by (a cursor
+/// is the last key of the page before): anything else is `422 invalid`.
+pub(super) fn check_cursor(cursor: Option<&str>, valid: impl Fn(&str) -> bool) -> Result<(), ApiError> {
+    match cursor {
+        Some(c) if !valid(c) => Err(ApiError::invalid("cursor", "not a cursor from this list")),
+        _ => Ok(()),
     }
 }
 
@@ -256,5 +285,32 @@ mod tests {
         assert!(parse_limit(Some("0")).is_err());
         assert!(parse_limit(Some("1001")).is_err());
         assert_eq!(parse_limit(Some("5")).unwrap(), 5);
+        assert_eq!(parse_limit(Some("1000")).unwrap(), 1000);
+        // Only the one way of writing a number that the document's pattern allows.
+        for bad in ["+5", "05", " 5", "5 ", "", "5.0", "-0", "1e2", "٥"] {
+            assert!(parse_limit(Some(bad)).is_err(), "{bad:?}");
+        }
+        assert_eq!(parse_whole("0", 60), Some(0));
+        assert_eq!(parse_whole("60", 60), Some(60));
+        assert_eq!(parse_whole("61", 60), None);
+        assert_eq!(parse_whole("99999999999999999999", u64::MAX), None);
+    }
+
+    #[derive(serde::Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Q {
+        a: Option<String>,
+        b: Option<String>,
+    }
+
+    #[test]
+    fn query_parameters_are_given_once_and_not_empty() {
+        let q: Q = serde_urlencoded_query("a=1&b=x").unwrap();
+        assert_eq!((q.a.as_deref(), q.b.as_deref()), (Some("1"), Some("x")));
+        for (bad, field) in [("a=1&a=2", "a"), ("a=", "a"), ("a=1&b", "b"), ("c=1", "c")] {
+            let e = serde_urlencoded_query::<Q>(bad).unwrap_err();
+            assert_eq!((e.code, e.field.as_deref()), ("invalid", Some(field)), "{bad}");
+        }
     }
 }

@@ -10,10 +10,12 @@ use cec_client::wire::{ChangeJson, Changes};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{Query, parse_limit};
+use super::extract::{Query, parse_limit, parse_whole};
 
 /// The longest long poll.
-const MAX_WAIT_SECS: u64 = 60;
+pub(super) const MAX_WAIT_SECS: u64 = 60;
+/// The largest `since` (18 digits: far beyond any sequence number a node reaches).
+pub(super) const MAX_SINCE: u64 = 999_999_999_999_999_999;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/v1/changes", get(changes))
@@ -28,20 +30,15 @@ struct ChangesQuery {
 }
 
 async fn changes(State(node): State<AppState>, Query(q): Query<ChangesQuery>) -> ApiResult<Json<Changes>> {
-    let since: i64 = match q.since.as_deref().filter(|s| !s.is_empty()) {
+    let since: i64 = match q.since.as_deref() {
         None => 0,
-        Some(s) => s
-            .parse()
-            .ok()
-            .filter(|n: &i64| *n >= 0)
+        Some(s) => parse_whole(s, MAX_SINCE)
+            .and_then(|n| i64::try_from(n).ok())
             .ok_or_else(|| ApiError::invalid("since", "not a cursor from this feed"))?,
     };
     let wait = match q.wait.as_deref() {
         None => 0,
-        Some(s) => s
-            .parse::<u64>()
-            .ok()
-            .filter(|w| *w <= MAX_WAIT_SECS)
+        Some(s) => parse_whole(s, MAX_WAIT_SECS)
             .ok_or_else(|| ApiError::invalid("wait", format!("seconds from 0 to {MAX_WAIT_SECS}")))?,
     };
     let limit = parse_limit(q.limit.as_deref())?;

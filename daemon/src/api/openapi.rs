@@ -571,23 +571,39 @@ mod truth {
 
     use super::spec;
 
-    /// A value the document allows for a query parameter.
-    fn sample(name: &str, schema: &Value) -> String {
-        if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
-            return first.as_str().unwrap_or_default().to_owned();
+    /// Values to try for every query parameter: each the document allows is taken, each it
+    /// does not is `422` naming the parameter.
+    const CANDIDATES: &[&str] = &[
+        "5",
+        "0",
+        "demo",
+        "2026-01-01",
+        "2026-01-01/x",
+        "n0123456789abcdef01234567",
+        "json",
+        "activity",
+        "",
+        "+5",
+        "05",
+        "61",
+        "a b",
+        "x/y/z",
+        "2026-02-30",
+        "-1",
+    ];
+
+    fn matches(schema: &Value, v: &str) -> bool {
+        if let Some(e) = schema["enum"].as_array() {
+            return e.iter().any(|x| x == v);
         }
-        match name {
-            "limit" => "5".into(),
-            "cursor" | "since" => "0".into(),
-            "wait" => "0".into(),
-            "from" => "2026-01-01".into(),
-            "to" => "2026-12-28".into(),
-            _ => "demo".into(),
-        }
+        let pattern = schema["pattern"].as_str().expect("a query parameter with a pattern or an enum");
+        regex::Regex::new(pattern).unwrap().is_match(v)
+            && (schema["format"] != "date" || v.parse::<jiff::civil::Date>().is_ok())
     }
 
-    /// Every query parameter the document lists is one the handler takes, and every path
-    /// parameter and page cursor is as precise as the document says.
+    /// Every query parameter the document lists is one the handler takes, exactly as the
+    /// document says (what its pattern allows is taken, what it does not is refused), and
+    /// every path parameter has a pattern.
     #[tokio::test]
     async fn documented_parameters_are_accepted() {
         let doc = spec();
@@ -620,17 +636,31 @@ mod truth {
                         })
                         .collect::<Vec<_>>()
                         .join("/");
-                    let uri = format!("{concrete}?{name}={}", sample(name, &p["schema"]));
-                    let req = Request::get(&uri)
-                        .header("host", "localhost")
-                        .header("authorization", format!("Bearer {}", node.identity.token))
-                        .body(HttpBody::empty())
-                        .unwrap();
-                    let resp = app.clone().oneshot(req).await.unwrap();
-                    let status = resp.status().as_u16();
-                    let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
-                    let text = String::from_utf8_lossy(&body);
-                    assert!(status != 422 && status < 500, "GET {uri}: {status} {text}");
+                    let schema = &p["schema"];
+                    assert!(CANDIDATES.iter().any(|v| matches(schema, v)), "{path} {name}: no allowed value");
+                    for value in CANDIDATES {
+                        let allowed = matches(schema, value);
+                        let encoded: String = value
+                            .bytes()
+                            .map(|b| if b == b' ' { "%20".into() } else { (b as char).to_string() })
+                            .collect();
+                        let uri = format!("{concrete}?{name}={}", encoded.replace('+', "%2B"));
+                        let req = Request::get(&uri)
+                            .header("host", "localhost")
+                            .header("authorization", format!("Bearer {}", node.identity.token))
+                            .body(HttpBody::empty())
+                            .unwrap();
+                        let resp = app.clone().oneshot(req).await.unwrap();
+                        let status = resp.status().as_u16();
+                        let body = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+                        let text = String::from_utf8_lossy(&body);
+                        if allowed {
+                            assert!(status != 422 && status < 500, "GET {uri}: {status} {text}");
+                        } else {
+                            assert_eq!(status, 422, "GET {uri}: {text}");
+                            assert!(text.contains(&format!("\"field\":\"{name}\"")), "GET {uri}: {text}");
+                        }
+                    }
                     checked += 1;
                 }
             }

@@ -1,8 +1,10 @@
 //! What the wire types' derived schemas cannot say: the API's validation rules, added to the
-//! OpenAPI document so that it is precise (a schema-driven fuzzer generates mostly valid
-//! requests) and true (every request it describes passes validation but for rules that relate
-//! two fields, or data that must exist). Names come from `cec-core`'s own lists, patterns
-//! mirror the validators; `tests` checks the patterns against them.
+//! OpenAPI document so that it is exact: every request it describes passes validation but for
+//! rules that relate two fields, data that must exist, or a name the time-zone database must
+//! know (each a documented `422` or `404`), and every request it does not describe is refused
+//! (schemathesis's `negative_data_rejection` check holds the node to both). Names come from
+//! `cec-core`'s own lists, patterns mirror the validators; `tests` checks the patterns against
+//! them.
 
 use cec_core::checkin::{Direction, Method};
 use cec_core::event::{MAX_SESSION_MINUTES, SegmentKind, SessionFormat};
@@ -18,13 +20,19 @@ pub(super) const ID: &str = "^[A-Za-z0-9._:-]{1,128}$";
 pub(super) const SCOPE_ID: &str = "^[A-Za-z0-9._-]{1,128}$";
 /// A blob's SHA-256, lowercase hex.
 pub(super) const SHA256: &str = "^[0-9a-f]{64}$";
-/// Credit in a request: the one decimal grammar, at most two places, at most 10000.
-pub(super) const CREDIT: &str = r"^(10000(\.0{1,2})?|[0-9]{1,4}(\.[0-9]{1,2})?)$";
+/// Credit in a request: the one decimal grammar (`[0-9]+(\.[0-9]+)?`), at most 10000, at most
+/// two decimal places once trailing zeros are dropped (leading zeros and trailing zeros are
+/// taken, as the validator takes them).
+pub(super) const CREDIT: &str = r"^0*([0-9]{1,4}(\.[0-9]{1,2}0*)?|10000(\.0+)?)$";
+/// An activity's self-reported CECs: credit in steps of 0.25.
+pub(super) const ENTRY_CECS: &str = r"^0*([0-9]{1,4}(\.(00?|25|50?|75)0*)?|10000(\.0+)?)$";
 /// A credit record id: a verified record's `<event_id>/<session_id>` or an entry id.
 pub(super) const RECORD_ID: &str = "^([A-Za-z0-9._-]{1,128}/[A-Za-z0-9._-]{1,128}|[A-Za-z0-9._:-]{1,128})$";
-/// Text with something in it besides white space (at least one visible ASCII character: regex
-/// engines disagree on what else is white space).
-pub(super) const TEXT: &str = "[!-~]";
+/// Text with something in it besides white space: a character outside Unicode's White_Space
+/// set (what `str::trim` removes), spelled out because regex engines disagree on `\s`.
+pub(super) const TEXT: &str = r"[^\t-\r \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]";
+/// An IANA time-zone name's shape (see `convert::is_time_zone_shape`); at most 64 characters.
+pub(super) const TIME_ZONE: &str = "^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$";
 /// A scope of a credential or an enrolment code.
 pub(super) const SCOPE: &str = r"^(\*|event:[A-Za-z0-9._-]{1,128}|(provider|member):[A-Za-z0-9._:-]{1,128})$";
 /// A node id.
@@ -35,11 +43,27 @@ pub(super) const ENROLMENT_CODE: &str = "^cecenrol[a-z2-7]{80,500}$";
 const PEER_ADDRESS: &str = "^[a-z0-9.-]{1,63}:[1-9][0-9]{0,3}$";
 /// A void's reason: at most 500 characters, none a control character.
 pub(super) const VOID_REASON: &str = "^[^\\x00-\\x1f\\x7f-\\x9f]{0,500}$";
-/// A `limit` query value.
-const LIMIT: &str = "^([1-9][0-9]{0,2}|1000)$";
-/// A date in query strings.
-const DATE: &str = r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$";
-/// Time zones the document offers; the node takes any IANA name.
+/// A `limit` query value: 1 to 1000.
+pub(super) const LIMIT: &str = "^([1-9][0-9]{0,2}|1000)$";
+/// A `wait` query value: 0 to 60 seconds.
+pub(super) const WAIT: &str = "^([0-9]|[1-5][0-9]|60)$";
+/// A `since` query value: a feed cursor, at most 18 digits.
+pub(super) const SINCE: &str = "^(0|[1-9][0-9]{0,17})$";
+/// A date in query strings: `YYYY-MM-DD`, a real date from year 1 (months' lengths and leap
+/// years spelled out, as generators do not combine `format` with `pattern`).
+pub(super) const DATE: &str = concat!(
+    "^(",
+    // Year 0001 to 9999, a day every month has, the 29th and 30th but in February, the 31st.
+    "([0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)-",
+    "((0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])|(0[13-9]|1[0-2])-(29|30)|(0[13578]|1[02])-31)",
+    // 29 February of a leap year: divisible by 4 but not by 100, or by 400.
+    "|([0-9]{2}(0[48]|[2468][048]|[13579][26])|(0[48]|[2468][048]|[13579][26])00)-02-29",
+    ")$"
+);
+/// An entries page's cursor: `<date>/<entry id>`.
+pub(super) const ENTRY_CURSOR: &str = "^(-[0-9]{6}|[0-9]{4})-[0-9]{2}-[0-9]{2}/[A-Za-z0-9._:-]{1,128}$";
+/// Time zones a generator should try most (the pattern takes every other name shaped so; one
+/// the time-zone database does not know is `422`).
 const TIME_ZONES: &[&str] = &["UTC", "America/New_York", "America/Chicago", "America/Denver", "America/Los_Angeles"];
 
 fn string(pattern: &str) -> Value {
@@ -78,31 +102,41 @@ fn refine_schemas(schemas: &mut Map<String, Value>) {
 
     set(schemas, "NewEvent", "id", scope());
     set(schemas, "NewEvent", "title", text());
-    set(schemas, "NewEvent", "timezone", json!({"type": "string", "enum": TIME_ZONES}));
-    // Schemas that answers share (ProviderJson, PolicyJson, SegmentJson, RosterMemberJson) get
-    // only rules the node enforces exactly, so every stored value still fits them.
-    let named = || json!({"type": "string", "minLength": 1});
+    // The enum is inside the pattern; it is there so that generated events mostly use zones
+    // the database knows.
+    set(
+        schemas,
+        "NewEvent",
+        "timezone",
+        json!({"anyOf": [
+            {"type": "string", "enum": TIME_ZONES},
+            {"type": "string", "pattern": TIME_ZONE, "maxLength": super::convert::MAX_TIME_ZONE_LEN},
+        ], "description": "IANA time zone of the venue; a name the time-zone database does not know is 422"}),
+    );
+    // Schemas that answers share (ProviderJson, PolicyJson, SegmentJson, RosterMemberJson,
+    // EndorsementJson) get only rules the node enforces on every value it stores.
     set(schemas, "ProviderJson", "id", id());
-    set(schemas, "ProviderJson", "name", named());
+    set(schemas, "ProviderJson", "name", text());
+    set(schemas, "EndorsementJson", "number", text());
     set(schemas, "PolicyJson", "grace_minutes", json!({"type": "integer", "minimum": 0, "maximum": 120}));
 
     set(schemas, "NewSession", "id", scope());
     set(schemas, "NewSession", "title", text());
     set(schemas, "NewSession", "category", id());
     set(schemas, "NewSession", "format", names(&SessionFormat::ALL, SessionFormat::as_str));
-    // One segment stays within the longest session whatever its length; the node takes more
-    // as long as their total does.
+    // Segments' total minutes must stay within the longest session too (422, between items).
     set(
         schemas,
         "NewSession",
         "segments",
-        json!({"type": "array", "minItems": 1, "maxItems": 1, "items": {"$ref": "#/components/schemas/SegmentJson"}}),
+        json!({"type": "array", "minItems": 1, "items": {"$ref": "#/components/schemas/SegmentJson"},
+               "description": "The segments, in order; more minutes in all than the longest session is 422"}),
     );
     set(schemas, "SegmentJson", "kind", names(&SegmentKind::ALL, SegmentKind::as_str));
     set(schemas, "SegmentJson", "minutes", json!({"type": "integer", "minimum": 1, "maximum": MAX_SESSION_MINUTES}));
 
     set(schemas, "RosterMemberJson", "member_id", id());
-    set(schemas, "RosterMemberJson", "name", named());
+    set(schemas, "RosterMemberJson", "name", text());
 
     set(schemas, "VoidRequest", "reason", json!({"type": "string", "pattern": VOID_REASON}));
     set(schemas, "TicketRequest", "page", json!({"type": "string", "enum": super::pages::PAGES}));
@@ -123,21 +157,20 @@ fn refine_schemas(schemas: &mut Map<String, Value>) {
     set(schemas, "NewCheckIn", "at", json!({"type": "string", "format": "date-time"}));
 
     let minutes = json!({"type": "integer", "minimum": 0, "maximum": MAX_ENTRY_MINUTES});
-    let evidence = json!({"type": "array", "maxItems": 0, "items": string(SHA256),
-        "description": "blobs stored before (PUT /v1/blobs); an unknown one is 422"});
+    let evidence = json!({"type": "array", "items": string(SHA256), "description": "blobs (SHA-256, lowercase hex)"});
     for schema in ["NewEntry", "EntryPatch"] {
         set(schemas, schema, "title", text());
         set(schemas, schema, "date", date());
         set(schemas, schema, "contact_minutes", minutes.clone());
         set(schemas, schema, "category", id());
-        set(schemas, schema, "provider", text());
         set(schemas, schema, "evidence", evidence.clone());
     }
     set(schemas, "NewEntry", "id", id());
-    // Only an activity carries CECs: the document offers activities with CECs, other kinds none.
     set(schemas, "NewEntry", "kind", names(&EntryKind::ALL, EntryKind::as_str));
-    set(schemas, "NewEntry", "cecs", json!({"type": "null"}));
-    set(schemas, "EntryPatch", "cecs", json!({"type": "null"}));
+    // Only an activity carries CECs, no more than its contact minutes earn: 422 otherwise.
+    for schema in ["NewEntry", "EntryPatch"] {
+        set(schemas, schema, "cecs", string(ENTRY_CECS));
+    }
 
     for schema in ["GoalInput", "BenchmarkJson"] {
         set(schemas, schema, "title", text());
@@ -146,7 +179,12 @@ fn refine_schemas(schemas: &mut Map<String, Value>) {
     }
     set(schemas, "GoalInput", "category", id());
     set(schemas, "GoalInput", "start", date());
-    set(schemas, "GoalInput", "benchmarks", json!({"type": "array", "maxItems": 0, "items": {}}));
+    set(
+        schemas,
+        "GoalInput",
+        "benchmarks",
+        json!({"type": "array", "items": {"$ref": "#/components/schemas/BenchmarkJson"}}),
+    );
 
     set(schemas, "ProgramInput", "title", text());
     set(schemas, "ProgramInput", "window_start", date());
@@ -173,31 +211,35 @@ fn refine_schemas(schemas: &mut Map<String, Value>) {
 
     set(schemas, "NewPetition", "id", id());
     set(schemas, "NewPetition", "target_association", text());
-    set(schemas, "NewPetition", "record_ids", json!({"type": "array", "maxItems": 100, "items": string(RECORD_ID)}));
+    // Each must name a credit record of the member (422 otherwise).
+    set(schemas, "NewPetition", "record_ids", json!({"type": "array", "minItems": 1, "items": string(RECORD_ID)}));
     set(schemas, "PetitionPatch", "status", names(&PetitionStatus::ALL, PetitionStatus::as_str));
     set(schemas, "PetitionPatch", "accepted_cecs", credit());
 }
 
 /// The query parameters of an operation: `(name, schema)`.
 fn query_parameters(method: &str, path: &str) -> Vec<(&'static str, Value)> {
-    // `cursor` is left out: it is opaque (a page's `next_cursor`), and any other value is 422.
-    let page = || vec![("limit", string(LIMIT))];
-    let range = || vec![("from", string(DATE)), ("to", string(DATE))];
+    // A `cursor` is a page's `next_cursor`: the last key of that page, so shaped like the list's
+    // keys (any other shape is 422; one that names nothing starts after where it would be).
+    let page = |cursor: &str| vec![("cursor", string(cursor)), ("limit", string(LIMIT))];
+    let date = || json!({"type": "string", "format": "date", "pattern": DATE});
+    let range = || vec![("from", date()), ("to", date())];
     let format = || ("format", json!({"type": "string", "enum": ["json", "csv", "pdf"]}));
     if method != "get" {
         return Vec::new();
     }
     match path {
-        "/v1/events" | "/v1/events/{event_id}/sessions" | "/v1/admin/revocations" => page(),
+        "/v1/events" | "/v1/events/{event_id}/sessions" => page(SCOPE_ID),
+        "/v1/admin/revocations" => page(NODE_ID),
         "/v1/checkins" => {
             let mut p =
                 vec![("event_id", string(SCOPE_ID)), ("session_id", string(SCOPE_ID)), ("member_id", string(ID))];
-            p.extend(page());
+            p.extend(page(ID));
             p
         }
         "/v1/portfolios/{member_id}/entries" => {
             let mut p = vec![("kind", names(&EntryKind::ALL, EntryKind::as_str))];
-            p.extend(page());
+            p.extend(page(ENTRY_CURSOR));
             p
         }
         "/v1/members/{member_id}/attendance" => vec![("event_id", string(SCOPE_ID))],
@@ -208,12 +250,7 @@ fn query_parameters(method: &str, path: &str) -> Vec<(&'static str, Value)> {
             p
         }
         "/v1/portfolios/{member_id}/petitions/{petition_id}/packet" => vec![format()],
-        "/v1/changes" => vec![
-            ("since", string("^[0-9]{1,19}$")),
-            // The node waits up to 60 s; the document offers up to 5, within a client's timeout.
-            ("wait", json!({"type": "string", "pattern": "^[0-5]$"})),
-            ("limit", string(LIMIT)),
-        ],
+        "/v1/changes" => vec![("since", string(SINCE)), ("wait", string(WAIT)), ("limit", string(LIMIT))],
         _ => Vec::new(),
     }
 }
@@ -325,8 +362,71 @@ mod tests {
     }
 
     const SAMPLES: &[&str] = &[
-        "", "a", "A-1._:z", "a b", "é", "a/b", "a:b", "conf/s75", "0", "1", "1.5", "1.25", "1.125", "0.75", "10000",
-        "10000.0", "10000.25", "10001", "01", " 1", "+1", ".5", "5.", "1e2", "-1", "99999", "9999.99",
+        "",
+        "a",
+        "A-1._:z",
+        "a b",
+        "é",
+        "a/b",
+        "a:b",
+        "conf/s75",
+        "0",
+        "1",
+        "1.5",
+        "1.25",
+        "1.125",
+        "0.75",
+        "10000",
+        "10000.0",
+        "10000.25",
+        "10001",
+        "01",
+        " 1",
+        "+1",
+        ".5",
+        "5.",
+        "1e2",
+        "-1",
+        "99999",
+        "9999.99",
+        "00001",
+        "1.250",
+        "1.2500000",
+        "010000.000",
+        "0.000",
+        "5",
+        "05",
+        "60",
+        "61",
+        "+5",
+        "١",
+        "2026-01-01/x",
+        "-000001-12-31/e:1",
+        "2026-1-01/x",
+        "2026-01-01/",
+        "2026-01-01/a/b",
+        "+02026-01-01/x",
+        "UTC",
+        "America/New_York",
+        "Etc/GMT+5",
+        "Etc/GMT-14",
+        "EST5EDT",
+        "utc",
+        "America//New_York",
+        "/UTC",
+        "UTC/",
+        " UTC",
+        "Europe/Kyiv ",
+        "a.b",
+        "Mars/Olympus_Mons",
+        "\u{85}",
+        "\u{feff}",
+        "\u{3000}",
+        " \t\n",
+        "李",
+        "x\u{a0}",
+        "\u{200b}",
+        "\u{1c}",
     ];
 
     /// The document's patterns accept exactly what the validators accept, on samples and
@@ -335,16 +435,77 @@ mod tests {
         assert_eq!(re(ID).is_match(s), cec_core::id::validate(s).is_ok(), "id {s:?}");
         assert_eq!(re(SCOPE_ID).is_match(s), cec_core::doc::validate_scope_id(s).is_ok(), "scope id {s:?}");
         assert_eq!(re(SHA256).is_match(s), crate::storage::is_valid_sha256(s), "sha256 {s:?}");
-        // Credit: what the document allows is accepted (it leaves out leading zeros).
-        assert!(!re(CREDIT).is_match(s) || credit_ok(s), "credit {s:?}");
-        assert!(!re(RECORD_ID).is_match(s) || record_id_ok(s), "record id {s:?}");
+        assert_eq!(re(CREDIT).is_match(s), credit_ok(s), "credit {s:?}");
+        let step = || cec_client::wire::dec_str::parse(s).is_ok_and(|d| cec_core::CreditRule::aca().is_step(d));
+        assert_eq!(re(ENTRY_CECS).is_match(s), credit_ok(s) && step(), "entry cecs {s:?}");
+        assert_eq!(re(RECORD_ID).is_match(s), record_id_ok(s), "record id {s:?}");
         assert_eq!(re(SCOPE).is_match(s), s.parse::<cec_core::ident::Scope>().is_ok(), "scope {s:?}");
         assert_eq!(re(NODE_ID).is_match(s), s.parse::<cec_core::ident::NodeId>().is_ok(), "node id {s:?}");
-        // ...and on canonical strings (no leading zeros, no trailing zeros after the point), exactly that.
-        let canonical =
-            (!s.starts_with('0') || s.starts_with("0.") || s == "0") && !(s.contains('.') && s.ends_with('0'));
-        if canonical {
-            assert_eq!(re(CREDIT).is_match(s), credit_ok(s), "credit {s:?}");
+        // Text: something besides white space, as `str::trim` sees it.
+        assert_eq!(re(TEXT).is_match(s), !s.trim().is_empty(), "text {s:?}");
+        // Numbers in query strings: the one way of writing each.
+        use crate::api::extract::{MAX_LIMIT, parse_whole};
+        assert_eq!(re(LIMIT).is_match(s), parse_whole(s, MAX_LIMIT as u64).is_some_and(|n| n >= 1), "limit {s:?}");
+        let wait = parse_whole(s, crate::api::feed::MAX_WAIT_SECS).is_some();
+        assert_eq!(re(WAIT).is_match(s), wait, "wait {s:?}");
+        assert_eq!(re(SINCE).is_match(s), parse_whole(s, crate::api::feed::MAX_SINCE).is_some(), "since {s:?}");
+        assert_eq!(re(ENTRY_CURSOR).is_match(s), crate::api::portfolio::is_entry_cursor(s), "entry cursor {s:?}");
+        let date = crate::api::credit::parse_date("from", Some(s)).is_ok();
+        assert_eq!(re(DATE).is_match(s), date, "date {s:?}");
+        // A time zone: the shape the node looks up is the pattern's, and every name it accepts has it.
+        let shape = super::super::convert::is_time_zone_shape(s);
+        assert_eq!(re(TIME_ZONE).is_match(s) && s.len() <= super::super::convert::MAX_TIME_ZONE_LEN, shape, "tz {s:?}");
+        assert!(shape || time_zone_refused(s), "tz {s:?}");
+        if shape && cec_core::event::parse_tz(s).is_ok() {
+            assert!(!time_zone_refused(s), "tz {s:?}");
+        }
+    }
+
+    /// Whether the node refuses `timezone` in an event (the shape check, then the lookup).
+    fn time_zone_refused(tz: &str) -> bool {
+        let req: cec_client::wire::NewEvent = serde_json::from_value(serde_json::json!({
+            "title": "t", "provider": {"id": "p", "name": "P"}, "timezone": tz,
+        }))
+        .unwrap();
+        super::super::convert::event_from(req, "e".into()).is_err()
+    }
+
+    #[test]
+    fn the_date_pattern_is_the_calendar() {
+        let mut n = 0;
+        for year in [0, 1, 4, 99, 100, 200, 400, 1600, 1900, 1999, 2000, 2024, 2026, 2100, 2400, 9996, 9999] {
+            for month in 0..=13 {
+                for day in 0..=32 {
+                    let s = format!("{year:04}-{month:02}-{day:02}");
+                    agree(&s);
+                    n += usize::from(re(DATE).is_match(&s));
+                }
+            }
+        }
+        // Every day of those years from 1 on, and nothing else.
+        let real = [1, 4, 99, 100, 200, 400, 1600, 1900, 1999, 2000, 2024, 2026, 2100, 2400, 9996, 9999]
+            .iter()
+            .map(|y| usize::try_from(jiff::civil::date(*y, 1, 1).days_in_year()).unwrap())
+            .sum::<usize>();
+        assert_eq!(n, real);
+    }
+
+    #[test]
+    fn every_time_zone_of_the_database_fits_the_pattern() {
+        let mut n = 0;
+        for name in jiff::tz::db().available() {
+            let name = name.as_str();
+            assert!(re(TIME_ZONE).is_match(name) && name.len() <= 64, "{name}");
+            assert!(!time_zone_refused(name), "{name}");
+            n += 1;
+        }
+        assert!(n > 300, "only {n} time zones");
+        for tz in TIME_ZONES {
+            assert!(!time_zone_refused(tz), "{tz}");
+        }
+        // Shaped right but unknown, or not shaped right though jiff might find it: refused.
+        for tz in ["Mars/Olympus_Mons", " UTC", "UTC ", "America//New_York", "/UTC", "UTC/", "Etc/../UTC", ""] {
+            assert!(time_zone_refused(tz), "{tz:?}");
         }
     }
 
@@ -390,7 +551,9 @@ mod tests {
 
     proptest! {
         #[test]
-        fn patterns_agree_on_generated_strings(s in "[0-9a-fA-F.:/_ é+-]{0,10}|[0-9]{1,6}(\\.[0-9]{0,3})?") {
+        fn patterns_agree_on_generated_strings(
+            s in "[0-9a-fA-F.:/_ é+-]{0,10}|0{0,40}[0-9]{1,6}(\\.[0-9]{0,3}0{0,40})?|[ \t\u{85}\u{a0}\u{feff}\u{2000}-\u{200b}a李]{0,4}|[0-9]{4}-[0-9]{2}-[0-9]{2}(/[a-z:]{0,2})?"
+        ) {
             agree(&s);
         }
     }

@@ -20,7 +20,7 @@ use super::convert::{
 };
 use super::credit::effective_portfolio;
 use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, Query, check_id, parse_limit};
+use super::extract::{JsonBody, Query, check_cursor, check_id, parse_limit};
 use crate::node::{Created, NodeError};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -157,18 +157,24 @@ async fn list_entries(
         k.parse::<cec_core::portfolio::EntryKind>()
             .map_err(|e: cec_core::event::UnknownName| ApiError::invalid("kind", e.to_string()))?;
     }
-    let after = match q.cursor.as_deref() {
-        None | Some("") => None,
-        Some(c) => {
-            let (date, id) =
-                c.split_once('/').ok_or_else(|| ApiError::invalid("cursor", "not a cursor from this list"))?;
-            Some((date.to_owned(), id.to_owned()))
-        }
-    };
+    check_cursor(q.cursor.as_deref(), is_entry_cursor)?;
+    let after = q.cursor.as_deref().and_then(|c| c.split_once('/')).map(|(d, id)| (d.to_owned(), id.to_owned()));
     let (entries, next) = node.entries_page(&member_id, q.kind.clone(), after, limit).await?;
     let next_cursor = next.map(|(date, id)| format!("{date}/{id}"));
     let items = entries.iter().map(entry_json).collect();
     Ok(Json(Page { items, next_cursor }))
+}
+
+/// An entries page's cursor: `<date>/<entry id>`, the date as the node writes it
+/// (`YYYY-MM-DD`, or `-YYYYYY-MM-DD` before year 0).
+pub(super) fn is_entry_cursor(c: &str) -> bool {
+    let Some((date, id)) = c.split_once('/') else { return false };
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let (unsigned, year_len) = date.strip_prefix('-').map_or((date, 4), |d| (d, 6));
+    let mut parts = unsigned.split('-');
+    let shape = matches!((parts.next(), parts.next(), parts.next(), parts.next()),
+        (Some(y), Some(m), Some(d), None) if digits(y, year_len) && digits(m, 2) && digits(d, 2));
+    shape && cec_core::id::validate(id).is_ok()
 }
 
 async fn create_entry(
@@ -192,10 +198,7 @@ async fn patch_entry(
     let credit_changes = req.cecs.is_some() || req.contact_minutes.is_some() || req.date.is_some();
     let cecs = req
         .cecs
-        .map(|v| {
-            v.map(|s| s.trim().parse().map_err(|_| ApiError::invalid("cecs", format!("{s:?} is not a decimal string"))))
-                .transpose()
-        })
+        .map(|v| v.map(|s| cec_client::wire::dec_str::parse(&s).map_err(|e| ApiError::invalid("cecs", e))).transpose())
         .transpose()?;
     let entry = node
         .edit_entry(&member_id, &entry_id, credit_changes, |e| {
