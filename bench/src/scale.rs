@@ -375,7 +375,7 @@ fn entries_and_goal(shape: &Shape, m: usize) -> (Vec<Entry>, Goal) {
                 description: Some("Documented for the portfolio; notes and evidence kept by the member.".into()),
                 date: day,
                 // Self-reported CECs in quarters: 0.5 to 3.
-                cecs: activity.then(|| Decimal::new(i64::try_from(rng.range(2, 12)).unwrap_or(4) * 25, 2)),
+                cecs: activity.then(|| Decimal::new(rng.range(2, 12) * 25, 2)),
                 contact_minutes: activity.then(|| u32::try_from(rng.range(30, 180)).unwrap_or(60)),
                 category: activity.then(|| CATEGORIES[usize::try_from(rng.below(6)).unwrap_or(0)].to_owned()),
                 provider: None,

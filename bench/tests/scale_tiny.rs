@@ -32,7 +32,7 @@ fn scale_runs_at_tiny_size_and_every_summary_matches_the_seeded_credit() {
     let cecd = cec_e2e::cecd_bin();
     let root = tempfile::tempdir().expect("temp dir");
 
-    let first = run(&cecd, root.path());
+    let first = run(cecd, root.path());
     assert!(first.contains("summaries: all match the seeded credit"), "{first}");
     let seeding = row(&first, "Seeding");
     assert_eq!(seeding[1], "seeded now", "{first}");
@@ -46,7 +46,7 @@ fn scale_runs_at_tiny_size_and_every_summary_matches_the_seeded_credit() {
     let items: f64 = reads[15].parse().expect("items per attendance");
     assert!((15.0..=20.0).contains(&items), "{items} items per attendance:\n{first}");
 
-    let second = run(&cecd, root.path());
+    let second = run(cecd, root.path());
     assert_eq!(row(&second, "Seeding")[1], "reused (seeded earlier)", "{second}");
     assert!(second.contains("summaries: all match the seeded credit"), "{second}");
 }
