@@ -14,7 +14,8 @@
 //! The flag never changes credit.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use cec_core::CheckIn;
@@ -71,9 +72,48 @@ const MAX_PENDING: usize = 4096;
 #[derive(Debug, Default)]
 pub struct Clocks {
     answered: Mutex<HashMap<String, (i64, i64, Instant)>>,
+    /// Bumped after every stored clock measurement and every change to the peers: what
+    /// [`SkewCache`] holds is valid while this has not moved.
+    generation: AtomicU64,
+    cache: Mutex<SkewCache>,
+}
+
+/// How many nodes' clock runs [`SkewCache`] keeps; more empties it.
+const CACHED_NODES: usize = 1024;
+
+/// What `clock_skews` read from storage, as of `generation`: every `POST /v1/checkins` answer
+/// needs it, and it changes only when a clock is measured or a peer changes.
+#[derive(Debug, Default)]
+struct SkewCache {
+    generation: u64,
+    /// The central node, once read.
+    central: Option<Option<String>>,
+    /// Per node id, its clock runs (empty: never measured).
+    runs: HashMap<String, Arc<Vec<ClockRun>>>,
 }
 
 impl Clocks {
+    /// Forgets what [`SkewCache`] holds: a clock measurement was stored or a peer changed.
+    pub fn invalidate(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The current generation, read before reading storage: what was read is kept only if no
+    /// change came in between.
+    fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The cache as of `generation`; `None` when the caller's read is older than the cache.
+    fn cache(&self, generation: u64) -> Option<std::sync::MutexGuard<'_, SkewCache>> {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        let current = self.generation();
+        if cache.generation != current {
+            *cache = SkewCache { generation: current, ..SkewCache::default() };
+        }
+        (generation == current).then_some(cache)
+    }
+
     /// Remembers that a hello from `peer` arrived at `t1` and was answered at `t2`.
     pub fn answered(&self, peer: &str, t1: i64, t2: i64) {
         let mut m = self.answered.lock().unwrap_or_else(|p| p.into_inner());
@@ -136,6 +176,7 @@ impl Node {
     pub async fn record_clock(&self, node_id: &str, sample: ClockSample) -> NodeResult<()> {
         let (id, at) = (node_id.to_owned(), now_ms());
         let run = self.store.write(move |tx| storage::record_clock_sample(tx, &id, at, sample)).await?;
+        self.clocks.invalidate();
         let bound = self.clock_skew_bound_ms();
         if run.exceeds(bound) {
             warn!(peer = %node_id, offset_ms = sample.offset_ms, round_trip_ms = sample.round_trip_ms,
@@ -164,16 +205,18 @@ impl Node {
         if checkins.is_empty() {
             return Ok(HashMap::new());
         }
+        let generation = self.clocks.generation();
         // This node's own check-ins: its clock against the central node's, when it is not the
         // central node and has measured it.
-        let central = if nodes.remove(own) && self.role() != "central" { self.central_peer().await? } else { None };
+        let central =
+            if nodes.remove(own) && self.role() != "central" { self.cached_central(generation).await? } else { None };
         let mut ids: Vec<String> = nodes.into_iter().collect();
         ids.extend(central.iter().cloned());
-        let runs = self.store.read(move |c| storage::clock_runs(c, &ids)).await?;
-        if runs.is_empty() {
+        let runs = self.cached_runs(generation, ids).await?;
+        if runs.values().all(|r| r.is_empty()) {
             return Ok(HashMap::new());
         }
-        let central_runs = central.as_ref().and_then(|c| runs.get(c));
+        let central_runs = central.as_ref().and_then(|c| runs.get(c)).map(|r| r.as_slice());
         let bound = self.clock_skew_bound_ms();
         let mut out = HashMap::new();
         for c in checkins {
@@ -186,6 +229,55 @@ impl Node {
             if let Some(run) = run.filter(|r| r.exceeds(bound)) {
                 out.insert(c.id.clone(), Skew::of(&run));
             }
+        }
+        Ok(out)
+    }
+
+    /// The central node this node syncs with, from the cache when nothing changed since.
+    async fn cached_central(&self, generation: u64) -> NodeResult<Option<String>> {
+        if let Some(central) = self.clocks.cache(generation).and_then(|c| c.central.clone()) {
+            return Ok(central);
+        }
+        let central = self.central_peer().await?;
+        if let Some(mut cache) = self.clocks.cache(generation) {
+            cache.central = Some(central.clone());
+        }
+        Ok(central)
+    }
+
+    /// The clock runs of `ids` (empty for a node never measured), read from storage only for
+    /// those the cache does not hold.
+    async fn cached_runs(&self, generation: u64, ids: Vec<String>) -> NodeResult<HashMap<String, Arc<Vec<ClockRun>>>> {
+        let mut out = HashMap::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        match self.clocks.cache(generation) {
+            Some(cache) => {
+                for id in ids {
+                    match cache.runs.get(&id) {
+                        Some(runs) => {
+                            out.insert(id, runs.clone());
+                        }
+                        None => missing.push(id),
+                    }
+                }
+            }
+            None => missing = ids,
+        }
+        if missing.is_empty() {
+            return Ok(out);
+        }
+        let wanted = missing.clone();
+        let mut read = self.store.read(move |c| storage::clock_runs(c, &wanted)).await?;
+        let mut cache = self.clocks.cache(generation);
+        for id in missing {
+            let runs = Arc::new(read.remove(&id).unwrap_or_default());
+            if let Some(cache) = cache.as_mut() {
+                if cache.runs.len() >= CACHED_NODES {
+                    cache.runs.clear();
+                }
+                cache.runs.insert(id.clone(), runs.clone());
+            }
+            out.insert(id, runs);
         }
         Ok(out)
     }
@@ -227,6 +319,47 @@ mod tests {
             clocks.answered("nP", 11_020, 11_030);
         }
         assert_eq!(clocks.complete("nOther", "1000 1060"), None);
+    }
+
+    /// A check-in recorded at `recorded_at` by node `kiosk`.
+    fn checkin(id: &str, kiosk: &str, recorded_at: Timestamp) -> CheckIn {
+        CheckIn {
+            id: id.into(),
+            event_id: "E1".into(),
+            session_id: "s1".into(),
+            member_id: "M1".into(),
+            direction: cec_core::Direction::In,
+            at: recorded_at,
+            method: cec_core::Method::Manual,
+            kiosk_id: kiosk.into(),
+            recorded_at,
+        }
+    }
+
+    #[tokio::test]
+    async fn skews_follow_new_measurements_and_peers_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Node::open(dir.path(), crate::config::Config::default()).await.unwrap();
+        let now = Timestamp::from_millisecond(now_ms()).unwrap();
+        let theirs = checkin("c1", "nKiosk", now);
+        let own = checkin("c2", node.identity.node_id.as_str(), now);
+        // Nothing measured yet: read (and cached) as no flag.
+        assert!(node.clock_skews([&theirs, &own]).await.unwrap().is_empty());
+        // The kiosk's clock, measured an hour off: its check-in is flagged on the next read.
+        node.record_clock("nKiosk", ClockSample { offset_ms: 3_600_000, round_trip_ms: 4 }).await.unwrap();
+        let skews = node.clock_skews([&theirs, &own]).await.unwrap();
+        assert_eq!(skews.get("c1").map(|s| s.offset_ms), Some(3_600_000));
+        assert!(!skews.contains_key("c2"));
+        // A central node learnt after its clock was measured: this node's own check-ins are
+        // judged against it from then on.
+        let central = "n0123456789abcdef01234567";
+        node.record_clock(central, ClockSample { offset_ms: -7_200_000, round_trip_ms: 4 }).await.unwrap();
+        assert!(!node.clock_skews([&own]).await.unwrap().contains_key("c2"));
+        node.add_peer(&format!("https://127.0.0.1:9/{central}")).await.unwrap();
+        assert!(!node.clock_skews([&own]).await.unwrap().contains_key("c2"), "a static peer is not the central node");
+        node.record_peer_sync(central, Some("central"), None, true).await.unwrap();
+        let skews = node.clock_skews([&own]).await.unwrap();
+        assert_eq!(skews.get("c2").map(|s| s.offset_ms), Some(7_200_000));
     }
 
     #[test]

@@ -269,6 +269,7 @@ impl Node {
         let credential = self.install_credential(&answer.credential, &answer.org_public_key)?;
         let (id, u) = (url.node_id.to_string(), url.to_string());
         self.store.write(move |tx| storage::put_peer(tx, &id, &u, "central")).await.map_err(NodeError::from)?;
+        self.clocks.invalidate();
         self.merge_revocations(&answer.revocations).await?;
         info!(central = %url, role = credential.role.as_str(), scopes = %credential.scopes, "enrolled");
         Ok(Enrolled {

@@ -43,6 +43,7 @@ impl Node {
         }
         let (id, u) = (url.node_id.to_string(), url.to_string());
         self.store.write(move |tx| storage::put_peer(tx, &id, &u, "static")).await?;
+        self.clocks.invalidate();
         let id = url.node_id.to_string();
         self.store
             .read(move |c| storage::get_peer(c, &id))
@@ -58,6 +59,7 @@ impl Node {
         }
         let (id, u) = (url.node_id.to_string(), url.to_string());
         let new = self.store.write(move |tx| storage::put_discovered_peer(tx, &id, &u)).await?;
+        self.clocks.invalidate();
         if new {
             self.peers_changed.notify_one();
         }
@@ -70,6 +72,7 @@ impl Node {
         if !self.store.write(move |tx| storage::delete_peer(tx, &id)).await? {
             return Err(NodeError::NotFound(format!("no peer {peer_id:?}")));
         }
+        self.clocks.invalidate();
         Ok(())
     }
 
@@ -108,9 +111,23 @@ impl Node {
                 (None, !matches!(e, SyncError::Transport(_)))
             }
         };
-        let (id, error) = (row.peer_id.clone(), report.error.clone());
-        self.store.write(move |tx| storage::record_sync(tx, &id, role.as_deref(), error.as_deref(), seen)).await?;
+        self.record_peer_sync(&row.peer_id, role.as_deref(), report.error.as_deref(), seen).await?;
         Ok(report)
+    }
+
+    /// Records how a sync with `peer_id` went (either side's): its role when known, its error
+    /// if any, and whether it was seen.
+    pub async fn record_peer_sync(
+        &self,
+        peer_id: &str,
+        role: Option<&str>,
+        error: Option<&str>,
+        seen: bool,
+    ) -> NodeResult<()> {
+        let (id, role, error) = (peer_id.to_owned(), role.map(str::to_owned), error.map(str::to_owned));
+        self.store.write(move |tx| storage::record_sync(tx, &id, role.as_deref(), error.as_deref(), seen)).await?;
+        self.clocks.invalidate();
+        Ok(())
     }
 
     async fn sync_url(&self, url: &str) -> Result<(cec_core::sync::Stats, String), SyncError> {

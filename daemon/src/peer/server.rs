@@ -215,15 +215,8 @@ async fn sync(
     let scope = shared_scope(&node, mine.scopes.clone(), theirs.scopes.clone()).await;
     let config = cec_core::sync::Config { max_frame_bytes: MAX_FRAME_BYTES, ..Default::default() };
     let answer = node.responders.answer(&node, &peer, theirs.role, move || scope, config, &body).await;
-    let _ = node
-        .store
-        .write({
-            let peer = peer.clone();
-            let role = theirs.role.as_str();
-            let error = answer.as_ref().err().map(ToString::to_string);
-            move |tx| crate::storage::record_sync(tx, &peer, Some(role), error.as_deref(), true)
-        })
-        .await;
+    let error = answer.as_ref().err().map(ToString::to_string);
+    let _ = node.record_peer_sync(&peer, Some(theirs.role.as_str()), error.as_deref(), true).await;
     let resp = match answer {
         Ok(Some(frame)) => {
             ([(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))], frame).into_response()
