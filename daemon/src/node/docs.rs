@@ -608,44 +608,54 @@ impl Locked<'_> {
         if pending.is_empty() {
             return out;
         }
-        // As in `commit_checked`: the documents stay locked until their jobs end, in a task of
-        // its own so that a caller going away cannot cut this short.
+        // The documents stay locked until their jobs end. Unlike `commit_checked` this waits
+        // here rather than in a task of its own (a thread switch on every check-in round): its
+        // one caller, the check-in writer, runs in a task of its own that no client can drop.
+        // Dropped before the jobs end all the same (the runtime shutting down), `Unsettled`
+        // discards the documents and retires the actor, so nothing is built on a change that
+        // might not reach the disk and no (actor, seq) is reused.
         let writes = self.docs.store.write_all(jobs);
-        let mut entries = std::mem::take(&mut self.entries);
-        let submitted: Vec<DocId> = pending.iter().map(|(id, _)| id.clone()).collect();
-        let settled = tokio::spawn(async move {
-            let results = futures_util::future::join_all(writes).await;
-            let mut answers = Vec::with_capacity(pending.len());
-            for ((id, heads), result) in pending.into_iter().zip(results) {
-                let Some(e) = entries.get_mut(&id) else { continue };
-                match result {
-                    Ok(()) => {
-                        e.state.saved.clone_from(&heads);
-                        e.slot.set_view(Docs::decode(&id, e.state.doc.as_ref()));
-                        answers.push((id, Ok(heads)));
-                    }
-                    Err(err) => {
-                        e.discard();
-                        answers.push((id, Err(DocsError::Storage(err))));
-                    }
+        let mut unsettled = Unsettled { docs: self.docs, entries: std::mem::take(&mut self.entries), settled: false };
+        let results = futures_util::future::join_all(writes).await;
+        unsettled.settled = true;
+        let mut answers = Vec::with_capacity(pending.len());
+        for ((id, heads), result) in pending.into_iter().zip(results) {
+            let Some(e) = unsettled.entries.get_mut(&id) else { continue };
+            match result {
+                Ok(()) => {
+                    e.state.saved.clone_from(&heads);
+                    e.slot.set_view(Docs::decode(&id, e.state.doc.as_ref()));
+                    answers.push((id, Ok(heads)));
+                }
+                Err(err) => {
+                    e.discard();
+                    answers.push((id, Err(DocsError::Storage(err))));
                 }
             }
-            answers
-        });
-        let answers = match settled.await {
-            Ok(answers) => answers,
-            Err(e) => {
-                tracing::error!(cause = %e, "the task settling a commit failed");
-                self.docs.rotate_actor();
-                out.extend(submitted.into_iter().map(|id| (id, Err(DocsError::Storage(StorageError::Panicked)))));
-                return out;
-            }
-        };
+        }
         if answers.iter().any(|(_, r)| r.is_err()) {
             self.docs.rotate_actor();
         }
         out.extend(answers);
         out
+    }
+}
+
+/// Locked documents whose changes are queued to storage (see [`Locked::commit_each`]).
+struct Unsettled<'a> {
+    docs: &'a Docs,
+    entries: BTreeMap<DocId, LockedDoc>,
+    settled: bool,
+}
+
+impl Drop for Unsettled<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            for e in self.entries.values_mut() {
+                e.discard();
+            }
+            self.docs.rotate_actor();
+        }
     }
 }
 
@@ -731,6 +741,38 @@ mod tests {
         let fed: Vec<_> = feed.iter().map(|c| (c.kind.as_str(), c.id.as_str())).collect();
         assert_eq!(fed.len(), 3);
         assert!(fed.iter().all(|(k, _)| *k == "entry"), "{fed:?}");
+        store.close().await;
+    }
+
+    /// `commit_each` dropped while its jobs wait for the writer (only the runtime stopping
+    /// does that) discards the documents and retires the actor: the change may still reach the
+    /// disk, so no later change may reuse its (actor, seq) or be built on it in memory.
+    #[tokio::test]
+    async fn commit_each_dropped_before_its_commit_leaves_nothing_to_build_on() {
+        use futures_util::FutureExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).await.unwrap();
+        let docs = Docs::new(store.clone(), "n1", DEFAULT_CACHE_BYTES);
+        let id = DocId::portfolio("M1");
+        docs.update(&id, add_entry("first")).await.unwrap();
+        let actor_before = docs.actor();
+        // The writer is busy, so the jobs queued below cannot have ended when they are dropped.
+        let (busy_tx, busy_rx) = std::sync::mpsc::channel::<()>();
+        let busy = store.write(move |_| {
+            let _ = busy_rx.recv_timeout(std::time::Duration::from_secs(10));
+            Ok(())
+        });
+        let mut locked = docs.lock_many([id.clone()]).await.unwrap();
+        doc::portfolio::put_entry(locked.get_or_create(&id).unwrap(), &note("second")).unwrap();
+        assert!(locked.commit_each().now_or_never().is_none(), "the writer is busy");
+        assert_ne!(docs.actor(), actor_before, "the actor of a change that may reach the disk is retired");
+        busy_tx.send(()).unwrap();
+        busy.await.unwrap();
+        // The dropped change still committed; the document reloads with it from disk, and the
+        // next change is written by the new actor.
+        docs.update(&id, add_entry("third")).await.unwrap();
+        let p = docs.read(&id, doc::portfolio::read).await.unwrap().unwrap().unwrap();
+        assert_eq!(p.entries.keys().cloned().collect::<Vec<_>>(), ["first", "second", "third"]);
         store.close().await;
     }
 

@@ -191,6 +191,18 @@ impl Store {
         self.inner.readers.run(f).await
     }
 
+    /// [`Store::read`] on the calling thread, without the hop to the blocking pool: only for
+    /// a few rows read by key on a hot path, where the two thread switches cost more than the
+    /// read (in WAL mode a reader never waits for the writer). Falls back to the pool when
+    /// every read connection is busy.
+    pub async fn read_here<T, F>(&self, f: F) -> Result<T, StorageError>
+    where
+        F: FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.inner.readers.run_here(f).await
+    }
+
     /// A snapshot of the writer's counters.
     pub fn stats(&self) -> StoreStats {
         self.inner.writer.stats()

@@ -53,6 +53,20 @@ impl ReadPool {
         }
     }
 
+    /// Runs `f` on this thread when a connection is free, else on the blocking pool as
+    /// [`ReadPool::run`] does.
+    pub(crate) async fn run_here<T, F>(self: &Arc<Self>, f: F) -> Result<T, StorageError>
+    where
+        F: FnOnce(&Connection) -> Result<T, StorageError> + Send + 'static,
+        T: Send + 'static,
+    {
+        match Arc::clone(&self.permits).try_acquire_owned() {
+            Ok(_permit) => self.with_conn(f),
+            Err(tokio::sync::TryAcquireError::NoPermits) => self.run(f).await,
+            Err(tokio::sync::TryAcquireError::Closed) => Err(StorageError::Closed),
+        }
+    }
+
     fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> Result<T, StorageError>) -> Result<T, StorageError> {
         let idle = self.lock().pop();
         let conn = match idle {
