@@ -768,6 +768,8 @@ mod tests {
         assert_ne!(docs.actor(), actor_before, "the actor of a change that may reach the disk is retired");
         busy_tx.send(()).unwrap();
         busy.await.unwrap();
+        // Queued after the dropped jobs, so it ends after them.
+        store.write(|_| Ok(())).await.unwrap();
         // The dropped change still committed; the document reloads with it from disk, and the
         // next change is written by the new actor.
         docs.update(&id, add_entry("third")).await.unwrap();
