@@ -42,7 +42,7 @@ async fn changes(State(node): State<AppState>, Query(q): Query<ChangesQuery>) ->
             .ok_or_else(|| ApiError::invalid("wait", format!("seconds from 0 to {MAX_WAIT_SECS}")))?,
     };
     let limit = parse_limit(q.limit.as_deref())?;
-    let mut sub = node.store.subscribe_changes();
+    let mut sub = node.subscribe_changes();
     let mut rows = node.changes(since, limit).await?;
     if rows.is_empty() && wait > 0 {
         let woke = tokio::select! {

@@ -66,7 +66,7 @@ pub(super) async fn track(req: Request, next: Next) -> Response {
 pub(super) async fn render(State(node): State<AppState>) -> Result<Response, ApiError> {
     let Some(h) = handle() else { return Err(ApiError::internal("metrics", "no recorder")) };
     let checkins = node.checkin_count().await?;
-    let s = node.store.stats();
+    let s = node.write_stats();
     metrics::gauge!("cecd_checkins_stored").set(checkins as f64);
     metrics::counter!("cecd_write_batches_total").absolute(s.batches_committed);
     metrics::counter!("cecd_write_jobs_total").absolute(s.jobs_committed);

@@ -172,17 +172,6 @@ async fn issue(
     State(node): State<AppState>,
     JsonBody(req): JsonBody<IssueCredential>,
 ) -> ApiResult<(StatusCode, Json<CredentialJson>)> {
-    let (org_key, org) = {
-        let e = node.enrolment.read().unwrap_or_else(|p| p.into_inner());
-        match (&e.org_signing, &e.org_name) {
-            (Some(k), Some(n)) => (k.clone(), n.clone()),
-            _ => {
-                return Err(ApiError::forbidden(
-                    "only the organization's central node issues credentials (cecd init-central)",
-                ));
-            }
-        }
-    };
     let key =
         parse_public_key(&req.node_public_key).map_err(|e| ApiError::invalid("node_public_key", e.to_string()))?;
     let role: Role =
@@ -194,11 +183,7 @@ async fn issue(
     if scopes.is_empty() {
         return Err(ApiError::invalid("scopes", "at least one scope"));
     }
-    let now = jiff::Timestamp::now();
-    if req.expires_at <= now {
-        return Err(ApiError::invalid("expires_at", "must be in the future"));
-    }
-    let c = Credential::issue(&org_key, &org, &key, role, &Scopes::new(scopes), now, req.expires_at);
+    let c = node.issue_credential(&key, role, &Scopes::new(scopes), req.expires_at)?;
     Ok((StatusCode::CREATED, Json(credential_json(&c))))
 }
 

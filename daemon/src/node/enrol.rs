@@ -280,6 +280,36 @@ impl Node {
         })
     }
 
+    /// Issues a credential for the node holding `key`, signed by the organization key: only
+    /// the central node (`cecd init-central`) holds that key. It expires at `expires_at`,
+    /// which must be in the future.
+    pub fn issue_credential(
+        &self,
+        key: &VerifyingKey,
+        role: Role,
+        scopes: &Scopes,
+        expires_at: Timestamp,
+    ) -> NodeResult<Credential> {
+        let (org_key, org) = {
+            let e = self.enrolment.read().unwrap_or_else(|p| p.into_inner());
+            match (&e.org_signing, &e.org_name) {
+                (Some(k), Some(n)) => (k.clone(), n.clone()),
+                _ => {
+                    return Err(NodeError::Forbidden(
+                        "only the organization's central node issues credentials (cecd init-central)".into(),
+                    ));
+                }
+            }
+        };
+        let now = Timestamp::now();
+        if expires_at <= now {
+            return Err(NodeError::invalid("expires_at", "must be in the future"));
+        }
+        let c = Credential::issue(&org_key, &org, key, role, scopes, now, expires_at);
+        info!(node = %c.node_id, role = role.as_str(), %scopes, "credential issued");
+        Ok(c)
+    }
+
     /// Installs `credential` for this node, pinning `org_key` (see [`Enrolment::install`]).
     pub fn install_credential(&self, credential: &str, org_key: &str) -> Result<Credential, EnrolmentError> {
         let key = self.identity.signing_key().verifying_key();

@@ -149,6 +149,16 @@ impl Node {
         Ok(self.store.read(index::count).await?)
     }
 
+    /// A handle that waits for the change feed to move past a seq (long polls of the feed).
+    pub fn subscribe_changes(&self) -> crate::storage::ChangeSubscriber {
+        self.store.subscribe_changes()
+    }
+
+    /// The storage writer's counters (transactions, jobs, batch sizes), for metrics.
+    pub fn write_stats(&self) -> crate::storage::StoreStats {
+        self.store.stats()
+    }
+
     /// Rebuilds the derived rows of every document whose rows an older projection made
     /// (every document of a store from before projections, once).
     async fn reproject_stale(&self) -> Result<(), OpenError> {
