@@ -14,6 +14,115 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "openapi")]
 use utoipa::ToSchema;
 
+/// Instants in request bodies: RFC 3339 `date-time` exactly, what the OpenAPI document's
+/// `format: date-time` names. jiff alone takes more (a space for `T`, an offset without its
+/// colon or minutes, a `[time zone]` annotation, a comma before the fraction); a client that
+/// sends those would work here and fail against any other implementation of the contract.
+pub mod rfc3339 {
+    use jiff::Timestamp;
+    use serde::{Deserialize, Deserializer};
+
+    /// Whether `s` is an RFC 3339 `date-time`: `YYYY-MM-DDTHH:MM:SS`, an optional fraction,
+    /// then `Z` or `+HH:MM`/`-HH:MM` (`T` and `Z` in either case, as RFC 3339 allows).
+    pub fn is_date_time(s: &str) -> bool {
+        let b = s.as_bytes();
+        let digits = |from: usize, n: usize| b.get(from..from + n).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+        let at = |i: usize, c: &[u8]| b.get(i).is_some_and(|x| c.contains(x));
+        let head = digits(0, 4)
+            && at(4, b"-")
+            && digits(5, 2)
+            && at(7, b"-")
+            && digits(8, 2)
+            && at(10, b"Tt")
+            && digits(11, 2)
+            && at(13, b":")
+            && digits(14, 2)
+            && at(16, b":")
+            && digits(17, 2);
+        if !head {
+            return false;
+        }
+        let mut i = 19;
+        if at(i, b".") {
+            let start = i + 1;
+            i = start;
+            while at(i, b"0123456789") {
+                i += 1;
+            }
+            if i == start {
+                return false;
+            }
+        }
+        match b.len() - i {
+            1 => at(i, b"Zz"),
+            6 => at(i, b"+-") && digits(i + 1, 2) && at(i + 3, b":") && digits(i + 4, 2),
+            _ => false,
+        }
+    }
+
+    /// Parses an RFC 3339 `date-time` (see [`is_date_time`]).
+    pub fn parse(s: &str) -> Result<Timestamp, String> {
+        let err = || format!("{s:?} is not an RFC 3339 date-time like \"2027-03-01T09:00:00Z\"");
+        if !is_date_time(s) {
+            return Err(err());
+        }
+        s.parse::<Timestamp>().map_err(|e| format!("{}: {e}", err()))
+    }
+
+    /// Reads an RFC 3339 `date-time` string.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+
+    /// [`deserialize`] for an optional field (`#[serde(default)]` covers its absence).
+    pub mod option {
+        use jiff::Timestamp;
+        use serde::{Deserialize, Deserializer};
+
+        /// Reads `null` or an RFC 3339 `date-time` string.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+            Option::<String>::deserialize(d)?.map(|s| super::parse(&s)).transpose().map_err(serde::de::Error::custom)
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn exactly_rfc_3339() {
+            for ok in [
+                "2027-03-01T09:00:00Z",
+                "2027-03-01t09:00:00z",
+                "2027-03-01T09:00:00.5Z",
+                "2027-03-01T09:00:00.123456789+05:30",
+                "2027-03-01T09:00:00-00:00",
+            ] {
+                assert!(super::parse(ok).is_ok(), "{ok}");
+            }
+            for bad in [
+                "",
+                "2027-03-01",
+                "2027-03-01 09:00:00Z",
+                "2027-03-01T09:00Z",
+                "2027-03-01T09:00:00",
+                "2027-03-01T09:00:00+0530",
+                "2027-03-01T09:00:00+05",
+                "2027-03-01T09:00:00Z[UTC]",
+                "2027-03-01T09:00:00,5Z",
+                "2027-03-01T09:00:00.Z",
+                "2027-03-01T09:00:00Z ",
+                " 2027-03-01T09:00:00Z",
+                "2027-13-01T09:00:00Z",
+                "2027-02-30T09:00:00Z",
+                "2027-03-01T25:00:00Z",
+                "+002027-03-01T09:00:00Z",
+                "２０２７-03-01T09:00:00Z",
+            ] {
+                assert!(super::parse(bad).is_err(), "{bad:?}");
+            }
+        }
+    }
+}
+
 /// Credit as a decimal string. Deserializing accepts only strings, so no client can send a
 /// float where credit is concerned.
 pub mod dec_str {
@@ -224,10 +333,11 @@ pub struct NewEnrolment {
     /// How many nodes may enrol with it (1 to 10000).
     pub uses: u32,
     /// Until when it may be used.
+    #[serde(deserialize_with = "rfc3339::deserialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub expires_at: Timestamp,
     /// When the credentials it gives expire; default `expires_at`, never before it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "rfc3339::option::deserialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub credential_expires_at: Option<Timestamp>,
     /// `HOST:PORT` where new nodes reach this node's peer listener; default the address it
@@ -316,6 +426,7 @@ pub struct IssueCredential {
     /// What it may sync.
     pub scopes: Vec<String>,
     /// When it expires.
+    #[serde(deserialize_with = "rfc3339::deserialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub expires_at: Timestamp,
 }
@@ -556,6 +667,7 @@ pub struct NewSession {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
     /// When the first segment starts.
+    #[serde(deserialize_with = "rfc3339::deserialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub starts_at: Timestamp,
     /// The segments, in order.
@@ -632,7 +744,7 @@ pub struct NewCheckIn {
     /// `in` or `out`.
     pub direction: String,
     /// When; now when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none", deserialize_with = "rfc3339::option::deserialize")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
     pub at: Option<Timestamp>,
     /// `badge` (default), `qr`, `manual`, `online_log`.

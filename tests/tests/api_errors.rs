@@ -49,6 +49,23 @@ fn bad_bodies_and_values() {
         "colour",
     );
 
+    // 422: instants that jiff would take but RFC 3339 does not (a space for `T`, no seconds,
+    // an offset without its colon, a time zone annotation, a comma before the fraction).
+    for lenient in [
+        "2026-04-16 14:00:00Z",
+        "2026-04-16T14:00Z",
+        "2026-04-16T14:00:00+0000",
+        "2026-04-16T14:00:00Z[UTC]",
+        "2026-04-16T14:00:00,5Z",
+    ] {
+        let mut c = checkin_body("c-lenient", "conf", "s75", "M-1", "in", "14:00");
+        c["at"] = json!(lenient);
+        invalid(&node.post("/v1/checkins", &c), "at");
+        let mut s = session_body("lenient", "general", "09:00", json!([{"kind": "instruction", "minutes": 30}]));
+        s["starts_at"] = json!(lenient);
+        invalid(&node.post("/v1/events/conf/sessions", &s), "starts_at");
+    }
+
     // 422: unknown names.
     let kind = session_body("k", "general", "09:00", json!([{"kind": "lecture", "minutes": 30}]));
     invalid(&node.post("/v1/events/conf/sessions", &kind), "segments[0].kind");
