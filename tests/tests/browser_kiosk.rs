@@ -322,7 +322,7 @@ fn a_paired_kiosk_opens_without_a_link() {
         pair_in_a_tab(&c, &node, here).await;
         wait_text(&c, "#event", "the events once signed in", |t| t.contains("Spring Conference")).await;
         assert!(!shown(&c, "#signin").await);
-        let cookie = c.get_named_cookie("cec_session").await.expect("the session cookie");
+        let cookie = c.get_named_cookie("cec_paired").await.expect("the pairing's cookie");
         assert_eq!(cookie.http_only(), Some(true));
         let expires = cookie.expires_datetime().expect("a lasting cookie").unix_timestamp();
         let days = (expires - jiff::Timestamp::now().as_second()) / 86_400;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 const DAY: i64 = 86_400;
 
-/// `cec_session=...` from a `Set-Cookie`, with the cookie's `Max-Age`.
+/// `name=value` from a `Set-Cookie`, with the cookie's `Max-Age`.
 fn set_cookie(r: &Response) -> Option<(String, i64)> {
     let set = r.header("set-cookie")?;
     assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/"), "{set}");
@@ -92,7 +92,7 @@ fn a_paired_kiosk_stays_signed_in_while_used_and_not_after_its_pairing_ends() {
     let opened = pair(&node, "door A", None);
     let (door_a, max_age) = set_cookie(&opened).expect("a cookie");
     assert_eq!(max_age, 30 * DAY);
-    assert!(door_a.starts_with("cec_session=cecsync-paired-v1."), "{door_a}");
+    assert!(door_a.starts_with("cec_paired=cecsync-paired-v1."), "{door_a}");
     // And a second tablet that is never used again.
     let (unused, _) = set_cookie(&pair(&node, "spare", None)).expect("a cookie");
     let listed = pairings(&node);
@@ -151,6 +151,17 @@ fn a_paired_kiosk_stays_signed_in_while_used_and_not_after_its_pairing_ends() {
         assert!(e["message"].as_str().unwrap_or_default().contains("kiosk"), "{method} {path}: {e}");
     }
     assert_eq!(pairings(&node).len(), 2, "the kiosk paired nothing");
+    // A day's session opened in the same browser (the organizer's page on the door laptop) is
+    // its own cookie: it reaches everything while it holds, and the pairing stays.
+    let day_link = node.post("/v1/open-tickets", &json!({"page": "organize"})).expect(201);
+    let (day, max_age) =
+        set_cookie(&node.request("GET", day_link["path"].as_str().expect("path")).send()).expect("a cookie");
+    assert!(day.starts_with("cec_session="), "{day}");
+    assert_eq!(max_age, DAY);
+    let both = format!("{day}; {door_a}");
+    assert_eq!(page_get(&node, &both, "/v1/pairings").status, 200, "the day's session reaches more");
+    page_get(&node, &door_a, "/v1/pairings").expect_error(403, "forbidden");
+    assert_eq!(pairings(&node).iter().filter(|p| p["state"] == "active").count(), 2);
     // The page session's protections hold for a paired one: CSRF and the Host check.
     let body = checkin_body("k-3", "C", "s75", "M-3", "in", "14:00");
     node.request("POST", "/v1/checkins").header("cookie", &door_a).json(&body).send().expect_error(403, "forbidden");
@@ -181,8 +192,12 @@ fn a_paired_kiosk_stays_signed_in_while_used_and_not_after_its_pairing_ends() {
     assert!(set_cookie(&page_get(&node, &renewed, "/v1/events")).is_none());
 
     // Day 40: the first cookie expired on day 30; the renewed one holds (and is renewed again).
-    // The spare tablet, unused since day 0, expired with its cookie.
+    // The spare tablet, unused since day 0, expired with its cookie. The day's session ended
+    // long ago; beside it, the pairing still holds.
     restart_days_ahead(&mut node, 40);
+    assert_eq!(page_get(&node, &format!("{day}; {renewed}"), "/v1/events").status, 200);
+    page_get(&node, &format!("{day}; {renewed}"), "/v1/pairings").expect_error(403, "forbidden");
+    page_get(&node, &day, "/v1/events").expect_error(401, "unauthorized");
     let e = page_get(&node, &door_a, "/v1/events").expect_error(401, "unauthorized");
     assert!(e["message"].as_str().unwrap_or_default().contains("cec open kiosk --pair"), "{e}");
     page_get(&node, &unused, "/v1/events").expect_error(401, "unauthorized");

@@ -17,7 +17,7 @@ use std::time::Instant;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use cec_client::wire::{Page, PairingJson, Ticket, TicketRequest};
@@ -121,24 +121,26 @@ struct OpenQuery {
 
 /// Spends a ticket: sets the session cookie and redirects to the page. A pairing ticket pairs
 /// the browser; one that was paired before has its old pairing ended (its cookie is replaced).
+/// A day's session leaves a pairing alone (another cookie).
 async fn open(State(node): State<AppState>, headers: HeaderMap, Query(q): Query<OpenQuery>) -> ApiResult<Response> {
     let Some(grant) = node.tickets.redeem(&q.ticket, Instant::now()) else {
         return Err(ApiError::forbidden("this link was used already or has expired; run `cec open` again"));
     };
     let now = clock::now();
     let token = &node.identity.token;
-    let (cookie, max_age) = match &grant.pair {
-        None => (session::new_session(token, now), session::SESSION_SECS),
+    let (name, cookie, max_age) = match &grant.pair {
+        None => (session::COOKIE, session::new_session(token, now), session::SESSION_SECS),
         Some(label) => {
-            let before = session::auth_at(&node, &Method::GET, &headers, now);
+            let before = session::paired_id(&node, &headers);
             let id = new_pairing_id().map_err(|e| ApiError::internal("pairing", e))?;
             let row = node.pair(id, &grant.page, label, now).await?;
             info!(pairing = %row.id, page = %row.page, label = %row.label, "a browser was paired");
-            if let session::Auth::Session(session::Cookie::Paired { id: old, .. }) = before {
-                node.end_pairing(&old, now).await?;
-                info!(pairing = %old, "ended: its browser was paired again");
+            if let Some(old) = before {
+                let ended = node.end_pairing(&old, now).await?;
+                info!(pairing = %ended.id, "ended: its browser was paired again");
             }
-            (session::new_paired(token, &row.id, row.expires_at / 1000), node.pairing_lifetime_secs())
+            let cookie = session::new_paired(token, &row.id, row.expires_at / 1000);
+            (session::PAIRED_COOKIE, cookie, node.pairing_lifetime_secs())
         }
     };
     let cookie = cookie.ok_or_else(|| ApiError::internal("session", "no randomness"))?;
@@ -146,8 +148,8 @@ async fn open(State(node): State<AppState>, headers: HeaderMap, Query(q): Query<
     let h = resp.headers_mut();
     let location = HeaderValue::from_str(&format!("/{}", grant.page)).map_err(|e| ApiError::internal("redirect", e))?;
     h.insert(header::LOCATION, location);
-    let set =
-        HeaderValue::from_str(&session::set_cookie(&cookie, max_age)).map_err(|e| ApiError::internal("cookie", e))?;
+    let set = HeaderValue::from_str(&session::set_cookie(name, &cookie, max_age))
+        .map_err(|e| ApiError::internal("cookie", e))?;
     h.insert(header::SET_COOKIE, set);
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
@@ -168,7 +170,7 @@ pub(super) async fn renew(node: &Node, id: &str, expires: i64, resp: &mut Respon
     match node.renew_pairing(id, until).await {
         Ok(true) => {
             let set = session::new_paired(&node.identity.token, id, until)
-                .and_then(|c| HeaderValue::from_str(&session::set_cookie(&c, lifetime)).ok());
+                .and_then(|c| HeaderValue::from_str(&session::set_cookie(session::PAIRED_COOKIE, &c, lifetime)).ok());
             if let Some(set) = set {
                 resp.headers_mut().append(header::SET_COOKIE, set);
             }

@@ -7,11 +7,15 @@
 //! node ends none (a kiosk keeps working). The token itself is never in a URL, a page or
 //! anything script can read. Two kinds:
 //!
-//! - a day's session, `cecsync-session-v1.<expiry>.<nonce>.<mac>`: 24 hours, every API route;
-//! - a paired kiosk, `cecsync-paired-v1.<pairing>.<expiry>.<mac>` (`cec open kiosk --pair`,
-//!   `node/pairings.rs`): `kiosk_pairing_days`, renewed (a new cookie on an answer) once a
-//!   day while in use, refused once its pairing is ended, and only for the routes the kiosk
-//!   screen calls ([`kiosk_allows`]), so a paired device cannot issue tickets or change events.
+//! - a day's session, cookie `cec_session`, `cecsync-session-v1.<expiry>.<nonce>.<mac>`: 24
+//!   hours, every API route;
+//! - a paired kiosk, cookie `cec_paired`, `cecsync-paired-v1.<pairing>.<expiry>.<mac>` (`cec
+//!   open kiosk --pair`, `node/pairings.rs`): `kiosk_pairing_days`, renewed (a new cookie on an
+//!   answer) once a day while in use, refused once its pairing is ended, and only for the routes
+//!   the kiosk screen calls ([`kiosk_allows`]), so a paired device cannot issue tickets or
+//!   change events. Its own name, so that a day's session opened in the same browser (the
+//!   organizer's page on the door laptop) does not replace the pairing; a request with both is
+//!   taken as the day's session while that holds.
 //!
 //! The MAC is an HMAC-SHA256 keyed by the API token over everything before it; the expiry is
 //! in seconds on the node's clock (`node::clock::now`, which tests can shift).
@@ -28,8 +32,11 @@ use sha2::Sha256;
 
 use crate::node::Node;
 
-/// The session cookie's name.
+/// A day's session cookie's name.
 pub(super) const COOKIE: &str = "cec_session";
+
+/// A paired browser's cookie's name.
+pub(super) const PAIRED_COOKIE: &str = "cec_paired";
 
 /// How long a day's page session lasts: a conference day.
 pub(super) const SESSION_SECS: i64 = 24 * 3600;
@@ -65,9 +72,9 @@ pub(super) fn new_paired(token: &str, id: &str, expires: i64) -> Option<String> 
     signed(token, format!("{PAIRED_PREFIX}.{id}.{expires}"))
 }
 
-/// The `Set-Cookie` value of a session that lasts `max_age` seconds.
-pub(super) fn set_cookie(value: &str, max_age: i64) -> String {
-    format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}")
+/// The `Set-Cookie` value of cookie `name` that lasts `max_age` seconds.
+pub(super) fn set_cookie(name: &str, value: &str, max_age: i64) -> String {
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}")
 }
 
 /// What a cookie this node made (with `token`) stands for.
@@ -99,6 +106,15 @@ fn parse(token: &str, value: &str) -> Option<(Cookie, i64)> {
     }
 }
 
+/// The pairing that a request's paired cookie names, if the cookie is this node's (expired or
+/// not, its pairing ended or not).
+pub(super) fn paired_id(node: &Node, headers: &HeaderMap) -> Option<String> {
+    match parse(&node.identity.token, session_cookie(headers, PAIRED_COOKIE)?)? {
+        (Cookie::Paired { id, .. }, _) => Some(id),
+        (Cookie::Day, _) => None,
+    }
+}
+
 /// Whether a paired device's cookie expiring at `expires` gets a new one at `now`: once it is a
 /// day old (half its lifetime, for a lifetime under two days). Renewal keeps an open screen
 /// signed in without sending a cookie with every answer.
@@ -106,15 +122,15 @@ pub(super) fn renewal_due(expires: i64, now: i64, lifetime: i64) -> bool {
     expires - now <= lifetime - (lifetime / 2).min(86_400)
 }
 
-/// The session cookie's value among the request's cookies.
-fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+/// The value of cookie `wanted` among the request's cookies.
+fn session_cookie<'h>(headers: &'h HeaderMap, wanted: &str) -> Option<&'h str> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE)
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.trim())
 }
 
@@ -152,19 +168,31 @@ fn same_site(headers: &HeaderMap) -> bool {
 
 /// How `headers` authenticate a `method` request at `now`. The token is taken only from the
 /// `Authorization` header, never from a query string.
-pub(super) fn auth_at(node: &Node, method: &Method, headers: &HeaderMap, now: Timestamp) -> Auth {
+fn auth_at(node: &Node, method: &Method, headers: &HeaderMap, now: Timestamp) -> Auth {
     if super::has_token(node, headers) {
         return Auth::Token;
     }
-    let Some(value) = session_cookie(headers) else { return Auth::None };
-    let Some((cookie, expires)) = parse(&node.identity.token, value) else { return Auth::None };
-    let holds = match &cookie {
-        Cookie::Day => true,
-        Cookie::Paired { id, .. } => node.pairings.holds(id),
-    };
-    if expires <= now.as_second() || !holds {
-        return Auth::Ended;
+    // The day's session first (it reaches more), then the pairing; each only under its own name.
+    let mut ended = false;
+    let mut held = None;
+    for (name, kind_ok) in [(COOKIE, true), (PAIRED_COOKIE, false)] {
+        let Some(value) = session_cookie(headers, name) else { continue };
+        let Some((cookie, expires)) = parse(&node.identity.token, value) else { continue };
+        let (day, holds) = match &cookie {
+            Cookie::Day => (true, true),
+            Cookie::Paired { id, .. } => (false, node.pairings.holds(id)),
+        };
+        if day != kind_ok {
+            continue;
+        }
+        if expires <= now.as_second() || !holds {
+            ended = true;
+            continue;
+        }
+        held = Some(cookie);
+        break;
     }
+    let Some(cookie) = held else { return if ended { Auth::Ended } else { Auth::None } };
     let safe = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     if safe || same_site(headers) { Auth::Session(cookie) } else { Auth::CrossSite }
 }
@@ -223,9 +251,10 @@ mod tests {
 
     #[test]
     fn the_session_cookie_is_found_among_others() {
-        let h = headers(&[("cookie", "a=1; cec_session=abc.def ; b=2")]);
-        assert_eq!(session_cookie(&h), Some("abc.def"));
-        assert_eq!(session_cookie(&headers(&[("cookie", "xcec_session=1")])), None);
+        let h = headers(&[("cookie", "a=1; cec_session=abc.def ; b=2"), ("cookie", "cec_paired=p.q")]);
+        assert_eq!(session_cookie(&h, COOKIE), Some("abc.def"));
+        assert_eq!(session_cookie(&h, PAIRED_COOKIE), Some("p.q"));
+        assert_eq!(session_cookie(&headers(&[("cookie", "xcec_session=1")]), COOKIE), None);
     }
 
     #[test]
