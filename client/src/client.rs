@@ -322,8 +322,26 @@ impl Client {
 
     /// `POST /v1/open-tickets`: a one-time link that opens `page` in a browser.
     pub async fn open_ticket(&self, page: &str) -> Result<Ticket, ClientError> {
-        let req = TicketRequest { page: Some(page.to_owned()) };
+        let req = TicketRequest { page: Some(page.to_owned()), ..TicketRequest::default() };
         self.send_json(Method::POST, &["open-tickets"], &req).await
+    }
+
+    /// `POST /v1/open-tickets` with `pair`: a one-time link that pairs the browser opening it
+    /// with `page` (the kiosk screen), under `label`.
+    pub async fn pairing_ticket(&self, page: &str, label: Option<&str>) -> Result<Ticket, ClientError> {
+        let req = TicketRequest { page: Some(page.to_owned()), pair: true, label: label.map(str::to_owned) };
+        self.send_json(Method::POST, &["open-tickets"], &req).await
+    }
+
+    /// `GET /v1/pairings`: the browsers paired with the node.
+    pub async fn pairings(&self) -> Result<Vec<PairingJson>, ClientError> {
+        let page: Page<PairingJson> = self.get(&["pairings"], Vec::new()).await?;
+        Ok(page.items)
+    }
+
+    /// `DELETE /v1/pairings/{id}`: ends a pairing; the pairing as it now stands.
+    pub async fn end_pairing(&self, id: &str) -> Result<PairingJson, ClientError> {
+        self.call(Method::DELETE, &["pairings", id], Vec::new(), None).await
     }
 
     /// `POST /v1/checkins/batch` (at most 1000 items): a result per item.

@@ -853,9 +853,17 @@ pub struct VoidRequest {
 #[cfg_attr(feature = "openapi", derive(ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TicketRequest {
-    /// The page to open: `kiosk` (the default) or `organize`.
+    /// The page to open: `kiosk` (the default), `organize` or `portfolio`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<String>,
+    /// Pair the browser that opens the link (the kiosk screen only): its session lasts
+    /// `kiosk_pairing_days`, is renewed while in use and reaches only the kiosk screen's routes,
+    /// so the device opens `/kiosk` from then on without a link.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pair: bool,
+    /// With `pair`: what to call the device in `GET /v1/pairings` (at most 100 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
 }
 
 /// A one-time link: open `url` in a browser within `expires_in_secs` seconds, once.
@@ -868,6 +876,37 @@ pub struct Ticket {
     pub page: String,
     /// Seconds until the ticket stops working.
     pub expires_in_secs: u64,
+    /// Whether the link pairs the browser that opens it.
+    #[serde(default)]
+    pub pair: bool,
+    /// How long the session it opens lasts, in seconds: a day, or (paired) the pairing's
+    /// lifetime, which starts again each day the screen is used.
+    #[serde(default)]
+    pub session_secs: u64,
+}
+
+/// `GET /v1/pairings`: a browser paired with this node (`cec open kiosk --pair`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct PairingJson {
+    /// The pairing's id (`DELETE /v1/pairings/{id}` ends it).
+    pub id: String,
+    /// The page it opens.
+    pub page: String,
+    /// What the device was called when it was paired (may be empty).
+    pub label: String,
+    /// When the browser was paired.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub paired_at: Timestamp,
+    /// When its session ends unless the screen is used before (each day of use moves it).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub expires_at: Timestamp,
+    /// When it was ended, if it was.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub ended_at: Option<Timestamp>,
+    /// `active`, `expired` or `ended`.
+    pub state: String,
 }
 
 /// `POST /v1/checkins/batch`.

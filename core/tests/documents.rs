@@ -219,6 +219,15 @@ fn applying_verified_records_replaces_only_that_events_records() {
 }
 
 #[test]
+fn a_registered_name_fills_only_an_empty_profile() {
+    let mut p = doc::portfolio::new_doc("M1", &actor_for("central"));
+    assert!(doc::portfolio::name_if_unnamed(&mut p, "Ana Lima").expect("named"));
+    assert!(!doc::portfolio::name_if_unnamed(&mut p, "Ana Lima").expect("again"), "no change the second time");
+    assert!(!doc::portfolio::name_if_unnamed(&mut p, "A. Lima").expect("another"), "a name stays");
+    assert_eq!(doc::portfolio::read(&p).expect("read").profile.name.as_deref(), Some("Ana Lima"));
+}
+
+#[test]
 fn a_newer_schema_is_refused() {
     let mut p = doc::portfolio::new_doc("M1", &actor_for("laptop"));
     p.put(ROOT, "schema", doc::SCHEMA_VERSION + 1).expect("put");

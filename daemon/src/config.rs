@@ -10,6 +10,7 @@
 //! sync_interval_secs = 30     # background sync rounds (0: only on request)
 //! mdns_interfaces = ["eth0"]  # advertise and find peers by mDNS on these interfaces only (off when empty)
 //! clock_skew_bound_secs = 120 # check-ins of a node whose clock was off by more are flagged clock_skew
+//! kiosk_pairing_days = 90     # a paired kiosk screen stays signed in this long unused (1-400)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -48,7 +49,14 @@ pub struct Config {
     /// sync, before the check-ins it recorded are shown with `clock_skew` (derived when read;
     /// credit is unchanged).
     pub clock_skew_bound_secs: u64,
+    /// How long a kiosk screen paired with `cec open kiosk --pair` stays signed in without being
+    /// used, in days; each day it is used starts the period again. 1 to 400 (browsers keep a
+    /// cookie at most 400 days).
+    pub kiosk_pairing_days: u32,
 }
+
+/// The longest `kiosk_pairing_days`: browsers cap a cookie's lifetime at 400 days.
+pub const MAX_PAIRING_DAYS: u32 = 400;
 
 impl Default for Config {
     fn default() -> Self {
@@ -62,6 +70,7 @@ impl Default for Config {
             sync_interval_secs: 30,
             mdns_interfaces: Vec::new(),
             clock_skew_bound_secs: 120,
+            kiosk_pairing_days: 90,
         }
     }
 }
@@ -79,8 +88,17 @@ impl Config {
     pub fn load(dir: &Path) -> Result<Self, ConfigError> {
         let path = dir.join(CONFIG_FILE);
         match std::fs::read_to_string(&path) {
-            Ok(text) => toml::from_str(&text)
-                .map_err(|e| ConfigError { path: path.display().to_string(), message: e.to_string() }),
+            Ok(text) => {
+                let config: Self = toml::from_str(&text)
+                    .map_err(|e| ConfigError { path: path.display().to_string(), message: e.to_string() })?;
+                if !(1..=MAX_PAIRING_DAYS).contains(&config.kiosk_pairing_days) {
+                    return Err(ConfigError {
+                        path: path.display().to_string(),
+                        message: format!("kiosk_pairing_days must be 1 to {MAX_PAIRING_DAYS}"),
+                    });
+                }
+                Ok(config)
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
             Err(e) => Err(ConfigError { path: path.display().to_string(), message: e.to_string() }),
         }
@@ -109,6 +127,12 @@ mod tests {
         assert_eq!(Config::load(dir.path()).unwrap().clock_skew_bound_secs, 120);
         std::fs::write(dir.path().join(CONFIG_FILE), "clock_skew_bound_secs = 5\n").unwrap();
         assert_eq!(Config::load(dir.path()).unwrap().clock_skew_bound_secs, 5);
+        std::fs::write(dir.path().join(CONFIG_FILE), "kiosk_pairing_days = 30\n").unwrap();
+        assert_eq!(Config::load(dir.path()).unwrap().kiosk_pairing_days, 30);
+        for bad in ["kiosk_pairing_days = 0\n", "kiosk_pairing_days = 401\n"] {
+            std::fs::write(dir.path().join(CONFIG_FILE), bad).unwrap();
+            assert!(Config::load(dir.path()).unwrap_err().to_string().contains("kiosk_pairing_days"), "{bad}");
+        }
         std::fs::write(dir.path().join(CONFIG_FILE), "lisen = 1\n").unwrap();
         assert!(Config::load(dir.path()).unwrap_err().to_string().contains("lisen"));
     }

@@ -6,7 +6,6 @@
 //! failure. Chromium runs with the flags the issue fixes and a fresh `--user-data-dir`;
 //! screenshots go to `<target>/ui-artifacts/`.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,6 +13,8 @@ use std::time::{Duration, Instant};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
+
+use crate::free_port;
 
 /// How long a page or the node gets to show what a test waits for.
 pub const WAIT: Duration = Duration::from_secs(20);
@@ -29,10 +30,6 @@ fn find_binary(names: &[&str]) -> Option<PathBuf> {
         }
     }
     None
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
 
 /// chromedriver and Chromium's profile directory, both gone when dropped.
@@ -83,18 +80,39 @@ impl Browser {
         Some(browser)
     }
 
-    /// A WebDriver session: headless Chromium at phone width (390 px).
+    /// A WebDriver session: headless Chromium at phone width (390 px), on this browser's
+    /// profile (a second session after the first closed is the same browser started again:
+    /// its cookies are kept).
     pub async fn client(&self) -> Client {
+        self.session(None).await
+    }
+
+    /// Like [`Browser::client`], with downloads saved to [`Browser::downloads_dir`] without
+    /// asking (Chromium's `download.default_directory` preference).
+    pub async fn client_with_downloads(&self) -> Client {
+        let dir = self.downloads_dir();
+        std::fs::create_dir_all(&dir).expect("downloads dir");
+        self.session(Some(&dir)).await
+    }
+
+    /// Starts Chromium with the flags the issue fixes, saving downloads to `downloads` if given.
+    async fn session(&self, downloads: Option<&Path>) -> Client {
+        let mut options = json!({"binary": self.chromium.to_string_lossy(), "args": [
+            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            "--disable-dev-shm-usage", "--window-size=390,844",
+            format!("--user-data-dir={}", self.profile.path().display()),
+        ]});
+        if let Some(dir) = downloads {
+            options["prefs"] = json!({
+                "download.default_directory": dir.to_string_lossy(),
+                "download.prompt_for_download": false,
+                "download.directory_upgrade": true,
+                "safebrowsing.enabled": false,
+            });
+        }
         let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({"binary": self.chromium.to_string_lossy(), "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=390,844",
-                format!("--user-data-dir={}", self.profile.path().display()),
-            ]}),
-        );
+        caps.insert("goog:chromeOptions".into(), options);
         ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
             .capabilities(caps)
             .connect(&format!("http://127.0.0.1:{}", self.port))
@@ -127,33 +145,6 @@ impl Browser {
     /// Where [`Browser::client_with_downloads`] saves downloads: `<profile>/downloads`.
     pub fn downloads_dir(&self) -> PathBuf {
         self.profile.path().join("downloads")
-    }
-
-    /// Like [`Browser::client`], with downloads saved to [`Browser::downloads_dir`] without
-    /// asking (Chromium's `download.default_directory` preference).
-    pub async fn client_with_downloads(&self) -> Client {
-        let dir = self.downloads_dir();
-        std::fs::create_dir_all(&dir).expect("downloads dir");
-        let mut caps = serde_json::Map::new();
-        caps.insert(
-            "goog:chromeOptions".into(),
-            json!({"binary": self.chromium.to_string_lossy(), "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=390,844",
-                format!("--user-data-dir={}", self.profile.path().display()),
-            ], "prefs": {
-                "download.default_directory": dir.to_string_lossy(),
-                "download.prompt_for_download": false,
-                "download.directory_upgrade": true,
-                "safebrowsing.enabled": false,
-            }}),
-        );
-        ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
-            .capabilities(caps)
-            .connect(&format!("http://127.0.0.1:{}", self.port))
-            .await
-            .expect("a WebDriver session")
     }
 }
 
@@ -198,7 +189,12 @@ pub async fn text(c: &Client, css: &str) -> String {
 
 /// Waits until the text of `css` satisfies `ok`; answers it.
 pub async fn wait_text(c: &Client, css: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
-    let deadline = Instant::now() + WAIT;
+    wait_text_within(c, css, what, WAIT, ok).await
+}
+
+/// [`wait_text`] for at most `wait` (a node backing off before its next sync, say).
+pub async fn wait_text_within(c: &Client, css: &str, what: &str, wait: Duration, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + wait;
     loop {
         let t = text(c, css).await;
         if ok(&t) {
@@ -207,6 +203,15 @@ pub async fn wait_text(c: &Client, css: &str, what: &str, ok: impl Fn(&str) -> b
         assert!(Instant::now() < deadline, "{css}: waited for {what}, saw {t:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Opens `url` in a new tab of `c` and switches to it; answers the tab it came from.
+pub async fn open_tab(c: &Client, url: &str) -> fantoccini::wd::WindowHandle {
+    let from = c.window().await.expect("current tab");
+    let tab = c.new_window(true).await.expect("a new tab");
+    c.switch_to_window(tab.handle).await.expect("switching tabs");
+    c.goto(url).await.expect("opening the tab's page");
+    from
 }
 
 /// Types `value` into the field `css` and presses Enter.

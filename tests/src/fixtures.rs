@@ -78,3 +78,30 @@ pub fn list_all(node: &Node, path: &str, limit: usize) -> Vec<Value> {
     }
     panic!("{path}: the cursor never ended");
 }
+
+/// Event `C` with session `s75`: began 30 minutes ago, 75 minutes of instruction, with a
+/// 45-minute door grace, so a scan in now and out a moment later earns the whole 1.25; Ana
+/// Lima (M-1) and Ben Okafor (M-2) on the roster.
+pub fn kiosk_conference(node: &Node) {
+    let starts = jiff::Timestamp::now() - jiff::SignedDuration::from_mins(30);
+    node.post(
+        "/v1/events",
+        &json!({"id": "C", "title": "Spring Conference", "timezone": "America/New_York",
+                "provider": {"id": "P", "name": "Institute", "endorsement": {"number": "E-1",
+                    "valid_from": "2000-01-01", "valid_until": "2999-12-31"}},
+                "policy": {"grace_minutes": 45, "full_attendance_required": false}}),
+    )
+    .expect(201);
+    node.post(
+        "/v1/events/C/sessions",
+        &json!({"id": "s75", "title": "Ethics in practice", "category": "ethics", "starts_at": starts.to_string(),
+                "segments": [{"kind": "instruction", "minutes": 75}]}),
+    )
+    .expect(201);
+    node.post(
+        "/v1/events/C/roster",
+        &json!({"members": [{"member_id": "M-1", "name": "Ana Lima"},
+                                                          {"member_id": "M-2", "name": "Ben Okafor"}]}),
+    )
+    .expect(200);
+}

@@ -15,4 +15,4 @@ pub mod mount;
 mod node;
 
 pub use http::{Request, Response};
-pub use node::{Node, cecd_bin, workspace_bin};
+pub use node::{Node, cec_bin, cecd_bin, free_port, workspace_bin};

@@ -62,6 +62,17 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     bin
 }
 
+/// The `cec` binary the tests run: `$CEC_BIN` if set, else [`workspace_bin`]`("cec")`.
+pub fn cec_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| std::env::var_os("CEC_BIN").map_or_else(|| workspace_bin("cec"), PathBuf::from))
+}
+
+/// A loopback port free at the time of asking (for a listener a test restarts on the same port).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
+}
+
 /// A running (or stopped) `cecd` with its own data directory, killed when dropped.
 #[derive(Debug)]
 pub struct Node {
@@ -88,6 +99,16 @@ impl Node {
     /// Starts a node whose data directory holds `cecd.toml` with `config`.
     pub fn start_configured(config: &str, args: &[&str]) -> Self {
         let mut node = Self::unstarted(config, args);
+        node.spawn();
+        node
+    }
+
+    /// Starts the organization's central node (`cecd init-central --org ACA` first) with
+    /// `config` and `args` (a `--peer-listen` for other nodes to enrol and sync).
+    pub fn central(config: &str, args: &[&str]) -> Self {
+        let mut node = Self::unstarted(config, args);
+        let out = Self::command(&node.data_dir(), &["init-central", "--org", "ACA"]);
+        assert!(out.status.success(), "init-central: {}", String::from_utf8_lossy(&out.stderr));
         node.spawn();
         node
     }
@@ -269,11 +290,35 @@ impl Node {
         self.spawn();
     }
 
+    /// Starts the node again on the same data directory with `args` instead of the flags it had
+    /// (say, another `--clock-offset-secs`), kept for later restarts.
+    pub fn restart_with(&mut self, args: &[&str]) {
+        self.args = args.iter().map(|s| (*s).to_owned()).collect();
+        self.spawn();
+    }
+
     /// Starts the node again like [`Node::restart`], on the address it listened on before (a
     /// browser page keeps its origin).
     pub fn restart_same_address(&mut self) {
         self.listen = self.addr().to_string();
         self.spawn();
+    }
+
+    /// Runs `cec --data-dir <its data dir> <args>` against this node to completion: exit code,
+    /// stdout, stderr.
+    pub fn cec(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(cec_bin())
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .args(args)
+            .env_remove("CEC_URL")
+            .env_remove("CECD_DATA_DIR")
+            .env_remove("XDG_DATA_HOME")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap_or_else(|e| panic!("running {}: {e}", cec_bin().display()));
+        let s = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        (out.status.code().unwrap_or(-1), s(&out.stdout), s(&out.stderr))
     }
 
     /// Runs `cecd --data-dir <dir> <args>` to completion (subcommands such as `token`).

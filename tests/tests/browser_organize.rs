@@ -123,7 +123,7 @@ fn an_organizer_sets_up_an_event_and_sees_attendance() {
         let url = c.current_url().await.expect("url");
         assert_eq!(url.path(), "/organize");
         assert!(url.query().is_none(), "the ticket is not left in the address bar");
-        wait_text(&c, "#sync-state", "online", |t| t == "online").await;
+        wait_text(&c, "#sync-state", "the node answering", |t| t == "not syncing").await;
 
         // No events yet: the form to create one is open.
         wait_text(&c, "#event", "no events", |t| t.contains("No events yet")).await;

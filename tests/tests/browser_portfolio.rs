@@ -4,13 +4,16 @@
 //! file (an error from the API shown next to the field first), edit it, set a goal with a
 //! benchmark, petition another association with chosen records, download the packet, record
 //! the answer ("accepted 5.5") and download transcripts; when the node stops, the page says so.
+//! On a member's own node (enrolled as `member:M-1` with a central node), the page takes the
+//! member from the credential, shows what the node synced, and an entry added there reaches the
+//! central node.
 //!
 //! Without Chromium or chromedriver the test says SKIPPED and passes, except in CI. Screenshots
 //! at phone (390 px) and tablet (820 px) widths go to `<target>/ui-artifacts/`.
 
 use std::process::{Command, Stdio};
 
-use cec_e2e::browser::{Browser, screenshot, text, wait_download, wait_text};
+use cec_e2e::browser::{Browser, screenshot, text, wait_api, wait_download, wait_text};
 use cec_e2e::{Node, workspace_bin};
 use fantoccini::{Client, Locator};
 use serde_json::{Value, json};
@@ -79,14 +82,9 @@ fn cec_open_link(node: &Node) -> String {
     link
 }
 
-#[test]
-fn the_portfolio_page_in_chromium() {
-    let Some(browser) = Browser::start("the_portfolio_page_in_chromium") else { return };
-
-    // An endorsed event in Los Angeles: its 75-minute session starts at 03:00 UTC, which is
-    // 19:00 the evening before there. M-1 attends all of it (1.25 verified) and reported a
-    // self-study activity of 3.25 herself.
-    let mut node = Node::start();
+/// Event `C` in Los Angeles with its 75-minute session `s1` (from 03:00 UTC, 19:00 the evening
+/// before there), and M-1 (Ana Lima) in and out for all of it: 1.25 verified.
+fn winter_institute(node: &Node) {
     node.post(
         "/v1/events",
         &json!({"id": "C", "title": "Winter Institute", "timezone": "America/Los_Angeles",
@@ -108,6 +106,17 @@ fn the_portfolio_page_in_chromium() {
         )
         .expect(201);
     }
+}
+
+#[test]
+fn the_portfolio_page_in_chromium() {
+    let Some(browser) = Browser::start("the_portfolio_page_in_chromium") else { return };
+
+    // An endorsed event in Los Angeles: its 75-minute session starts at 03:00 UTC, which is
+    // 19:00 the evening before there. M-1 attends all of it (1.25 verified) and reported a
+    // self-study activity of 3.25 herself.
+    let mut node = Node::start();
+    winter_institute(&node);
     node.post(
         "/v1/portfolios/M-1/entries",
         &json!({"id": "reading", "kind": "activity", "title": "Self-study: ethics casebook", "date": "2026-01-10",
@@ -137,7 +146,7 @@ fn the_portfolio_page_in_chromium() {
         assert_eq!(url.fragment(), Some("member=M-1"));
         assert_eq!(c.execute("return document.cookie", vec![]).await.expect("cookie"), json!(""));
         wait_text(&c, "#member-info", "the member", |t| t.contains("Ana Lima") && t.contains("M-1")).await;
-        wait_text(&c, "#sync-state", "online", |t| t == "online").await;
+        wait_text(&c, "#sync-state", "the node answering", |t| t == "not syncing").await;
         assert_totals(&c, &node).await;
         assert_eq!(text(&c, "#t-verified").await, "1.25");
         assert_eq!(text(&c, "#t-self").await, "3.25");
@@ -293,6 +302,97 @@ fn the_portfolio_page_in_chromium() {
         assert!(err.contains("does not answer"), "{err}");
         c.execute("window.scrollTo(0, 0)", vec![]).await.expect("scroll");
         screenshot(&c, 390, 844, "portfolio-phone-390-offline.png").await;
+        c.close().await.expect("closing the browser");
+    });
+}
+
+/// The entries of M-1's portfolio on `node`, by title.
+fn entry_titles(node: &Node) -> Vec<String> {
+    portfolio(node)["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .filter_map(|e| e["title"].as_str().map(str::to_owned))
+        .collect()
+}
+
+#[test]
+fn the_portfolio_page_on_a_members_own_node() {
+    let Some(browser) = Browser::start("the_portfolio_page_on_a_members_own_node") else { return };
+
+    // The central node holds the event and derives M-1's verified record; Ana's own node is
+    // enrolled as member M-1 and gets her portfolio by syncing.
+    let central = Node::central("sync_interval_secs = 0\n", &["--peer-listen", "127.0.0.1:0"]);
+    winter_institute(&central);
+    let member = Node::start_configured("sync_interval_secs = 0\n", &[]);
+    let body = json!({"role": "member", "scopes": ["member:M-1"], "uses": 1, "expires_at": "2099-01-01T00:00:00Z"});
+    let code = central.post("/v1/admin/enrolments", &body).expect(201)["code"].clone();
+    let enrolled = member.post("/v1/node/enroll", &json!({"code": code})).expect(200);
+    assert_eq!(enrolled["credential"]["scopes"], json!(["member:M-1"]));
+    wait_api("the verified record on the member's node", || {
+        let r = member.post("/v1/sync", &json!({})).expect(200);
+        assert!(r["peers"][0]["error"].is_null(), "{r}");
+        member.get("/v1/members/M-1/cecs").expect(200)["verified_cecs"] == "1.25"
+    });
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let c = browser.client().await;
+
+        // `cec open portfolio` needs no --member there: the page takes it from the credential.
+        let (status, out, err) = member.cec(&["open", "portfolio", "--no-browser"]);
+        assert_eq!(status, 0, "{out}{err}");
+        let link = out.lines().next().unwrap_or_default().to_owned();
+        assert!(link.starts_with(&format!("http://{}/open?ticket=", member.addr())), "{out}");
+        assert!(!link.contains('#'), "no member in the link: {link}");
+        c.goto(&link).await.expect("open");
+        let url = c.current_url().await.expect("url");
+        assert_eq!(url.path(), "/portfolio");
+        assert_eq!(url.fragment(), None);
+        let who = wait_text(&c, "#member-info", "the device's member", |t| t.contains("M-1")).await;
+        assert!(who.contains("this device's member"), "{who}");
+        // Her name as she registered: the central node wrote it into her portfolio.
+        assert!(who.starts_with("Ana Lima"), "{who}");
+        let typed = find(&c, "#member-id").await.prop("value").await.expect("value");
+        assert_eq!(typed.as_deref(), Some("M-1"));
+        assert!(!find(&c, "#member-id").await.is_displayed().await.expect("displayed"), "no other member to choose");
+        assert_eq!(c.current_url().await.expect("url").fragment(), None, "nothing added to the address");
+
+        // What the member's node holds, as its API gives it: the verified record it synced.
+        assert_totals(&c, &member).await;
+        assert_eq!(text(&c, "#t-verified").await, "1.25");
+        let record = wait_text(&c, "li[data-record='C/s1']", "the verified record", |t| t.contains("1.25 CEC")).await;
+        assert!(record.contains("verified") && record.contains("E-77"), "{record}");
+        // The event itself is not on a member's node: the record shows its date.
+        assert!(text(&c, "li[data-record='C/s1'] .when").await.starts_with("2026-03-0"), "{record}");
+        wait_text(&c, "#sync-state", "synced with the central node", |t| t == "online").await;
+        assert_eq!(text(&c, "#sync-peers").await, "peer reachable");
+        assert_eq!(text(&c, "#sync-central").await, "", "no check-ins to count on a portfolio");
+
+        // She adds an activity on her own node; it reaches the central node at the next sync.
+        fill(&c, "#entry-title", "Ethics casebook, self-study").await;
+        set_date(&c, "#entry-date", "2026-02-10").await;
+        fill(&c, "#entry-cecs", "2").await;
+        click(&c, "#entry-form button[type=submit]").await;
+        wait_text(&c, "#entries", "the new entry", |t| t.contains("Ethics casebook, self-study")).await;
+        wait_text(&c, "#t-total", "the new total", |t| t == "3.25").await;
+        assert_totals(&c, &member).await;
+        assert!(entry_titles(&member).contains(&"Ethics casebook, self-study".to_owned()));
+        let r = member.post("/v1/sync", &json!({})).expect(200);
+        assert!(r["peers"][0]["error"].is_null(), "{r}");
+        assert!(
+            entry_titles(&central).contains(&"Ethics casebook, self-study".to_owned()),
+            "synced to the central node"
+        );
+        assert_eq!(central.get("/v1/members/M-1/cecs").expect(200)["total_cecs"], "3.25");
+
+        // A reload shows her portfolio again, with no member in the address.
+        c.refresh().await.expect("reload");
+        wait_text(&c, "#t-total", "the total after a reload", |t| t == "3.25").await;
+        assert!(text(&c, "#member-info").await.contains("this device's member"));
+        c.execute("window.scrollTo(0, 0)", vec![]).await.expect("scroll");
+        screenshot(&c, 390, 844, "portfolio-phone-390-own-member.png").await;
+        screenshot(&c, 820, 1180, "portfolio-tablet-820-own-member.png").await;
         c.close().await.expect("closing the browser");
     });
 }

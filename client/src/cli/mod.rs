@@ -20,6 +20,7 @@ mod goal;
 mod import;
 mod open;
 mod output;
+mod pairings;
 mod peers;
 mod petition;
 mod portfolio;
@@ -143,9 +144,17 @@ Example:\n  cec revoke n3f9a6c21d0e4b7a85c1e2d90")]
     #[command(
         long_about = "Print, and try to open in a browser, a one-time link to a page of this node (`kiosk`: the check-in screen; `organize`: events, sessions, rosters and attendance for organizers and field staff; `portfolio`: a member's portfolio). The link works once, within a minute; opening it signs the browser in with a session cookie (HttpOnly, SameSite=Strict) that lasts a day, so the API token never appears in a URL or a page. Run it again for another browser or when the session ends.\n\n\
 The portfolio page shows the member a member's node belongs to; elsewhere give --member ID (or type it on the page).\n\n\
-Example:\n  cec open kiosk\n  cec open --page organize\n  cec --data-dir kiosk open --no-browser\n  cec open --page portfolio --member M-1001"
+A kiosk screen is paired once instead: `cec open kiosk --pair` gives a link whose session lasts kiosk_pairing_days (cecd.toml, 90 by default) and starts again each day the screen is used, and reaches only what the kiosk screen needs. From then on that browser opens http://127.0.0.1:PORT/kiosk (the address the link opened, from a bookmark or as the start page of a browser started with the device) with no terminal. `cec pairings` lists pairings and ends one (a lost tablet).\n\n\
+Example:\n  cec open kiosk\n  cec open kiosk --pair --label \"door A tablet\"\n  cec open --page organize\n  cec --data-dir kiosk open --no-browser\n  cec open --page portfolio --member M-1001"
     )]
     Open(open::OpenArgs),
+    /// List the browsers paired with the kiosk screen (`cec open kiosk --pair`), or end pairings
+    #[command(long_about = "List the browsers paired with the kiosk screen by `cec open kiosk --pair`: \
+id, label, state (active, expired, ended), when paired, and when the pairing ends unless the screen \
+is used before (each day of use starts kiosk_pairing_days again). `cec pairings end ID` signs one \
+out, e.g. a lost tablet; `cec pairings end --all` every one.\n\n\
+Example:\n  cec pairings\n  cec pairings end 3q2-7wAAAEw_ZQ5mUO1Cdg")]
+    Pairings(pairings::PairingsArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions {
         /// The shell
@@ -187,6 +196,7 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Roster(c) => roster::run(&ctx, c).await,
         Command::Checkin(c) => checkin::run(&ctx, c).await,
         Command::Open(a) => open::run(&ctx, a).await,
+        Command::Pairings(a) => pairings::run(&ctx, a).await,
         Command::Checkins(a) => checkin::list(&ctx, a).await,
         Command::Attendance(a) => credit::attendance(&ctx, a).await,
         Command::Cecs(a) => credit::cecs(&ctx, a).await,

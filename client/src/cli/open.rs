@@ -1,5 +1,6 @@
 //! `cec open [PAGE]` (or `--page PAGE`): a one-time link to a page of the node, printed and
-//! opened in a browser.
+//! opened in a browser; with `--pair`, a link that pairs the browser with the kiosk screen for
+//! good (until the pairing expires unused or is ended: `cec pairings`).
 
 use clap::Args;
 
@@ -21,6 +22,14 @@ pub(crate) struct OpenArgs {
     /// reaches the server; a member's own node needs none)
     #[arg(long, value_name = "MEMBER_ID")]
     member: Option<String>,
+    /// Pair the browser that opens the link with the kiosk screen: it stays signed in while the
+    /// screen is used (kiosk_pairing_days unused, 90 by default), so the device opens
+    /// http://127.0.0.1:PORT/kiosk from a bookmark or at start-up without this command
+    #[arg(long)]
+    pair: bool,
+    /// With --pair: a name for the device, shown by `cec pairings` (e.g. "door A tablet")
+    #[arg(long, value_name = "NAME", requires = "pair")]
+    label: Option<String>,
     /// Only print the link; do not start a browser
     #[arg(long)]
     no_browser: bool,
@@ -36,17 +45,33 @@ pub(crate) async fn run(ctx: &Ctx, a: OpenArgs) -> anyhow::Result<()> {
     {
         anyhow::bail!("{m:?} is not a member id (1-128 of A-Z, a-z, 0-9, '.', '_', ':', '-')");
     }
-    let ticket = ctx.client.open_ticket(&page).await?;
+    if a.pair && page != "kiosk" {
+        anyhow::bail!("only the kiosk screen can be paired: cec open kiosk --pair");
+    }
+    let ticket = if a.pair {
+        ctx.client.pairing_ticket(&page, a.label.as_deref()).await?
+    } else {
+        ctx.client.open_ticket(&page).await?
+    };
     // The redirect from /open keeps the fragment, so the page learns the member from it.
     let fragment = a.member.map(|m| format!("#member={m}")).unwrap_or_default();
-    let url = format!("{}{}{fragment}", ctx.client.base_url(), ticket.path);
+    let base = ctx.client.base_url();
+    let url = format!("{base}{}{fragment}", ticket.path);
+    let page_url = format!("{base}/{}", ticket.page);
     if ctx.json {
-        return output::json(
-            &serde_json::json!({"url": url, "page": ticket.page, "expires_in_secs": ticket.expires_in_secs}),
-        );
+        return output::json(&serde_json::json!({
+            "url": url, "page": ticket.page, "expires_in_secs": ticket.expires_in_secs,
+            "pair": ticket.pair, "session_secs": ticket.session_secs, "page_url": page_url,
+        }));
     }
     outln!("{url}");
     outln!("  opens the {} screen; works once, within {} seconds", ticket.page, ticket.expires_in_secs);
+    if ticket.pair {
+        let days = ticket.session_secs / 86_400;
+        outln!("  pairs the browser that opens it: signed in while the screen is used, until {days} days unused");
+        outln!("  afterwards, on that device, open {page_url} (a bookmark, or the browser's start page)");
+        outln!("  list or end pairings: cec pairings; cec pairings end ID");
+    }
     if !a.no_browser && !open_browser(&url) {
         warn("no browser started: open the link above on this device");
     }

@@ -49,6 +49,18 @@ pub fn put_profile(doc: &mut AutoCommit, p: &Profile) -> Result<(), DocError> {
     fields::put_opt(doc, &m, "email", p.email.clone())
 }
 
+/// Names the member in the profile with `name` (the name they registered under), unless the
+/// profile names them already; whether it wrote. Derivation does it on the central node, so that
+/// the member's own devices, which hold no event roster, show the name too.
+pub fn name_if_unnamed(doc: &mut AutoCommit, name: &str) -> Result<bool, DocError> {
+    let m = fields::ensure_map(doc, &ROOT, "profile")?;
+    if fields::get_str(doc, &m, "name")?.is_some() {
+        return Ok(false);
+    }
+    fields::put(doc, &m, "name", name)?;
+    Ok(true)
+}
+
 /// Adds or updates a self-documented entry.
 pub fn put_entry(doc: &mut AutoCommit, e: &Entry) -> Result<(), DocError> {
     let m = item(doc, "entries", &e.id)?;

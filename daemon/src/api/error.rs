@@ -41,6 +41,17 @@ impl ApiError {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong bearer token (see `cecd token`)")
     }
 
+    /// 401 `unauthorized` for a page session that no longer holds (expired, or its pairing
+    /// ended): the page says how to sign in again.
+    pub fn session_ended() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this browser's page session has expired or was ended: open the page again with `cec open` \
+             (a kiosk screen: `cec open kiosk --pair`)",
+        )
+    }
+
     /// 403 `forbidden`.
     pub fn forbidden(message: impl Into<String>) -> Self {
         Self::new(StatusCode::FORBIDDEN, "forbidden", message)

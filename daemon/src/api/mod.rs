@@ -27,7 +27,7 @@ mod sync;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -154,11 +154,25 @@ fn has_token(node: &Node, headers: &axum::http::HeaderMap) -> bool {
 
 async fn require_token(State(node): State<AppState>, req: Request, next: Next) -> Response {
     match session::auth(&node, req.method(), req.headers()) {
-        session::Auth::Token | session::Auth::Session => next.run(req).await,
+        session::Auth::Token | session::Auth::Session(session::Cookie::Day) => next.run(req).await,
+        session::Auth::Session(session::Cookie::Paired { id, expires }) => {
+            let matched = req.extensions().get::<MatchedPath>().map(MatchedPath::as_str);
+            if !session::kiosk_allows(req.method(), matched) {
+                return ApiError::forbidden(
+                    "a paired kiosk screen reaches only what the kiosk screen needs; \
+                     open other pages with `cec open PAGE`",
+                )
+                .into_response();
+            }
+            let mut resp = next.run(req).await;
+            pages::renew(&node, &id, expires, &mut resp).await;
+            resp
+        }
         session::Auth::CrossSite => {
             ApiError::forbidden("a page's request must carry X-CEC-Request: 1 and come from this origin")
                 .into_response()
         }
+        session::Auth::Ended => ApiError::session_ended().into_response(),
         session::Auth::None => ApiError::unauthorized().into_response(),
     }
 }
@@ -175,7 +189,10 @@ fn is_open_path(path: &str) -> bool {
 /// other answer from a protected path.
 async fn hide_methods_without_token(State(node): State<AppState>, req: Request, next: Next) -> Response {
     let open = is_open_path(req.uri().path())
-        || matches!(session::auth(&node, req.method(), req.headers()), session::Auth::Token | session::Auth::Session);
+        || matches!(
+            session::auth(&node, req.method(), req.headers()),
+            session::Auth::Token | session::Auth::Session(_)
+        );
     let resp = next.run(req).await;
     if resp.status() == axum::http::StatusCode::METHOD_NOT_ALLOWED && !open {
         return ApiError::unauthorized().into_response();

@@ -161,10 +161,27 @@ const ROUTES: &[Route] = &[
     (
         HttpMethod::Post,
         "/v1/open-tickets",
-        "A one-time link that opens a page (the kiosk screen, the organizer's page) in a browser",
+        "A one-time link that opens a page (the kiosk screen, the organizer's page, a portfolio) in a browser, \
+         or pairs a browser with the kiosk screen (pair)",
         Body::Json("TicketRequest"),
         201,
         Body::Json("Ticket"),
+    ),
+    (
+        HttpMethod::Get,
+        "/v1/pairings",
+        "The browsers paired with this node (cec open kiosk --pair)",
+        Body::None,
+        200,
+        Body::List("PairingJson"),
+    ),
+    (
+        HttpMethod::Delete,
+        "/v1/pairings/{pairing_id}",
+        "End a pairing: its browser is signed out (idempotent: the first end stands)",
+        Body::None,
+        200,
+        Body::Json("PairingJson"),
     ),
     (
         HttpMethod::Get,
@@ -447,6 +464,7 @@ fn build() -> OpenApi {
         .schema_from::<VoidRequest>()
         .schema_from::<TicketRequest>()
         .schema_from::<Ticket>()
+        .schema_from::<PairingJson>()
         .schema_from::<CheckInBatch>()
         .schema_from::<BatchItem>()
         .schema_from::<BatchResult>()

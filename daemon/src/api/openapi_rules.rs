@@ -43,6 +43,8 @@ pub(super) const ENROLMENT_CODE: &str = "^cecenrol[a-z2-7]{80,500}$";
 const PEER_ADDRESS: &str = "^[a-z0-9.-]{1,63}:[1-9][0-9]{0,3}$";
 /// A void's reason: at most 500 characters, none a control character.
 pub(super) const VOID_REASON: &str = "^[^\\x00-\\x1f\\x7f-\\x9f]{0,500}$";
+/// A pairing's label: at most 100 characters, none a control character.
+pub(super) const PAIRING_LABEL: &str = "^[^\\x00-\\x1f\\x7f-\\x9f]{0,100}$";
 /// A `limit` query value: 1 to 1000.
 pub(super) const LIMIT: &str = "^([1-9][0-9]{0,2}|1000)$";
 /// A `wait` query value: 0 to 60 seconds.
@@ -140,6 +142,8 @@ fn refine_schemas(schemas: &mut Map<String, Value>) {
 
     set(schemas, "VoidRequest", "reason", json!({"type": "string", "pattern": VOID_REASON}));
     set(schemas, "TicketRequest", "page", json!({"type": "string", "enum": super::pages::PAGES}));
+    // Only with `pair`, and `pair` only for the kiosk screen (422 otherwise: two fields).
+    set(schemas, "TicketRequest", "label", string(PAIRING_LABEL));
     set(schemas, "NewCheckIn", "id", id());
     set(schemas, "NewCheckIn", "event_id", scope());
     set(schemas, "NewCheckIn", "session_id", scope());

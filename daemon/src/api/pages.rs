@@ -4,7 +4,9 @@
 //!
 //! Open without a session: the pages' HTML, CSS and JS (`/kiosk`, `/organize`, `/portfolio`, `/assets/...`)
 //! and `/open`, which trades a one-time ticket for the session. `POST /v1/open-tickets` (token or session)
-//! issues tickets; `cec open` prints the link.
+//! issues tickets; `cec open` prints the link. A ticket with `pair` pairs the browser that spends it
+//! (the kiosk screen only, `node/pairings.rs`); `GET /v1/pairings` lists the paired browsers and
+//! `DELETE /v1/pairings/{id}` ends one.
 //!
 //! Pages share one shell (`app.css`, `app.js`: the API wrapper, the sync indicator, the
 //! offline queue); each page adds its own script. Adding a page: its HTML and script here,
@@ -15,19 +17,31 @@ use std::time::Instant;
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use cec_client::wire::{Ticket, TicketRequest};
+use axum::routing::{delete, get, post};
+use cec_client::wire::{Page, PairingJson, Ticket, TicketRequest};
 use jiff::Timestamp;
+use tracing::{info, warn};
 
 use super::AppState;
 use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, Query};
+use super::extract::{JsonBody, Query, check_id};
 use super::session;
+use crate::node::Node;
+use crate::node::clock;
+use crate::node::pairings::new_pairing_id;
+use crate::node::tickets::Grant;
+use crate::storage::PairingRow;
 
 /// The pages a ticket can open.
 pub(super) const PAGES: &[&str] = &["kiosk", "organize", "portfolio"];
+
+/// The pages a browser can be paired for.
+const PAIRED_PAGES: &[&str] = &["kiosk"];
+
+/// The longest label of a pairing, in characters.
+const MAX_LABEL: usize = 100;
 
 /// `(path under /assets/, content type, bytes)`.
 const ASSETS: &[(&str, &str, &str)] = &[
@@ -58,7 +72,10 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// The routes that need the token or a session.
 pub(super) fn api_routes() -> Router<AppState> {
-    Router::new().route("/v1/open-tickets", post(new_ticket))
+    Router::new()
+        .route("/v1/open-tickets", post(new_ticket))
+        .route("/v1/pairings", get(list_pairings))
+        .route("/v1/pairings/{pairing_id}", delete(end_pairing))
 }
 
 /// Headers every page and asset carries.
@@ -102,25 +119,68 @@ struct OpenQuery {
     ticket: String,
 }
 
-/// Spends a ticket: sets the session cookie and redirects to the page.
-async fn open(State(node): State<AppState>, Query(q): Query<OpenQuery>) -> ApiResult<Response> {
-    let Some(page) = node.tickets.redeem(&q.ticket, Instant::now()) else {
+/// Spends a ticket: sets the session cookie and redirects to the page. A pairing ticket pairs
+/// the browser; one that was paired before has its old pairing ended (its cookie is replaced).
+/// A day's session leaves a pairing alone (another cookie).
+async fn open(State(node): State<AppState>, headers: HeaderMap, Query(q): Query<OpenQuery>) -> ApiResult<Response> {
+    let Some(grant) = node.tickets.redeem(&q.ticket, Instant::now()) else {
         return Err(ApiError::forbidden("this link was used already or has expired; run `cec open` again"));
     };
-    let cookie =
-        session::new_session(&node, Timestamp::now()).ok_or_else(|| ApiError::internal("session", "no randomness"))?;
+    let now = clock::now();
+    let token = &node.identity.token;
+    let (name, cookie, max_age) = match &grant.pair {
+        None => (session::COOKIE, session::new_session(token, now), session::SESSION_SECS),
+        Some(label) => {
+            let before = session::paired_id(&node, &headers);
+            let id = new_pairing_id().map_err(|e| ApiError::internal("pairing", e))?;
+            let row = node.pair(id, &grant.page, label, now).await?;
+            info!(pairing = %row.id, page = %row.page, label = %row.label, "a browser was paired");
+            if let Some(old) = before {
+                let ended = node.end_pairing(&old, now).await?;
+                info!(pairing = %ended.id, "ended: its browser was paired again");
+            }
+            let cookie = session::new_paired(token, &row.id, row.expires_at / 1000);
+            (session::PAIRED_COOKIE, cookie, node.pairing_lifetime_secs())
+        }
+    };
+    let cookie = cookie.ok_or_else(|| ApiError::internal("session", "no randomness"))?;
     let mut resp = StatusCode::SEE_OTHER.into_response();
     let h = resp.headers_mut();
-    let location = HeaderValue::from_str(&format!("/{page}")).map_err(|e| ApiError::internal("redirect", e))?;
+    let location = HeaderValue::from_str(&format!("/{}", grant.page)).map_err(|e| ApiError::internal("redirect", e))?;
     h.insert(header::LOCATION, location);
-    let set = HeaderValue::from_str(&session::set_cookie(&cookie)).map_err(|e| ApiError::internal("cookie", e))?;
+    let set = HeaderValue::from_str(&session::set_cookie(name, &cookie, max_age))
+        .map_err(|e| ApiError::internal("cookie", e))?;
     h.insert(header::SET_COOKIE, set);
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     Ok(resp)
 }
 
-/// Issues a one-time ticket for a page.
+/// Gives a paired browser a new cookie on `resp` when its cookie (expiring at `expires`) is due
+/// for renewal: the pairing's lifetime starts again. Nothing when the pairing was ended
+/// meanwhile; a storage failure is logged and the answer goes out as it is (the cookie still
+/// holds; the next request tries again).
+pub(super) async fn renew(node: &Node, id: &str, expires: i64, resp: &mut Response) {
+    let now = clock::now().as_second();
+    let lifetime = node.pairing_lifetime_secs();
+    if !session::renewal_due(expires, now, lifetime) {
+        return;
+    }
+    let until = now + lifetime;
+    match node.renew_pairing(id, until).await {
+        Ok(true) => {
+            let set = session::new_paired(&node.identity.token, id, until)
+                .and_then(|c| HeaderValue::from_str(&session::set_cookie(session::PAIRED_COOKIE, &c, lifetime)).ok());
+            if let Some(set) = set {
+                resp.headers_mut().append(header::SET_COOKIE, set);
+            }
+        }
+        Ok(false) => {}
+        Err(e) => warn!(pairing = %id, error = %e, "renewing a paired browser's session failed"),
+    }
+}
+
+/// Issues a one-time ticket for a page, or for pairing a browser with it.
 async fn new_ticket(
     State(node): State<AppState>,
     JsonBody(req): JsonBody<TicketRequest>,
@@ -129,13 +189,60 @@ async fn new_ticket(
     if !PAGES.contains(&page.as_str()) {
         return Err(ApiError::invalid("page", format!("one of {}", PAGES.join(", "))));
     }
-    let ticket = node.tickets.issue(&page, Instant::now()).map_err(|e| ApiError::internal("ticket", e))?;
+    if !req.pair && req.label.is_some() {
+        return Err(ApiError::invalid("label", "only a pairing has a label (pair: true)"));
+    }
+    if req.pair && !PAIRED_PAGES.contains(&page.as_str()) {
+        return Err(ApiError::invalid("pair", "only the kiosk screen can be paired"));
+    }
+    let label = req.label.unwrap_or_default();
+    if label.chars().count() > MAX_LABEL || label.chars().any(char::is_control) {
+        return Err(ApiError::invalid("label", format!("at most {MAX_LABEL} characters, no control characters")));
+    }
+    let grant = Grant { page: page.clone(), pair: req.pair.then_some(label) };
+    let ticket = node.tickets.issue(grant, Instant::now()).map_err(|e| ApiError::internal("ticket", e))?;
+    let session_secs = if req.pair { node.pairing_lifetime_secs() } else { session::SESSION_SECS };
     Ok((
         StatusCode::CREATED,
         Json(Ticket {
             path: format!("/open?ticket={ticket}"),
             page,
             expires_in_secs: crate::node::tickets::TICKET_TTL.as_secs(),
+            pair: req.pair,
+            session_secs: u64::try_from(session_secs).unwrap_or(0),
         }),
     ))
+}
+
+fn pairing_json(p: PairingRow, now: Timestamp) -> PairingJson {
+    let ts = |ms: i64| Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+    let state = match p.ended_at {
+        Some(_) => "ended",
+        None if p.expires_at <= now.as_millisecond() => "expired",
+        None => "active",
+    };
+    PairingJson {
+        id: p.id,
+        page: p.page,
+        label: p.label,
+        paired_at: ts(p.paired_at),
+        expires_at: ts(p.expires_at),
+        ended_at: p.ended_at.map(ts),
+        state: state.into(),
+    }
+}
+
+/// The browsers paired with this node, oldest first.
+async fn list_pairings(State(node): State<AppState>) -> Json<Page<PairingJson>> {
+    let now = clock::now();
+    Json(Page { items: node.pairings().into_iter().map(|p| pairing_json(p, now)).collect(), next_cursor: None })
+}
+
+/// Ends a pairing: its browser is signed out at its next request.
+async fn end_pairing(State(node): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<PairingJson>> {
+    check_id("pairing_id", &id)?;
+    let now = clock::now();
+    let row = node.end_pairing(&id, now).await?;
+    info!(pairing = %id, "pairing ended");
+    Ok(Json(pairing_json(row, now)))
 }

@@ -8,7 +8,8 @@
 //! the same records again changes nothing, so deriving twice, or after a restart, is harmless.
 //! A change of the event itself (its fields, a session, the roster) derives every member with
 //! check-ins there again, since the records depend on it (check-ins that arrived before their
-//! event earn their records then).
+//! event earn their records then). A member with credit whose portfolio names no one is named
+//! as the roster has them, so that the member's own devices show the name.
 //!
 //! Where it got in the feed is saved after each page ([`DERIVATION_CURSOR`]), so a restart
 //! resumes there: going through the whole feed again at every start would decode every
@@ -48,9 +49,18 @@ impl Node {
                 continue;
             }
             let id = DocId::portfolio(member.as_str());
+            // A member with credit here is named in the portfolio as registered, unless named.
+            let name = event.roster.get(member).filter(|_| !records.is_empty()).map(|m| m.name.clone());
             let did = self
                 .docs
-                .update(&id, |d| cec_core::derive::apply(d, event_id, &records).map_err(super::NodeError::from))
+                .update(&id, |d| {
+                    let applied = cec_core::derive::apply(d, event_id, &records)?;
+                    let named = match &name {
+                        Some(n) => cec_core::doc::portfolio::name_if_unnamed(d, n)?,
+                        None => false,
+                    };
+                    Ok::<_, super::NodeError>(applied || named)
+                })
                 .await?;
             changed += usize::from(did);
         }

@@ -12,6 +12,7 @@ mod error;
 pub mod events;
 pub mod identity;
 pub mod index;
+pub mod pairings;
 mod peers;
 mod pending;
 mod portfolio;
@@ -92,6 +93,8 @@ pub struct Node {
     pub tickets: tickets::Tickets,
     /// Clock exchanges answered, waiting for the peer's instants (see `clock.rs`).
     pub clocks: clock::Clocks,
+    /// Browsers paired with this node (see `pairings.rs`).
+    pub pairings: pairings::Pairings,
 }
 
 impl Node {
@@ -101,6 +104,7 @@ impl Node {
         let store = Store::open_with(data_dir, StoreOptions::default()).await?;
         let docs = Docs::new(store.clone(), identity.node_id.as_str(), docs::DEFAULT_CACHE_BYTES);
         let revoked = revocation::load(store.read(crate::storage::list_revocations).await?);
+        let pairings = pairings::Pairings::load(store.read(crate::storage::list_pairings).await?);
         let node = Self {
             store,
             docs,
@@ -119,6 +123,7 @@ impl Node {
             revoked: std::sync::RwLock::new(revoked),
             tickets: tickets::Tickets::default(),
             clocks: clock::Clocks::default(),
+            pairings,
         };
         node.reproject_stale().await?;
         Ok(node)

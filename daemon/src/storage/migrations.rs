@@ -168,6 +168,18 @@ pub const MIGRATIONS: &[&str] = &[
         seq  INTEGER NOT NULL
     ) STRICT;
     "#,
+    // 10: browsers paired with the node (`cec open kiosk --pair`): their session cookies name a
+    // row here, which says whether the pairing still holds (times in ms on the node's clock).
+    r#"
+    CREATE TABLE page_pairings (
+        id         TEXT PRIMARY KEY NOT NULL,
+        page       TEXT NOT NULL,
+        label      TEXT NOT NULL,
+        paired_at  INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        ended_at   INTEGER
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -25,6 +25,7 @@ mod docs;
 mod enrolments;
 mod error;
 mod migrations;
+mod pairings;
 mod peers;
 mod reader;
 mod sync_state;
@@ -57,6 +58,7 @@ pub use enrolments::{
 };
 pub use error::{Failure, Place, StorageError};
 pub use migrations::{MIGRATIONS, schema_version};
+pub use pairings::{PairingRow, end_pairing, list_pairings, put_pairing, renew_pairing};
 pub use peers::{PeerRow, delete_peer, get_peer, list_peers, put_discovered_peer, put_peer, record_sync};
 pub use sync_state::{
     delete_sync_state, delete_sync_states_for_peer, get_sync_state, put_sync_state, sync_states_for_peer,

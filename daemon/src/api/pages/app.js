@@ -3,8 +3,10 @@
 "use strict";
 
 const CEC = (() => {
-  const listeners = { signedOut: [], reachability: [] };
+  const listeners = { signedOut: [], signedIn: [], reachability: [] };
   let reachable = null;
+  // Whether the node took this page's session at the last answer (null before any).
+  let signedIn = null;
 
   class ApiError extends Error {
     constructor(status, code, message, field) {
@@ -44,9 +46,23 @@ const CEC = (() => {
       throw new Offline("the node does not answer");
     }
     setReachable(true);
-    if (resp.status === 401) listeners.signedOut.forEach((f) => f());
     const text = await resp.text();
-    const json = text ? JSON.parse(text) : null;
+    let json = null;
+    try {
+      json = text ? JSON.parse(text) : null;
+    } catch (e) {
+      /* not JSON: the status says enough */
+    }
+    if (resp.status === 401) {
+      signedIn = false;
+      const err = (json && json.error) || {};
+      listeners.signedOut.forEach((f) => f(err.message || ""));
+    } else if (resp.ok && signedIn !== true) {
+      // Signed in (again: a pairing or `cec open` in another tab of this browser).
+      const was = signedIn;
+      signedIn = true;
+      if (was === false) listeners.signedIn.forEach((f) => f());
+    }
     if (!resp.ok) {
       const err = (json && json.error) || {};
       throw new ApiError(resp.status, err.code || "error", err.message || resp.statusText, err.field);
@@ -129,26 +145,70 @@ const CEC = (() => {
     }
   }
 
-  // The sync indicator: whether the node answers, the peers it has seen, the last sync.
+  // The sync indicator. The pill says how far a scan gets: "online" (the node answers and syncs:
+  // a peer's last sync succeeded, or this is the central node), "not syncing" (the node answers
+  // and keeps everything, but reaches no other node), "offline" (the node does not answer: the
+  // page keeps what it can), "signed out" (the node refused the page's session). Beside it the
+  // peers, the last sync and what the central node has not received yet.
+  function syncState(status, peers) {
+    const reachable = peers.filter((p) => p.state === "ok").length;
+    if (!status.enrolled) return { pill: "not syncing", cls: "local", peers: "not enrolled: syncs with no one" };
+    if (!status.central) return { pill: "online", cls: "online", peers: "central node" };
+    if (!peers.length) return { pill: "not syncing", cls: "local", peers: "no peers yet" };
+    const words = peers.length === 1
+      ? (reachable ? "peer reachable" : "peer not reachable")
+      : `${reachable} of ${peers.length} peers reachable`;
+    const failing = peers.find((p) => p.state === "failing" && p.last_error);
+    return {
+      pill: reachable ? "online" : "not syncing",
+      cls: reachable ? "online" : "local",
+      peers: words,
+      title: failing ? `last error: ${failing.last_error}` : "",
+    };
+  }
+
+  // How long ago `iso` was, short: "just now", "40 s ago", "5 min ago", "3 h ago", "2 days ago"
+  // (no time zone to get wrong in a bar shared by pages of events in different zones).
+  function ago(iso) {
+    const secs = Math.max(0, Math.round((Date.now() - new Date(iso).getTime()) / 1000));
+    if (secs < 5) return "just now";
+    if (secs < 60) return `${secs} s ago`;
+    if (secs < 3600) return `${Math.floor(secs / 60)} min ago`;
+    if (secs < 86400) return `${Math.floor(secs / 3600)} h ago`;
+    const days = Math.floor(secs / 86400);
+    return `${days} day${days === 1 ? "" : "s"} ago`;
+  }
+
   let pendingCount = () => 0;
   async function refreshSync() {
     const state = el("sync-state");
+    const peersEl = el("sync-peers");
     try {
       const status = await api("GET", "/v1/sync/status");
-      const peers = await api("GET", "/v1/peers");
-      const list = peers.items || [];
-      const seen = list.filter((p) => p.last_seen).length;
-      const last = list.map((p) => p.last_sync).filter(Boolean).sort().pop();
-      state.textContent = "online";
-      state.className = "pill online";
-      el("sync-peers").textContent = status.enrolled ? `peers seen: ${seen} of ${list.length}` : "not enrolled: syncs with no one";
-      el("sync-last").textContent = last ? "last sync " + fmtTime(last) : "never synced";
+      const peers = status.peers || [];
+      const s = syncState(status, peers);
+      const last = peers.map((p) => p.last_sync).filter(Boolean).sort().pop();
+      state.textContent = s.pill;
+      state.className = "pill " + s.cls;
+      peersEl.textContent = s.peers;
+      peersEl.title = s.title || "";
+      const lastEl = el("sync-last");
+      // Not enrolled says it syncs with no one; the central node is synced with, not syncing.
+      lastEl.textContent = last ? "last sync " + ago(last) : status.enrolled && status.central ? "never synced" : "";
+      lastEl.title = last ? new Date(last).toLocaleString() : "";
       showCentral(status.central);
     } catch (e) {
       if (e instanceof Offline) {
         state.textContent = "offline";
         state.className = "pill offline";
-        el("sync-peers").textContent = "node not answering";
+        peersEl.textContent = "node not answering";
+        el("sync-last").textContent = "";
+      } else if (e instanceof ApiError && e.status === 401) {
+        state.textContent = "signed out";
+        state.className = "pill offline";
+        peersEl.textContent = "";
+        el("sync-last").textContent = "";
+        showCentral(null);
       }
     }
     // A page says what waits on it as a count of scans or in its own words.
@@ -161,6 +221,7 @@ const CEC = (() => {
   // the element's title.
   function showCentral(central) {
     const span = el("sync-central");
+    if (!showCheckins) central = null;
     const n = central ? central.checkins_pending : 0;
     if (central && n > 0) {
       span.textContent = `${n} not at central yet`;
@@ -174,8 +235,13 @@ const CEC = (() => {
     }
   }
 
-  function startSync(pending) {
+  // `pending`: what waits on the page (a count or words). `checkins`: whether the bar counts the
+  // node's check-ins not yet at the central node (the door and the organizer's pages do; a
+  // member's portfolio has no check-ins to count).
+  let showCheckins = true;
+  function startSync(pending, { checkins = true } = {}) {
     pendingCount = pending;
+    showCheckins = checkins;
     refreshSync();
     setInterval(refreshSync, 5000);
   }
@@ -193,6 +259,7 @@ const CEC = (() => {
     ApiError,
     Offline,
     onSignedOut: (f) => listeners.signedOut.push(f),
+    onSignedIn: (f) => listeners.signedIn.push(f),
     onReachability: (f) => listeners.reachability.push(f),
   };
 })();

@@ -114,6 +114,12 @@
     return `${name === c.member_id ? name : `${name} (${c.member_id})`} ${c.direction} at ${fmtTime(c.at, tz())}`;
   }
 
+  // Whether a request that failed with `e` should wait on this screen and be sent again later:
+  // the node does not answer, fails, or does not take this screen's session (signed out).
+  function waits(e) {
+    return e instanceof CEC.Offline || e.status >= 500 || e.status === 401;
+  }
+
   let flushing = false;
   async function flush() {
     if (flushing) return;
@@ -167,7 +173,7 @@
         state.notes.delete(c.id);
         dropVoid(v.checkin_id);
       } catch (e) {
-        if (e instanceof CEC.Offline || e.status >= 500) throw e;
+        if (waits(e)) throw e;
         const c = state.checkins.get(v.checkin_id);
         dropVoid(v.checkin_id);
         addNotice("void:" + v.checkin_id, `Not voided: ${c ? "the scan of " + describe(c) : "scan " + v.checkin_id}. The node refused the void: ${e.message}.`);
@@ -203,6 +209,10 @@
     if (kind === "accepted" || kind === "duplicate" || kind === "unknown") beep(kind);
     else if (kind === "queued") beep("accepted");
     else if (kind === "error") beep("unknown");
+  }
+
+  function whenBack(e) {
+    return e && e.status === 401 ? "once it is signed in again" : "when the node is back";
   }
 
   function tz() {
@@ -352,11 +362,11 @@
       state.notes.delete(id);
       feedback("duplicate", "Scan voided", `${c.member_name || c.member_id} ${c.direction} at ${fmtTime(c.at, tz())} no longer counts`);
     } catch (e) {
-      if (e instanceof CEC.Offline) {
+      if (waits(e)) {
         enqueueVoid(id, reason);
         const c = state.checkins.get(id);
         feedback("queued", "Void saved on this screen",
-          `${c ? describe(c) : id} no longer counts here; the void is sent when the node is back.`);
+          `${c ? describe(c) : id} no longer counts here; the void is sent ${whenBack(e)}.`);
         CEC.refreshSync();
       } else feedback("error", "Not voided", e.message);
     }
@@ -407,7 +417,7 @@
     try {
       c = await api("POST", "/v1/checkins", body);
     } catch (e) {
-      if (!(e instanceof CEC.Offline)) {
+      if (!waits(e)) {
         feedback("error", "Not recorded", e.message);
         return;
       }
@@ -417,8 +427,9 @@
       state.recent.unshift(c.id);
       render();
       CEC.refreshSync();
+      const why = e.status === 401 ? "This screen is not signed in" : "The node is offline";
       feedback(onRoster ? "queued" : "unknown", `Saved on this screen: ${c.member_name || member} ${direction}`,
-        "The node is offline; the scan is sent when it is back." + (onRoster ? "" : " Not on the roster."));
+        `${why}; the scan is sent ${whenBack(e)}.` + (onRoster ? "" : " Not on the roster."));
       return;
     }
     state.checkins.set(c.id, c);
@@ -519,11 +530,49 @@
     render();
   }
 
+  // --- signing in -------------------------------------------------------------------------
+  // Without a session the screen says how to pair it. A screen in use keeps its session panel:
+  // scans wait on it until it is signed in again.
+  function signedOut(message) {
+    const box = el("signin");
+    const url = location.origin + "/kiosk";
+    const link = el("signin-url");
+    link.href = url;
+    link.textContent = url;
+    const why = el("signin-why");
+    const ended = /expired|ended/.test(message || "");
+    why.textContent = ended ? "Its session has expired or its pairing was ended." : "";
+    why.hidden = !ended;
+    if (box.hidden) {
+      box.hidden = false;
+      if (!state.session) el("setup").hidden = true;
+    }
+  }
+
+  async function signedIn() {
+    el("signin").hidden = true;
+    el("setup").hidden = false;
+    if (!state.events.length) {
+      try {
+        await start();
+      } catch (e) {
+        /* the next answer tells */
+      }
+    }
+    flush();
+  }
+
+  // The events, and the session chosen before (kept across reloads).
+  async function start() {
+    await loadEvents();
+    const place = JSON.parse(localStorage.getItem(PLACE_KEY) || "null");
+    if (place && state.events.some((e) => e.id === place.event)) await chooseEvent(place.event, place.session);
+  }
+
   // --- start -------------------------------------------------------------------------------
   document.addEventListener("DOMContentLoaded", async () => {
-    CEC.onSignedOut(() => {
-      el("signin").hidden = false;
-    });
+    CEC.onSignedOut(signedOut);
+    CEC.onSignedIn(signedIn);
     CEC.onReachability((ok) => {
       if (ok) flush();
     });
@@ -549,9 +598,7 @@
     setInterval(flush, 3000);
     setInterval(refreshCheckins, 5000);
     try {
-      await loadEvents();
-      const place = JSON.parse(localStorage.getItem(PLACE_KEY) || "null");
-      if (place && state.events.some((e) => e.id === place.event)) await chooseEvent(place.event, place.session);
+      await start();
     } catch (e) {
       if (e instanceof CEC.Offline) feedback("error", "The node does not answer", "Scans are kept on this screen until it is back.");
     }

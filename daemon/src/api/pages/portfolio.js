@@ -213,7 +213,10 @@
     const p = state.portfolio;
     el("portfolio").hidden = false;
     const name = p.profile && p.profile.name;
-    const whose = state.own === state.member ? " · this device's member" : "";
+    const own = state.own === state.member;
+    const whose = own ? " · this device's member" : "";
+    // On a member's own node there is no other member to choose.
+    el("member-form").classList.toggle("own", own);
     el("member-info").textContent = name ? `${name} · member ${p.member_id}${whose}` : `Member ${p.member_id}${whose}`;
     document.title = `${name || p.member_id} · Portfolio · cecsync`;
     renderTotals(p.totals);
@@ -1062,7 +1065,7 @@
 
   async function start() {
     wire();
-    CEC.startSync(() => 0);
+    CEC.startSync(() => 0, { checkins: false });
     state.own = await ownMember();
     const member = memberFromHash() || state.own;
     if (member) {

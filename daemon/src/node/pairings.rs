@@ -1,0 +1,111 @@
+//! Paired browsers: a kiosk screen that opens without a terminal.
+//!
+//! `cec open kiosk --pair` asks for a pairing ticket; the browser that spends it gets a session
+//! cookie naming a new pairing (`api/session.rs`), valid for `kiosk_pairing_days` and renewed
+//! while the screen is in use, so the device opens `/kiosk` from a bookmark or at start-up from
+//! then on. A pairing holds until it expires unused, is ended (`DELETE /v1/pairings/{id}`,
+//! `cec pairings end`), or the API token changes (the cookie's MAC is keyed by it).
+//!
+//! The pairings live in storage (`storage/pairings.rs`) and, for the check on every request,
+//! in memory: a change is written first and takes effect in memory once committed.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use base64::Engine as _;
+use jiff::Timestamp;
+
+use super::Node;
+use super::error::{NodeError, NodeResult};
+use crate::storage::{self, PairingRow};
+
+/// The pairings this node knows, by id.
+#[derive(Debug, Default)]
+pub struct Pairings(RwLock<HashMap<String, PairingRow>>);
+
+impl Pairings {
+    /// The pairings read from storage at start.
+    pub fn load(rows: Vec<PairingRow>) -> Self {
+        Self(RwLock::new(rows.into_iter().map(|r| (r.id.clone(), r)).collect()))
+    }
+
+    fn set(&self, row: PairingRow) {
+        self.0.write().unwrap_or_else(|p| p.into_inner()).insert(row.id.clone(), row);
+    }
+
+    /// Whether pairing `id` exists and has not been ended (the cookie carries its own expiry).
+    pub fn holds(&self, id: &str) -> bool {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).get(id).is_some_and(|p| p.ended_at.is_none())
+    }
+}
+
+/// A new pairing id: 128 random bits, base64url.
+pub fn new_pairing_id() -> Result<String, getrandom::Error> {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id)?;
+    Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(id))
+}
+
+fn ms(t: Timestamp) -> i64 {
+    t.as_millisecond()
+}
+
+impl Node {
+    /// How long a paired browser's session lasts without use: `kiosk_pairing_days`.
+    pub fn pairing_lifetime_secs(&self) -> i64 {
+        i64::from(self.config.kiosk_pairing_days) * 86_400
+    }
+
+    /// Pairs a browser for `page` at `now` under `id` (from [`new_pairing_id`]): the new
+    /// pairing, stored, with its first expiry.
+    pub async fn pair(&self, id: String, page: &str, label: &str, now: Timestamp) -> NodeResult<PairingRow> {
+        let row = PairingRow {
+            id,
+            page: page.to_owned(),
+            label: label.to_owned(),
+            paired_at: ms(now),
+            expires_at: ms(now) + self.pairing_lifetime_secs() * 1000,
+            ended_at: None,
+        };
+        let r = row.clone();
+        self.store.write(move |tx| storage::put_pairing(tx, &r)).await?;
+        self.pairings.set(row.clone());
+        Ok(row)
+    }
+
+    /// Records that pairing `id` got a cookie valid until `expires_at` (seconds); false if the
+    /// pairing is unknown or was ended meanwhile.
+    pub async fn renew_pairing(&self, id: &str, expires_at: i64) -> NodeResult<bool> {
+        let (owned, until) = (id.to_owned(), expires_at.saturating_mul(1000));
+        let renewed = self.store.write(move |tx| storage::renew_pairing(tx, &owned, until)).await?;
+        if renewed {
+            let mut map = self.pairings.0.write().unwrap_or_else(|p| p.into_inner());
+            if let Some(p) = map.get_mut(id) {
+                p.expires_at = p.expires_at.max(until);
+            }
+        }
+        Ok(renewed)
+    }
+
+    /// Ends pairing `id` at `now`: its browser's cookie is refused from then on. Ending one
+    /// that was ended already changes nothing.
+    pub async fn end_pairing(&self, id: &str, now: Timestamp) -> NodeResult<PairingRow> {
+        let owned = id.to_owned();
+        let at = ms(now);
+        let row = self
+            .store
+            .write(move |tx| storage::end_pairing(tx, &owned, at))
+            .await?
+            .ok_or_else(|| NodeError::NotFound(format!("no pairing {id}")))?;
+        self.pairings.set(row.clone());
+        Ok(row)
+    }
+
+    /// Every pairing, oldest first.
+    pub fn pairings(&self) -> Vec<PairingRow> {
+        let mut all: Vec<PairingRow> =
+            self.pairings.0.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+        all.sort_by(|a, b| (a.paired_at, &a.id).cmp(&(b.paired_at, &b.id)));
+        all
+    }
+}
