@@ -502,6 +502,9 @@ pub struct SyncPeerJson {
     pub bytes_sent: u64,
     /// Bytes received.
     pub bytes_received: u64,
+    /// Requests made to the peer (one frame each): 1 when nothing differed.
+    #[serde(default)]
+    pub frames_sent: u64,
     /// Why it failed.
     pub error: Option<String>,
 }
@@ -536,6 +539,68 @@ pub struct SyncStatus {
     /// The bound beyond which a node's clock flags its check-ins `clock_skew`, in seconds.
     #[serde(default)]
     pub clock_skew_bound_secs: u64,
+    /// What retention dropped from this node, and what it keeps for now.
+    #[serde(default)]
+    pub retention: RetentionStatus,
+}
+
+/// In `GET /v1/sync/status`: retention. A kiosk drops an event's documents (roster and
+/// attendance) `retention_days` after the event's end, once the central node holds every one.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RetentionStatus {
+    /// Whether this node drops ended events: a kiosk that knows its central node.
+    pub active: bool,
+    /// Why it does not, when it does not.
+    #[serde(default)]
+    pub inactive_reason: Option<String>,
+    /// Days after an event's end before a kiosk drops it (cecd.toml `retention_days`).
+    pub retention_days: u32,
+    /// How many events were retired from this node.
+    pub retired_count: u64,
+    /// The events retired from this node, most recently retired first (at most 100).
+    pub retired: Vec<RetiredEventJson>,
+    /// Events due that the last pass kept, and why (something the central node has not
+    /// acknowledged yet).
+    pub held: Vec<HeldEventJson>,
+    /// When the last pass ran, by the clock it judged with (null before the first).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    pub last_pass_at: Option<Timestamp>,
+}
+
+/// An event retired from this node: its documents are gone from it and no sync brings them
+/// back.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct RetiredEventJson {
+    /// The event.
+    pub event_id: String,
+    /// When it ended (the end of its last session).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub ended_at: Timestamp,
+    /// When it was retired (this node's clock).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub retired_at: Timestamp,
+    /// The central node that held every document.
+    pub central_id: String,
+    /// Documents dropped (the event's and its sessions' attendance).
+    pub documents: u64,
+    /// Check-ins dropped.
+    pub checkins: u64,
+}
+
+/// An event due for retention that the last pass kept.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct HeldEventJson {
+    /// The event.
+    pub event_id: String,
+    /// When it became due (its end plus `retention_days`).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub due_at: Timestamp,
+    /// Why it was kept.
+    pub reason: String,
 }
 
 /// In `GET /v1/sync/status`: the check-ins this node holds that the central node did not have
@@ -1065,7 +1130,8 @@ pub struct ChangeJson {
     /// The document changed.
     pub doc_id: String,
     /// What changed: `event`, `session`, `roster`, `checkin`, `entry`, `goal`, `requirement`,
-    /// `petition`, `profile`, `verified`.
+    /// `petition`, `profile`, `verified`, or `retired` (a kiosk dropped the event `id` and
+    /// everything of it: its listings, check-ins included, are gone from this node).
     pub kind: String,
     /// The id of what changed.
     pub id: String,

@@ -423,6 +423,13 @@ impl Event {
     pub fn session_date(&self, session: &Session) -> Date {
         session.date_in(&self.tz().unwrap_or(TimeZone::UTC))
     }
+
+    /// When the event ends: the end of its last session (the latest `starts_at` plus that
+    /// session's minutes, whichever session ends last). `None` for an event without sessions,
+    /// which has no end yet.
+    pub fn ends_at(&self) -> Option<Timestamp> {
+        self.sessions.values().map(|s| s.span().end).max()
+    }
 }
 
 /// Parses an IANA time zone name (`UTC` included).
@@ -497,6 +504,30 @@ mod tests {
         assert_eq!(s.date_in(&parse_tz("America/Los_Angeles").expect("tz")), jiff::civil::date(2027, 3, 1));
         assert_eq!(s.date_in(&TimeZone::UTC), jiff::civil::date(2027, 3, 2));
         assert!(parse_tz("Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn an_event_ends_with_the_session_that_ends_last() {
+        use SegmentKind::*;
+        let mut event = Event {
+            id: "E1".into(),
+            title: "t".into(),
+            provider: Provider { id: "P".into(), name: "P".into(), endorsement: None },
+            venue: None,
+            timezone: "UTC".into(),
+            policy: Policy::default(),
+            sessions: BTreeMap::new(),
+            roster: BTreeMap::new(),
+        };
+        assert_eq!(event.ends_at(), None, "no session, no end");
+        // A later start that ends earlier than a long session started before it.
+        let long = session(&[(Meal, 30), (Instruction, 240)]);
+        let mut short = session(&[(Instruction, 30)]);
+        short.id = "S2".into();
+        short.starts_at = ts("2027-03-01T14:00:00Z");
+        event.sessions.insert(long.id.clone(), long);
+        event.sessions.insert(short.id.clone(), short);
+        assert_eq!(event.ends_at(), Some(ts("2027-03-01T16:30:00Z")));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! mdns_interfaces = ["eth0"]  # advertise and find peers by mDNS on these interfaces only (off when empty)
 //! clock_skew_bound_secs = 120 # check-ins of a node whose clock was off by more are flagged clock_skew
 //! kiosk_pairing_days = 90     # a paired kiosk screen stays signed in this long unused (1-400)
+//! retention_days = 7          # a kiosk drops an event this long after its end, once the central node holds it
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -53,6 +54,11 @@ pub struct Config {
     /// used, in days; each day it is used starts the period again. 1 to 400 (browsers keep a
     /// cookie at most 400 days).
     pub kiosk_pairing_days: u32,
+    /// On a kiosk: days after an event's end (the end of its last session) before the kiosk
+    /// drops the event's documents (roster and attendance), and then only once the central
+    /// node has acknowledged every one of them (`node::retention`). 0: as soon as the event
+    /// has ended and the central node holds it all. Other roles never drop anything.
+    pub retention_days: u32,
 }
 
 /// The longest `kiosk_pairing_days`: browsers cap a cookie's lifetime at 400 days.
@@ -71,6 +77,7 @@ impl Default for Config {
             mdns_interfaces: Vec::new(),
             clock_skew_bound_secs: 120,
             kiosk_pairing_days: 90,
+            retention_days: 7,
         }
     }
 }
@@ -133,6 +140,12 @@ mod tests {
             std::fs::write(dir.path().join(CONFIG_FILE), bad).unwrap();
             assert!(Config::load(dir.path()).unwrap_err().to_string().contains("kiosk_pairing_days"), "{bad}");
         }
+        std::fs::write(dir.path().join(CONFIG_FILE), "clock_skew_bound_secs = 5\n").unwrap();
+        assert_eq!(Config::load(dir.path()).unwrap().retention_days, 7, "absent: a week");
+        std::fs::write(dir.path().join(CONFIG_FILE), "retention_days = 0\n").unwrap();
+        assert_eq!(Config::load(dir.path()).unwrap().retention_days, 0);
+        std::fs::write(dir.path().join(CONFIG_FILE), "retention_days = -1\n").unwrap();
+        assert!(Config::load(dir.path()).is_err(), "a negative number of days is refused");
         std::fs::write(dir.path().join(CONFIG_FILE), "lisen = 1\n").unwrap();
         assert!(Config::load(dir.path()).unwrap_err().to_string().contains("lisen"));
     }

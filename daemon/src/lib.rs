@@ -75,6 +75,7 @@ pub async fn run(
     };
     let syncer = tokio::spawn(sync_periodically(node.clone()));
     let deriver = tokio::spawn(derive_continuously(node.clone()));
+    let retainer = tokio::spawn(retire_periodically(node.clone()));
     // On a signal, stop taking requests and end long polls at once, so shutdown waits only
     // for writes in flight.
     let stopping = node.stopping.clone();
@@ -86,6 +87,7 @@ pub async fn run(
     compactor.abort();
     syncer.abort();
     deriver.abort();
+    retainer.abort();
     drop(discovery);
     if let Some((p, _)) = peer_listener {
         p.abort();
@@ -159,6 +161,32 @@ async fn derive_continuously(node: Arc<node::Node>) {
             r = changes.wait_past(cursor) => if r.is_err() { return },
             () = tokio::time::sleep(std::time::Duration::from_secs(30)) => {}
             () = node.stopping.cancelled() => return,
+        }
+    }
+}
+
+/// How often a kiosk looks for ended events to drop (besides after each sync with the central
+/// node).
+const RETENTION_PASS_EVERY: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// On a kiosk, drops the events that ended `retention_days` ago once the central node holds
+/// them (`node::retention`): a pass shortly after start, every ten minutes, and after each
+/// sync with the central node.
+async fn retire_periodically(node: Arc<node::Node>) {
+    let mut wait = std::time::Duration::from_secs(5);
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = node.retention.wake.notified() => {}
+            () = node.stopping.cancelled() => return,
+        }
+        wait = RETENTION_PASS_EVERY;
+        let pass = match node.retention_clock().await {
+            Ok(now) => node.retire_due(now).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = pass {
+            tracing::warn!(cause = %e, "retention pass failed; nothing more was dropped");
         }
     }
 }

@@ -72,6 +72,8 @@ pub fn cec_bin() -> &'static Path {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("a free port")
 }
+/// The `retention_days` test nodes run with unless a test sets its own: a century.
+pub(crate) const TEST_RETENTION_DAYS: u32 = 36_500;
 
 /// A running (or stopped) `cecd` with its own data directory, killed when dropped.
 #[derive(Debug)]
@@ -115,12 +117,21 @@ impl Node {
 
     /// A node with its (empty but for `config`) data directory, not started yet: prepare the
     /// directory (mount something on it, say), then [`Node::restart`] or [`Node::try_start`].
+    ///
+    /// Unless `config` sets `retention_days`, the node keeps events for [`TEST_RETENTION_DAYS`]:
+    /// the fixtures' conference ([`crate::fixtures::DAY`]) is in the past, and a kiosk under
+    /// test acts during it, so retention must not take the event from it after its first sync.
     pub fn unstarted(config: &str, args: &[&str]) -> Self {
         let root = tempfile::Builder::new().prefix("cec-e2e-").tempdir().expect("tempdir");
         std::fs::create_dir(root.path().join("data")).expect("data dir");
-        if !config.is_empty() {
-            std::fs::write(root.path().join("data").join("cecd.toml"), config).expect("cecd.toml");
+        let mut config = config.to_owned();
+        if !config.contains("retention_days") {
+            if !config.is_empty() && !config.ends_with('\n') {
+                config.push('\n');
+            }
+            config.push_str(&format!("retention_days = {TEST_RETENTION_DAYS}\n"));
         }
+        std::fs::write(root.path().join("data").join("cecd.toml"), config).expect("cecd.toml");
         Self {
             root,
             args: args.iter().map(|s| (*s).to_owned()).collect(),

@@ -1,11 +1,11 @@
-//! `cec status`: the node's health, role, address, data directory, peer URL, credential, and
-//! the check-ins not yet at the central node.
+//! `cec status`: the node's health, role, address, data directory, peer URL, credential, the
+//! check-ins not yet at the central node, and (on a kiosk) what retention dropped or keeps.
 
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use cec_client::discover::Discovery;
-use cec_client::wire::{CentralStatus, CredentialJson};
+use cec_client::wire::{CentralStatus, CredentialJson, RetentionStatus};
 
 use super::Ctx;
 use super::output::outln;
@@ -15,7 +15,7 @@ pub(crate) async fn run(ctx: &Ctx, found: &Discovery) -> anyhow::Result<()> {
     let node = ctx.client.node().await?;
     let sync = ctx.client.sync_status().await?;
     if ctx.json {
-        let all = json!({ "health": health, "node": node, "central": sync.central });
+        let all = json!({ "health": health, "node": node, "central": sync.central, "retention": sync.retention });
         return super::output::json(&all);
     }
     outln!("node        {} ({})", node.node_id, health.status);
@@ -30,7 +30,41 @@ pub(crate) async fn run(ctx: &Ctx, found: &Discovery) -> anyhow::Result<()> {
     if let Some(c) = &sync.central {
         outln!("central     {}", central_line(c));
     }
+    if let Some(line) = retention_line(&sync.retention) {
+        outln!("retention   {line}");
+    }
     Ok(())
+}
+
+/// What retention dropped from this kiosk and what it keeps; nothing on a node that never
+/// drops anything and never did.
+fn retention_line(r: &RetentionStatus) -> Option<String> {
+    if !r.active && r.retired_count == 0 {
+        return None;
+    }
+    let days = if r.retention_days == 1 { "1 day".to_owned() } else { format!("{} days", r.retention_days) };
+    let mut line = if r.active {
+        format!("events leave this node {days} after they end, once the central node holds them")
+    } else {
+        format!("off ({})", r.inactive_reason.as_deref().unwrap_or("not a kiosk"))
+    };
+    let names = |ids: Vec<&str>| ids.join(", ");
+    match r.retired_count {
+        0 => line.push_str("; none retired yet"),
+        1 => line.push_str(&format!(
+            "; 1 event retired ({})",
+            names(r.retired.iter().map(|e| e.event_id.as_str()).collect())
+        )),
+        n => line.push_str(&format!(
+            "; {n} events retired ({})",
+            names(r.retired.iter().take(5).map(|e| e.event_id.as_str()).collect())
+        )),
+    }
+    if !r.held.is_empty() {
+        let held: Vec<String> = r.held.iter().map(|h| format!("{} ({})", h.event_id, h.reason)).collect();
+        line.push_str(&format!("; kept though due: {}", held.join(", ")));
+    }
+    Some(line)
 }
 
 /// What the central node has not received yet, as a kiosk's operator wants to read it.
@@ -109,6 +143,37 @@ mod tests {
             credential_line(Some(&revoked), now).ends_with("(revoked at 2026-04-01T00:00:00Z: it no longer syncs)")
         );
         assert!(credential_line(Some(&json!({"role": "kiosk"})), now).starts_with("present, but"));
+    }
+
+    #[test]
+    fn retention_lines() {
+        let mut r = RetentionStatus { retention_days: 7, ..RetentionStatus::default() };
+        assert_eq!(retention_line(&r), None, "a node that never drops anything says nothing");
+        r.active = true;
+        assert_eq!(
+            retention_line(&r).unwrap(),
+            "events leave this node 7 days after they end, once the central node holds them; none retired yet"
+        );
+        let at: Timestamp = "2026-05-01T00:00:00Z".parse().unwrap();
+        r.retired_count = 1;
+        r.retired.push(cec_client::wire::RetiredEventJson {
+            event_id: "conf".into(),
+            ended_at: at,
+            retired_at: at,
+            central_id: "n1".into(),
+            documents: 3,
+            checkins: 40,
+        });
+        r.held.push(cec_client::wire::HeldEventJson {
+            event_id: "E2".into(),
+            due_at: at,
+            reason: "attendance:E2:S1 has changes the central node has not acknowledged".into(),
+        });
+        assert_eq!(
+            retention_line(&r).unwrap(),
+            "events leave this node 7 days after they end, once the central node holds them; 1 event retired (conf); \
+             kept though due: E2 (attendance:E2:S1 has changes the central node has not acknowledged)"
+        );
     }
 
     #[test]

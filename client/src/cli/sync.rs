@@ -78,6 +78,7 @@ mod tests {
             docs_received: 3,
             bytes_sent: 120,
             bytes_received: 4096,
+            frames_sent: 2,
             error: error.map(str::to_owned),
         }
     }

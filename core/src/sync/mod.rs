@@ -24,6 +24,8 @@
 //!   carry on;
 //! - **scope**: the session offers, sends and accepts only documents its [`ScopeFilter`]
 //!   allows; anything else from the peer is reported ([`Event::Refused`]) and dropped;
+//! - **retired documents** ([`Session::with_retired`]): documents one side dropped for good
+//!   are neither offered nor taken, and the peer listing or sending one is no refusal;
 //! - **persisted sync state**: per document, the session starts from the host's stored
 //!   `sync::State` bytes and emits updated ones ([`Event::SaveSyncState`]).
 //!
@@ -113,6 +115,36 @@ impl ScopeFilter {
 impl fmt::Debug for ScopeFilter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("ScopeFilter(..)")
+    }
+}
+
+/// Documents left out of a session because one of the two nodes **retired** them (dropped
+/// them for good once a third node, the central one, held them): never offered, never sent,
+/// and left out without a refusal when the peer lists or sends them, since the peer may hold
+/// them rightly. The host's predicate is asked at every use, not once: a document retired
+/// while the session runs is left out from then on.
+pub struct Retired(Box<dyn Fn(&DocId) -> bool + Send>);
+
+impl Retired {
+    /// The documents for which `retired` is true.
+    pub fn new(retired: impl Fn(&DocId) -> bool + Send + 'static) -> Self {
+        Self(Box::new(retired))
+    }
+
+    /// No document.
+    pub fn none() -> Self {
+        Self::new(|_| false)
+    }
+
+    /// Whether `doc` is left out.
+    pub fn contains(&self, doc: &DocId) -> bool {
+        (self.0)(doc)
+    }
+}
+
+impl fmt::Debug for Retired {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Retired(..)")
     }
 }
 
@@ -233,6 +265,8 @@ pub struct Stats {
     pub docs_changed: BTreeSet<DocId>,
     /// Documents the peer sent or listed outside the scope.
     pub refused: BTreeSet<DocId>,
+    /// Documents the peer listed or sent that were left out as retired ([`Retired`]).
+    pub retired: BTreeSet<DocId>,
     /// Documents that failed, and why.
     pub errors: BTreeMap<DocId, DocSyncError>,
 }

@@ -6,7 +6,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use automerge::sync::{Message, State, SyncDoc};
 
 use super::wire::{HEADER_BYTES, ROUND_FIXED_BYTES, round_entry_bytes};
-use super::{Config, DocStore, DocSyncError, Event, Frame, Manifest, ScopeFilter, SessionError, Stats, Status};
+use super::{
+    Config, DocStore, DocSyncError, Event, Frame, Manifest, Retired, ScopeFilter, SessionError, Stats, Status,
+};
 use crate::doc::DocId;
 
 /// Which end of the connection.
@@ -54,6 +56,7 @@ pub struct Session {
     side: Side,
     config: Config,
     scope: ScopeFilter,
+    retired: Retired,
     manifest: Manifest,
     phase: Phase,
     status: Status,
@@ -99,6 +102,7 @@ impl Session {
             side,
             config,
             scope,
+            retired: Retired::none(),
             manifest,
             phase: Phase::Opening,
             status: Status::Open,
@@ -114,6 +118,15 @@ impl Session {
             stats: Stats::default(),
             deadline: None,
         }
+    }
+
+    /// Leaves out the documents of `retired` (see [`Retired`]): they are taken out of the
+    /// manifest now, and `retired` is asked again whenever the peer lists or sends a document
+    /// and before one is applied or generated. Call before the first frame.
+    pub fn with_retired(mut self, retired: Retired) -> Self {
+        self.manifest.retain(|d| !retired.contains(d));
+        self.retired = retired;
+        self
     }
 
     /// Where the session stands.
@@ -134,13 +147,18 @@ impl Session {
         if let Some((d, _)) = &self.held {
             out.insert(d.clone());
         }
+        out.retain(|d| !self.retired.contains(d));
         out
     }
 
     /// Tells the session that `doc` changed locally during the session, so it offers the
     /// change on its next turn. Ignored for documents outside the scope or failed.
     pub fn notify_local_change(&mut self, doc: &DocId) {
-        if self.phase == Phase::Rounds && self.scope.allows(doc) && !self.failed.contains(doc) {
+        if self.phase == Phase::Rounds
+            && self.scope.allows(doc)
+            && !self.failed.contains(doc)
+            && !self.retired.contains(doc)
+        {
             self.active.insert(doc.clone());
         }
     }
@@ -233,19 +251,25 @@ impl Session {
             (Side::Initiator, Phase::AwaitManifest, Frame::Manifest { mask, entries }) => {
                 let mut allowed = Vec::with_capacity(entries.len());
                 for (doc, digest) in entries {
-                    if self.scope.allows(&doc) {
+                    if self.retired.contains(&doc) {
+                        self.stats.retired.insert(doc);
+                    } else if self.scope.allows(&doc) {
                         allowed.push((doc, digest));
                     } else {
                         self.refuse(doc);
                     }
                 }
-                self.active = self.manifest.diff(mask, &allowed).into_iter().collect();
+                // A document of this side's manifest retired since it was made is left out too.
+                let retired = &self.retired;
+                self.active = self.manifest.diff(mask, &allowed).into_iter().filter(|d| !retired.contains(d)).collect();
                 self.phase = Phase::Rounds;
                 self.reply_due = true;
             }
             (_, Phase::Rounds, Frame::Round { docs, more }) => {
                 for (doc, msg) in docs {
-                    if !self.scope.allows(&doc) {
+                    if self.retired.contains(&doc) {
+                        self.stats.retired.insert(doc);
+                    } else if !self.scope.allows(&doc) {
                         self.refuse(doc);
                     } else if !self.failed.contains(&doc) {
                         self.active.insert(doc.clone());
@@ -337,6 +361,11 @@ impl Session {
             if self.failed.contains(&doc) {
                 continue;
             }
+            // Retired since it arrived: never created or changed again.
+            if self.retired.contains(&doc) {
+                self.stats.retired.insert(doc);
+                continue;
+            }
             if store.get_mut(&doc).is_none() {
                 store.create(&doc);
             }
@@ -382,13 +411,17 @@ impl Session {
         let max = self.config.max_frame_bytes;
         let mut size = HEADER_BYTES + ROUND_FIXED_BYTES;
         let mut out: Vec<(DocId, Vec<u8>)> = Vec::new();
-        if let Some((doc, msg)) = self.held.take() {
+        if let Some((doc, msg)) = self.held.take().filter(|(d, _)| !self.retired.contains(d)) {
             size += round_entry_bytes(&doc.to_string(), msg.len());
             self.stats.docs_sent.insert(doc.clone());
             out.push((doc, msg));
         }
         for doc in self.active.clone() {
             if self.failed.contains(&doc) || out.iter().any(|(d, _)| *d == doc) {
+                continue;
+            }
+            if self.retired.contains(&doc) {
+                self.active.remove(&doc);
                 continue;
             }
             if store.get_mut(&doc).is_none() {
@@ -476,9 +509,17 @@ mod tests {
 
     /// Runs a session to its end; returns the bytes on the wire.
     fn run(a: &mut MapStore, b: &mut MapStore) -> u64 {
+        let (sa, _) = run_retiring(a, b, Retired::none(), Retired::none());
+        sa.bytes_sent + sa.bytes_received
+    }
+
+    /// Runs a session to its end, each side leaving out what it was given as retired; returns
+    /// both sides' statistics (initiator first). Fails on any refusal: a retired document is
+    /// never one.
+    fn run_retiring(a: &mut MapStore, b: &mut MapStore, ra: Retired, rb: Retired) -> (Stats, Stats) {
         let cfg = Config::default();
-        let mut sa = Session::initiator(cfg, ScopeFilter::all(), a.manifest());
-        let mut sb = Session::responder(0, cfg, ScopeFilter::all(), b.manifest());
+        let mut sa = Session::initiator(cfg, ScopeFilter::all(), a.manifest()).with_retired(ra);
+        let mut sb = Session::responder(0, cfg, ScopeFilter::all(), b.manifest()).with_retired(rb);
         while let Some(out) = sa.poll_transmit(0, a) {
             a.perform(&mut sa);
             sb.handle_input(0, &out).expect("input");
@@ -488,7 +529,8 @@ mod tests {
         }
         a.perform(&mut sa);
         assert_eq!((sa.status(), sb.status()), (&Status::Quiescent, &Status::Quiescent));
-        sa.stats().bytes_sent + sa.stats().bytes_received
+        assert!(sa.stats().refused.is_empty() && sb.stats().refused.is_empty());
+        (sa.stats().clone(), sb.stats().clone())
     }
 
     #[test]
@@ -527,6 +569,70 @@ mod tests {
         run(&mut a, &mut b);
         assert_eq!(b.docs.get_mut(&id).expect("created").get_heads(), a.docs.get_mut(&id).expect("doc").get_heads());
         assert!(a.states.contains_key(&id) && b.states.contains_key(&id));
+    }
+
+    /// A node that retired an event's documents never gets them back, whichever side opens
+    /// the session and whether or not the peer knows; when both leave them out, an unchanged
+    /// resync is one round trip.
+    #[test]
+    fn retired_documents_are_left_out_on_both_sides() {
+        let (event, attendance, other) = (DocId::event("E1"), DocId::attendance("E1", "S1"), DocId::event("E2"));
+        let of_e1 = || Retired::new(|d: &DocId| d.event_id() == Some("E1"));
+        // `central` holds everything; `kiosk` retired E1 and holds E2 at the same heads.
+        let mut central = with_doc(&event, "a");
+        central.docs.insert(attendance.clone(), with_doc(&attendance, "b").docs.remove(&attendance).expect("doc"));
+        central.docs.insert(other.clone(), with_doc(&other, "c").docs.remove(&other).expect("doc"));
+        let mut kiosk = MapStore::default();
+        let (k, _) = run_retiring(&mut kiosk, &mut central, Retired::none(), Retired::none());
+        assert_eq!(k.docs_received.len(), 3);
+        kiosk.docs.retain(|d, _| *d == other);
+
+        // The kiosk opens; the central node lists E1's documents: left out, not refused.
+        let (k, _) = run_retiring(&mut kiosk, &mut central, of_e1(), Retired::none());
+        assert_eq!(k.retired, [attendance.clone(), event.clone()].into());
+        assert_eq!(kiosk.docs.keys().collect::<Vec<_>>(), [&other]);
+        // The central node opens and sends them: left out on arrival.
+        let (c, k) = run_retiring(&mut central, &mut kiosk, Retired::none(), of_e1());
+        assert!(c.docs_sent.contains(&event), "{c:?}");
+        assert_eq!(k.retired, [attendance.clone(), event.clone()].into());
+        assert_eq!(kiosk.docs.keys().collect::<Vec<_>>(), [&other]);
+        // Both sides leave them out (the central node was told): the summaries agree.
+        let (k, c) = run_retiring(&mut kiosk, &mut central, of_e1(), of_e1());
+        assert_eq!((k.frames_sent, k.frames_received), (1, 1), "{k:?}");
+        assert!(k.retired.is_empty() && c.retired.is_empty() && c.docs_sent.is_empty());
+        assert_eq!(central.docs.len(), 3, "the central node keeps what it holds");
+    }
+
+    /// A document retired while a session runs is neither applied nor created from then on.
+    #[test]
+    fn a_document_retired_mid_session_is_not_created_again() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        let id = DocId::event("E1");
+        let mut central = with_doc(&id, "a");
+        let mut kiosk = MapStore::default();
+        let retired_now = std::sync::Arc::new(AtomicBool::new(false));
+        let flag = retired_now.clone();
+        let cfg = Config::default();
+        let mut sk = Session::initiator(cfg, ScopeFilter::all(), kiosk.manifest())
+            .with_retired(Retired::new(move |_| flag.load(Ordering::SeqCst)));
+        let mut sc = Session::responder(0, cfg, ScopeFilter::all(), central.manifest());
+        // Hello, then the manifest names E1; the kiosk asks for it.
+        let hello = sk.poll_transmit(0, &mut kiosk).expect("hello");
+        sc.handle_input(0, &hello).expect("input");
+        let manifest = sc.poll_transmit(0, &mut central).expect("manifest");
+        sk.handle_input(0, &manifest).expect("input");
+        let ask = sk.poll_transmit(0, &mut kiosk).expect("round");
+        sc.handle_input(0, &ask).expect("input");
+        let changes = sc.poll_transmit(0, &mut central).expect("round");
+        sk.handle_input(0, &changes).expect("input");
+        // Retired between the frame's arrival and its application.
+        retired_now.store(true, Ordering::SeqCst);
+        assert!(sk.docs_needed().is_empty());
+        let _ = sk.poll_transmit(0, &mut kiosk);
+        // The empty document made to ask for E1 stays empty (the host drops it at the end).
+        assert!(kiosk.docs.get_mut(&id).is_none_or(|d| d.get_heads().is_empty()), "nothing applied");
+        assert!(sk.stats().retired.contains(&id));
+        assert!(std::iter::from_fn(|| sk.poll_event()).all(|e| !matches!(e, Event::Changed { .. })));
     }
 
     #[test]

@@ -228,6 +228,7 @@ impl From<DocsError> for ApiError {
     fn from(e: DocsError) -> Self {
         match e {
             DocsError::Storage(s) => s.into(),
+            e @ DocsError::Retired { .. } => Self::conflict(e.to_string()),
             other => Self::internal("document", other),
         }
     }
@@ -274,6 +275,7 @@ impl ApiError {
             NodeError::Storage(s) => storage(s),
             NodeError::Docs(d) => match &**d {
                 DocsError::Storage(s) => storage(s),
+                e @ DocsError::Retired { .. } => Self::conflict(e.to_string()),
                 other => Self::internal("document", other),
             },
             NodeError::Document(d) => Self::internal("document", d),

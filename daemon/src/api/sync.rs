@@ -8,8 +8,8 @@ use axum::routing::{delete, get, post};
 use std::collections::HashMap;
 
 use cec_client::wire::{
-    CentralStatus, CredentialJson, InstallCredential, IssueCredential, NewPeer, Page, PeerClockJson, PeerJson,
-    SyncPeerJson, SyncRequest, SyncResult, SyncStatus,
+    CentralStatus, CredentialJson, HeldEventJson, InstallCredential, IssueCredential, NewPeer, Page, PeerClockJson,
+    PeerJson, RetentionStatus, RetiredEventJson, SyncPeerJson, SyncRequest, SyncResult, SyncStatus,
 };
 use cec_core::ident::{Role, Scope, Scopes};
 use cec_core::sync::clock::ClockRun;
@@ -121,6 +121,7 @@ fn report_json(r: SyncReport) -> SyncPeerJson {
         docs_received: r.docs_received,
         bytes_sent: r.bytes_sent,
         bytes_received: r.bytes_received,
+        frames_sent: r.frames_sent,
         error: r.error,
     }
 }
@@ -157,7 +158,51 @@ async fn status(State(node): State<AppState>) -> ApiResult<Json<SyncStatus>> {
         central,
         clocks,
         clock_skew_bound_secs: node.config.clock_skew_bound_secs,
+        retention: retention_json(&node).await?,
     }))
+}
+
+/// The events retired shown at most.
+const RETIRED_SHOWN: usize = 100;
+
+async fn retention_json(node: &Node) -> ApiResult<RetentionStatus> {
+    let inactive_reason = if node.role() != "kiosk" {
+        Some(format!("only kiosks drop events (this node: {})", node.role()))
+    } else if node.central_peer().await?.is_none() {
+        Some("no central node known: nothing is dropped before it holds it".to_owned())
+    } else {
+        None
+    };
+    let retired = node.retired_events().await?;
+    let last = node.retention.last_pass();
+    Ok(RetentionStatus {
+        active: inactive_reason.is_none(),
+        inactive_reason,
+        retention_days: node.config.retention_days,
+        retired_count: u64::try_from(retired.len()).unwrap_or(u64::MAX),
+        retired: retired
+            .into_iter()
+            .take(RETIRED_SHOWN)
+            .map(|r| RetiredEventJson {
+                event_id: r.event_id,
+                ended_at: ts(Some(r.ended_at)).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+                retired_at: ts(Some(r.retired_at)).unwrap_or(jiff::Timestamp::UNIX_EPOCH),
+                central_id: r.central_id,
+                documents: u64::try_from(r.documents).unwrap_or(0),
+                checkins: u64::try_from(r.checkins).unwrap_or(0),
+            })
+            .collect(),
+        held: last
+            .as_ref()
+            .map(|p| {
+                p.held
+                    .iter()
+                    .map(|h| HeldEventJson { event_id: h.event_id.clone(), due_at: h.due_at, reason: h.reason.clone() })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        last_pass_at: last.and_then(|p| p.at),
+    })
 }
 
 pub(super) fn enrolment_err(e: EnrolmentError) -> ApiError {

@@ -195,6 +195,11 @@ impl Ingest {
         }
     }
 
+    /// Forgets what the writer kept of the documents of `event_id` (retired from this node).
+    pub(super) fn forget_event(&self, event_id: &str) {
+        self.known().retain(|doc, _| doc.event_id() != Some(event_id));
+    }
+
     /// Queues a request; true when no writer runs yet (the caller starts one).
     fn enqueue(&self, doc: DocId, waiting: Waiting) -> bool {
         let mut queue = self.lock();

@@ -17,10 +17,16 @@
 //! Changes are written as an actor made fresh for each opening of the store (and after a
 //! refused change): a data directory restored from a backup and written again must never
 //! reissue an (actor, seq) pair that peers already hold with other content.
+//!
+//! The documents of an event **retired** from this node ([`RetiredEvents`], see
+//! `node::retention`) are never written again: every write path refuses them
+//! ([`DocsError::Retired`]), before the change and again inside its storage job. The event is
+//! marked retired before the retirement's own job is queued, so a write's job either runs
+//! before that job (which then sees it and retires nothing) or sees the mark.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 
 use automerge::{ActorId, AutoCommit, ChangeHash};
 use cec_core::Event;
@@ -55,6 +61,58 @@ pub enum DocsError {
         /// Automerge's complaint.
         message: String,
     },
+    /// The document's event was retired from this node: it is never written here again.
+    #[error(
+        "{doc_id} belongs to event {event_id}, which this node retired once the central node held it: \
+         it is not written here again"
+    )]
+    Retired {
+        /// The document.
+        doc_id: String,
+        /// Its event.
+        event_id: String,
+    },
+}
+
+impl DocsError {
+    fn retired(id: &DocId) -> Self {
+        Self::Retired { doc_id: id.to_string(), event_id: id.event_id().unwrap_or_default().to_owned() }
+    }
+}
+
+/// The events retired from this node (`node::retention`): shared with sync sessions, which
+/// ask it at every use, and checked by every write path.
+#[derive(Debug, Default)]
+pub struct RetiredEvents(RwLock<HashSet<String>>);
+
+impl RetiredEvents {
+    fn read(&self) -> RwLockReadGuard<'_, HashSet<String>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether `doc` belongs to a retired event.
+    pub fn contains_doc(&self, doc: &DocId) -> bool {
+        doc.event_id().is_some_and(|e| self.read().contains(e))
+    }
+
+    /// Inside a write's storage job: refuses the write when `id` was retired since the write
+    /// was checked.
+    fn check_in_job(&self, id: &DocId) -> Result<(), StorageError> {
+        if self.contains_doc(id) { Err(StorageError::job(RetiredDoc(id.clone()))) } else { Ok(()) }
+    }
+}
+
+/// A write's storage job refused because the document's event was retired meanwhile.
+#[derive(Debug, thiserror::Error)]
+#[error("{0} was retired")]
+struct RetiredDoc(DocId);
+
+/// [`DocsError::Retired`] for a job [`RetiredEvents::check_in_job`] refused, else `err`.
+fn retired_or(err: StorageError) -> DocsError {
+    match err.downcast_job::<RetiredDoc>() {
+        Some(RetiredDoc(id)) => DocsError::retired(id),
+        None => DocsError::Storage(err),
+    }
 }
 
 /// A document as the write path holds it.
@@ -145,6 +203,7 @@ pub struct Docs {
     slots: Mutex<HashMap<DocId, Arc<Slot>>>,
     clock: AtomicU64,
     budget: usize,
+    retired: Arc<RetiredEvents>,
 }
 
 impl std::fmt::Debug for Docs {
@@ -177,7 +236,44 @@ impl Docs {
             slots: Mutex::new(HashMap::new()),
             clock: AtomicU64::new(0),
             budget,
+            retired: Arc::default(),
         }
+    }
+
+    /// The events retired from this node.
+    pub fn retired(&self) -> &Arc<RetiredEvents> {
+        &self.retired
+    }
+
+    /// Whether `id` belongs to an event retired from this node.
+    pub fn is_retired(&self, id: &DocId) -> bool {
+        self.retired.contains_doc(id)
+    }
+
+    /// Marks events retired without a storage job (at start, from what storage recorded).
+    pub(crate) fn load_retired(&self, events: impl IntoIterator<Item = String>) {
+        self.retired.0.write().unwrap_or_else(|p| p.into_inner()).extend(events);
+    }
+
+    /// Marks `event_id` retired, then queues `job` (the retirement's storage job): the job of a
+    /// write that runs after it sees the mark and is refused. If the job does not retire the
+    /// event after all, call [`Docs::unretire`].
+    pub(crate) fn retire_with<T, F>(
+        &self,
+        event_id: &str,
+        job: F,
+    ) -> impl std::future::Future<Output = Result<T, StorageError>> + Send + 'static + use<T, F>
+    where
+        F: FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.retired.0.write().unwrap_or_else(|p| p.into_inner()).insert(event_id.to_owned());
+        self.store.write(job)
+    }
+
+    /// Takes back the mark of [`Docs::retire_with`] when its job retired nothing.
+    pub(crate) fn unretire(&self, event_id: &str) {
+        self.retired.0.write().unwrap_or_else(|p| p.into_inner()).remove(event_id);
     }
 
     /// The actor this node's changes are written as now.
@@ -326,6 +422,9 @@ impl Docs {
         E: From<DocsError>,
     {
         let mut locked = self.lock_many([id.clone()]).await?;
+        if self.is_retired(id) {
+            return Err(DocsError::retired(id).into());
+        }
         let entry = locked
             .entries
             .get_mut(id)
@@ -449,6 +548,19 @@ impl Locked<'_> {
         }))
     }
 
+    /// Forgets the locked documents, and every other loaded document of `event_id`, for good:
+    /// their event was retired and nothing of them is stored any more. Holders of a document
+    /// find it absent; no write of it is taken again ([`DocsError::Retired`]).
+    pub(crate) fn forget_retired(mut self, event_id: &str) {
+        for e in self.entries.values_mut() {
+            *e.state = State { loaded: true, ..State::default() };
+            e.slot.set_view(View::Absent);
+            e.slot.weight.store(0, Ordering::Relaxed);
+        }
+        let mut slots = self.docs.slots.lock().unwrap_or_else(|p| p.into_inner());
+        slots.retain(|id, _| id.event_id() != Some(event_id));
+    }
+
     /// Forgets the in-memory copy of `id` (a change that failed half-way): the next user
     /// reloads it from disk.
     pub fn discard(&mut self, id: &DocId) {
@@ -488,8 +600,12 @@ impl Locked<'_> {
                 }
                 continue;
             }
-            let bytes = doc.save_after(saved);
             changed.push((id.clone(), heads.clone()));
+            if self.docs.is_retired(id) {
+                failed = Some(DocsError::retired(id));
+                break;
+            }
+            let bytes = doc.save_after(saved);
             match Projection::of_change(id, doc) {
                 Ok(projection) => {
                     if let Some(reason) = refuse(id, &projection) {
@@ -501,7 +617,7 @@ impl Locked<'_> {
                     let _ = entry.slot.weight.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
                         Some(if w == 0 { weight(bytes.len()) } else { w.saturating_add(add) })
                     });
-                    writes.push((id.to_string(), bytes, encode_heads(&heads), projection));
+                    writes.push((id.clone(), bytes, encode_heads(&heads), projection));
                 }
                 Err(source) => {
                     failed = Some(DocsError::Schema { doc_id: id.to_string(), source });
@@ -521,10 +637,13 @@ impl Locked<'_> {
         if writes.is_empty() && extra.is_none() {
             return Ok(Committed { changed: Vec::new(), refused });
         }
+        let retired = self.docs.retired.clone();
         let write = self.docs.store.write(move |tx| {
-            for (key, bytes, heads, projection) in &writes {
-                storage::append_chunk(tx, key, bytes)?;
-                storage::set_doc_heads(tx, key, heads, projection::VERSION)?;
+            for (id, bytes, heads, projection) in &writes {
+                retired.check_in_job(id)?;
+                let key = id.to_string();
+                storage::append_chunk(tx, &key, bytes)?;
+                storage::set_doc_heads(tx, &key, heads, projection::VERSION)?;
                 projection.write(tx)?;
             }
             if let Some(job) = extra {
@@ -558,7 +677,7 @@ impl Locked<'_> {
         if result.is_err() {
             self.docs.rotate_actor();
         }
-        Ok(Committed { changed: result?, refused })
+        Ok(Committed { changed: result.map_err(retired_or)?, refused })
     }
 }
 
@@ -584,6 +703,11 @@ impl Locked<'_> {
                 out.push((id.clone(), Ok(heads)));
                 continue;
             }
+            if self.docs.is_retired(id) {
+                entry.discard();
+                out.push((id.clone(), Err(DocsError::retired(id))));
+                continue;
+            }
             let bytes = doc.save_after(saved);
             let projection = match Projection::of_change(id, doc) {
                 Ok(p) => p,
@@ -597,8 +721,10 @@ impl Locked<'_> {
             let _ = entry.slot.weight.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
                 Some(if w == 0 { weight(bytes.len()) } else { w.saturating_add(add) })
             });
-            let (key, encoded) = (id.to_string(), encode_heads(&heads));
+            let (doc_id, key, encoded) = (id.clone(), id.to_string(), encode_heads(&heads));
+            let retired = self.docs.retired.clone();
             jobs.push(move |tx: &Transaction<'_>| {
+                retired.check_in_job(&doc_id)?;
                 storage::append_chunk(tx, &key, &bytes)?;
                 storage::set_doc_heads(tx, &key, &encoded, projection::VERSION)?;
                 projection.write(tx)
@@ -629,7 +755,7 @@ impl Locked<'_> {
                 }
                 Err(err) => {
                     e.discard();
-                    answers.push((id, Err(DocsError::Storage(err))));
+                    answers.push((id, Err(retired_or(err))));
                 }
             }
         }

@@ -44,6 +44,14 @@ pub fn delete_session_checkins(tx: &Transaction<'_>, event_id: &str, session_id:
     Ok(())
 }
 
+/// Removes the index rows of every check-in and void of `event_id` (its documents were
+/// retired); answers how many check-ins were indexed.
+pub fn delete_event_checkins(tx: &Transaction<'_>, event_id: &str) -> Result<usize, StorageError> {
+    let n = tx.prepare_cached("DELETE FROM checkin_index WHERE event_id = ?1")?.execute(params![event_id])?;
+    tx.prepare_cached("DELETE FROM checkin_voids WHERE event_id = ?1")?.execute(params![event_id])?;
+    Ok(n)
+}
+
 /// Writes (or replaces) the void of a check-in of session `event_id`/`session_id`.
 pub fn put_void(tx: &Transaction<'_>, event_id: &str, session_id: &str, v: &Void) -> Result<(), StorageError> {
     tx.prepare_cached(

@@ -17,6 +17,7 @@ mod peers;
 mod pending;
 mod portfolio;
 pub mod projection;
+pub mod retention;
 pub mod revocation;
 pub mod tickets;
 pub mod voids;
@@ -95,6 +96,8 @@ pub struct Node {
     pub clocks: clock::Clocks,
     /// Browsers paired with this node (see `pairings.rs`).
     pub pairings: pairings::Pairings,
+    /// Peers' retired events and the last retention pass (see `retention.rs`).
+    pub retention: retention::Retention,
 }
 
 impl Node {
@@ -105,6 +108,7 @@ impl Node {
         let docs = Docs::new(store.clone(), identity.node_id.as_str(), docs::DEFAULT_CACHE_BYTES);
         let revoked = revocation::load(store.read(crate::storage::list_revocations).await?);
         let pairings = pairings::Pairings::load(store.read(crate::storage::list_pairings).await?);
+        docs.load_retired(store.read(crate::storage::retired_events).await?.into_iter().map(|r| r.event_id));
         let node = Self {
             store,
             docs,
@@ -124,6 +128,7 @@ impl Node {
             tickets: tickets::Tickets::default(),
             clocks: clock::Clocks::default(),
             pairings,
+            retention: retention::Retention::default(),
         };
         node.reproject_stale().await?;
         Ok(node)

@@ -111,7 +111,12 @@ impl Node {
                 (None, !matches!(e, SyncError::Transport(_)))
             }
         };
+        let acknowledged = role.as_deref() == Some("central");
         self.record_peer_sync(&row.peer_id, role.as_deref(), report.error.as_deref(), seen).await?;
+        // The central node may have acknowledged what retention waits for.
+        if acknowledged {
+            self.retention.wake.notify_one();
+        }
         Ok(report)
     }
 

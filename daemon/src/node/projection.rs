@@ -49,6 +49,10 @@ pub enum FeedKind {
     Requirement,
     /// A petition; id: the petition id.
     Petition,
+    /// An event retired from this kiosk (`retention.rs`): its documents, check-ins included,
+    /// are gone from this node; id: the event id. The one entry that is not a projection of a
+    /// document change: the retirement's storage job writes it.
+    Retired,
 }
 
 impl FeedKind {
@@ -65,6 +69,7 @@ impl FeedKind {
             Self::Goal => "goal",
             Self::Requirement => "requirement",
             Self::Petition => "petition",
+            Self::Retired => "retired",
         }
     }
 }

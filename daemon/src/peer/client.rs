@@ -176,7 +176,11 @@ impl<'a> PeerConnection<'a> {
     /// Exchanges credentials and revocations: returns the peer's credential, checked, after
     /// the peer's revocations were merged (the peer itself may be among them).
     pub async fn hello(&mut self) -> Result<Credential, SyncError> {
-        let mut mine = Hello { revocations: self.node.revocation_entries(), ..Hello::default() };
+        let mut mine = Hello {
+            revocations: self.node.revocation_entries(),
+            retired_events: self.node.retired_to_tell().await,
+            ..Hello::default()
+        };
         let sent_at = clock::now_ms();
         mine.sent_at_ms = Some(sent_at);
         let body = serde_json::to_vec(&mine).unwrap_or_default();
@@ -184,9 +188,11 @@ impl<'a> PeerConnection<'a> {
         let received_at = clock::now_ms();
         let theirs = self.peer_credential.clone().ok_or_else(|| transport("peer answered without a credential"))?;
         // A peer of an older version answers 204 without revocations.
+        let mut retired = Vec::new();
         if let Some(body) = answer {
             let hello: Hello = serde_json::from_slice(&body).map_err(|e| transport(format!("peer's hello: {e}")))?;
             self.node.merge_revocations(&hello.revocations).await.map_err(|e| transport(e.to_string()))?;
+            retired = hello.retired_events;
             // The peer's clock, measured from the exchange's four instants; the peer gets this
             // node's two with the next request and measures this node's clock the same way.
             if let (Some(t1), Some(t2)) = (hello.received_at_ms, hello.sent_at_ms) {
@@ -206,6 +212,7 @@ impl<'a> PeerConnection<'a> {
         if self.node.is_revoked(&theirs.node_id) {
             return Err(transport(format!("peer refused: credential of node {} was revoked", theirs.node_id)));
         }
+        self.node.retention.note_peer(theirs.node_id.as_str(), retired);
         Ok(theirs)
     }
 

@@ -5,9 +5,10 @@
 //! must prove it holds. Routes on the peer listener (documented in `docs/api-extensions.md`):
 //!
 //! - `POST /peer/v1/hello`: the credential exchange before a session; both sides hand each
-//!   other the revocations they know (JSON [`Hello`] both ways) and keep the union, and the
+//!   other the revocations they know (JSON [`Hello`] both ways) and keep the union, the
 //!   instants of the exchange on their wall clocks, from which each measures the other's clock
-//!   offset (the initiator tells its two in the `cecsync-clock` header of its next request).
+//!   offset (the initiator tells its two in the `cecsync-clock` header of its next request),
+//!   and the events each retired, whose documents the session leaves out.
 //! - `POST /peer/v1/sync`: one frame of a sync session (`application/octet-stream`) in, the
 //!   answering frame out (204 when none is due). The request carries the client's credential
 //!   in the `cecsync-credential` header; the answer carries the server's.
@@ -53,6 +54,10 @@ pub struct Hello {
     /// In an answer: when the hello it answers arrived (the answering node's clock).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub received_at_ms: Option<i64>,
+    /// The events the sender retired (`node::retention`) that its credential covers: the
+    /// session that follows leaves their documents out on both sides.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub retired_events: Vec<String>,
 }
 
 /// The body of `POST /peer/v1/enroll`.

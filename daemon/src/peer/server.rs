@@ -129,6 +129,7 @@ async fn hello(
     if let Err(e) = node.merge_revocations(&theirs.revocations).await {
         warn!(cause = %e, "storing revocations from a peer failed");
     }
+    node.retention.note_peer(&peer, theirs.retired_events);
     // What the peer just told may revoke the peer itself.
     if let Err(resp) = admit(&node, &key, &headers) {
         return *resp;
@@ -137,7 +138,12 @@ async fn hello(
     let sent_at = clock::now_ms();
     // The initiator's next request completes the measurement with its own two instants.
     node.clocks.answered(&peer, received_at, sent_at);
-    let answer = Hello { revocations, sent_at_ms: Some(sent_at), received_at_ms: Some(received_at) };
+    let answer = Hello {
+        revocations,
+        sent_at_ms: Some(sent_at),
+        received_at_ms: Some(received_at),
+        retired_events: node.retired_to_tell().await,
+    };
     with_credential(Json(answer).into_response(), &mine)
 }
 

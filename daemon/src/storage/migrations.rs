@@ -180,6 +180,29 @@ pub const MIGRATIONS: &[&str] = &[
         ended_at   INTEGER
     ) STRICT;
     "#,
+    // 11: retention on kiosks (`node::retention`): the events this node dropped once they had
+    // ended and the central node held them, and each document dropped with the heads the
+    // central node's sync state covered. Sync leaves every document of a retired event out, so
+    // none comes back.
+    r#"
+    CREATE TABLE retired_events (
+        event_id    TEXT PRIMARY KEY NOT NULL,
+        provider_id TEXT NOT NULL,
+        ended_at    INTEGER NOT NULL,
+        retired_at  INTEGER NOT NULL,
+        central_id  TEXT NOT NULL,
+        documents   INTEGER NOT NULL,
+        checkins    INTEGER NOT NULL
+    ) STRICT;
+
+    CREATE TABLE retired_docs (
+        doc_id     TEXT PRIMARY KEY NOT NULL,
+        event_id   TEXT NOT NULL REFERENCES retired_events (event_id),
+        heads      BLOB NOT NULL,
+        retired_at INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX retired_docs_by_event ON retired_docs (event_id);
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -28,6 +28,7 @@ mod migrations;
 mod pairings;
 mod peers;
 mod reader;
+mod retired;
 mod sync_state;
 mod writer;
 
@@ -60,6 +61,9 @@ pub use error::{Failure, Place, StorageError};
 pub use migrations::{MIGRATIONS, schema_version};
 pub use pairings::{PairingRow, end_pairing, list_pairings, put_pairing, renew_pairing};
 pub use peers::{PeerRow, delete_peer, get_peer, list_peers, put_discovered_peer, put_peer, record_sync};
+pub use retired::{
+    RetiredEventRow, delete_doc, put_retired_doc, put_retired_event, retired_docs, retired_events, with_secure_delete,
+};
 pub use sync_state::{
     delete_sync_state, delete_sync_states_for_peer, get_sync_state, put_sync_state, sync_states_for_peer,
 };

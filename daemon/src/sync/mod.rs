@@ -10,7 +10,8 @@
 //! resumes from there.
 //!
 //! [`run_initiator`] drives a session over any [`Transport`]; [`Responders`] keeps the
-//! answering side's sessions between requests, one per peer.
+//! answering side's sessions between requests, one per peer. Both leave out the documents of
+//! events retired on either side ([`Node::retired_filter`]).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -230,7 +231,8 @@ pub async fn run_initiator(
     transport: &mut impl Transport,
 ) -> Result<Stats, SyncError> {
     let (manifest, scope) = manifest(node, scope).await?;
-    let mut driver = Driver::new(node, peer, role, Session::initiator(config, scope, manifest)).await?;
+    let session = Session::initiator(config, scope, manifest).with_retired(node.retired_filter(peer));
+    let mut driver = Driver::new(node, peer, role, session).await?;
     loop {
         let Some(frame) = driver.step(node).await? else { break };
         let answer = transport.exchange(frame).await?;
@@ -278,7 +280,8 @@ impl Responders {
                 Some(d) if !opening => d,
                 _ => {
                     let (manifest, scope) = manifest(node, scope()).await?;
-                    let session = Session::responder(now_ms(), config, scope, manifest);
+                    let session =
+                        Session::responder(now_ms(), config, scope, manifest).with_retired(node.retired_filter(peer));
                     let d = Arc::new(tokio::sync::Mutex::new(Driver::new(node, peer, role, session).await?));
                     self.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(peer.to_owned(), d.clone());
                     d

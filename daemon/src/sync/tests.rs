@@ -12,6 +12,8 @@ use crate::node::index::CheckInFilter;
 use crate::node::{NewCheckIn, NodeError};
 use cec_core::ident::Role;
 
+mod retention;
+
 /// Frames handed straight to the other node's responder.
 struct Direct {
     to: Arc<Node>,
