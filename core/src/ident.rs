@@ -164,6 +164,16 @@ impl Scope {
             _ => false,
         }
     }
+
+    /// Whether this grant covers `doc` for some provider: as [`Scope::covers`], except that a
+    /// `provider:` grant may cover any event and its attendance. A node asks this of an event
+    /// it does not hold yet, whose provider only its content will tell.
+    pub fn may_cover(&self, doc: &DocId) -> bool {
+        match (self, doc) {
+            (Self::Provider(_), DocId::Event { .. } | DocId::Attendance { .. }) => true,
+            _ => self.covers(doc, |_| None),
+        }
+    }
 }
 
 impl FromStr for Scope {
@@ -225,6 +235,11 @@ impl Scopes {
     /// Whether any scope covers `doc` (see [`Scope::covers`]).
     pub fn covers(&self, doc: &DocId, provider_of: impl Fn(&str) -> Option<String>) -> bool {
         self.0.iter().any(|s| s.covers(doc, &provider_of))
+    }
+
+    /// Whether any scope may cover `doc` for some provider (see [`Scope::may_cover`]).
+    pub fn may_cover(&self, doc: &DocId) -> bool {
+        self.0.iter().any(|s| s.may_cover(doc))
     }
 }
 
@@ -338,6 +353,19 @@ mod tests {
         assert!(!s.covers(&DocId::attendance("E3", "S1"), lookup));
         assert!(!s.covers(&DocId::event("E4"), lookup), "an unknown event is not covered");
         assert!(!s.covers(&DocId::portfolio("P1"), lookup));
+    }
+
+    #[test]
+    fn what_a_scope_may_cover_before_the_content_is_known() {
+        let p = Scopes::parse_list("provider:P1").expect("scopes");
+        assert!(p.may_cover(&DocId::event("E4")));
+        assert!(p.may_cover(&DocId::attendance("E4", "S1")));
+        assert!(!p.may_cover(&DocId::portfolio("M1")));
+        let e = Scopes::parse_list("event:E1,member:M1").expect("scopes");
+        assert!(e.may_cover(&DocId::attendance("E1", "S")));
+        assert!(!e.may_cover(&DocId::event("E2")), "an event scope names its event");
+        assert!(e.may_cover(&DocId::portfolio("M1")));
+        assert!(!Scopes::default().may_cover(&DocId::event("E1")));
     }
 
     #[test]

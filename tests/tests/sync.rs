@@ -188,3 +188,37 @@ fn refusals() {
     // A bad peer URL is refused with a clear error.
     kiosk.post("/v1/peers", &json!({"url": "http://example.invalid"})).expect_error(422, "invalid");
 }
+
+/// A field staff laptop enrolled for its provider receives the provider's events that the
+/// central node creates after the enrolment (events it never held, whose provider only their
+/// content tells), with their attendance, and no other provider's event; what it records
+/// reaches the central node.
+#[test]
+fn a_staff_laptop_receives_new_events_of_its_provider() {
+    let (central, org_key) = new_central();
+    let staff = peer_node();
+    let cred = enroll(&central, &org_key, &staff, "staff", &["provider:prov-1"]);
+    assert_eq!(cred["role"], "staff");
+    staff.post("/v1/peers", &json!({"url": peer_url(&central)})).expect(201);
+    sync(&staff);
+    assert!(staff.get("/v1/events?limit=100").expect(200)["items"].as_array().expect("items").is_empty());
+
+    // Created after the enrolment: one event of the staff's provider, one of another.
+    conference(&central, "conf");
+    central.post("/v1/checkins", &checkin_body("in-1", "conf", "s75", "M-1", "in", "14:00")).expect(201);
+    let mut other = cec_e2e::fixtures::event_body("other");
+    other["provider"] = json!({"id": "prov-2", "name": "Another institute"});
+    central.post("/v1/events", &other).expect(201);
+
+    let r = sync(&staff);
+    assert_eq!(staff.get("/v1/events/conf").expect(200)["provider"]["id"], "prov-1", "{r}");
+    assert_eq!(checkin_ids(&staff), ["in-1"], "its attendance came in the same sync");
+    staff.get("/v1/events/other").expect_error(404, "not_found");
+    assert!(!staff.get("/v1/changes?limit=1000").text().contains("event:other"));
+
+    // The staff laptop records a check-out at its workshop; the central node gets it.
+    staff.post("/v1/checkins", &checkin_body("out-1", "conf", "s75", "M-1", "out", "15:15")).expect(201);
+    sync(&staff);
+    assert_eq!(checkin_ids(&central), ["in-1", "out-1"]);
+    assert_eq!(central.get("/v1/members/M-1/attendance").expect(200)["items"][0]["cecs"], "1.25");
+}

@@ -291,6 +291,24 @@ impl Session {
         self.events.push_back(Event::Refused { doc });
     }
 
+    /// Refuses `doc` after the peer's changes to it were applied: the host found them outside
+    /// the scope once their content was known (an event under a `provider:` scope) or beyond
+    /// the peer's write rights, and discards them. The session stops exchanging the document
+    /// and forgets its sync state; the host must not store the state it was given for it this
+    /// turn, so a later session starts that document afresh. Counted as refused, not received.
+    pub fn reject(&mut self, doc: &DocId) {
+        self.failed.insert(doc.clone());
+        self.active.remove(doc);
+        self.incoming.remove(doc);
+        self.docs.remove(doc);
+        if self.held.as_ref().is_some_and(|(d, _)| d == doc) {
+            self.held = None;
+        }
+        self.stats.docs_received.remove(doc);
+        self.stats.docs_changed.remove(doc);
+        self.stats.refused.insert(doc.clone());
+    }
+
     /// The next frame to send, if one is due: applies the received sync messages to the
     /// host's documents, then generates the answers. Drain [`Session::poll_event`] after.
     pub fn poll_transmit(&mut self, now: u64, store: &mut dyn DocStore) -> Option<Vec<u8>> {
@@ -531,6 +549,52 @@ mod tests {
         assert_eq!((sa.status(), sb.status()), (&Status::Quiescent, &Status::Quiescent));
         assert!(sa.stats().refused.is_empty() && sb.stats().refused.is_empty());
         (sa.stats().clone(), sb.stats().clone())
+    }
+
+    /// A document the receiving host refuses once it sees the content is neither kept nor
+    /// exchanged further in that session, its state is not stored, and a later session
+    /// transfers it in full once the host accepts it.
+    #[test]
+    fn a_document_rejected_after_its_content_arrived_starts_afresh_next_time() {
+        let (id, other) = (DocId::event("E1"), DocId::event("E2"));
+        let mut a = with_doc(&id, "a");
+        a.docs.insert(other.clone(), AutoCommit::new());
+        a.docs.get_mut(&other).expect("doc").put(ROOT, "b", 2).expect("put");
+        let mut b = MapStore::default();
+        let cfg = Config::default();
+        let mut sa = Session::initiator(cfg, ScopeFilter::all(), a.manifest());
+        let mut sb = Session::responder(0, cfg, ScopeFilter::all(), b.manifest());
+        while let Some(out) = sa.poll_transmit(0, &mut a) {
+            a.perform(&mut sa);
+            sb.handle_input(0, &out).expect("input");
+            let Some(back) = sb.poll_transmit(0, &mut b) else { break };
+            // The host's check: E1's content is refused, its state not stored.
+            let mut rejected = false;
+            while let Some(ev) = sb.poll_event() {
+                match ev {
+                    Event::Changed { doc, .. } if doc == id => rejected = true,
+                    Event::SaveSyncState { doc, state } if doc != id => drop(b.states.insert(doc, state)),
+                    _ => {}
+                }
+            }
+            if rejected {
+                sb.reject(&id);
+                b.docs.remove(&id);
+            } else if sb.stats().refused.contains(&id) {
+                assert!(
+                    !Frame::decode(&back, cfg.max_frame_bytes)
+                        .is_ok_and(|f| matches!(&f, Frame::Round { docs, .. } if docs.iter().any(|(d, _)| *d == id)))
+                );
+            }
+            sa.handle_input(0, &back).expect("input");
+        }
+        assert_eq!((sa.status(), sb.status()), (&Status::Quiescent, &Status::Quiescent));
+        assert!(sb.stats().refused.contains(&id) && !sb.stats().docs_changed.contains(&id));
+        assert!(sb.stats().docs_changed.contains(&other), "the other document was kept");
+        assert!(!b.docs.contains_key(&id) && !b.states.contains_key(&id));
+
+        run(&mut a, &mut b);
+        assert_eq!(b.docs.get_mut(&id).expect("sent again").get_heads(), a.docs.get_mut(&id).expect("doc").get_heads());
     }
 
     #[test]

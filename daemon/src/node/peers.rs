@@ -146,7 +146,7 @@ impl Node {
         }
         let mut conn = PeerConnection::connect(self, &url).await?;
         let theirs = conn.hello().await?;
-        let scope = crate::peer::shared_scope(self, mine.scopes, theirs.scopes).await;
+        let scope = crate::sync::PeerScope::of(self, mine.scopes, theirs.scopes).await;
         let config = cec_core::sync::Config { max_frame_bytes: crate::peer::MAX_FRAME_BYTES, ..Default::default() };
         let stats = run_initiator(self, url.node_id.as_str(), theirs.role, scope, config, &mut conn).await?;
         Ok((stats, theirs.role.as_str().to_owned()))

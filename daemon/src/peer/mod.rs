@@ -24,13 +24,10 @@ pub mod mdns;
 pub mod server;
 pub mod tls;
 
-use std::collections::HashMap;
 use std::fmt;
 use std::str::FromStr;
 
-use cec_core::doc::DocId;
-use cec_core::ident::{NodeId, Scopes};
-use cec_core::sync::ScopeFilter;
+use cec_core::ident::NodeId;
 
 use crate::node::Node;
 use crate::node::credential::{Credential, CredentialError};
@@ -126,25 +123,6 @@ pub fn check_peer(node: &Node, presented: &str, key: &[u8; 32]) -> Result<Creden
     let cred = Credential::verify(presented, &org)?;
     cred.check(key, crate::node::clock::now(), &|id| node.is_revoked(id))?;
     Ok(cred)
-}
-
-/// The documents two nodes exchange: those inside both credentials' scopes. Whether an event
-/// is under a `provider:` scope depends on its content: the providers of the events this node
-/// holds are read first.
-pub async fn shared_scope(node: &Node, mine: Scopes, theirs: Scopes) -> ScopeFilter {
-    let mut providers = HashMap::new();
-    if let Ok(ids) = node.docs.list("event:").await {
-        for id in ids {
-            let Ok(DocId::Event { event_id }) = id.parse::<DocId>() else { continue };
-            if let Ok(Some(e)) = node.docs.event(&event_id).await {
-                providers.insert(event_id, e.provider.id.clone());
-            }
-        }
-    }
-    ScopeFilter::new(move |doc| {
-        let provider_of = |event: &str| providers.get(event).cloned();
-        mine.covers(doc, provider_of) && theirs.covers(doc, provider_of)
-    })
 }
 
 #[cfg(test)]

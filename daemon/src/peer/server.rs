@@ -19,9 +19,7 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt;
 use tracing::{debug, info, warn};
 
-use super::{
-    CREDENTIAL_HEADER, EnrolAnswer, EnrolRequest, Hello, MAX_FRAME_BYTES, REVOCATION_HEADER, check_peer, shared_scope,
-};
+use super::{CREDENTIAL_HEADER, EnrolAnswer, EnrolRequest, Hello, MAX_FRAME_BYTES, REVOCATION_HEADER, check_peer};
 use crate::node::Node;
 use crate::node::clock::{self, CLOCK_HEADER};
 use crate::node::credential::{Credential, CredentialError};
@@ -218,9 +216,9 @@ async fn sync(
     {
         warn!(%peer, cause = %e, "storing the peer's clock offset failed");
     }
-    let scope = shared_scope(&node, mine.scopes.clone(), theirs.scopes.clone()).await;
+    let scope = crate::sync::PeerScope::of(&node, mine.scopes.clone(), theirs.scopes.clone());
     let config = cec_core::sync::Config { max_frame_bytes: MAX_FRAME_BYTES, ..Default::default() };
-    let answer = node.responders.answer(&node, &peer, theirs.role, move || scope, config, &body).await;
+    let answer = node.responders.answer(&node, &peer, theirs.role, scope, config, &body).await;
     let error = answer.as_ref().err().map(ToString::to_string);
     let _ = node.record_peer_sync(&peer, Some(theirs.role.as_str()), error.as_deref(), true).await;
     let resp = match answer {

@@ -12,20 +12,30 @@
 //! [`run_initiator`] drives a session over any [`Transport`]; [`Responders`] keeps the
 //! answering side's sessions between requests, one per peer. Both leave out the documents of
 //! events retired on either side ([`Node::retired_filter`]).
+//!
+//! What the peer sends is checked before it is committed: a document whose scope depends on
+//! its content (an event this node did not hold, under a `provider:` scope: [`PeerScope`]) and
+//! every change against the peer's write rights ([`refusal`]). A refused document is
+//! discarded, its sync state is not stored, and the session stops exchanging it
+//! ([`Session::reject`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use automerge::{AutoCommit, ChangeHash};
 use cec_core::doc::DocId;
 use cec_core::ident::Role;
-use cec_core::sync::{Config, DocStore, Event, Manifest, ScopeFilter, Session, Stats, Status};
+use cec_core::sync::{Config, DocStore, Event, Manifest, Session, Stats, Status};
 use tracing::{debug, warn};
 
 use crate::node::projection::{FeedKind, Projection};
 use crate::node::{DocsError, Node};
 use crate::storage::{self, StorageError};
+
+mod scope;
+
+pub use scope::PeerScope;
 
 /// Why a sync with a peer failed. What was applied before the failure stays applied.
 #[derive(Debug, thiserror::Error)]
@@ -77,15 +87,15 @@ fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
     bytes.chunks_exact(32).filter_map(|c| ChangeHash::try_from(c).ok()).collect()
 }
 
-/// The manifest of the documents this node holds that `scope` allows, from the heads stored
-/// beside them (no document is loaded).
-pub async fn manifest(node: &Node, scope: ScopeFilter) -> Result<(Manifest, ScopeFilter), SyncError> {
+/// The manifest of the documents this node holds that both scopes cover, from the heads
+/// stored beside them (no document is loaded).
+pub async fn manifest(node: &Node, scope: &PeerScope) -> Result<Manifest, SyncError> {
     let rows = node.store.read(|c| storage::doc_heads(c, "")).await?;
     let docs = rows.into_iter().filter_map(|(id, heads)| {
         let doc: DocId = id.parse().ok()?;
-        scope.allows(&doc).then(|| (doc, decode_heads(&heads)))
+        scope.covers(&doc).then(|| (doc, decode_heads(&heads)))
     });
-    Ok((Manifest::from_heads(docs), scope))
+    Ok(Manifest::from_heads(docs))
 }
 
 /// Why a change from a peer of `role` to `doc` is refused, if it is: each document kind has
@@ -132,6 +142,7 @@ impl DocStore for TurnStore<'_, '_> {
 pub struct Driver {
     peer: String,
     role: Role,
+    scope: Arc<PeerScope>,
     session: Session,
     states: HashMap<DocId, Vec<u8>>,
     /// Documents whose changes from this peer were refused, and why.
@@ -139,11 +150,29 @@ pub struct Driver {
 }
 
 impl Driver {
-    async fn new(node: &Node, peer: &str, role: Role, session: Session) -> Result<Self, SyncError> {
+    /// A session with `peer` (of `role`) on the side `side`, exchanging what `scope` allows.
+    async fn new(
+        node: &Node,
+        peer: &str,
+        role: Role,
+        scope: Arc<PeerScope>,
+        side: impl FnOnce(Manifest, cec_core::sync::ScopeFilter) -> Session,
+    ) -> Result<Self, SyncError> {
+        let manifest = manifest(node, &scope).await?;
+        let session = side(manifest, scope.filter()).with_retired(node.retired_filter(peer));
         let p = peer.to_owned();
         let rows = node.store.read(move |c| storage::sync_states_for_peer(c, &p)).await?;
         let states = rows.into_iter().filter_map(|(d, s)| Some((d.parse().ok()?, s))).collect();
-        Ok(Self { peer: peer.to_owned(), role, session, states, refused: Vec::new() })
+        Ok(Self { peer: peer.to_owned(), role, scope, session, states, refused: Vec::new() })
+    }
+
+    /// Refuses `doc` for this session: its changes are discarded and its state not stored.
+    fn reject(&mut self, locked: &mut crate::node::docs::Locked<'_>, doc: &DocId, why: String) {
+        warn!(peer = %self.peer, %doc, cause = %why, "change refused");
+        locked.discard(doc);
+        self.session.reject(doc);
+        self.states.remove(doc);
+        self.refused.push((doc.clone(), why));
     }
 
     /// The session's statistics.
@@ -161,15 +190,16 @@ impl Driver {
             self.session.poll_transmit(now_ms(), &mut store)
         };
         let mut to_save = Vec::new();
+        let mut changed = Vec::new();
         while let Some(event) = self.session.poll_event() {
             match event {
                 // The chunk is recomputed by the commit from the saved heads, with its
                 // projection; nothing to do here.
-                Event::Changed { doc, .. } => debug!(peer = %self.peer, %doc, "changed by peer"),
-                Event::SaveSyncState { doc, state } => {
-                    self.states.insert(doc.clone(), state.clone());
-                    to_save.push((doc.to_string(), state));
+                Event::Changed { doc, .. } => {
+                    debug!(peer = %self.peer, %doc, "changed by peer");
+                    changed.push(doc);
                 }
+                Event::SaveSyncState { doc, state } => to_save.push((doc, state)),
                 Event::DocFailed { doc, error } => {
                     warn!(peer = %self.peer, %doc, cause = %error, "document failed in sync; reloaded from disk");
                     locked.discard(&doc);
@@ -178,21 +208,58 @@ impl Driver {
                 _ => {}
             }
         }
+        // Documents whose scope depends on their content are judged by it now, events
+        // before their attendance (document order).
+        changed.sort();
+        let mut rejected = HashSet::new();
+        for doc in changed {
+            if self.scope.pending(&doc).is_none() {
+                continue;
+            }
+            let provider = match &doc {
+                DocId::Event { .. } => {
+                    locked.get_mut(&doc).and_then(|d| cec_core::doc::event::read(d).ok()).map(|e| e.provider.id)
+                }
+                _ => None,
+            };
+            if let Err(why) = self.scope.settle(&doc, provider.as_deref()) {
+                self.reject(&mut locked, &doc, why);
+                rejected.insert(doc);
+            }
+        }
+        to_save.retain(|(doc, _)| !rejected.contains(doc));
+        for (doc, state) in &to_save {
+            self.states.insert(doc.clone(), state.clone());
+        }
+        // Changes beyond the peer's write rights are refused inside the commit, which then
+        // stores no sync state for them either.
+        let refused_by_role = Arc::new(Mutex::new(HashSet::new()));
         let peer = self.peer.clone();
         let role = self.role;
+        let refused_in_job = refused_by_role.clone();
         let committed = locked
             .commit_checked(
                 Some(Box::new(move |tx| {
-                    for (doc, state) in &to_save {
-                        storage::put_sync_state(tx, &peer, doc, state)?;
+                    let refused = refused_in_job.lock().unwrap_or_else(|p| p.into_inner());
+                    for (doc, state) in to_save.iter().filter(|(d, _)| !refused.contains(d)) {
+                        storage::put_sync_state(tx, &peer, &doc.to_string(), state)?;
                     }
                     Ok(())
                 })),
-                |doc, projection| refusal(role, doc, projection),
+                |doc, projection| {
+                    let why = refusal(role, doc, projection);
+                    if why.is_some() {
+                        refused_by_role.lock().unwrap_or_else(|p| p.into_inner()).insert(doc.clone());
+                    }
+                    why
+                },
             )
             .await?;
         for (doc, why) in committed.refused {
-            warn!(peer = %self.peer, %doc, cause = %why, "change refused: the peer may not write it");
+            let why = format!("the peer may not write it: {why}");
+            warn!(peer = %self.peer, %doc, cause = %why, "change refused");
+            self.session.reject(&doc);
+            self.states.remove(&doc);
             self.refused.push((doc, why));
         }
         Ok(frame)
@@ -226,13 +293,12 @@ pub async fn run_initiator(
     node: &Node,
     peer: &str,
     role: Role,
-    scope: ScopeFilter,
+    scope: Arc<PeerScope>,
     config: Config,
     transport: &mut impl Transport,
 ) -> Result<Stats, SyncError> {
-    let (manifest, scope) = manifest(node, scope).await?;
-    let session = Session::initiator(config, scope, manifest).with_retired(node.retired_filter(peer));
-    let mut driver = Driver::new(node, peer, role, session).await?;
+    let mut driver =
+        Driver::new(node, peer, role, scope, |manifest, filter| Session::initiator(config, filter, manifest)).await?;
     loop {
         let Some(frame) = driver.step(node).await? else { break };
         let answer = transport.exchange(frame).await?;
@@ -262,13 +328,13 @@ pub struct Responders {
 
 impl Responders {
     /// Answers one frame from `peer`, exchanging the documents `scope` allows (the scope is
-    /// used when the frame opens a new session).
+    /// computed only when the frame opens a new session).
     pub async fn answer(
         &self,
         node: &Node,
         peer: &str,
         role: Role,
-        scope: impl FnOnce() -> ScopeFilter,
+        scope: impl Future<Output = Arc<PeerScope>>,
         config: Config,
         frame: &[u8],
     ) -> Result<Option<Vec<u8>>, SyncError> {
@@ -279,10 +345,9 @@ impl Responders {
             match existing {
                 Some(d) if !opening => d,
                 _ => {
-                    let (manifest, scope) = manifest(node, scope()).await?;
-                    let session =
-                        Session::responder(now_ms(), config, scope, manifest).with_retired(node.retired_filter(peer));
-                    let d = Arc::new(tokio::sync::Mutex::new(Driver::new(node, peer, role, session).await?));
+                    let responder = |manifest, filter| Session::responder(now_ms(), config, filter, manifest);
+                    let d = Driver::new(node, peer, role, scope.await, responder).await?;
+                    let d = Arc::new(tokio::sync::Mutex::new(d));
                     self.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(peer.to_owned(), d.clone());
                     d
                 }

@@ -1,6 +1,6 @@
 //! Two real nodes (storage, documents, projections) syncing in one process.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use cec_core::event::{Policy, Provider, Segment, SegmentKind, Session as EventSession, SessionFormat};
@@ -10,7 +10,7 @@ use super::*;
 use crate::config::Config as NodeConfig;
 use crate::node::index::CheckInFilter;
 use crate::node::{NewCheckIn, NodeError};
-use cec_core::ident::Role;
+use cec_core::ident::{Role, Scope, Scopes};
 
 mod retention;
 
@@ -30,7 +30,9 @@ impl Transport for Direct {
             return Err(SyncError::Transport("link cut".into()));
         }
         self.sent += 1;
-        self.responders.answer(&self.to, &self.from, Role::Central, ScopeFilter::all, Config::default(), &frame).await
+        self.responders
+            .answer(&self.to, &self.from, Role::Central, async { PeerScope::all() }, Config::default(), &frame)
+            .await
     }
 }
 
@@ -113,7 +115,7 @@ async fn check_ins_from_two_kiosks_meet_at_the_central_node() {
             k,
             central.identity.node_id.as_str(),
             Role::Central,
-            ScopeFilter::all(),
+            PeerScope::all(),
             Config::default(),
             &mut direct(&central, &at_central, k),
         )
@@ -128,7 +130,7 @@ async fn check_ins_from_two_kiosks_meet_at_the_central_node() {
             k,
             central.identity.node_id.as_str(),
             Role::Central,
-            ScopeFilter::all(),
+            PeerScope::all(),
             Config::default(),
             &mut direct(&central, &at_central, k),
         )
@@ -149,7 +151,7 @@ async fn check_ins_from_two_kiosks_meet_at_the_central_node() {
         &a,
         central.identity.node_id.as_str(),
         Role::Central,
-        ScopeFilter::all(),
+        PeerScope::all(),
         Config::default(),
         &mut direct(&central, &at_central, &a),
     )
@@ -174,7 +176,7 @@ async fn a_cut_link_resumes_on_the_next_session() {
         &kiosk,
         central.identity.node_id.as_str(),
         Role::Central,
-        ScopeFilter::all(),
+        PeerScope::all(),
         Config::default(),
         &mut t,
     )
@@ -189,7 +191,7 @@ async fn a_cut_link_resumes_on_the_next_session() {
         &kiosk,
         central.identity.node_id.as_str(),
         Role::Central,
-        ScopeFilter::all(),
+        PeerScope::all(),
         Config::default(),
         &mut cut,
     )
@@ -200,7 +202,7 @@ async fn a_cut_link_resumes_on_the_next_session() {
         &kiosk,
         central.identity.node_id.as_str(),
         Role::Central,
-        ScopeFilter::all(),
+        PeerScope::all(),
         Config::default(),
         &mut t,
     )
@@ -219,9 +221,9 @@ async fn nothing_outside_the_scope_is_sent() {
     let at_central = Arc::new(Responders::default());
     with_event(&central).await;
     central.create_entry("M1", note()).await.unwrap();
-    let only_events = || ScopeFilter::new(|d: &DocId| !matches!(d, DocId::Portfolio { .. }));
+    let only_events = PeerScope::of(&kiosk, Scopes::parse_list("event:E1").unwrap(), Scopes::new([Scope::All])).await;
     let mut t = direct(&central, &at_central, &kiosk);
-    run_initiator(&kiosk, central.identity.node_id.as_str(), Role::Central, only_events(), Config::default(), &mut t)
+    run_initiator(&kiosk, central.identity.node_id.as_str(), Role::Central, only_events, Config::default(), &mut t)
         .await
         .unwrap();
     assert!(kiosk.event("E1").await.unwrap().is_some());
@@ -252,7 +254,8 @@ async fn a_member_cannot_forge_verified_records() {
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     let (central, laptop) = (node(dirs[0].path()).await, node(dirs[1].path()).await);
     let at_central = Arc::new(Responders::default());
-    let member_scope = || ScopeFilter::new(|d: &DocId| *d == DocId::portfolio("M1"));
+    let member = Scopes::parse_list("member:M1").unwrap();
+    let member_scope = || PeerScope::new(member.clone(), Scopes::new([Scope::All]), HashMap::new(), HashSet::new());
     let as_member = |to: &Arc<Node>| Direct {
         to: to.clone(),
         responders: at_central.clone(),
@@ -266,7 +269,9 @@ async fn a_member_cannot_forge_verified_records() {
     impl Transport for AsMember {
         async fn exchange(&mut self, frame: Vec<u8>) -> Result<Option<Vec<u8>>, SyncError> {
             let d = &self.0;
-            d.responders.answer(&d.to, &d.from, Role::Member, ScopeFilter::all, Config::default(), &frame).await
+            d.responders
+                .answer(&d.to, &d.from, Role::Member, async { PeerScope::all() }, Config::default(), &frame)
+                .await
         }
     }
     let mut t = AsMember(as_member(&central));
@@ -305,4 +310,50 @@ async fn a_member_cannot_forge_verified_records() {
     assert_eq!(p.entries.len(), 1);
     central.store.close().await;
     laptop.store.close().await;
+}
+
+/// A staff laptop under `provider:P` receives an event of P that it did not hold, with its
+/// attendance, in one session; an event of another provider that the peer sends anyway is
+/// judged by its content, refused and not stored, and neither is its sync state.
+#[tokio::test]
+async fn events_a_node_did_not_hold_are_judged_by_their_content() {
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (central, staff) = (node(dirs[0].path()).await, node(dirs[1].path()).await);
+    let at_central = Arc::new(Responders::default());
+    with_event(&central).await;
+    scan(&central, "c-in", "M1", Direction::In, "2027-03-01T08:58:00Z").await;
+    let mut other = (*central.require_event("E1").await.unwrap()).clone();
+    other.id = "E2".into();
+    other.sessions.clear();
+    other.provider = Provider { id: "Q".into(), name: "Q".into(), endorsement: None };
+    central.create_event(other).await.unwrap();
+
+    // The central side answers as if the staff laptop could have everything: only the
+    // laptop's own check keeps E2 out.
+    let run = |staff: Arc<Node>, central: Arc<Node>, at_central: Arc<Responders>| async move {
+        let scope = PeerScope::of(&staff, Scopes::parse_list("provider:P").unwrap(), Scopes::new([Scope::All])).await;
+        let mut t = direct(&central, &at_central, &staff);
+        run_initiator(&staff, central.identity.node_id.as_str(), Role::Central, scope, Config::default(), &mut t)
+            .await
+            .unwrap()
+    };
+    let stats = run(staff.clone(), central.clone(), at_central.clone()).await;
+    assert!(staff.event("E1").await.unwrap().is_some(), "an event of its provider, never held before");
+    assert_eq!(listed(&staff).await, ["c-in"], "and its attendance, in the same session");
+    assert!(staff.event("E2").await.unwrap().is_none(), "another provider's event is not kept");
+    assert!(stats.refused.contains(&DocId::event("E2")), "{stats:?}");
+    assert!(!stats.docs_changed.contains(&DocId::event("E2")));
+    let central_id = central.identity.node_id.to_string();
+    let c = central_id.clone();
+    let state = staff.store.read(move |conn| storage::get_sync_state(conn, &c, "event:E2")).await.unwrap();
+    assert_eq!(state, None, "no sync state claims what was refused");
+    let docs = staff.store.read(|c| storage::list_docs(c, "")).await.unwrap();
+    assert!(!docs.iter().any(|d| d.contains("E2")), "{docs:?}");
+
+    // The next session: E1 is known now, E2 is refused again and still not stored.
+    let stats = run(staff.clone(), central.clone(), at_central.clone()).await;
+    assert!(stats.docs_changed.is_empty(), "{stats:?}");
+    assert!(staff.event("E2").await.unwrap().is_none());
+    central.store.close().await;
+    staff.store.close().await;
 }

@@ -46,7 +46,7 @@ async fn central_and_kiosk(central_dir: &std::path::Path, kiosk_dir: &std::path:
 async fn sync(kiosk: &Arc<Node>, central: &Arc<Node>, at_central: &Arc<Responders>) -> Stats {
     let mut t = direct(central, at_central, kiosk);
     let stats =
-        run_initiator(kiosk, central.node_id().as_str(), Role::Central, ScopeFilter::all(), Config::default(), &mut t)
+        run_initiator(kiosk, central.node_id().as_str(), Role::Central, PeerScope::all(), Config::default(), &mut t)
             .await
             .unwrap();
     assert!(stats.refused.is_empty() && stats.errors.is_empty(), "{stats:?}");
@@ -143,7 +143,7 @@ async fn a_kiosk_drops_an_ended_event_once_the_central_node_holds_it_and_never_g
     let at_kiosk = Arc::new(Responders::default());
     let mut t = direct(&kiosk, &at_kiosk, &central);
     let stats =
-        run_initiator(&central, kiosk.node_id().as_str(), Role::Kiosk, ScopeFilter::all(), Config::default(), &mut t)
+        run_initiator(&central, kiosk.node_id().as_str(), Role::Kiosk, PeerScope::all(), Config::default(), &mut t)
             .await
             .unwrap();
     assert!(stats.docs_sent.contains(&DocId::event("E1")), "{stats:?}");
