@@ -222,3 +222,36 @@ fn a_staff_laptop_receives_new_events_of_its_provider() {
     assert_eq!(checkin_ids(&central), ["in-1", "out-1"]);
     assert_eq!(central.get("/v1/members/M-1/attendance").expect(200)["items"][0]["cecs"], "1.25");
 }
+
+/// Two kiosks that open rounds toward each other at the same moment both succeed: one round
+/// at a time per pair of nodes, the other side waits its turn, and both end with every check-in.
+#[test]
+fn two_kiosks_syncing_toward_each_other_at_once() {
+    let (central, org_key) = new_central();
+    conference(&central, "conf");
+    let (a, b) = (peer_node(), peer_node());
+    for k in [&a, &b] {
+        enroll(&central, &org_key, k, "kiosk", &["event:conf"]);
+        k.post("/v1/peers", &json!({"url": peer_url(&central)})).expect(201);
+        sync(k);
+        k.delete(&format!("/v1/peers/{}", central.get("/v1/node").expect(200)["node_id"].as_str().expect("id")))
+            .expect(204);
+    }
+    a.post("/v1/peers", &json!({"url": peer_url(&b)})).expect(201);
+    b.post("/v1/peers", &json!({"url": peer_url(&a)})).expect(201);
+    for round in 0..5 {
+        let at = format!("14:{:02}", 10 + round);
+        a.post("/v1/checkins", &checkin_body(&format!("a-{round}"), "conf", "s75", "M-1", "in", &at)).expect(201);
+        b.post("/v1/checkins", &checkin_body(&format!("b-{round}"), "conf", "s75", "M-2", "in", &at)).expect(201);
+        let (ra, rb) = std::thread::scope(|s| {
+            let ta = s.spawn(|| a.post("/v1/sync", &json!({})).expect(200));
+            let tb = s.spawn(|| b.post("/v1/sync", &json!({})).expect(200));
+            (ta.join().expect("a"), tb.join().expect("b"))
+        });
+        for r in [&ra, &rb] {
+            assert!(r["peers"][0]["error"].is_null(), "round {round}: {r}");
+        }
+        assert_eq!(checkin_ids(&a), checkin_ids(&b), "round {round}");
+        assert_eq!(checkin_ids(&a).len(), 2 * (round + 1));
+    }
+}

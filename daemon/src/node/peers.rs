@@ -1,9 +1,10 @@
 //! The peers this node syncs with, and running a sync round with them.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use cec_core::ident::NodeId;
+use tracing::debug;
 
 use super::Node;
 use super::error::{NodeError, NodeResult};
@@ -11,6 +12,13 @@ use crate::peer::PeerUrl;
 use crate::peer::client::PeerConnection;
 use crate::storage::{self, PeerRow};
 use crate::sync::{SyncError, run_initiator};
+
+/// How many times a round is opened while the peer answers that it is in a round toward this
+/// node.
+const BUSY_ATTEMPTS: u32 = 5;
+
+/// How often a round waiting for its turn looks again.
+const TURN_POLL: Duration = Duration::from_millis(20);
 
 /// What one sync with one peer moved.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -89,13 +97,26 @@ impl Node {
             .read(move |c| storage::get_peer(c, &id))
             .await?
             .ok_or_else(|| NodeError::NotFound(format!("no peer {peer_id:?}")))?;
-        // One round at a time with a peer: a round asked for (POST /v1/sync) waits for the
-        // background one, instead of opening a second session the peer takes as a restart.
-        let turn = self.sync_turn(&row.peer_id);
-        let _turn = turn.lock().await;
         let started = Instant::now();
         let mut report = SyncReport { peer_id: row.peer_id.clone(), ..SyncReport::default() };
-        let outcome = self.sync_url(&row.url).await;
+        let mut attempt = 0;
+        let outcome = loop {
+            // One round at a time with a peer: a round asked for (POST /v1/sync) waits for
+            // the background one, and for a round the peer opened toward this node, instead
+            // of opening a second session beside it.
+            let turn = self.take_turn(&row.peer_id).await;
+            let outcome = self.sync_url(&row.url).await;
+            drop(turn);
+            // Both nodes opened toward each other at once, and each answered the other Busy:
+            // step back a random moment so one of the two goes first.
+            attempt += 1;
+            if !matches!(outcome, Err(SyncError::Busy)) || attempt >= BUSY_ATTEMPTS {
+                break outcome;
+            }
+            let pause = 50 + u64::from(super::identity::random32().map_or(0, |b| b[0])) * 2;
+            debug!(peer = %row.peer_id, attempt, pause_ms = pause, "the peer was in a round toward this node");
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+        };
         report.millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let (role, seen) = match &outcome {
             Ok((stats, role)) => {
@@ -152,10 +173,26 @@ impl Node {
         Ok((stats, theirs.role.as_str().to_owned()))
     }
 
-    /// The lock that makes sync rounds with `peer_id` take turns.
-    fn sync_turn(&self, peer_id: &str) -> Arc<tokio::sync::Mutex<()>> {
+    /// The lock that makes sync rounds with `peer_id` take turns, whichever side opened them
+    /// (see [`crate::sync::Responders`]).
+    pub fn sync_turn(&self, peer_id: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut turns = self.sync_turns.lock().unwrap_or_else(|p| p.into_inner());
         turns.entry(peer_id.to_owned()).or_default().clone()
+    }
+
+    /// Waits for this node's turn with `peer_id`: after a round of its own in flight, or one
+    /// the peer opened (ended early if the peer left it idle past its timeout).
+    async fn take_turn(&self, peer_id: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let turn = self.sync_turn(peer_id);
+        loop {
+            if let Ok(guard) = turn.clone().try_lock_owned() {
+                return guard;
+            }
+            let now = u64::try_from(super::clock::now_ms()).unwrap_or(0);
+            if !self.responders.expire_idle(peer_id, now) {
+                tokio::time::sleep(TURN_POLL).await;
+            }
+        }
     }
 
     /// Runs a sync round with every known peer, one after another.

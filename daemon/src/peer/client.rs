@@ -88,6 +88,11 @@ impl Answer {
             .unwrap_or_else(|_| String::from_utf8_lossy(&self.body).into_owned())
     }
 
+    /// The error envelope's code, if the body is one.
+    fn error_code(&self) -> Option<String> {
+        serde_json::from_slice::<cec_client::wire::ErrorBody>(&self.body).ok().map(|b| b.error.code)
+    }
+
     /// The error envelope's message alone, or the body as text.
     fn error_message(&self) -> String {
         serde_json::from_slice::<cec_client::wire::ErrorBody>(&self.body)
@@ -228,6 +233,7 @@ impl<'a> PeerConnection<'a> {
             200 if self.peer_credential.is_some() => Ok(Some(answer.body.to_vec())),
             200 => Err(transport("peer answered without a credential")),
             204 => Ok(None),
+            409 if answer.error_code().as_deref() == Some(super::BUSY_CODE) => Err(SyncError::Busy),
             _ => {
                 // A peer that refused this node as revoked tells it so: learn it.
                 if let Some(r) = answer.headers.get(REVOCATION_HEADER).and_then(|v| v.to_str().ok()) {

@@ -37,6 +37,10 @@ pub const CREDENTIAL_HEADER: &str = "cecsync-credential";
 /// The header that carries a refused peer's own revocation.
 pub const REVOCATION_HEADER: &str = "cecsync-revocation";
 
+/// The error code of a `409` answer to a sync opening while the answering node's own round
+/// toward the peer is running (one round at a time per pair of nodes).
+pub const BUSY_CODE: &str = "busy";
+
 /// The body of `POST /peer/v1/hello` and of its answer (an empty request body is a hello
 /// without revocations).
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -19,7 +19,9 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt;
 use tracing::{debug, info, warn};
 
-use super::{CREDENTIAL_HEADER, EnrolAnswer, EnrolRequest, Hello, MAX_FRAME_BYTES, REVOCATION_HEADER, check_peer};
+use super::{
+    BUSY_CODE, CREDENTIAL_HEADER, EnrolAnswer, EnrolRequest, Hello, MAX_FRAME_BYTES, REVOCATION_HEADER, check_peer,
+};
 use crate::node::Node;
 use crate::node::clock::{self, CLOCK_HEADER};
 use crate::node::credential::{Credential, CredentialError};
@@ -219,13 +221,18 @@ async fn sync(
     let scope = crate::sync::PeerScope::of(&node, mine.scopes.clone(), theirs.scopes.clone());
     let config = cec_core::sync::Config { max_frame_bytes: MAX_FRAME_BYTES, ..Default::default() };
     let answer = node.responders.answer(&node, &peer, theirs.role, scope, config, &body).await;
-    let error = answer.as_ref().err().map(ToString::to_string);
+    // Busy is this node's own round toward the peer, not the peer's failure.
+    let error = answer.as_ref().err().filter(|e| !matches!(e, crate::sync::SyncError::Busy)).map(ToString::to_string);
     let _ = node.record_peer_sync(&peer, Some(theirs.role.as_str()), error.as_deref(), true).await;
     let resp = match answer {
         Ok(Some(frame)) => {
             ([(header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream"))], frame).into_response()
         }
         Ok(None) => StatusCode::NO_CONTENT.into_response(),
+        Err(crate::sync::SyncError::Busy) => {
+            debug!(%peer, "sync opening answered busy: this node's own round toward the peer is running");
+            refuse(StatusCode::CONFLICT, BUSY_CODE, crate::sync::SyncError::Busy.to_string())
+        }
         Err(e) => {
             debug!(%peer, cause = %e, "sync frame refused");
             refuse(StatusCode::BAD_REQUEST, "sync_failed", e.to_string())

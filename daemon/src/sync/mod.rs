@@ -56,6 +56,10 @@ pub enum SyncError {
     /// The peer answered with nothing where a frame was due.
     #[error("peer sent no answer")]
     NoAnswer,
+    /// A round with this peer is running already, in the other direction: one round at a time
+    /// per pair of nodes (the running round exchanges what either side has).
+    #[error("a sync round between these two nodes is running already (opened by the other side)")]
+    Busy,
 }
 
 impl From<DocsError> for SyncError {
@@ -142,6 +146,8 @@ impl DocStore for TurnStore<'_, '_> {
 pub struct Driver {
     peer: String,
     role: Role,
+    /// This node's turn with the peer, held while a responder's session lives.
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
     scope: Arc<PeerScope>,
     session: Session,
     states: HashMap<DocId, Vec<u8>>,
@@ -163,7 +169,7 @@ impl Driver {
         let p = peer.to_owned();
         let rows = node.store.read(move |c| storage::sync_states_for_peer(c, &p)).await?;
         let states = rows.into_iter().filter_map(|(d, s)| Some((d.parse().ok()?, s))).collect();
-        Ok(Self { peer: peer.to_owned(), role, scope, session, states, refused: Vec::new() })
+        Ok(Self { peer: peer.to_owned(), role, _turn: None, scope, session, states, refused: Vec::new() })
     }
 
     /// Refuses `doc` for this session: its changes are discarded and its state not stored.
@@ -321,12 +327,33 @@ pub async fn run_initiator(
 
 /// The answering side's sessions, one per peer; a new opening from a peer replaces its
 /// session.
+///
+/// One round at a time per pair of nodes: a responder's session holds this node's turn with
+/// the peer ([`Node::sync_turn`]) from the opening to its end, so this node does not open a
+/// round of its own toward that peer meanwhile; and an opening that arrives while this node's
+/// own round toward the peer holds the turn is answered [`SyncError::Busy`] (never waited
+/// for: two nodes opening toward each other at once would wait on each other). A session the
+/// peer abandoned gives the turn back once idle past its timeout ([`Responders::expire_idle`]).
 #[derive(Debug, Default)]
 pub struct Responders {
     sessions: std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<Driver>>>>,
 }
 
 impl Responders {
+    /// Ends `peer`'s session if it has been idle past its timeout (the peer went away mid
+    /// session), giving the turn back; answers whether one was ended.
+    pub fn expire_idle(&self, peer: &str, now: u64) -> bool {
+        let mut sessions = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let idle = sessions.get(peer).is_some_and(|d| {
+            d.try_lock().is_ok_and(|d| d.session.poll_timeout().is_none_or(|deadline| now >= deadline))
+        });
+        if idle {
+            debug!(%peer, "an idle responder session ended");
+            sessions.remove(peer);
+        }
+        idle
+    }
+
     /// Answers one frame from `peer`, exchanging the documents `scope` allows (the scope is
     /// computed only when the frame opens a new session).
     pub async fn answer(
@@ -345,8 +372,12 @@ impl Responders {
             match existing {
                 Some(d) if !opening => d,
                 _ => {
+                    // A new opening replaces this peer's own earlier session, and its turn.
+                    self.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(peer);
+                    let turn = node.sync_turn(peer).try_lock_owned().map_err(|_| SyncError::Busy)?;
                     let responder = |manifest, filter| Session::responder(now_ms(), config, filter, manifest);
-                    let d = Driver::new(node, peer, role, scope.await, responder).await?;
+                    let mut d = Driver::new(node, peer, role, scope.await, responder).await?;
+                    d._turn = Some(turn);
                     let d = Arc::new(tokio::sync::Mutex::new(d));
                     self.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(peer.to_owned(), d.clone());
                     d

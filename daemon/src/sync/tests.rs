@@ -357,3 +357,69 @@ async fn events_a_node_did_not_hold_are_judged_by_their_content() {
     central.store.close().await;
     staff.store.close().await;
 }
+
+/// Frames to the other node's responder, noting after each answer whether the answering
+/// node's turn with the sender is taken.
+struct Watching {
+    inner: Direct,
+    turn_taken: Vec<bool>,
+}
+
+impl Transport for Watching {
+    async fn exchange(&mut self, frame: Vec<u8>) -> Result<Option<Vec<u8>>, SyncError> {
+        let answer = self.inner.exchange(frame).await;
+        self.turn_taken.push(self.inner.to.sync_turn(&self.inner.from).try_lock().is_err());
+        answer
+    }
+}
+
+/// One round at a time per pair of nodes, whichever side opened it: an opening that arrives
+/// while the answering node's own round toward the sender runs is answered Busy; a session
+/// the peer opened holds the answering node's turn from its opening to its end; one the peer
+/// abandoned gives the turn back once idle past its timeout.
+#[tokio::test]
+async fn one_round_at_a_time_between_two_nodes_whichever_side_opened_it() {
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    let (central, kiosk) = (node(dirs[0].path()).await, node(dirs[1].path()).await);
+    let at_central = Arc::new(Responders::default());
+    let (central_id, kiosk_id) = (central.identity.node_id.to_string(), kiosk.identity.node_id.to_string());
+    with_event(&central).await;
+    let open = |t: Direct| {
+        let kiosk = kiosk.clone();
+        let central_id = central_id.clone();
+        async move {
+            let mut t = Watching { inner: t, turn_taken: Vec::new() };
+            let r =
+                run_initiator(&kiosk, &central_id, Role::Central, PeerScope::all(), Config::default(), &mut t).await;
+            (r, t.turn_taken)
+        }
+    };
+
+    // The central node is in a round of its own toward the kiosk.
+    let own_round = central.sync_turn(&kiosk_id).try_lock_owned().unwrap();
+    let (r, _) = open(direct(&central, &at_central, &kiosk)).await;
+    assert!(matches!(r, Err(SyncError::Busy)), "{r:?}");
+    assert!(kiosk.event("E1").await.unwrap().is_none(), "nothing moved");
+    drop(own_round);
+
+    let (r, taken) = open(direct(&central, &at_central, &kiosk)).await;
+    r.unwrap();
+    assert!(kiosk.event("E1").await.unwrap().is_some());
+    assert!(taken.len() >= 3, "{taken:?}");
+    assert!(taken[..taken.len() - 1].iter().all(|t| *t), "held from the opening: {taken:?}");
+    assert!(!taken[taken.len() - 1], "given back at the end: {taken:?}");
+
+    // The kiosk leaves in the middle of a session.
+    scan(&central, "c-in", "M1", Direction::In, "2027-03-01T08:58:00Z").await;
+    let mut cut = direct(&central, &at_central, &kiosk);
+    cut.cut_after = Some(1);
+    let (r, taken) = open(cut).await;
+    assert!(matches!(r, Err(SyncError::Transport(_))), "{r:?}");
+    assert!(taken.iter().all(|t| *t), "the session the kiosk opened is waiting for it: {taken:?}");
+    assert!(!at_central.expire_idle(&kiosk_id, now_ms()), "not idle yet");
+    assert!(central.sync_turn(&kiosk_id).try_lock().is_err());
+    assert!(at_central.expire_idle(&kiosk_id, now_ms() + Config::default().idle_timeout_ms));
+    assert!(central.sync_turn(&kiosk_id).try_lock().is_ok(), "the abandoned session gave the turn back");
+    central.store.close().await;
+    kiosk.store.close().await;
+}
