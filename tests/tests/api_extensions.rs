@@ -52,3 +52,38 @@ fn openapi_metrics_etags_and_compression() {
     assert_eq!((gz.status, gz.header("content-encoding")), (200, Some("gzip")));
     assert!(gz.body.starts_with(&[0x1f, 0x8b]), "gzip magic");
 }
+
+/// Every status a create answers, the first time (201) and when repeated with the same id and
+/// body (200, api.md), is one the OpenAPI document lists for that operation.
+#[test]
+fn a_repeated_create_answers_a_documented_status() {
+    use cec_e2e::fixtures::{checkin_body, session_body};
+    use serde_json::json;
+    let node = Node::start();
+    let doc = node.get("/v1/openapi.json").expect(200);
+    let creates = [
+        ("/v1/events", "/v1/events", event_body("e1")),
+        (
+            "/v1/events/{event_id}/sessions",
+            "/v1/events/e1/sessions",
+            session_body("s1", "ethics", "14:00", json!([{"kind": "instruction", "minutes": 60}])),
+        ),
+        ("/v1/checkins", "/v1/checkins", checkin_body("c1", "e1", "s1", "M-1", "in", "14:00")),
+        (
+            "/v1/portfolios/{member_id}/entries",
+            "/v1/portfolios/M-1/entries",
+            json!({"id": "n1", "kind": "note", "title": "A note", "date": "2026-01-01"}),
+        ),
+    ];
+    for (template, path, body) in creates {
+        let responses = &doc["paths"][template]["post"]["responses"];
+        for expected in [201, 200] {
+            let r = node.post(path, &body);
+            assert_eq!(r.status, expected, "POST {path}: {}", r.text());
+            assert!(
+                responses.get(expected.to_string()).is_some(),
+                "POST {template} answered {expected}, which the document does not list: {responses}"
+            );
+        }
+    }
+}

@@ -25,6 +25,17 @@ enum Body {
 /// `(method, path, summary, request, success status, response)`.
 type Route = (HttpMethod, &'static str, &'static str, Body, u16, Body);
 
+/// Creates that are idempotent by id (api.md): the same id and body again answers `200` with
+/// the stored object, beside the `201` of the first time.
+const IDEMPOTENT_CREATES: &[&str] = &[
+    "/v1/events",
+    "/v1/events/{event_id}/sessions",
+    "/v1/checkins",
+    "/v1/portfolios/{member_id}/entries",
+    "/v1/portfolios/{member_id}/petitions",
+    "/v1/admin/revocations",
+];
+
 /// Every operation of the API.
 const ROUTES: &[Route] = &[
     (HttpMethod::Get, "/v1/health", "Liveness and identity (no token needed)", Body::None, 200, Body::Json("Health")),
@@ -392,11 +403,17 @@ fn build() -> OpenApi {
                 RequestBodyBuilder::new().content(content_type(req), c).required(Some(Required::True)).build(),
             ));
         }
-        let mut ok = ResponseBuilder::new().description("success");
-        if let Some(c) = content(resp) {
-            ok = ok.content(content_type(resp), c);
+        let ok = |description: &str| {
+            let ok = ResponseBuilder::new().description(description);
+            match content(resp) {
+                Some(c) => ok.content(content_type(resp), c).build(),
+                None => ok.build(),
+            }
+        };
+        let mut responses = ResponsesBuilder::new().response(status.to_string(), ok("success"));
+        if status == 201 && matches!(method, HttpMethod::Post) && IDEMPOTENT_CREATES.contains(&path) {
+            responses = responses.response("200", ok("the same create again (same id, same body): the stored object"));
         }
-        let mut responses = ResponsesBuilder::new().response(status.to_string(), ok.build());
         for (code, what) in [
             ("400", "bad_request or invalid_json"),
             ("401", "unauthorized"),
@@ -540,6 +557,20 @@ mod tests {
             assert!(schemas.contains_key(&name), "{name} is referenced but not a component");
         }
         assert!(json["paths"]["/v1/checkins"]["post"].is_object());
+    }
+
+    #[test]
+    fn idempotent_creates_are_listed_creates() {
+        for path in IDEMPOTENT_CREATES {
+            assert!(
+                ROUTES
+                    .iter()
+                    .any(|(m, p, _, _, status, _)| p == path && *status == 201 && matches!(m, HttpMethod::Post)),
+                "{path} is not a POST answering 201"
+            );
+            let doc = serde_json::to_value(spec()).unwrap();
+            assert!(doc["paths"][path]["post"]["responses"]["200"].is_object(), "{path}: 200 not documented");
+        }
     }
 
     /// Every operation the document lists is served: none falls through to the 404 fallback

@@ -24,6 +24,9 @@ pub(super) const SHA256: &str = "^[0-9a-f]{64}$";
 /// two decimal places once trailing zeros are dropped (leading zeros and trailing zeros are
 /// taken, as the validator takes them).
 pub(super) const CREDIT: &str = r"^0*([0-9]{1,4}(\.[0-9]{1,2}0*)?|10000(\.0+)?)$";
+/// Credit above zero (a goal's target): [`CREDIT`] less the spellings of zero.
+pub(super) const POSITIVE_CREDIT: &str =
+    r"^0*([1-9][0-9]{0,3}(\.[0-9]{1,2}0*)?|10000(\.0+)?|0\.(0[1-9]|[1-9][0-9]?)0*)$";
 /// An activity's self-reported CECs: credit in steps of 0.25.
 pub(super) const ENTRY_CECS: &str = r"^0*([0-9]{1,4}(\.(00?|25|50?|75)0*)?|10000(\.0+)?)$";
 /// A credit record id: a verified record's `<event_id>/<session_id>` or an entry id.
@@ -178,9 +181,11 @@ fn refine_schemas(schemas: &mut Map<String, Value>) {
 
     for schema in ["GoalInput", "BenchmarkJson"] {
         set(schemas, schema, "title", text());
-        set(schemas, schema, "target_cecs", credit());
         set(schemas, schema, "due", date());
     }
+    // A goal aims at something; a benchmark on the way may be zero.
+    set(schemas, "GoalInput", "target_cecs", string(POSITIVE_CREDIT));
+    set(schemas, "BenchmarkJson", "target_cecs", credit());
     set(schemas, "GoalInput", "category", id());
     set(schemas, "GoalInput", "start", date());
     set(
@@ -440,6 +445,9 @@ mod tests {
         assert_eq!(re(SCOPE_ID).is_match(s), cec_core::doc::validate_scope_id(s).is_ok(), "scope id {s:?}");
         assert_eq!(re(SHA256).is_match(s), crate::storage::is_valid_sha256(s), "sha256 {s:?}");
         assert_eq!(re(CREDIT).is_match(s), credit_ok(s), "credit {s:?}");
+        let positive =
+            credit_ok(s) && cec_client::wire::dec_str::parse(s).is_ok_and(|d| d > rust_decimal::Decimal::ZERO);
+        assert_eq!(re(POSITIVE_CREDIT).is_match(s), positive, "positive credit {s:?}");
         let step = || cec_client::wire::dec_str::parse(s).is_ok_and(|d| cec_core::CreditRule::aca().is_step(d));
         assert_eq!(re(ENTRY_CECS).is_match(s), credit_ok(s) && step(), "entry cecs {s:?}");
         assert_eq!(re(RECORD_ID).is_match(s), record_id_ok(s), "record id {s:?}");
