@@ -368,12 +368,14 @@ impl Responders {
         let opening =
             matches!(cec_core::sync::Frame::decode(frame, config.max_frame_bytes), Ok(cec_core::sync::Frame::Hello(_)));
         let driver = {
-            let existing = self.sessions.lock().unwrap_or_else(|p| p.into_inner()).get(peer).cloned();
+            // Not cloned for an opening: the earlier session must go, turn and all.
+            let existing =
+                if opening { None } else { self.sessions.lock().unwrap_or_else(|p| p.into_inner()).get(peer).cloned() };
             match existing {
-                Some(d) if !opening => d,
-                _ => {
+                Some(d) => d,
+                None => {
                     // A new opening replaces this peer's own earlier session, and its turn.
-                    self.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(peer);
+                    drop(self.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(peer));
                     let turn = node.sync_turn(peer).try_lock_owned().map_err(|_| SyncError::Busy)?;
                     let responder = |manifest, filter| Session::responder(now_ms(), config, filter, manifest);
                     let mut d = Driver::new(node, peer, role, scope.await, responder).await?;

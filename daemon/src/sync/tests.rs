@@ -416,6 +416,16 @@ async fn one_round_at_a_time_between_two_nodes_whichever_side_opened_it() {
     let (r, taken) = open(cut).await;
     assert!(matches!(r, Err(SyncError::Transport(_))), "{r:?}");
     assert!(taken.iter().all(|t| *t), "the session the kiosk opened is waiting for it: {taken:?}");
+    // The kiosk's next opening replaces its abandoned session, turn and all.
+    let (r, _) = open(direct(&central, &at_central, &kiosk)).await;
+    r.unwrap();
+    assert_eq!(listed(&kiosk).await, ["c-in"]);
+    // Abandoned again: this time nothing comes back, and the idle session expires.
+    scan(&central, "c-out", "M1", Direction::Out, "2027-03-01T10:15:00Z").await;
+    let mut cut = direct(&central, &at_central, &kiosk);
+    cut.cut_after = Some(1);
+    let (r, _) = open(cut).await;
+    assert!(matches!(r, Err(SyncError::Transport(_))), "{r:?}");
     assert!(!at_central.expire_idle(&kiosk_id, now_ms()), "not idle yet");
     assert!(central.sync_turn(&kiosk_id).try_lock().is_err());
     assert!(at_central.expire_idle(&kiosk_id, now_ms() + Config::default().idle_timeout_ms));
