@@ -40,9 +40,11 @@ cleanup() {
 trap cleanup EXIT
 
 # schemathesis keeps connections in a pool across slow phases: a keep-alive longer than its
-# pauses keeps it from sending on a connection the node is just closing as idle.
+# pauses keeps it from sending on a connection the node is just closing as idle ("Remote end
+# closed connection without response"). Two minutes was not enough: on a loaded 2-CPU machine
+# one coverage phase took three, and a pooled connection sat idle past the node's timeout.
 mkdir -p "$data"
-echo 'header_timeout_ms = 120000' >"$data/cecd.toml"
+echo 'header_timeout_ms = 900000' >"$data/cecd.toml"
 "$CECD_BIN" --data-dir "$data" --listen 127.0.0.1:0 --demo >"$work/cecd.log" 2>&1 &
 pid=$!
 for _ in $(seq 1 200); do
