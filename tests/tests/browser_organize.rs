@@ -311,15 +311,8 @@ async fn click_centered(c: &Client, css: &str) {
 /// Fills and submits the session form: `minutes` of instruction starting at `wall` (the event's
 /// wall clock).
 async fn add_session(c: &Client, title: &str, id: &str, wall: &str, minutes: &str) {
-    if !c
-        .find(Locator::Css("#new-session"))
-        .await
-        .expect("details")
-        .prop("open")
-        .await
-        .expect("open")
-        .is_some_and(|o| o == "true")
-    {
+    let open = c.find(Locator::Css("#new-session")).await.expect("details").prop("open").await.expect("open");
+    if open.as_deref() != Some("true") {
         click_centered(c, "#new-session summary").await;
     }
     fill(c, "#se-title", title).await;
