@@ -175,7 +175,7 @@
     // What was sent is kept for a while to show the node's answer; never what still waits.
     const sent = q.filter((i) => i.status === "sent");
     const drop = new Set(sent.slice(0, Math.max(0, sent.length - SENT_KEPT)).map((i) => i.key));
-    CEC.store(OUTBOX_KEY, q.filter((i) => !drop.has(i.key)));
+    return CEC.store(OUTBOX_KEY, q.filter((i) => !drop.has(i.key)));
   }
   const waitingItems = () => outbox().filter((i) => i.status === "waiting");
   function updateItem(key, patch) {
@@ -202,7 +202,10 @@
     }
     const q = outbox();
     q.push(full);
-    saveOutbox(q);
+    if (!saveOutbox(q)) {
+      // Never say "kept" of what could not be kept.
+      throw new CEC.ApiError(0, "storage", "the node does not answer and this browser's storage is full, so nothing was kept; try again when the node is back");
+    }
     renderOutbox();
     CEC.refreshSync();
     setTimeout(flush, 0);
