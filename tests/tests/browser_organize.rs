@@ -7,7 +7,7 @@
 //! the API: who is in the room, who came and went, each member's credit as the node gives it,
 //! voided scans marked.
 //!
-//! A second test stops the node while the organizer works: a session and a roster submitted
+//! A second test stops the node while the organizer works: a session, a void and a roster submitted
 //! meanwhile wait in the page (which says so), survive a reload, and arrive once when the node
 //! is back on the same address and data; writes the node refuses when they are sent are shown
 //! with the reason, and what depends on them as not sent.
@@ -353,6 +353,15 @@ fn the_organizer_page_keeps_what_is_entered_while_the_node_restarts() {
         c.find(Locator::Css("#event")).await.expect("event").select_by_value("field-day").await.expect("field-day");
         wait_text(&c, "#sessions", "the session", |t| t.contains("Morning session")).await;
         wait_text(&c, "#roster-count", "the empty roster", |t| t == "The roster is empty.").await;
+        // A scan at the door, seen in the session's attendance.
+        node.post(
+            "/v1/checkins",
+            &json!({"id": "k1", "event_id": "field-day", "session_id": "s1", "member_id": "M-1",
+                    "direction": "in", "at": "2027-03-01T15:05:00Z"}),
+        )
+        .expect(201);
+        c.find(Locator::Css("#att-session")).await.expect("session").select_by_value("s1").await.expect("s1");
+        wait_text(&c, "li[data-member='M-1']", "the scan", |t| t.contains("in ")).await;
 
         // The node stops. A session and a roster submitted meanwhile are kept in the page, which
         // says so next to them and in the status line.
@@ -365,6 +374,20 @@ fn the_organizer_page_keeps_what_is_entered_while_the_node_restarts() {
             t.contains("Night session") && t.contains("waiting to be sent") && t.contains("Morning session")
         })
         .await;
+        // A mistaken scan voided meanwhile waits too, under the check-in's id.
+        click_centered(&c, "li[data-member='M-1'] .void-button").await;
+        fill(&c, "li[data-member='M-1'] .void-reason", "wrong badge").await;
+        click_centered(&c, "li[data-member='M-1'] .void-confirm").await;
+        let kept = wait_text(&c, "#outbox-att", "the void kept", |t| t.contains("Waiting for the node")).await;
+        assert!(kept.contains("void of the scan of M-1"), "{kept}");
+        wait_text(&c, "li[data-member='M-1']", "the void shown as waiting", |t| {
+            t.contains("void waiting to be sent: wrong badge")
+        })
+        .await;
+        wait_text(&c, "#att-in-room", "the voided scan no longer counting here", |t| t == "0").await;
+        c.execute("document.getElementById('attendance-card').scrollIntoView()", vec![]).await.expect("scroll");
+        screenshot(&c, 390, 844, "organize-phone-390-void-waiting.png").await;
+        c.set_window_size(390, 844).await.expect("size");
         let file = c.find(Locator::Css("#roster-file")).await.expect("file input");
         file.send_keys(&csv.to_string_lossy()).await.expect("choosing the file");
         wait_text(&c, "#csv-summary", "the rows read", |t| t.contains("2 ready to send")).await;
@@ -373,19 +396,20 @@ fn the_organizer_page_keeps_what_is_entered_while_the_node_restarts() {
         assert!(kept.contains("2 members from late-roster.csv"), "{kept}");
         wait_text(&c, "#roster-count", "the members waiting", |t| t.contains("2 members waiting to be sent")).await;
         wait_text(&c, "#outbox-status", "the status line", |t| {
-            t.starts_with("2 changes kept on this page, waiting for the node")
+            t.starts_with("3 changes kept on this page, waiting for the node")
         })
         .await;
-        wait_text(&c, "#sync-pending", "the sync bar's count", |t| t == "2 changes waiting for the node").await;
+        wait_text(&c, "#sync-pending", "the sync bar's count", |t| t == "3 changes waiting for the node").await;
         wait_text(&c, "#sync-state", "offline", |t| t == "offline").await;
         assert!(!text(&c, "#offline").await.is_empty(), "the offline banner is shown");
         let queued = stored(&c, "cec.organize.outbox").await;
         let queued = queued.as_array().expect("the outbox");
         assert_eq!(
             queued.iter().map(|i| i["kind"].clone()).collect::<Vec<_>>(),
-            vec![json!("session"), json!("roster")]
+            vec![json!("session"), json!("void"), json!("roster")]
         );
         assert_eq!(queued[0]["body"]["id"], "s2", "the session waits under its own id");
+        assert_eq!(queued[1]["path"], "/v1/checkins/k1/void", "the void waits under the check-in's id");
         c.execute("document.getElementById('sessions-card').scrollIntoView()", vec![]).await.expect("scroll");
         screenshot(&c, 390, 844, "organize-phone-390-pending.png").await;
         c.execute("window.scrollTo(0, 0)", vec![]).await.expect("scroll");
@@ -397,9 +421,13 @@ fn the_organizer_page_keeps_what_is_entered_while_the_node_restarts() {
         let _ = c.refresh().await;
         node.restart_same_address();
         c.goto(&format!("http://{}/organize", node.addr())).await.expect("the page again");
-        wait_api("the session and roster to arrive", || {
-            sessions_titled(&node, "Night session") == 1 && roster_ids(&node).len() == 2
+        let voided =
+            || node.get("/v1/checkins?event_id=field-day&session_id=s1").expect(200)["items"][0]["voided"].clone();
+        wait_api("the session, void and roster to arrive", || {
+            sessions_titled(&node, "Night session") == 1 && roster_ids(&node).len() == 2 && !voided().is_null()
         });
+        let void = voided();
+        assert_eq!(void["reason"], "wrong badge");
         let sent = wait_text(&c, "#outbox-session", "the node's answer", |t| t.contains("Sent")).await;
         assert!(sent.contains("Night session") && sent.contains("up to 1.5 CEC"), "{sent}");
         wait_text(&c, "#outbox-roster", "the node's answer", |t| t.contains("the roster has 2 members")).await;
@@ -418,6 +446,7 @@ fn the_organizer_page_keeps_what_is_entered_while_the_node_restarts() {
         // Give a second send every chance to show, then count: once.
         tokio::time::sleep(Duration::from_secs(4)).await;
         assert_eq!(sessions_titled(&node, "Night session"), 1);
+        assert_eq!(voided(), void, "voided once: the first void stands");
         assert_eq!(node.get("/v1/events/field-day/sessions").expect(200)["items"].as_array().map(Vec::len), Some(2));
         let mut ids = roster_ids(&node);
         ids.sort();

@@ -140,7 +140,7 @@
     for (const k of Object.keys(cache)) if (k.startsWith("att:")) delete cache[k];
     CEC.store(CACHE_KEY, cache);
   }
-  const STALE_EL = { events: "events-stale", sessions: "sessions-stale", roster: "roster-stale", att: "att-error" };
+  const STALE_EL = { events: "events-stale", sessions: "sessions-stale", roster: "roster-stale", att: "att-stale" };
   function markStale(slot, at) {
     const p = el(STALE_EL[slot.split(":")[0]]);
     if (!p) return;
@@ -216,6 +216,7 @@
   function answered(item, a) {
     if (item.kind === "event") return `created: “${a.title}” (${a.id})`;
     if (item.kind === "session") return `added: ${fmtDateTime(a.starts_at)}, up to ${a.max_cecs} CEC (${a.id})`;
+    if (item.kind === "void") return `voided${a.voided && a.voided.reason ? ": " + a.voided.reason : ""}; it no longer counts`;
     const n = (a.members || []).length;
     return `added or updated; the roster has ${plural(n, "member")}`;
   }
@@ -279,6 +280,7 @@
   async function reread() {
     try {
       await loadEvents(state.event ? state.event.id : localStorage.getItem(EVENT_KEY));
+      if (state.attSession) await refreshAttendance();
     } catch (e) {
       /* the next answer tells */
     }
@@ -290,9 +292,10 @@
   function renderOutbox() {
     const q = outbox();
     const current = state.event ? state.event.id : null;
-    const lists = { event: [], session: [], roster: [] };
+    const lists = { event: [], session: [], roster: [], att: [] };
     for (const item of q) {
-      const here = item.kind === "event" || item.event_id !== current ? "event" : item.kind;
+      const kind = item.kind === "void" ? "att" : item.kind;
+      const here = item.kind === "event" || item.event_id !== current ? "event" : kind;
       lists[here].push(item);
     }
     for (const [where, items] of Object.entries(lists)) {
@@ -970,7 +973,15 @@
     }
   }
 
-  function renderAttendance(s, people, checkins, at) {
+  function renderAttendance(s, shown, checkins, at) {
+    // A void waiting in the outbox already counts here: its scan no longer puts anyone in the room.
+    const voiding = new Map(waitingItems().filter((i) => i.kind === "void").map((i) => [i.checkin_id, i]));
+    const people = shown.map((p) => {
+      if (!p.scans.some((c) => voiding.has(c.id))) return p;
+      const live = p.scans.filter((c) => !c.voided && !voiding.has(c.id));
+      const last = live[live.length - 1];
+      return { ...p, inRoom: Boolean(last && last.direction === "in"), voidWaits: true };
+    });
     const inRoom = people.filter((p) => p.inRoom).length;
     const voided = checkins.filter((c) => c.voided).length;
     const sum = el("att-summary");
@@ -1019,11 +1030,25 @@
         t.className = "scan-what";
         t.textContent = `${c.direction} ${fmtClock(c.at)}`;
         sc.append(t);
+        const waitingVoid = voiding.get(c.id);
         if (c.voided) {
           const v = document.createElement("span");
           v.className = "tag bad";
           v.textContent = "voided" + (c.voided.reason ? `: ${c.voided.reason}` : "");
           sc.append(" ", v);
+        } else if (waitingVoid) {
+          const v = document.createElement("span");
+          v.className = "tag waiting";
+          v.textContent = "void waiting to be sent" + (waitingVoid.body.reason ? `: ${waitingVoid.body.reason}` : "");
+          sc.append(" ", v);
+        } else {
+          const b = document.createElement("button");
+          b.type = "button";
+          b.className = "secondary void-button";
+          b.textContent = "Void";
+          b.setAttribute("aria-label", `Void the scan of ${p.name || p.id}, ${c.direction} at ${fmtClock(c.at)}`);
+          b.addEventListener("click", () => openVoid(sc, c, p));
+          sc.append(" ", b);
         }
         scans.append(sc);
       }
@@ -1044,6 +1069,12 @@
           cr.append(r);
         }
       }
+      if (p.voidWaits) {
+        const w = document.createElement("div");
+        w.className = "reason";
+        w.textContent = "Credit as the node computed it before the void that waits on this page.";
+        cr.append(w);
+      }
       li.append(head, scans, cr);
       list.append(li);
     }
@@ -1062,6 +1093,56 @@
       li.textContent = `${r.name} (${r.member_id})`;
       return li;
     }));
+  }
+
+  // Voiding a scan (a correction voids, never deletes): idempotent by the check-in's id, so a
+  // void that waits in the outbox is the same void when it is sent again.
+  function openVoid(sc, c, p) {
+    if (sc.querySelector(".void-form")) return;
+    const form = document.createElement("form");
+    form.className = "void-form";
+    const label = document.createElement("label");
+    label.className = "visually-hidden";
+    label.htmlFor = "void-reason-" + c.id;
+    label.textContent = "Reason for voiding";
+    const input = document.createElement("input");
+    input.type = "text";
+    input.id = "void-reason-" + c.id;
+    input.className = "void-reason";
+    input.placeholder = "Reason (optional)";
+    input.maxLength = 500;
+    const ok = document.createElement("button");
+    ok.type = "submit";
+    ok.className = "danger void-confirm";
+    ok.textContent = "Confirm void";
+    const cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "secondary";
+    cancel.textContent = "Cancel";
+    cancel.addEventListener("click", () => form.remove());
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const reason = input.value.trim();
+      const e = state.event;
+      let r;
+      try {
+        r = await submit({
+          kind: "void", event_id: e.id, event_title: e.title, checkin_id: c.id,
+          path: `/v1/checkins/${encodeURIComponent(c.id)}/void`, body: reason ? { reason } : {},
+          label: `void of the scan of ${p.name || p.id}, ${c.direction} at ${fmtClock(c.at)}`,
+        });
+      } catch (err) {
+        el("att-error").textContent = `Not voided: ${sentence(err.message)}`;
+        return;
+      }
+      form.remove();
+      if (r.sent) say(`The scan of ${p.name || p.id}, ${c.direction} at ${fmtClock(c.at)}, is voided; it no longer counts.`, "attendance-card");
+      else say(`The void of ${p.name || p.id}'s scan is kept on this page and sent when the node answers.`, "attendance-card");
+      await refreshAttendance();
+    });
+    form.append(label, input, ok, cancel);
+    sc.append(form);
+    input.focus();
   }
 
   // --- start -------------------------------------------------------------------------------
@@ -1106,7 +1187,8 @@
     el("att-session").addEventListener("change", (e) => chooseAttendance(e.target.value));
     el("att-refresh").addEventListener("click", refreshAttendance);
     setInterval(() => {
-      if (!document.hidden) refreshAttendance();
+      // Not while the organizer types a reason for a void: the list would be rebuilt under it.
+      if (!document.hidden && !el("attendance").querySelector(".void-form")) refreshAttendance();
     }, 15000);
     setInterval(flushIfDue, 1000);
     try {
