@@ -137,6 +137,25 @@ impl Browser {
         assert_eq!(resp.status, 200, "network conditions: {}", resp.text());
     }
 
+    /// Cuts the page off the node's API only (`/v1/...`), or gives it back, with the DevTools
+    /// protocol's `Network.setBlockedURLs` (chromedriver's `goog/cdp/execute`): the page itself
+    /// still loads, so a reload shows what it does when the node stops answering its calls, and
+    /// the test can still reach the node. A blocked call fails as one with the cable out.
+    pub async fn block_api(&self, c: &Client, blocked: bool) {
+        let id = c.session_id().await.expect("session id").expect("a WebDriver session");
+        let path = format!("/session/{id}/goog/cdp/execute");
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], self.port));
+        let urls = if blocked { json!(["*/v1/*"]) } else { json!([]) };
+        for (cmd, params) in [("Network.enable", json!({})), ("Network.setBlockedURLs", json!({"urls": urls}))] {
+            let body = json!({"cmd": cmd, "params": params}).to_string();
+            let path = path.clone();
+            let (status, answer) = tokio::task::spawn_blocking(move || post_answered(addr, &path, &body))
+                .await
+                .expect("chromedriver request");
+            assert_eq!(status, 200, "{cmd}: {answer}");
+        }
+    }
+
     /// Chromium's profile directory (downloads land under it when a test sets that up).
     pub fn profile_dir(&self) -> &Path {
         self.profile.path()
@@ -145,6 +164,41 @@ impl Browser {
     /// Where [`Browser::client_with_downloads`] saves downloads: `<profile>/downloads`.
     pub fn downloads_dir(&self) -> PathBuf {
         self.profile.path().join("downloads")
+    }
+}
+
+/// POSTs JSON `body` to chromedriver and reads the answer as far as its `Content-Length` (it
+/// keeps the connection open whatever the request says, so reading to the end would wait for
+/// a timeout): the status and the body.
+fn post_answered(addr: std::net::SocketAddr, path: &str, body: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).expect("connecting to chromedriver");
+    stream.set_read_timeout(Some(WAIT)).expect("timeout");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).and_then(|()| stream.write_all(body.as_bytes())).expect("writing");
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let text = String::from_utf8_lossy(&raw).into_owned();
+        if let Some((head, rest)) = text.split_once("\r\n\r\n") {
+            let len = head
+                .lines()
+                .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("content-length")))
+                .and_then(|(_, v)| v.trim().parse::<usize>().ok());
+            if len.is_none_or(|n| rest.len() >= n) {
+                let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+                return (status, rest.to_owned());
+            }
+        }
+        let n = stream.read(&mut buf).expect("reading chromedriver's answer");
+        if n == 0 {
+            let status = text.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+            return (status, text);
+        }
+        raw.extend_from_slice(&buf[..n]);
     }
 }
 

@@ -7,12 +7,19 @@
 //! the API: who is in the room, who came and went, each member's credit as the node gives it,
 //! voided scans marked.
 //!
+//! A second test stops the node while the organizer works: a session, a void and a roster submitted
+//! meanwhile wait in the page (which says so), survive a reload, and arrive once when the node
+//! is back on the same address and data; writes the node refuses when they are sent are shown
+//! with the reason, and what depends on them as not sent.
+//!
 //! Without Chromium or chromedriver the test says SKIPPED and passes, except in CI (`CI` set).
 //! Screenshots at phone (390 px) and tablet (820 px) widths go to `<target>/ui-artifacts/`.
 
 use std::process::{Command, Stdio};
 
-use cec_e2e::browser::{Browser, screenshot, text, wait_text};
+use std::time::Duration;
+
+use cec_e2e::browser::{Browser, screenshot, text, wait_api, wait_text};
 use cec_e2e::{Node, workspace_bin};
 use fantoccini::{Client, Locator};
 use jiff::{SignedDuration, Timestamp};
@@ -268,6 +275,267 @@ fn an_organizer_sets_up_an_event_and_sees_attendance() {
         screenshot(&c, 820, 1180, "organize-tablet-820.png").await;
         c.execute("window.scrollTo(0, 0)", vec![]).await.expect("scroll");
         screenshot(&c, 820, 1180, "organize-tablet-820-top.png").await;
+        c.close().await.expect("closing the browser");
+    });
+}
+
+/// The local storage value under `key`, parsed.
+async fn stored(c: &Client, key: &str) -> Value {
+    let raw = c.execute("return localStorage.getItem(arguments[0])", vec![json!(key)]).await.expect("storage");
+    raw.as_str().map_or(Value::Null, |s| serde_json::from_str(s).expect("JSON in storage"))
+}
+
+fn sessions_titled(node: &Node, title: &str) -> usize {
+    let all = node.get("/v1/events/field-day/sessions?limit=1000").expect(200);
+    all["items"].as_array().expect("items").iter().filter(|s| s["title"] == title).count()
+}
+
+fn roster_ids(node: &Node) -> Vec<String> {
+    let r = node.get("/v1/events/field-day/roster").expect(200);
+    r["members"]
+        .as_array()
+        .expect("members")
+        .iter()
+        .filter_map(|m| m["member_id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// Clicks `css` after scrolling it to the middle of the viewport (clear of the sticky bar).
+async fn click_centered(c: &Client, css: &str) {
+    let e = c.find(Locator::Css(css)).await.unwrap_or_else(|e| panic!("{css}: {e}"));
+    let arg = serde_json::to_value(&e).expect("element reference");
+    c.execute("arguments[0].scrollIntoView({block: 'center'})", vec![arg]).await.expect("scroll");
+    e.click().await.unwrap_or_else(|err| panic!("clicking {css}: {err}"));
+}
+
+/// Fills and submits the session form: `minutes` of instruction starting at `wall` (the event's
+/// wall clock).
+async fn add_session(c: &Client, title: &str, id: &str, wall: &str, minutes: &str) {
+    let open = c.find(Locator::Css("#new-session")).await.expect("details").prop("open").await.expect("open");
+    if open.as_deref() != Some("true") {
+        click_centered(c, "#new-session summary").await;
+    }
+    fill(c, "#se-title", title).await;
+    fill(c, "#se-id", id).await;
+    set_date(c, "#se-start", wall).await;
+    fill(c, "#segments li:nth-child(1) .seg-minutes", minutes).await;
+    click_centered(c, "#session-form button[type=submit]").await;
+}
+
+#[test]
+fn the_organizer_page_keeps_what_is_entered_while_the_node_restarts() {
+    let Some(browser) = Browser::start("the_organizer_page_keeps_what_is_entered_while_the_node_restarts") else {
+        return;
+    };
+    let mut node = Node::start();
+    node.post(
+        "/v1/events",
+        &json!({"id": "field-day", "title": "Field Day 2027", "timezone": TZ,
+                "provider": {"id": "P-9", "name": "Counseling Institute", "endorsement": null}}),
+    )
+    .expect(201);
+    node.post(
+        "/v1/events/field-day/sessions",
+        &json!({"id": "s1", "title": "Morning session", "starts_at": "2027-03-01T15:00:00Z",
+                "segments": [{"kind": "instruction", "minutes": 60}]}),
+    )
+    .expect(201);
+    let link = open_link(&node);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let csv = dir.path().join("late-roster.csv");
+    std::fs::write(&csv, "member_id,name\nM-1,Ana Lima\nM-2,Ben Okafor\n").expect("csv");
+
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    rt.block_on(async {
+        let c = browser.client().await;
+        c.goto(&link).await.expect("open");
+        wait_text(&c, "#sync-state", "the node answering", |t| t == "not syncing").await;
+        c.find(Locator::Css("#event")).await.expect("event").select_by_value("field-day").await.expect("field-day");
+        wait_text(&c, "#sessions", "the session", |t| t.contains("Morning session")).await;
+        wait_text(&c, "#roster-count", "the empty roster", |t| t == "The roster is empty.").await;
+        // A scan at the door, seen in the session's attendance.
+        node.post(
+            "/v1/checkins",
+            &json!({"id": "k1", "event_id": "field-day", "session_id": "s1", "member_id": "M-1",
+                    "direction": "in", "at": "2027-03-01T15:05:00Z"}),
+        )
+        .expect(201);
+        c.find(Locator::Css("#att-session")).await.expect("session").select_by_value("s1").await.expect("s1");
+        wait_text(&c, "li[data-member='M-1']", "the scan", |t| t.contains("in ")).await;
+
+        // The node stops. A session and a roster submitted meanwhile are kept in the page, which
+        // says so next to them and in the status line.
+        assert!(node.terminate().success());
+        add_session(&c, "Night session", "s2", "2027-03-01T19:00", "90").await;
+        let kept = wait_text(&c, "#outbox-session", "the session kept", |t| t.contains("Waiting for the node")).await;
+        assert!(kept.contains("Night session") && kept.contains("s2"), "{kept}");
+        wait_text(&c, ".said", "the page saying so", |t| t.contains("kept on this page")).await;
+        wait_text(&c, "#sessions", "the session listed as waiting", |t| {
+            t.contains("Night session") && t.contains("waiting to be sent") && t.contains("Morning session")
+        })
+        .await;
+        // A mistaken scan voided meanwhile waits too, under the check-in's id.
+        click_centered(&c, "li[data-member='M-1'] .void-button").await;
+        fill(&c, "li[data-member='M-1'] .void-reason", "wrong badge").await;
+        click_centered(&c, "li[data-member='M-1'] .void-confirm").await;
+        let kept = wait_text(&c, "#outbox-att", "the void kept", |t| t.contains("Waiting for the node")).await;
+        assert!(kept.contains("void of the scan of M-1"), "{kept}");
+        wait_text(&c, "li[data-member='M-1']", "the void shown as waiting", |t| {
+            t.contains("void waiting to be sent: wrong badge")
+        })
+        .await;
+        wait_text(&c, "#att-in-room", "the voided scan no longer counting here", |t| t == "0").await;
+        c.execute("document.getElementById('attendance-card').scrollIntoView()", vec![]).await.expect("scroll");
+        screenshot(&c, 390, 844, "organize-phone-390-void-waiting.png").await;
+        c.set_window_size(390, 844).await.expect("size");
+        let file = c.find(Locator::Css("#roster-file")).await.expect("file input");
+        file.send_keys(&csv.to_string_lossy()).await.expect("choosing the file");
+        wait_text(&c, "#csv-summary", "the rows read", |t| t.contains("2 ready to send")).await;
+        click_centered(&c, "#roster-send").await;
+        let kept = wait_text(&c, "#outbox-roster", "the roster kept", |t| t.contains("Waiting for the node")).await;
+        assert!(kept.contains("2 members from late-roster.csv"), "{kept}");
+        wait_text(&c, "#roster-count", "the members waiting", |t| t.contains("2 members waiting to be sent")).await;
+        wait_text(&c, "#outbox-status", "the status line", |t| {
+            t.starts_with("3 changes kept on this page, waiting for the node")
+        })
+        .await;
+        wait_text(&c, "#sync-pending", "the sync bar's count", |t| t == "3 changes waiting for the node").await;
+        wait_text(&c, "#sync-state", "offline", |t| t == "offline").await;
+        assert!(!text(&c, "#offline").await.is_empty(), "the offline banner is shown");
+        let queued = stored(&c, "cec.organize.outbox").await;
+        let queued = queued.as_array().expect("the outbox");
+        assert_eq!(
+            queued.iter().map(|i| i["kind"].clone()).collect::<Vec<_>>(),
+            vec![json!("session"), json!("void"), json!("roster")]
+        );
+        assert_eq!(queued[0]["body"]["id"], "s2", "the session waits under its own id");
+        assert_eq!(queued[1]["path"], "/v1/checkins/k1/void", "the void waits under the check-in's id");
+        c.execute("document.getElementById('sessions-card').scrollIntoView()", vec![]).await.expect("scroll");
+        screenshot(&c, 390, 844, "organize-phone-390-pending.png").await;
+        c.execute("window.scrollTo(0, 0)", vec![]).await.expect("scroll");
+        screenshot(&c, 820, 1180, "organize-tablet-820-pending.png").await;
+        c.set_window_size(390, 844).await.expect("size");
+
+        // A reload while the node is down: the browser can only show its error page, and the
+        // writes stay in the page's storage.
+        let _ = c.refresh().await;
+        node.restart_same_address();
+        c.goto(&format!("http://{}/organize", node.addr())).await.expect("the page again");
+        let voided =
+            || node.get("/v1/checkins?event_id=field-day&session_id=s1").expect(200)["items"][0]["voided"].clone();
+        wait_api("the session, void and roster to arrive", || {
+            sessions_titled(&node, "Night session") == 1 && roster_ids(&node).len() == 2 && !voided().is_null()
+        });
+        let void = voided();
+        assert_eq!(void["reason"], "wrong badge");
+        let sent = wait_text(&c, "#outbox-session", "the node's answer", |t| t.contains("Sent")).await;
+        assert!(sent.contains("Night session") && sent.contains("up to 1.5 CEC"), "{sent}");
+        wait_text(&c, "#outbox-roster", "the node's answer", |t| t.contains("the roster has 2 members")).await;
+        wait_text(&c, "#sync-pending", "nothing waiting", str::is_empty).await;
+        wait_text(&c, "#roster-count", "the roster", |t| t == "2 members on the roster.").await;
+        assert!(
+            c.find(Locator::Css("#outbox-status"))
+                .await
+                .expect("status")
+                .prop("hidden")
+                .await
+                .expect("hidden")
+                .as_deref()
+                == Some("true")
+        );
+        // Give a second send every chance to show, then count: once.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        assert_eq!(sessions_titled(&node, "Night session"), 1);
+        assert_eq!(voided(), void, "voided once: the first void stands");
+        assert_eq!(node.get("/v1/events/field-day/sessions").expect(200)["items"].as_array().map(Vec::len), Some(2));
+        let mut ids = roster_ids(&node);
+        ids.sort();
+        assert_eq!(ids, vec!["M-1", "M-2"]);
+
+        // Cut off from the API only (the page itself loads): what the organizer submits now
+        // waits, and a reload shows what the page last read, marked as such, with what waits.
+        browser.block_api(&c, true).await;
+        add_session(&c, "Clashing session", "s3", "2027-03-01T21:00", "30").await;
+        wait_text(&c, "#outbox-session", "the session kept", |t| {
+            t.contains("Waiting for the node: session “Clashing session”")
+        })
+        .await;
+        // A new event, and a session of it, while still cut off.
+        click_centered(&c, "#new-event summary").await;
+        fill(&c, "#ev-title", "Second day").await;
+        fill(&c, "#ev-id", "day-two").await;
+        fill(&c, "#ev-tz", TZ).await;
+        fill(&c, "#ev-prov-id", "P-9").await;
+        fill(&c, "#ev-prov-name", "Counseling Institute").await;
+        click_centered(&c, "#event-form button[type=submit]").await;
+        wait_text(&c, "#event-info", "the event chosen, waiting", |t| t.contains("waiting to be sent")).await;
+        add_session(&c, "Day two opening", "d2-open", "2027-03-02T09:00", "60").await;
+        wait_text(&c, "#outbox-session", "its session kept", |t| t.contains("Day two opening")).await;
+        c.refresh().await.expect("reload");
+        wait_text(&c, "#sync-pending", "three waiting after the reload", |t| t == "3 changes waiting for the node")
+            .await;
+        wait_text(&c, "#events-stale", "the stale mark", |t| t.starts_with("Shown as last read from the node")).await;
+        wait_text(&c, "#outbox-session", "the session still kept", |t| t.contains("Day two opening")).await;
+        let events = text(&c, "#event").await;
+        assert!(
+            events.contains("Field Day 2027") && events.contains("Second day (day-two) · waiting to be sent"),
+            "{events}"
+        );
+        c.find(Locator::Css("#event")).await.expect("event").select_by_value("field-day").await.expect("field-day");
+        let listed = wait_text(&c, "#sessions", "the sessions as last read", |t| t.contains("Night session")).await;
+        assert!(listed.contains("Clashing session") && listed.contains("waiting to be sent"), "{listed}");
+        wait_text(&c, "#sessions-stale", "the stale mark", |t| t.starts_with("Shown as last read from the node")).await;
+        wait_text(&c, "#roster-count", "the roster as last read", |t| t.starts_with("2 members on the roster")).await;
+        screenshot(&c, 390, 844, "organize-phone-390-stale.png").await;
+        c.set_window_size(390, 844).await.expect("size");
+
+        // Meanwhile another organizer took the ids: s3 and day-two exist with other content.
+        // Sent again, they are refused, with the reason; the session of the refused event is
+        // not sent.
+        node.post(
+            "/v1/events/field-day/sessions",
+            &json!({"id": "s3", "title": "Someone else's", "starts_at": "2027-03-01T22:00:00Z",
+                    "segments": [{"kind": "instruction", "minutes": 45}]}),
+        )
+        .expect(201);
+        node.post(
+            "/v1/events",
+            &json!({"id": "day-two", "title": "Another second day", "timezone": TZ,
+                    "provider": {"id": "P-1", "name": "Elsewhere", "endorsement": null}}),
+        )
+        .expect(201);
+        browser.block_api(&c, false).await;
+        let refused = wait_text(&c, "#outbox-session", "the refusal", |t| t.contains("Refused by the node")).await;
+        assert!(refused.contains("Clashing session") && refused.contains("exists with other content"), "{refused}");
+        let ev = wait_text(&c, "#outbox-event", "the event's refusal", |t| t.contains("Refused by the node")).await;
+        assert!(ev.contains("Second day") && ev.contains("exists with other content"), "{ev}");
+        assert!(
+            ev.contains("Not sent: session “Day two opening”")
+                && ev.contains("Its event “Second day” (day-two) was refused"),
+            "{ev}\n{}",
+            stored(&c, "cec.organize.outbox").await
+        );
+        wait_text(&c, "#outbox-status", "the status line", |t| {
+            t.contains("3 changes not stored: the node refused them")
+        })
+        .await;
+        wait_text(&c, "#sync-pending", "nothing waiting, three refused", |t| t == "3 changes refused").await;
+        assert_eq!(node.get("/v1/events/field-day/sessions/s3").expect(200)["title"], "Someone else's");
+        node.get("/v1/events/day-two/sessions/d2-open").expect_error(404, "not_found");
+        c.execute("document.getElementById('event-card').scrollIntoView()", vec![]).await.expect("scroll");
+        screenshot(&c, 390, 844, "organize-phone-390-refused.png").await;
+        screenshot(&c, 820, 1180, "organize-tablet-820-refused.png").await;
+        c.set_window_size(390, 844).await.expect("size");
+        // The refusals stay until dismissed.
+        c.refresh().await.expect("reload");
+        wait_text(&c, "#outbox-event", "the refusal after a reload", |t| t.contains("Refused by the node")).await;
+        let before = c.find_all(Locator::Css("li.outbox-item.refused")).await.expect("items").len();
+        c.find(Locator::Css("li.outbox-item.refused button")).await.expect("dismiss").click().await.expect("dismiss");
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while c.find_all(Locator::Css("li.outbox-item.refused")).await.expect("items").len() != before - 1 {
+            assert!(std::time::Instant::now() < deadline, "dismissed");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
         c.close().await.expect("closing the browser");
     });
 }

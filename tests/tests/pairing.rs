@@ -234,3 +234,64 @@ fn a_paired_kiosk_stays_signed_in_while_used_and_not_after_its_pairing_ends() {
     node.restart_with(&["--clock-offset-secs", &(40 * DAY).to_string()]);
     page_get(&node, &second, "/v1/events").expect_error(401, "unauthorized");
 }
+
+/// Restarts `node` with `cecd.toml` saying `kiosk_pairing_days = days_setting` and its clock
+/// `days` ahead of the machine's.
+fn restart_configured(node: &mut Node, days_setting: u32, days: i64) {
+    assert!(node.terminate().success());
+    std::fs::write(node.data_dir().join("cecd.toml"), format!("kiosk_pairing_days = {days_setting}\n"))
+        .expect("cecd.toml");
+    node.restart_with(&["--clock-offset-secs", &(days * DAY).to_string()]);
+}
+
+#[test]
+fn a_lowered_kiosk_pairing_days_shortens_the_pairings_already_issued() {
+    // Day 0: two tablets paired for 30 days; their cookies say so.
+    let mut node = Node::start_configured("kiosk_pairing_days = 30\n", &[]);
+    conference(&node, "C");
+    let (lost, max_age) = set_cookie(&pair(&node, "lost tablet", None)).expect("a cookie");
+    assert_eq!(max_age, 30 * DAY);
+    let (door, _) = set_cookie(&pair(&node, "door", None)).expect("a cookie");
+    let paired_at = ts(&pairings(&node)[0]["paired_at"]);
+
+    // Day 5: the door's tablet is used (and renewed for 30 days); the lost one is not.
+    restart_configured(&mut node, 30, 5);
+    let used = page_get(&node, &door, "/v1/events");
+    assert_eq!(used.status, 200, "{}", used.text());
+    let (door, _) = set_cookie(&used).expect("renewed");
+
+    // Day 10: the operator lowered the setting to 7 days. Both cookies still say 30 days, but
+    // a pairing holds only 7 days from its last use: the lost tablet's (day 0) is refused, the
+    // door's (day 5) holds and is renewed for the new 7 days.
+    restart_configured(&mut node, 7, 10);
+    let listed = pairings(&node);
+    let by_label = |label: &str| listed.iter().find(|p| p["label"] == label).expect(label).clone();
+    let l = by_label("lost tablet");
+    assert_eq!(l["state"], "expired", "{l}");
+    assert_eq!(ts(&l["expires_at"]), paired_at + SignedDuration::from_secs(7 * DAY), "{l}");
+    let d = by_label("door");
+    assert_eq!(d["state"], "active", "{d}");
+    let until = ts(&d["expires_at"]) - paired_at;
+    assert!((until.as_secs() - 12 * DAY).abs() < 60, "7 days after its use on day 5: {d}");
+    let e = page_get(&node, &lost, "/v1/events").expect_error(401, "unauthorized");
+    assert!(e["message"].as_str().unwrap_or_default().contains("cec open kiosk --pair"), "{e}");
+    let used = page_get(&node, &door, "/v1/events");
+    assert_eq!(used.status, 200, "{}", used.text());
+    let (door, max_age) = set_cookie(&used).expect("renewed under the new setting");
+    assert_eq!(max_age, 7 * DAY);
+    let d = pairings(&node).into_iter().find(|p| p["label"] == "door").expect("door");
+    assert!(((ts(&d["expires_at"]) - paired_at).as_secs() - 17 * DAY).abs() < 60, "{d}");
+
+    // Day 18, still 7 days: the door's tablet, unused since day 10, is refused too, though its
+    // latest cookie is younger than the 30 days it was once issued with.
+    restart_configured(&mut node, 7, 18);
+    page_get(&node, &door, "/v1/events").expect_error(401, "unauthorized");
+    assert!(pairings(&node).iter().all(|p| p["state"] == "expired"));
+
+    // Raising the setting again revives neither: the lowered expiries were recorded at the
+    // start that applied them (ending a lost tablet's pairing does not wait for a setting).
+    restart_configured(&mut node, 30, 18);
+    page_get(&node, &lost, "/v1/events").expect_error(401, "unauthorized");
+    page_get(&node, &door, "/v1/events").expect_error(401, "unauthorized");
+    assert!(pairings(&node).iter().all(|p| p["state"] == "expired"));
+}

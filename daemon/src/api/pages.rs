@@ -161,13 +161,14 @@ async fn open(State(node): State<AppState>, headers: HeaderMap, Query(q): Query<
 /// meanwhile; a storage failure is logged and the answer goes out as it is (the cookie still
 /// holds; the next request tries again).
 pub(super) async fn renew(node: &Node, id: &str, expires: i64, resp: &mut Response) {
-    let now = clock::now().as_second();
+    let at = clock::now();
+    let now = at.as_second();
     let lifetime = node.pairing_lifetime_secs();
     if !session::renewal_due(expires, now, lifetime) {
         return;
     }
     let until = now + lifetime;
-    match node.renew_pairing(id, until).await {
+    match node.renew_pairing(id, at, until).await {
         Ok(true) => {
             let set = session::new_paired(&node.identity.token, id, until)
                 .and_then(|c| HeaderValue::from_str(&session::set_cookie(session::PAIRED_COOKIE, &c, lifetime)).ok());

@@ -178,9 +178,17 @@ fn auth_at(node: &Node, method: &Method, headers: &HeaderMap, now: Timestamp) ->
     for (name, kind_ok) in [(COOKIE, true), (PAIRED_COOKIE, false)] {
         let Some(value) = session_cookie(headers, name) else { continue };
         let Some((cookie, expires)) = parse(&node.identity.token, value) else { continue };
-        let (day, holds) = match &cookie {
-            Cookie::Day => (true, true),
-            Cookie::Paired { id, .. } => (false, node.pairings.holds(id)),
+        // A paired cookie holds until the earlier of its own expiry and its pairing's (which a
+        // lowered `kiosk_pairing_days` cuts); renewal is judged by the same.
+        let (day, holds, cookie, expires) = match cookie {
+            Cookie::Day => (true, true, Cookie::Day, expires),
+            Cookie::Paired { id, expires } => match node.pairings.expiry(&id) {
+                Some(until) => {
+                    let expires = expires.min(until.div_euclid(1000));
+                    (false, true, Cookie::Paired { id, expires }, expires)
+                }
+                None => (false, false, Cookie::Paired { id, expires }, expires),
+            },
         };
         if day != kind_ok {
             continue;

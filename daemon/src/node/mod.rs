@@ -107,6 +107,12 @@ impl Node {
         let store = Store::open_with(data_dir, StoreOptions::default()).await?;
         let docs = Docs::new(store.clone(), identity.node_id.as_str(), docs::DEFAULT_CACHE_BYTES);
         let revoked = revocation::load(store.read(crate::storage::list_revocations).await?);
+        // A lowered `kiosk_pairing_days` shortens the pairings already issued (`pairings.rs`).
+        let lifetime_ms = i64::from(config.kiosk_pairing_days) * 86_400_000;
+        let cut = store.write(move |tx| crate::storage::apply_pairing_lifetime(tx, lifetime_ms)).await?;
+        if cut > 0 {
+            tracing::info!(pairings = cut, days = config.kiosk_pairing_days, "pairings cut to kiosk_pairing_days");
+        }
         let pairings = pairings::Pairings::load(store.read(crate::storage::list_pairings).await?);
         docs.load_retired(store.read(crate::storage::retired_events).await?.into_iter().map(|r| r.event_id));
         let node = Self {

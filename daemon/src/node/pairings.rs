@@ -6,6 +6,12 @@
 //! then on. A pairing holds until it expires unused, is ended (`DELETE /v1/pairings/{id}`,
 //! `cec pairings end`), or the API token changes (the cookie's MAC is keyed by it).
 //!
+//! It expires `kiosk_pairing_days` after its last renewal as the setting stands now, whatever
+//! its cookie says: each start cuts the stored expiries to the current setting
+//! ([`storage::apply_pairing_lifetime`]), and a request is refused once its pairing's expiry or
+//! its cookie's has passed, so lowering the setting (a kiosk was lost) shortens the pairings
+//! already issued at the next start.
+//!
 //! The pairings live in storage (`storage/pairings.rs`) and, for the check on every request,
 //! in memory: a change is written first and takes effect in memory once committed.
 
@@ -33,9 +39,10 @@ impl Pairings {
         self.0.write().unwrap_or_else(|p| p.into_inner()).insert(row.id.clone(), row);
     }
 
-    /// Whether pairing `id` exists and has not been ended (the cookie carries its own expiry).
-    pub fn holds(&self, id: &str) -> bool {
-        self.0.read().unwrap_or_else(|p| p.into_inner()).get(id).is_some_and(|p| p.ended_at.is_none())
+    /// When pairing `id` expires (ms on the node's clock), if it exists and has not been ended.
+    /// A cookie naming it holds until the earlier of this and its own expiry.
+    pub fn expiry(&self, id: &str) -> Option<i64> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).get(id).filter(|p| p.ended_at.is_none()).map(|p| p.expires_at)
     }
 }
 
@@ -65,6 +72,7 @@ impl Node {
             label: label.to_owned(),
             paired_at: ms(now),
             expires_at: ms(now) + self.pairing_lifetime_secs() * 1000,
+            renewed_at: ms(now),
             ended_at: None,
         };
         let r = row.clone();
@@ -73,15 +81,16 @@ impl Node {
         Ok(row)
     }
 
-    /// Records that pairing `id` got a cookie valid until `expires_at` (seconds); false if the
-    /// pairing is unknown or was ended meanwhile.
-    pub async fn renew_pairing(&self, id: &str, expires_at: i64) -> NodeResult<bool> {
-        let (owned, until) = (id.to_owned(), expires_at.saturating_mul(1000));
-        let renewed = self.store.write(move |tx| storage::renew_pairing(tx, &owned, until)).await?;
+    /// Records that pairing `id` got a cookie at `now` valid until `expires_at` (seconds); false
+    /// if the pairing is unknown or was ended meanwhile.
+    pub async fn renew_pairing(&self, id: &str, now: Timestamp, expires_at: i64) -> NodeResult<bool> {
+        let (owned, at, until) = (id.to_owned(), ms(now), expires_at.saturating_mul(1000));
+        let renewed = self.store.write(move |tx| storage::renew_pairing(tx, &owned, at, until)).await?;
         if renewed {
             let mut map = self.pairings.0.write().unwrap_or_else(|p| p.into_inner());
             if let Some(p) = map.get_mut(id) {
                 p.expires_at = p.expires_at.max(until);
+                p.renewed_at = p.renewed_at.max(at);
             }
         }
         Ok(renewed)

@@ -203,6 +203,12 @@ pub const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX retired_docs_by_event ON retired_docs (event_id);
     "#,
+    // 12: when a pairing was last renewed (its browser last used), so that a lowered
+    // `kiosk_pairing_days` shortens the pairings already issued (`node::pairings`). Rows from
+    // before have none; the node's first start on this schema fills it in (`storage::pairings`).
+    r#"
+    ALTER TABLE page_pairings ADD COLUMN renewed_at INTEGER;
+    "#,
 ];
 
 /// The schema version this binary writes.

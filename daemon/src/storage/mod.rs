@@ -59,7 +59,7 @@ pub use enrolments::{
 };
 pub use error::{Failure, Place, StorageError};
 pub use migrations::{MIGRATIONS, schema_version};
-pub use pairings::{PairingRow, end_pairing, list_pairings, put_pairing, renew_pairing};
+pub use pairings::{PairingRow, apply_pairing_lifetime, end_pairing, list_pairings, put_pairing, renew_pairing};
 pub use peers::{PeerRow, delete_peer, get_peer, list_peers, put_discovered_peer, put_peer, record_sync};
 pub use retired::{
     RetiredEventRow, delete_doc, put_retired_doc, put_retired_event, retired_docs, retired_events, with_secure_delete,

@@ -91,6 +91,34 @@ const CEC = (() => {
     return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
   }
 
+  // What a page keeps in its own storage (localStorage: page data only, never a credential):
+  // the value under `key`, or `empty` when there is none or it does not parse.
+  function stored(key, empty) {
+    try {
+      const v = JSON.parse(localStorage.getItem(key) || "null");
+      return v === null ? empty : v;
+    } catch (e) {
+      return empty;
+    }
+  }
+  // Keeps `value` under `key`; false when the browser's storage is full or refused.
+  function store(key, value) {
+    try {
+      localStorage.setItem(key, JSON.stringify(value));
+      return true;
+    } catch (e) {
+      return false;
+    }
+  }
+
+  // Whether a write that failed with `e` should wait in the page and be sent again later, under
+  // the same identity: the node does not answer (stopped, restarting, the laptop asleep), fails
+  // or is unavailable (5xx, as a proxy's 502/503), or does not take the page's session (401:
+  // signed out; it is sent once the page is signed in again). Any other answer is final.
+  function waits(e) {
+    return e instanceof Offline || (e instanceof ApiError && (e.status >= 500 || e.status === 401));
+  }
+
   // Beeps: a distinct pitch per outcome, made with WebAudio (no audio files).
   let audio = null;
   function beep(kind) {
@@ -250,6 +278,9 @@ const CEC = (() => {
     api,
     all,
     newId,
+    stored,
+    store,
+    waits,
     beep,
     el,
     fmtTime,

@@ -46,13 +46,7 @@
 
   // Voids waiting for the node: `{checkin_id, reason}`, one per check-in (voiding is
   // idempotent by the check-in's id, so a resend is the same void).
-  function load(key, empty) {
-    try {
-      return JSON.parse(localStorage.getItem(key) || "null") || empty;
-    } catch (e) {
-      return empty;
-    }
-  }
+  const load = CEC.stored;
   const voidQueue = () => load(VOID_KEY, []);
   function enqueueVoid(checkinId, reason) {
     const q = voidQueue();
@@ -116,9 +110,7 @@
 
   // Whether a request that failed with `e` should wait on this screen and be sent again later:
   // the node does not answer, fails, or does not take this screen's session (signed out).
-  function waits(e) {
-    return e instanceof CEC.Offline || e.status >= 500 || e.status === 401;
-  }
+  const waits = CEC.waits;
 
   let flushing = false;
   async function flush() {

@@ -2,6 +2,13 @@
 // each session's attendance. Everything goes through the local API with the page session;
 // credit is shown exactly as the node gives it (decimal strings, never JS numbers), and every
 // time is shown in the event's time zone.
+//
+// While the node does not answer (stopped, restarting, the laptop asleep) the page keeps working:
+// what the organizer submits waits in the page's own storage (the outbox, in order), each write
+// under an identity that makes sending it again the same write (an event or session under an id
+// the page chose, a roster chunk re-put as it was), and is sent when the node is back; the page
+// says what waits, what the node answered, and what it refused and why (and what was therefore
+// not sent). What it shows meanwhile is what it last read, marked as such.
 "use strict";
 
 (() => {
@@ -9,6 +16,9 @@
   const ID = /^[A-Za-z0-9._:-]{1,128}$/;
   const SCOPE_ID = /^[A-Za-z0-9._-]{1,128}$/;
   const EVENT_KEY = "cec.organize.event";
+  const OUTBOX_KEY = "cec.organize.outbox";
+  const CACHE_KEY = "cec.organize.cache";
+  const SENT_KEPT = 10;
   const MAX_CSV_BYTES = 5 * 1024 * 1024;
   const ROSTER_CHUNK = 1000;
   const KINDS = [
@@ -121,28 +131,270 @@
     return o;
   }
 
+  // --- what the page last read, for when the node does not answer -------------------------
+  // `slot` → {v, at}: the events, an event's sessions and roster, a session's attendance.
+  const cache = CEC.stored(CACHE_KEY, {});
+  function saveCache() {
+    if (CEC.store(CACHE_KEY, cache)) return;
+    // Storage full: attendance goes first, it is read again anyway.
+    for (const k of Object.keys(cache)) if (k.startsWith("att:")) delete cache[k];
+    CEC.store(CACHE_KEY, cache);
+  }
+  const STALE_EL = { events: "events-stale", sessions: "sessions-stale", roster: "roster-stale", att: "att-stale" };
+  function markStale(slot, at) {
+    const p = el(STALE_EL[slot.split(":")[0]]);
+    if (!p) return;
+    p.hidden = at === null;
+    p.textContent = at === null ? "" : at
+      ? `Shown as last read from the node, at ${fmt(at, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit", timeZoneName: "short" })}: the node does not answer now.`
+      : "The node does not answer, and this page has not read this yet.";
+  }
+  // Reads `f()` and keeps the answer under `slot`; when the node does not answer, answers what
+  // was last read there (or `empty`), marked as such on the page.
+  async function read(slot, f, empty) {
+    try {
+      const v = await f();
+      cache[slot] = { v, at: new Date().toISOString() };
+      saveCache();
+      markStale(slot, null);
+      return v;
+    } catch (e) {
+      if (!CEC.waits(e)) throw e;
+      const c = cache[slot];
+      markStale(slot, c ? c.at : "");
+      return c ? c.v : empty;
+    }
+  }
+
+  // --- the outbox: writes kept on this page until the node takes them ---------------------
+  // An item: {key, kind: event | session | roster, event_id, event_title, path, body, label,
+  // lines (a roster chunk's lines in its file), status: waiting | sent | refused | not_sent,
+  // answer (what the node said, in words)}. Kept in order; only `waiting` ones are sent.
+  const outbox = () => CEC.stored(OUTBOX_KEY, []);
+  function saveOutbox(q) {
+    // What was sent is kept for a while to show the node's answer; never what still waits.
+    const sent = q.filter((i) => i.status === "sent");
+    const drop = new Set(sent.slice(0, Math.max(0, sent.length - SENT_KEPT)).map((i) => i.key));
+    return CEC.store(OUTBOX_KEY, q.filter((i) => !drop.has(i.key)));
+  }
+  const waitingItems = () => outbox().filter((i) => i.status === "waiting");
+  function updateItem(key, patch) {
+    const q = outbox();
+    const item = q.find((i) => i.key === key);
+    if (item) Object.assign(item, patch);
+    saveOutbox(q);
+  }
+  function plural(n, one, many) {
+    return `${n} ${n === 1 ? one : many || one + "s"}`;
+  }
+
+  // Sends a write now, or, when the node does not answer or others wait before it, keeps it in
+  // the outbox to be sent in order. Answers {sent: answer} or {queued: item}; a refusal of a
+  // write sent at once is thrown (the form shows it next to the field at fault).
+  async function submit(item) {
+    const full = { key: CEC.newId(), status: "waiting", queued_at: new Date().toISOString(), ...item };
+    if (!waitingItems().length) {
+      try {
+        return { sent: await api("POST", full.path, full.body) };
+      } catch (e) {
+        if (!CEC.waits(e)) throw e;
+      }
+    }
+    const q = outbox();
+    q.push(full);
+    if (!saveOutbox(q)) {
+      // Never say "kept" of what could not be kept.
+      throw new CEC.ApiError(0, "storage", "the node does not answer and this browser's storage is full, so nothing was kept; try again when the node is back");
+    }
+    renderOutbox();
+    CEC.refreshSync();
+    setTimeout(flush, 0);
+    return { queued: full };
+  }
+
+  // What the node said to a write, in words.
+  function answered(item, a) {
+    if (item.kind === "event") return `created: “${a.title}” (${a.id})`;
+    if (item.kind === "session") return `added: ${fmtDateTime(a.starts_at)}, up to ${a.max_cecs} CEC (${a.id})`;
+    if (item.kind === "void") return `voided${a.voided && a.voided.reason ? ": " + a.voided.reason : ""}; it no longer counts`;
+    const n = (a.members || []).length;
+    return `added or updated; the roster has ${plural(n, "member")}`;
+  }
+  // Why the node refused a write, in words; a roster member refused is named by its line.
+  function refusal(item, e) {
+    const m = e.field && /^members\[(\d+)\]/.exec(e.field);
+    const line = m && item.lines ? item.lines[Number(m[1])] : null;
+    return (line ? `line ${line}: ` : "") + String(e.message || `status ${e.status}`);
+  }
+
+  let flushing = false;
+  let retryMs = 2000;
+  let nextTry = 0;
+  // Sends what waits, in order, until the outbox is empty or the node stops answering. A write
+  // the node refuses is marked with the reason, and the waiting writes for an event it refused
+  // are marked not sent; the rest go on.
+  async function flush() {
+    if (flushing || !waitingItems().length) return;
+    flushing = true;
+    let changed = false;
+    try {
+      for (const item of waitingItems()) {
+        const now = outbox().find((i) => i.key === item.key);
+        if (!now || now.status !== "waiting") continue; // marked not sent meanwhile
+        try {
+          const a = await api("POST", item.path, item.body);
+          updateItem(item.key, { status: "sent", answer: answered(item, a), done_at: new Date().toISOString() });
+        } catch (e) {
+          if (CEC.waits(e)) {
+            nextTry = Date.now() + retryMs;
+            retryMs = Math.min(retryMs * 2, 30000);
+            break;
+          }
+          updateItem(item.key, { status: "refused", answer: refusal(item, e), done_at: new Date().toISOString() });
+          if (item.kind === "event") {
+            const q = outbox();
+            for (const d of q) {
+              if (d.status === "waiting" && d.kind !== "event" && d.event_id === item.event_id) {
+                d.status = "not_sent";
+                d.answer = `its event “${item.event_title}” (${item.event_id}) was refused`;
+              }
+            }
+            saveOutbox(q);
+          }
+        }
+        changed = true;
+      }
+      if (!waitingItems().length) retryMs = 2000;
+    } finally {
+      flushing = false;
+      renderOutbox();
+      CEC.refreshSync();
+    }
+    if (changed) await reread();
+  }
+  function flushIfDue() {
+    if (Date.now() >= nextTry) flush();
+  }
+
+  // After the outbox sent something: the node's events, sessions and roster again.
+  async function reread() {
+    try {
+      await loadEvents(state.event ? state.event.id : localStorage.getItem(EVENT_KEY));
+      if (state.attSession) await refreshAttendance();
+    } catch (e) {
+      /* the next answer tells */
+    }
+  }
+
+  const STATUS_WORDS = { waiting: "Waiting for the node", sent: "Sent", refused: "Refused by the node", not_sent: "Not sent" };
+  // Each write near what it concerns: an event's writes in the event card (and those of events
+  // other than the one chosen), sessions and roster in theirs.
+  function renderOutbox() {
+    const q = outbox();
+    const current = state.event ? state.event.id : null;
+    const lists = { event: [], session: [], roster: [], att: [] };
+    for (const item of q) {
+      const kind = item.kind === "void" ? "att" : item.kind;
+      const here = item.kind === "event" || item.event_id !== current ? "event" : kind;
+      lists[here].push(item);
+    }
+    for (const [where, items] of Object.entries(lists)) {
+      const ul = el("outbox-" + where);
+      ul.replaceChildren(...items.map(outboxItem));
+      ul.hidden = !items.length;
+    }
+    renderStatus();
+  }
+  function outboxItem(item) {
+    const li = document.createElement("li");
+    li.className = "outbox-item " + item.status;
+    li.dataset.key = item.key;
+    li.dataset.status = item.status;
+    const p = document.createElement("p");
+    const b = document.createElement("strong");
+    b.textContent = STATUS_WORDS[item.status] + ": ";
+    p.append(b, item.label);
+    if (item.event_id !== (state.event && state.event.id) && item.kind !== "event") p.append(`, for the event “${item.event_title || item.event_id}”`);
+    li.append(p);
+    if (item.answer || item.status === "waiting") {
+      const d = document.createElement("p");
+      d.className = "outbox-answer";
+      d.textContent = item.status === "waiting"
+        ? "Kept on this page; sent when the node answers."
+        : sentence(item.answer) + (item.status === "refused" || item.status === "not_sent" ? ". Nothing of it was stored; enter it again if it should be." : ".");
+      li.append(d);
+    }
+    if (item.status !== "waiting") {
+      const x = document.createElement("button");
+      x.type = "button";
+      x.className = "secondary";
+      x.textContent = "Dismiss";
+      x.setAttribute("aria-label", `Dismiss: ${STATUS_WORDS[item.status]}: ${item.label}`);
+      x.addEventListener("click", () => {
+        saveOutbox(outbox().filter((i) => i.key !== item.key));
+        renderOutbox();
+      });
+      li.append(x);
+    }
+    return li;
+  }
+
+  // The status line: what waits, what was refused, and whether the node answers.
+  let reachable = null;
+  function pendingWords() {
+    const q = outbox();
+    const n = q.filter((i) => i.status === "waiting").length;
+    const bad = q.filter((i) => i.status === "refused" || i.status === "not_sent").length;
+    return [n ? `${plural(n, "change")} waiting for the node` : "", bad ? `${plural(bad, "change")} refused` : ""].filter(Boolean).join(" · ");
+  }
+  function renderStatus() {
+    const q = outbox();
+    const n = q.filter((i) => i.status === "waiting").length;
+    const bad = q.filter((i) => i.status === "refused" || i.status === "not_sent").length;
+    const parts = [];
+    if (n) parts.push(reachable === false
+      ? `${plural(n, "change")} kept on this page, waiting for the node; sent in order when it is back.`
+      : `${plural(n, "change")} waiting for the node: sending…`);
+    if (bad) parts.push(`${plural(bad, "change")} not stored: the node refused ${bad === 1 ? "it" : "them"} (see below).`);
+    const line = el("outbox-status");
+    line.textContent = parts.join(" ");
+    line.hidden = !parts.length;
+    line.className = "banner " + (bad ? "bad" : "waiting");
+    const off = el("offline");
+    off.hidden = reachable !== false;
+    off.textContent = "The node does not answer. Nothing you enter is lost: it is kept on this page and sent when the node is back. " +
+      "What you see is what this page last read.";
+  }
+
   // --- events ------------------------------------------------------------------------------
+  // The node's events (or those last read), and those still waiting in the outbox.
   async function loadEvents(select) {
-    state.events = await all("/v1/events");
+    const known = await read("events", () => all("/v1/events"), []);
+    const waiting = waitingItems().filter((i) => i.kind === "event" && !known.some((e) => e.id === i.body.id));
+    state.events = known.concat(waiting.map((i) => ({ ...i.body, pending: true })));
     const sel = el("event");
     sel.replaceChildren(option("", state.events.length ? "Choose an event" : "No events yet: create one below"),
-      ...state.events.map((e) => option(e.id, `${e.title} (${e.id})`)));
+      ...state.events.map((e) => option(e.id, `${e.title} (${e.id})` + (e.pending ? " · waiting to be sent" : ""))));
     if (select) await chooseEvent(select);
+    else renderOutbox();
   }
 
   async function chooseEvent(id) {
+    const before = state.event ? state.event.id : null;
     state.event = state.events.find((e) => e.id === id) || null;
     el("event").value = state.event ? id : "";
     for (const c of ["sessions-card", "roster-card", "attendance-card"]) el(c).hidden = !state.event;
     el("event-info").textContent = "";
+    renderOutbox();
     if (!state.event) {
-      localStorage.removeItem(EVENT_KEY);
+      if (!id) localStorage.removeItem(EVENT_KEY);
       return;
     }
     localStorage.setItem(EVENT_KEY, id);
     const e = state.event;
     const end = e.provider.endorsement;
     el("event-info").textContent = [
+      e.pending ? "waiting to be sent to the node" : null,
       `${e.provider.name}`,
       end ? `endorsement ${end.number}, valid ${end.valid_from} to ${end.valid_until}` : "not endorsed: no verified credit",
       `times in ${e.timezone}`,
@@ -151,8 +403,10 @@
       e.venue,
     ].filter(Boolean).join(" · ");
     document.querySelectorAll(".tz-name").forEach((s) => (s.textContent = `(${e.timezone})`));
-    state.csv = null;
-    showCsv();
+    if (before !== id) {
+      state.csv = null;
+      showCsv();
+    }
     await Promise.all([loadSessions(), loadRoster()]);
   }
 
@@ -189,19 +443,22 @@
     if (!/^\d{1,3}$/.test(g || "0") || Number(g) > 120) fieldError(form, f("policy.grace_minutes"), "Whole minutes from 0 to 120.");
     if (form.querySelector("[aria-invalid=true]")) return focusFirstError(form);
     if (!body.id) body.id = eventDraftId;
+    let r;
     try {
-      const ev = await api("POST", "/v1/events", body);
-      eventDraftId = CEC.newId();
-      form.reset();
-      el("ev-tz").value = defaultZone();
-      el("new-event").open = false;
-      await loadEvents(ev.id);
-      say(`Event “${ev.title}” created. Add its sessions and roster below.`, "event-card");
-      el("event").focus();
+      r = await submit({ kind: "event", event_id: body.id, event_title: body.title, path: "/v1/events", body, label: `event “${body.title}” (${body.id})` });
     } catch (e) {
       apiError(form, e, f);
       focusFirstError(form);
+      return;
     }
+    eventDraftId = CEC.newId();
+    form.reset();
+    el("ev-tz").value = defaultZone();
+    el("new-event").open = false;
+    await loadEvents(body.id).catch(() => {});
+    if (r.sent) say(`Event “${r.sent.title}” created. Add its sessions and roster below.`, "event-card");
+    else say(`Event “${body.title}” is kept on this page and sent when the node answers. You can add its sessions and roster meanwhile.`, "event-card");
+    el("event").focus();
   }
 
   function validZone(z) {
@@ -232,16 +489,32 @@
 
   // --- sessions ----------------------------------------------------------------------------
   async function loadSessions() {
-    state.sessions = await all(`/v1/events/${encodeURIComponent(state.event.id)}/sessions`);
+    const ev = state.event;
+    state.sessions = ev.pending ? [] : await read(`sessions:${ev.id}`, () => all(`/v1/events/${encodeURIComponent(ev.id)}/sessions`), []);
+    if (state.event !== ev) return;
     state.sessions.sort((a, b) => (a.starts_at < b.starts_at ? -1 : a.starts_at > b.starts_at ? 1 : 0));
     const list = el("sessions");
     list.replaceChildren();
-    for (const s of state.sessions) {
+    // Sessions still in the outbox are listed in their place, as such.
+    const waiting = waitingItems().filter((i) => i.kind === "session" && i.event_id === ev.id && !state.sessions.some((s) => s.id === i.body.id));
+    const rows = state.sessions.map((s) => ({ s, pending: false })).concat(waiting.map((i) => ({ s: i.body, pending: true })));
+    rows.sort((a, b) => (a.s.starts_at < b.s.starts_at ? -1 : a.s.starts_at > b.s.starts_at ? 1 : 0));
+    for (const { s, pending } of rows) {
       const li = document.createElement("li");
       const t = document.createElement("strong");
       t.textContent = s.title;
       const d = document.createElement("div");
       d.className = "muted";
+      if (pending) {
+        li.className = "pending";
+        const tag = document.createElement("span");
+        tag.className = "tag waiting";
+        tag.textContent = "waiting to be sent";
+        d.textContent = `${fmtDateTime(s.starts_at)} · ${s.category} · id ${s.id}`;
+        li.append(t, " ", tag, d);
+        list.append(li);
+        continue;
+      }
       d.textContent = `${fmtDateTime(s.starts_at)}–${fmtClock(s.ends_at)} · ${s.category} · ${s.format === "online_live" ? "online" : "in person"} · up to ${s.max_cecs} CEC`;
       const segs = document.createElement("div");
       segs.className = "muted small";
@@ -249,7 +522,7 @@
       li.append(t, d, segs);
       list.append(li);
     }
-    if (!state.sessions.length) {
+    if (!state.sessions.length && !waiting.length) {
       const li = document.createElement("li");
       li.className = "muted";
       li.textContent = "No sessions yet.";
@@ -361,31 +634,44 @@
     if (!body.segments.length) fieldError(form, null, "Add at least one segment.");
     if (form.querySelector("[aria-invalid=true]") || form.querySelector(".form-error").textContent) return focusFirstError(form);
     if (!body.id) body.id = sessionDraftId;
+    const ev = state.event;
+    let r;
     try {
-      const s = await api("POST", `/v1/events/${encodeURIComponent(state.event.id)}/sessions`, body);
-      sessionDraftId = CEC.newId();
-      form.reset();
-      el("se-category").value = "general";
-      el("segments").replaceChildren();
-      addSegment("instruction", "");
-      await loadSessions();
-      say(`Session “${s.title}” added: ${fmtDateTime(s.starts_at)}, up to ${s.max_cecs} CEC.`, "sessions-card");
-      el("se-title").focus();
+      r = await submit({
+        kind: "session", event_id: ev.id, event_title: ev.title, path: `/v1/events/${encodeURIComponent(ev.id)}/sessions`, body,
+        label: `session “${body.title}” (${body.id}), ${fmtDateTime(body.starts_at)}`,
+      });
     } catch (e) {
       apiError(form, e, f);
       focusFirstError(form);
+      return;
     }
+    sessionDraftId = CEC.newId();
+    form.reset();
+    el("se-category").value = "general";
+    el("segments").replaceChildren();
+    addSegment("instruction", "");
+    await loadSessions().catch(() => {});
+    if (r.sent) say(`Session “${r.sent.title}” added: ${fmtDateTime(r.sent.starts_at)}, up to ${r.sent.max_cecs} CEC.`, "sessions-card");
+    else say(`Session “${body.title}” is kept on this page and sent when the node answers.`, "sessions-card");
+    el("se-title").focus();
   }
 
   // --- roster ------------------------------------------------------------------------------
   async function loadRoster() {
-    const r = await api("GET", `/v1/events/${encodeURIComponent(state.event.id)}/roster`);
+    const ev = state.event;
+    const r = ev.pending ? { members: [] } : await read(`roster:${ev.id}`, () => api("GET", `/v1/events/${encodeURIComponent(ev.id)}/roster`), { members: [] });
+    if (state.event !== ev) return;
     state.roster = r.members || [];
     showRosterCount();
   }
   function showRosterCount() {
     const n = state.roster.length;
-    el("roster-count").textContent = n ? `${n} member${n === 1 ? "" : "s"} on the roster.` : "The roster is empty.";
+    const ev = state.event;
+    const w = waitingItems().filter((i) => i.kind === "roster" && ev && i.event_id === ev.id)
+      .reduce((k, i) => k + i.body.members.length, 0);
+    el("roster-count").textContent = (n ? `${n} member${n === 1 ? "" : "s"} on the roster.` : "The roster is empty.") +
+      (w ? ` ${plural(w, "member")} waiting to be sent.` : "");
   }
 
   // RFC 4180 CSV: fields split by `delim`, quoted fields may hold the delimiter, newlines and
@@ -572,22 +858,32 @@
     clearErrors(form);
     const c = state.csv;
     if (!c || !c.members || !c.members.length) return;
+    const ev = state.event;
     const send = el("roster-send");
     send.disabled = true;
     let sent = 0;
+    let kept = 0;
     try {
       for (let i = 0; i < c.members.length; i += ROSTER_CHUNK) {
         const chunk = c.members.slice(i, i + ROSTER_CHUNK);
+        const lines = chunk.map((m) => m.line);
+        const item = {
+          kind: "roster", event_id: ev.id, event_title: ev.title, path: `/v1/events/${encodeURIComponent(ev.id)}/roster`,
+          body: { members: chunk.map((m) => m.member) }, lines,
+          label: `roster: ${plural(chunk.length, "member")} from ${c.name} (line${lines.length === 1 ? "" : "s"} ${lines[0]}${lines.length > 1 ? "–" + lines[lines.length - 1] : ""})`,
+        };
         try {
-          const r = await api("POST", `/v1/events/${encodeURIComponent(state.event.id)}/roster`, { members: chunk.map((m) => m.member) });
-          state.roster = r.members || [];
-          sent += chunk.length;
+          const r = await submit(item);
+          if (r.sent) {
+            state.roster = r.sent.members || [];
+            sent += chunk.length;
+          } else kept += chunk.length;
         } catch (e) {
           // A refused member: name its line in the file.
           const m = e.field && /^members\[(\d+)\]/.exec(e.field);
           const line = m ? chunk[Number(m[1])] && chunk[Number(m[1])].line : null;
-          if (e instanceof CEC.Offline) fieldError(form, null, `The node does not answer; ${sent} of ${c.members.length} were added. Send again when it is back (members already added are only updated).`);
-          else fieldError(form, el("roster-file"), (line ? `Line ${line}: ` : "") + sentence(e.message) + (sent ? ` (${sent} members before it were added)` : ""));
+          fieldError(form, el("roster-file"), (line ? `Line ${line}: ` : "") + sentence(e.message) +
+            (sent || kept ? ` (${sent + kept} members before it were ${kept ? "kept to be sent" : "added"})` : ""));
           focusFirstError(form);
           return;
         }
@@ -596,7 +892,9 @@
       state.csv = null;
       showCsv();
       el("roster-file").value = "";
-      el("roster-preview").textContent = `${sent} member${sent === 1 ? "" : "s"} added or updated from ${c.name}. The roster has ${state.roster.length}.`;
+      el("roster-preview").textContent = kept
+        ? `${plural(kept, "member")} from ${c.name} kept on this page and sent when the node answers` + (sent ? `; ${sent} added or updated.` : ".")
+        : `${sent} member${sent === 1 ? "" : "s"} added or updated from ${c.name}. The roster has ${state.roster.length}.`;
       el("roster-file").focus();
     } finally {
       send.disabled = false;
@@ -642,36 +940,48 @@
     el("att-error").textContent = "";
     try {
       const e = state.event;
-      const checkins = await all(`/v1/checkins?event_id=${encodeURIComponent(e.id)}&session_id=${encodeURIComponent(s.id)}`);
-      const byMember = new Map();
-      for (const c of checkins.sort(replaySort)) {
-        if (!byMember.has(c.member_id)) byMember.set(c.member_id, []);
-        byMember.get(c.member_id).push(c);
-      }
-      const members = [...byMember.keys()];
-      const credit = await pool(members, 6, async (m) => {
-        const a = await api("GET", `/v1/members/${encodeURIComponent(m)}/attendance?event_id=${encodeURIComponent(e.id)}`);
-        return (a.items || []).find((x) => x.session_id === s.id) || null;
-      });
-      if (state.attSession !== s) return;
-      const names = new Map(state.roster.map((r) => [r.member_id, r.name]));
-      const people = members.map((m, i) => {
-        const scans = byMember.get(m);
-        const live = scans.filter((c) => !c.voided);
-        const last = live[live.length - 1];
-        const name = names.get(m) || scans.map((c) => c.member_name).find(Boolean) || null;
-        return { id: m, name, scans, inRoom: Boolean(last && last.direction === "in"), credit: credit[i], known: names.has(m) };
-      });
-      people.sort((a, b) => (a.inRoom !== b.inRoom ? (a.inRoom ? -1 : 1) : (a.name || a.id).localeCompare(b.name || b.id)));
-      renderAttendance(s, people, checkins);
+      const slot = `att:${e.id}:${s.id}`;
+      const data = await read(slot, async () => {
+        const checkins = await all(`/v1/checkins?event_id=${encodeURIComponent(e.id)}&session_id=${encodeURIComponent(s.id)}`);
+        const byMember = new Map();
+        for (const c of checkins.sort(replaySort)) {
+          if (!byMember.has(c.member_id)) byMember.set(c.member_id, []);
+          byMember.get(c.member_id).push(c);
+        }
+        const members = [...byMember.keys()];
+        const credit = await pool(members, 6, async (m) => {
+          const a = await api("GET", `/v1/members/${encodeURIComponent(m)}/attendance?event_id=${encodeURIComponent(e.id)}`);
+          return (a.items || []).find((x) => x.session_id === s.id) || null;
+        });
+        const names = new Map(state.roster.map((r) => [r.member_id, r.name]));
+        const people = members.map((m, i) => {
+          const scans = byMember.get(m);
+          const live = scans.filter((c) => !c.voided);
+          const last = live[live.length - 1];
+          const name = names.get(m) || scans.map((c) => c.member_name).find(Boolean) || null;
+          return { id: m, name, scans, inRoom: Boolean(last && last.direction === "in"), credit: credit[i], known: names.has(m) };
+        });
+        people.sort((a, b) => (a.inRoom !== b.inRoom ? (a.inRoom ? -1 : 1) : (a.name || a.id).localeCompare(b.name || b.id)));
+        return { people, checkins };
+      }, null);
+      if (state.attSession !== s || !data) return;
+      renderAttendance(s, data.people, data.checkins, cache[slot] ? cache[slot].at : new Date().toISOString());
     } catch (err) {
-      el("att-error").textContent = err instanceof CEC.Offline ? "The node does not answer; showing what was last loaded." : sentence(err.message);
+      el("att-error").textContent = sentence(err.message);
     } finally {
       refreshing = false;
     }
   }
 
-  function renderAttendance(s, people, checkins) {
+  function renderAttendance(s, shown, checkins, at) {
+    // A void waiting in the outbox already counts here: its scan no longer puts anyone in the room.
+    const voiding = new Map(waitingItems().filter((i) => i.kind === "void").map((i) => [i.checkin_id, i]));
+    const people = shown.map((p) => {
+      if (!p.scans.some((c) => voiding.has(c.id))) return p;
+      const live = p.scans.filter((c) => !c.voided && !voiding.has(c.id));
+      const last = live[live.length - 1];
+      return { ...p, inRoom: Boolean(last && last.direction === "in"), voidWaits: true };
+    });
     const inRoom = people.filter((p) => p.inRoom).length;
     const voided = checkins.filter((c) => c.voided).length;
     const sum = el("att-summary");
@@ -686,7 +996,7 @@
     small.className = "muted";
     small.id = "att-totals";
     small.textContent = `${people.length} came · ${checkins.length} scan${checkins.length === 1 ? "" : "s"}${voided ? ` (${voided} voided)` : ""} · ` +
-      `${fmtDateTime(s.starts_at)}–${fmtClock(s.ends_at)} ${tz()} · up to ${s.max_cecs} CEC · updated ${fmtClock(new Date().toISOString())}`;
+      `${fmtDateTime(s.starts_at)}–${fmtClock(s.ends_at)} ${tz()} · up to ${s.max_cecs} CEC · updated ${fmtClock(at)}`;
     sum.append(big, small);
 
     const list = el("attendance");
@@ -720,11 +1030,25 @@
         t.className = "scan-what";
         t.textContent = `${c.direction} ${fmtClock(c.at)}`;
         sc.append(t);
+        const waitingVoid = voiding.get(c.id);
         if (c.voided) {
           const v = document.createElement("span");
           v.className = "tag bad";
           v.textContent = "voided" + (c.voided.reason ? `: ${c.voided.reason}` : "");
           sc.append(" ", v);
+        } else if (waitingVoid) {
+          const v = document.createElement("span");
+          v.className = "tag waiting";
+          v.textContent = "void waiting to be sent" + (waitingVoid.body.reason ? `: ${waitingVoid.body.reason}` : "");
+          sc.append(" ", v);
+        } else {
+          const b = document.createElement("button");
+          b.type = "button";
+          b.className = "secondary void-button";
+          b.textContent = "Void";
+          b.setAttribute("aria-label", `Void the scan of ${p.name || p.id}, ${c.direction} at ${fmtClock(c.at)}`);
+          b.addEventListener("click", () => openVoid(sc, c, p));
+          sc.append(" ", b);
         }
         scans.append(sc);
       }
@@ -744,6 +1068,12 @@
           r.textContent = a.reason || a.flags.join(", ");
           cr.append(r);
         }
+      }
+      if (p.voidWaits) {
+        const w = document.createElement("div");
+        w.className = "reason";
+        w.textContent = "Credit as the node computed it before the void that waits on this page.";
+        cr.append(w);
       }
       li.append(head, scans, cr);
       list.append(li);
@@ -765,15 +1095,76 @@
     }));
   }
 
+  // Voiding a scan (a correction voids, never deletes): idempotent by the check-in's id, so a
+  // void that waits in the outbox is the same void when it is sent again.
+  function openVoid(sc, c, p) {
+    if (sc.querySelector(".void-form")) return;
+    const form = document.createElement("form");
+    form.className = "void-form";
+    const label = document.createElement("label");
+    label.className = "visually-hidden";
+    label.htmlFor = "void-reason-" + c.id;
+    label.textContent = "Reason for voiding";
+    const input = document.createElement("input");
+    input.type = "text";
+    input.id = "void-reason-" + c.id;
+    input.className = "void-reason";
+    input.placeholder = "Reason (optional)";
+    input.maxLength = 500;
+    const ok = document.createElement("button");
+    ok.type = "submit";
+    ok.className = "danger void-confirm";
+    ok.textContent = "Confirm void";
+    const cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.className = "secondary";
+    cancel.textContent = "Cancel";
+    cancel.addEventListener("click", () => form.remove());
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const reason = input.value.trim();
+      const e = state.event;
+      let r;
+      try {
+        r = await submit({
+          kind: "void", event_id: e.id, event_title: e.title, checkin_id: c.id,
+          path: `/v1/checkins/${encodeURIComponent(c.id)}/void`, body: reason ? { reason } : {},
+          label: `void of the scan of ${p.name || p.id}, ${c.direction} at ${fmtClock(c.at)}`,
+        });
+      } catch (err) {
+        el("att-error").textContent = `Not voided: ${sentence(err.message)}`;
+        return;
+      }
+      form.remove();
+      if (r.sent) say(`The scan of ${p.name || p.id}, ${c.direction} at ${fmtClock(c.at)}, is voided; it no longer counts.`, "attendance-card");
+      else say(`The void of ${p.name || p.id}'s scan is kept on this page and sent when the node answers.`, "attendance-card");
+      await refreshAttendance();
+    });
+    form.append(label, input, ok, cancel);
+    sc.append(form);
+    input.focus();
+  }
+
   // --- start -------------------------------------------------------------------------------
   document.addEventListener("DOMContentLoaded", async () => {
     CEC.onSignedOut(() => {
       el("signin").hidden = false;
     });
-    CEC.onReachability((ok) => {
-      el("offline").hidden = ok;
+    CEC.onSignedIn(() => {
+      el("signin").hidden = true;
+      flush();
     });
-    CEC.startSync(() => 0);
+    CEC.onReachability((ok) => {
+      reachable = ok;
+      renderStatus();
+      if (ok) {
+        retryMs = 2000;
+        nextTry = 0;
+        flush();
+      }
+    });
+    CEC.startSync(pendingWords);
+    renderOutbox();
     const zones = typeof Intl.supportedValuesOf === "function" ? Intl.supportedValuesOf("timeZone") : [];
     el("tz-list").replaceChildren(...zones.map((z) => option(z, z)));
     el("ev-tz").value = defaultZone();
@@ -796,14 +1187,17 @@
     el("att-session").addEventListener("change", (e) => chooseAttendance(e.target.value));
     el("att-refresh").addEventListener("click", refreshAttendance);
     setInterval(() => {
-      if (!document.hidden) refreshAttendance();
+      // Not while the organizer types a reason for a void: the list would be rebuilt under it.
+      if (!document.hidden && !el("attendance").querySelector(".void-form")) refreshAttendance();
     }, 15000);
+    setInterval(flushIfDue, 1000);
     try {
       await loadEvents(localStorage.getItem(EVENT_KEY));
       if (!state.events.length) el("new-event").open = true;
     } catch (e) {
-      if (e instanceof CEC.Offline) el("offline").hidden = false;
+      /* signed out: the banner says what to do */
     }
+    flush();
   });
 
   // For tests and the console: the pure parts.
