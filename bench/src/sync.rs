@@ -555,7 +555,7 @@ fn report(args: &Args, c: &Cecd, peers: &[(&str, PeerRun)]) -> String {
         "",
     );
     row(
-        "1. requests or messages sent by the kiosk",
+        "1. requests (cecd: sync frames, + 1 hello) or messages sent by the kiosk",
         c.one_frames.to_string(),
         "one.requests",
         &|r| format!("{r:.0}"),
@@ -584,7 +584,7 @@ fn report(args: &Args, c: &Cecd, peers: &[(&str, PeerRun)]) -> String {
         "< 5 s",
     );
     row(
-        "2. bytes on the wire per check-in",
+        "2. bytes on the wire, all kiosks, per check-in recorded",
         format!("{:.1} B", c.many_wire as f64 / many),
         "many.wire",
         &|w| format!("{:.1} B", w / many),
@@ -615,7 +615,7 @@ fn report(args: &Args, c: &Cecd, peers: &[(&str, PeerRun)]) -> String {
     );
     row("3. unchanged resync: time", secs(c.resync_secs), "resync.secs", &secs, "");
     row(
-        "3. resync after one new check-in: requests",
+        "3. resync after one new check-in: requests (cecd: sync frames, + 1 hello)",
         c.new_requests.to_string(),
         "new.requests",
         &|r| format!("{r:.0}"),
