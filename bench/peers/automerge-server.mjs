@@ -58,7 +58,7 @@ const server = http.createServer(async (req, res) => {
       const { n } = await body(req);
       const ids = [];
       for (let i = 0; i < n; i++) {
-        const h = repo.create({ checkins: { [`d${i}`]: { member_id: 'M1', direction: 'in', at: '2027-03-01T09:00:00Z', method: 'badge', kiosk_id: 'central', recorded_at: '2027-03-01T09:00:00Z', event_id: 'E1', session_id: `s${i}` } } });
+        const h = repo.create({ checkins: { [`d${i}`]: JSON.stringify({ member_id: 'M1', direction: 'in', at: '2027-03-01T09:00:00Z', method: 'badge', kiosk_id: 'central', recorded_at: '2027-03-01T09:00:00Z', event_id: 'E1', session_id: `s${i}` }) } });
         ids.push(h.documentId);
       }
       await repo.flush();

@@ -672,7 +672,15 @@ pub(crate) fn main(args: &Args) -> anyhow::Result<()> {
     );
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let c = runtime.block_on(run_cecd(args)).context("cecd")?;
-    println!("cecd done; load average: {}", machine::loadavg());
+    println!(
+        "cecd done: part 1 {}, part 2 {} ({} rounds), resync {} / after one new {}; load average: {}",
+        secs(c.one_secs),
+        secs(c.many_secs),
+        c.many_rounds,
+        secs(c.resync_secs),
+        secs(c.new_secs),
+        machine::loadavg()
+    );
     let mut peers: Vec<(&str, PeerRun)> = Vec::new();
     for (system, package) in PEERS {
         let run = if args.skip_peers {
