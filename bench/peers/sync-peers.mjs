@@ -215,7 +215,7 @@ async function automerge(o) {
       return { repo: again, hs };
     };
     const quiet = async (t) => {
-      await until('a quiet connection', () => now() - r.wire.last > 0.3, 20);
+      await until('a quiet connection', () => r.wire.last > t && now() - r.wire.last > 0.3, 20);
       return r.wire.last - t;
     };
     let k = await reopen('r');
