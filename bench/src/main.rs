@@ -7,6 +7,8 @@
 //! program stops by itself. `cec-bench engine` times the CEC engine of `cec-core` alone.
 //! `cec-bench scale` seeds a central node with many portfolios through the daemon's library
 //! and measures a `cecd` child process on it: cold start, memory, CEC summary and attendance.
+//! `cec-bench sync` runs cecd nodes in-process over their real peer listener, then the same
+//! sync workload on automerge-repo and PouchDB under Node (`bench/peers/sync-peers.mjs`).
 
 use std::process::ExitCode;
 
@@ -20,6 +22,7 @@ mod machine;
 mod pouch;
 mod scale;
 mod sqlite;
+mod sync;
 
 /// Benchmarks of cecd, each side by side with its ceilings and a peer system, in one run.
 #[derive(Debug, Parser)]
@@ -37,12 +40,21 @@ enum Command {
     Engine(engine::Args),
     /// A central node with many portfolios: cold start, memory, CEC summary and attendance reads
     Scale(scale::Args),
+    /// Check-ins kiosk → central, kiosks converging, resyncs; beside automerge-repo and PouchDB
+    Sync(sync::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Engine(args) => match engine::main(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("cec-bench: error: {e:#}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Sync(args) => match sync::main(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("cec-bench: error: {e:#}");
