@@ -498,11 +498,12 @@ pub struct SyncPeerJson {
     pub docs_sent: usize,
     /// Documents the peer's changes changed here.
     pub docs_received: usize,
-    /// Bytes sent.
+    /// Bytes of sync frames sent (the hello and TLS not counted).
     pub bytes_sent: u64,
-    /// Bytes received.
+    /// Bytes of sync frames received.
     pub bytes_received: u64,
-    /// Requests made to the peer (one frame each): 1 when nothing differed.
+    /// Requests made to the peer, the hello included: 1 when nothing differed (the hello's
+    /// answer showed it), then one per sync frame.
     #[serde(default)]
     pub frames_sent: u64,
     /// Why it failed.

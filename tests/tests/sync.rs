@@ -255,3 +255,45 @@ fn two_kiosks_syncing_toward_each_other_at_once() {
         assert_eq!(checkin_ids(&a).len(), 2 * (round + 1));
     }
 }
+
+/// A kiosk in sync with the central node resyncs in one request: the central node's hello
+/// answer carries its summary, the kiosk's agrees, and no sync frame follows; once the kiosk
+/// records something, frames carry it.
+#[test]
+fn an_unchanged_resync_is_the_hello_alone() {
+    let (central, org_key) = new_central();
+    conference(&central, "conf");
+    let kiosk = peer_node();
+    enroll(&central, &org_key, &kiosk, "kiosk", &["event:conf"]);
+    kiosk.post("/v1/peers", &json!({"url": peer_url(&central)})).expect(201);
+    let first = sync(&kiosk);
+    assert!(first["peers"][0]["frames_sent"].as_u64() > Some(1), "{first}");
+    let again = sync(&kiosk);
+    assert_eq!(again["peers"][0]["frames_sent"], 1, "the hello alone: {again}");
+    let bytes = |r: &Value| (r["peers"][0]["bytes_sent"].as_u64(), r["peers"][0]["bytes_received"].as_u64());
+    assert_eq!(bytes(&again), (Some(0), Some(0)), "no sync frame after the hello: {again}");
+    assert_eq!(again["peers"][0]["docs_received"], 0, "{again}");
+    kiosk.post("/v1/checkins", &checkin_body("in-1", "conf", "s75", "M-1", "in", "14:00")).expect(201);
+    let moved = sync(&kiosk);
+    assert!(moved["peers"][0]["frames_sent"].as_u64() > Some(1), "{moved}");
+    assert_eq!(checkin_ids(&central), ["in-1"]);
+    assert_eq!(bytes(&sync(&kiosk)), (Some(0), Some(0)));
+
+    // A node that lists the initiator among its peers records the hello-only round as a sync.
+    let door = peer_node();
+    enroll(&central, &org_key, &door, "kiosk", &["event:conf"]);
+    door.post("/v1/peers", &json!({"url": peer_url(&kiosk)})).expect(201);
+    kiosk.post("/v1/peers", &json!({"url": peer_url(&door)})).expect(201);
+    assert!(sync(&door)["peers"][0]["frames_sent"].as_u64() > Some(1));
+    let door_id = door.get("/v1/node").expect(200)["node_id"].clone();
+    let last_sync = || {
+        let peers = kiosk.get("/v1/peers").expect(200);
+        let row = peers["items"].as_array().expect("items").iter().find(|p| p["peer_id"] == door_id).cloned();
+        row.expect("the door kiosk is listed")["last_sync"].clone()
+    };
+    let before = last_sync();
+    assert!(before.is_string(), "{before}");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert_eq!(bytes(&sync(&door)), (Some(0), Some(0)));
+    assert_ne!(last_sync(), before, "the hello-only round counts as a sync at the answering node");
+}

@@ -40,6 +40,23 @@ impl HeadsDigest {
 pub struct Summary(pub [[u8; 8]; BUCKETS]);
 
 impl Summary {
+    /// Its encoding outside a frame: the bucket digests in order, `8 × BUCKETS` bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        self.0.concat()
+    }
+
+    /// The summary [`Summary::to_bytes`] encoded, if `bytes` is one.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        if bytes.len() != 8 * BUCKETS {
+            return None;
+        }
+        let mut out = [[0u8; 8]; BUCKETS];
+        for (slot, chunk) in out.iter_mut().zip(bytes.chunks_exact(8)) {
+            slot.copy_from_slice(chunk);
+        }
+        Some(Self(out))
+    }
+
     /// The mask of buckets whose digests differ between `self` and `other` (bit `i` for
     /// bucket `i`); zero when they agree.
     pub fn differing(&self, other: &Summary) -> u32 {

@@ -7,7 +7,7 @@ use automerge::sync::{Message, State, SyncDoc};
 
 use super::wire::{HEADER_BYTES, ROUND_FIXED_BYTES, round_entry_bytes};
 use super::{
-    Config, DocStore, DocSyncError, Event, Frame, Manifest, Retired, ScopeFilter, SessionError, Stats, Status,
+    Config, DocStore, DocSyncError, Event, Frame, Manifest, Retired, ScopeFilter, SessionError, Stats, Status, Summary,
 };
 use crate::doc::DocId;
 
@@ -132,6 +132,25 @@ impl Session {
     /// Where the session stands.
     pub fn status(&self) -> &Status {
         &self.status
+    }
+
+    /// The summary this side opens with (or answers an opening with): its manifest's, after
+    /// the scope and the retired documents took their share.
+    pub fn summary(&self) -> Summary {
+        self.manifest.summary()
+    }
+
+    /// Ends an initiator's session before its first frame when the peer's summary, learnt
+    /// before the session (the daemon's hello answer carries the responder's), equals this
+    /// side's: every document in scope agrees, so there is nothing to exchange and the opening
+    /// round trip is saved. Returns whether it ended; otherwise the session opens as usual.
+    pub fn end_if_agreeing(&mut self, theirs: &Summary) -> bool {
+        let opening = self.side == Side::Initiator && self.phase == Phase::Opening && self.status == Status::Open;
+        if opening && self.manifest.summary().differing(theirs) == 0 {
+            self.finish();
+            return true;
+        }
+        false
     }
 
     /// What the session did so far.
@@ -549,6 +568,62 @@ mod tests {
         assert_eq!((sa.status(), sb.status()), (&Status::Quiescent, &Status::Quiescent));
         assert!(sa.stats().refused.is_empty() && sb.stats().refused.is_empty());
         (sa.stats().clone(), sb.stats().clone())
+    }
+
+    /// A summary learnt before the session (the responder's, in the daemon's hello answer) ends
+    /// an initiator that agrees with it before any frame, and only then: a differing summary,
+    /// or one from a side that sees documents the initiator's scope or retirement leaves out,
+    /// opens as usual and the documents still move.
+    #[test]
+    fn an_agreeing_summary_learnt_before_the_session_ends_it_without_a_frame() {
+        let (id, other) = (DocId::event("E1"), DocId::event("E2"));
+        let mut a = with_doc(&id, "a");
+        let mut b = MapStore::default();
+        run(&mut a, &mut b);
+        let cfg = Config::default();
+        let responder_summary = |b: &mut MapStore, scope| Session::responder(0, cfg, scope, b.manifest()).summary();
+
+        // In sync: no frame at all.
+        let theirs = responder_summary(&mut b, ScopeFilter::all());
+        let mut sa = Session::initiator(cfg, ScopeFilter::all(), a.manifest());
+        assert!(sa.end_if_agreeing(&theirs));
+        assert_eq!(sa.status(), &Status::Quiescent);
+        assert_eq!(sa.poll_transmit(0, &mut a), None, "nothing is sent");
+        assert_eq!(sa.stats().frames_sent, 0);
+        assert_eq!(Summary::from_bytes(&theirs.to_bytes()), Some(theirs), "the summary's bytes round-trip");
+        assert_eq!(Summary::from_bytes(&[0; 7]), None);
+
+        // The responder holds a document more: the initiator opens, and it arrives.
+        b.docs.insert(other.clone(), AutoCommit::new());
+        b.docs.get_mut(&other).expect("doc").put(ROOT, "b", 2).expect("put");
+        let theirs = responder_summary(&mut b, ScopeFilter::all());
+        let mut sa = Session::initiator(cfg, ScopeFilter::all(), a.manifest());
+        assert!(!sa.end_if_agreeing(&theirs));
+        assert!(sa.poll_transmit(0, &mut a).is_some(), "the opening goes out");
+        run(&mut a, &mut b);
+        assert!(a.docs.contains_key(&other));
+
+        // Scope and retirement shape the summary on each side the same way: a side that leaves
+        // E2 out agrees with a peer that left it out too, and not with one that did not.
+        let only_e1 = || ScopeFilter::new(|d: &DocId| *d == DocId::event("E1"));
+        let theirs = responder_summary(&mut b, only_e1());
+        let mut sa = Session::initiator(cfg, only_e1(), a.manifest());
+        assert!(sa.end_if_agreeing(&theirs));
+        let retire_e2 = || Retired::new(|d: &DocId| *d == DocId::event("E2"));
+        let mut sa = Session::initiator(cfg, ScopeFilter::all(), a.manifest()).with_retired(retire_e2());
+        assert!(!sa.end_if_agreeing(&responder_summary(&mut b, ScopeFilter::all())));
+        let mut sa = Session::initiator(cfg, ScopeFilter::all(), a.manifest()).with_retired(retire_e2());
+        assert!(sa.end_if_agreeing(
+            &Session::responder(0, cfg, ScopeFilter::all(), b.manifest()).with_retired(retire_e2()).summary()
+        ));
+
+        // Only an initiator that has not opened yet ends this way.
+        let mut sb = Session::responder(0, cfg, ScopeFilter::all(), b.manifest());
+        assert!(!sb.end_if_agreeing(&theirs));
+        let mut sa = Session::initiator(cfg, ScopeFilter::all(), a.manifest());
+        let theirs = sa.summary();
+        assert!(sa.poll_transmit(0, &mut a).is_some());
+        assert!(!sa.end_if_agreeing(&theirs), "the opening was sent: the session runs its course");
     }
 
     /// A document the receiving host refuses once it sees the content is neither kept nor

@@ -72,6 +72,9 @@ const MAX_PENDING: usize = 4096;
 #[derive(Debug, Default)]
 pub struct Clocks {
     answered: Mutex<HashMap<String, (i64, i64, Instant)>>,
+    /// This node's instants (`<t0> <t3>`) of a hello it sent, per peer, when the round ended
+    /// on the hello answer (nothing to sync): they go with the next round's hello.
+    to_tell: Mutex<HashMap<String, (String, Instant)>>,
     /// Bumped after every stored clock measurement and every change to the peers: what
     /// [`SkewCache`] holds is valid while this has not moved.
     generation: AtomicU64,
@@ -126,6 +129,26 @@ impl Clocks {
             }
         }
         m.insert(peer.to_owned(), (t1, t2, Instant::now()));
+    }
+
+    /// Keeps this node's instants of a hello to `peer` (`<t0> <t3>`) for the next round's
+    /// hello, when the round ended on the hello answer.
+    pub fn keep_to_tell(&self, peer: &str, instants: String) {
+        let mut m = self.to_tell.lock().unwrap_or_else(|p| p.into_inner());
+        if m.len() >= MAX_PENDING && !m.contains_key(peer) {
+            m.retain(|_, (_, at)| at.elapsed() < PENDING_FOR);
+            if m.len() >= MAX_PENDING {
+                m.clear();
+            }
+        }
+        m.insert(peer.to_owned(), (instants, Instant::now()));
+    }
+
+    /// This node's instants kept for `peer` ([`Clocks::keep_to_tell`]), if recent enough for
+    /// the peer to still wait for them.
+    pub fn take_to_tell(&self, peer: &str) -> Option<String> {
+        let (instants, at) = self.to_tell.lock().unwrap_or_else(|p| p.into_inner()).remove(peer)?;
+        (at.elapsed() < PENDING_FOR).then_some(instants)
     }
 
     /// The measurement of `peer`'s clock that its instants `header` (`<t0> <t3>`) complete, if
@@ -360,6 +383,21 @@ mod tests {
         node.record_peer_sync(central, Some("central"), None, true).await.unwrap();
         let skews = node.clock_skews([&own]).await.unwrap();
         assert_eq!(skews.get("c2").map(|s| s.offset_ms), Some(7_200_000));
+    }
+
+    #[test]
+    fn instants_kept_for_the_next_hello_are_told_once() {
+        let clocks = Clocks::default();
+        assert_eq!(clocks.take_to_tell("p1"), None);
+        clocks.keep_to_tell("p1", "10 20".into());
+        clocks.keep_to_tell("p1", "30 40".into());
+        assert_eq!(clocks.take_to_tell("p2"), None, "kept per peer");
+        assert_eq!(clocks.take_to_tell("p1").as_deref(), Some("30 40"), "the latest hello's");
+        assert_eq!(clocks.take_to_tell("p1"), None, "told once");
+        for i in 0..=MAX_PENDING {
+            clocks.keep_to_tell(&format!("n{i}"), "1 2".into());
+        }
+        assert!(clocks.to_tell.lock().expect("lock").len() <= MAX_PENDING, "bounded");
     }
 
     #[test]

@@ -98,6 +98,8 @@ pub struct Node {
     pub pairings: pairings::Pairings,
     /// Peers' retired events and the last retention pass (see `retention.rs`).
     pub retention: retention::Retention,
+    /// TLS client configurations per peer, with their session tickets (`peer::tls`).
+    pub peer_tls: crate::peer::tls::ClientConfigs,
 }
 
 impl Node {
@@ -135,6 +137,7 @@ impl Node {
             clocks: clock::Clocks::default(),
             pairings,
             retention: retention::Retention::default(),
+            peer_tls: crate::peer::tls::ClientConfigs::default(),
         };
         node.reproject_stale().await?;
         Ok(node)

@@ -11,7 +11,7 @@ use super::error::{NodeError, NodeResult};
 use crate::peer::PeerUrl;
 use crate::peer::client::PeerConnection;
 use crate::storage::{self, PeerRow};
-use crate::sync::{SyncError, run_initiator};
+use crate::sync::{SyncError, run_initiator_knowing};
 
 /// How many times a round is opened while the peer answers that it is in a round toward this
 /// node.
@@ -33,7 +33,8 @@ pub struct SyncReport {
     pub bytes_sent: u64,
     /// Bytes received.
     pub bytes_received: u64,
-    /// Frames sent (each one request).
+    /// Requests made to the peer: the hello and each sync frame after it (1 when the hello
+    /// showed nothing differs).
     pub frames_sent: u64,
     /// Why it failed, if it did.
     pub error: Option<String>,
@@ -124,7 +125,7 @@ impl Node {
                 report.docs_received = stats.docs_changed.len();
                 report.bytes_sent = stats.bytes_sent;
                 report.bytes_received = stats.bytes_received;
-                report.frames_sent = stats.frames_sent;
+                report.frames_sent = stats.frames_sent + 1; // the hello
                 (Some(role.clone()), true)
             }
             Err(e) => {
@@ -166,10 +167,12 @@ impl Node {
             )));
         }
         let mut conn = PeerConnection::connect(self, &url).await?;
-        let theirs = conn.hello().await?;
+        let (theirs, summary) = conn.hello().await?;
         let scope = crate::sync::PeerScope::of(self, mine.scopes, theirs.scopes).await;
         let config = cec_core::sync::Config { max_frame_bytes: crate::peer::MAX_FRAME_BYTES, ..Default::default() };
-        let stats = run_initiator(self, url.node_id.as_str(), theirs.role, scope, config, &mut conn).await?;
+        let peer = url.node_id.as_str();
+        let stats = run_initiator_knowing(self, peer, theirs.role, scope, config, summary.as_ref(), &mut conn).await?;
+        conn.keep_unsent_clock();
         Ok((stats, theirs.role.as_str().to_owned()))
     }
 

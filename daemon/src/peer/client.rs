@@ -15,6 +15,7 @@ use crate::node::Node;
 use crate::node::clock::{self, CLOCK_HEADER};
 use crate::node::credential::Credential;
 use crate::sync::{SyncError, Transport};
+use cec_core::sync::Summary;
 use cec_core::sync::clock::ClockSample;
 
 /// How long connecting and the TLS handshake may take.
@@ -45,10 +46,10 @@ impl std::fmt::Debug for PeerConnection<'_> {
     }
 }
 
-/// Opens a TLS connection to `url` (pinned to its node id, proving this node's key) and an
-/// HTTP/1.1 connection over it.
+/// Opens a TLS connection to `url` (pinned to its node id, proving this node's key; resuming
+/// the last session with that node where it can) and an HTTP/1.1 connection over it.
 async fn open(node: &Node, url: &PeerUrl) -> Result<SendRequest<Full<Bytes>>, SyncError> {
-    let config = super::tls::client_config(node.identity.signing_key(), &url.node_id).map_err(transport)?;
+    let config = node.peer_tls.get(node.identity.signing_key(), &url.node_id).map_err(transport)?;
     let connector = tokio_rustls::TlsConnector::from(config);
     let name = ServerName::try_from("cecsync").map_err(transport)?;
     let connect = async {
@@ -175,15 +176,27 @@ impl<'a> PeerConnection<'a> {
         let credential =
             node.credential().ok_or_else(|| transport("this node is not enrolled: it has no credential"))?.encoded;
         let sender = open(node, url).await?;
-        Ok(Self { node, url: url.clone(), sender, credential, peer_credential: None, clock: None })
+        // The instants of the last round's hello, if that round ended on its answer.
+        let clock = node.clocks.take_to_tell(url.node_id.as_str());
+        Ok(Self { node, url: url.clone(), sender, credential, peer_credential: None, clock })
+    }
+
+    /// Keeps this node's instants of the hello, if no request after it carried them to the
+    /// peer (the round ended on the hello answer), for the next round's hello.
+    pub fn keep_unsent_clock(&mut self) {
+        if let Some(c) = self.clock.take() {
+            self.node.clocks.keep_to_tell(self.url.node_id.as_str(), c);
+        }
     }
 
     /// Exchanges credentials and revocations: returns the peer's credential, checked, after
-    /// the peer's revocations were merged (the peer itself may be among them).
-    pub async fn hello(&mut self) -> Result<Credential, SyncError> {
+    /// the peer's revocations were merged (the peer itself may be among them), and the summary
+    /// the peer's session would answer an opening with, if it gave one.
+    pub async fn hello(&mut self) -> Result<(Credential, Option<Summary>), SyncError> {
         let mut mine = Hello {
             revocations: self.node.revocation_entries(),
             retired_events: self.node.retired_to_tell().await,
+            want_summary: true,
             ..Hello::default()
         };
         let sent_at = clock::now_ms();
@@ -194,10 +207,21 @@ impl<'a> PeerConnection<'a> {
         let theirs = self.peer_credential.clone().ok_or_else(|| transport("peer answered without a credential"))?;
         // A peer of an older version answers 204 without revocations.
         let mut retired = Vec::new();
+        let mut summary = None;
         if let Some(body) = answer {
             let hello: Hello = serde_json::from_slice(&body).map_err(|e| transport(format!("peer's hello: {e}")))?;
             self.node.merge_revocations(&hello.revocations).await.map_err(|e| transport(e.to_string()))?;
             retired = hello.retired_events;
+            if let Some(s) = hello.summary {
+                use base64::Engine;
+                let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.as_bytes()).ok();
+                summary = Some(
+                    bytes
+                        .as_deref()
+                        .and_then(Summary::from_bytes)
+                        .ok_or_else(|| transport("the peer's hello carries a summary that is not one"))?,
+                );
+            }
             // The peer's clock, measured from the exchange's four instants; the peer gets this
             // node's two with the next request and measures this node's clock the same way.
             if let (Some(t1), Some(t2)) = (hello.received_at_ms, hello.sent_at_ms) {
@@ -218,7 +242,7 @@ impl<'a> PeerConnection<'a> {
             return Err(transport(format!("peer refused: credential of node {} was revoked", theirs.node_id)));
         }
         self.node.retention.note_peer(theirs.node_id.as_str(), retired);
-        Ok(theirs)
+        Ok((theirs, summary))
     }
 
     async fn post(&mut self, path: &str, content_type: &str, body: Vec<u8>) -> Result<Option<Vec<u8>>, SyncError> {

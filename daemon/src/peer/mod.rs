@@ -8,7 +8,10 @@
 //!   other the revocations they know (JSON [`Hello`] both ways) and keep the union, the
 //!   instants of the exchange on their wall clocks, from which each measures the other's clock
 //!   offset (the initiator tells its two in the `cecsync-clock` header of its next request),
-//!   and the events each retired, whose documents the session leaves out.
+//!   and the events each retired, whose documents the session leaves out. Asked for it, the
+//!   answer also carries the summary of the documents the answering node holds in both scopes:
+//!   an initiator whose own summary agrees is in sync, and the round is this one request. Its
+//!   instants for the clock measurement then go with its next round's hello.
 //! - `POST /peer/v1/sync`: one frame of a sync session (`application/octet-stream`) in, the
 //!   answering frame out (204 when none is due). The request carries the client's credential
 //!   in the `cecsync-credential` header; the answer carries the server's.
@@ -59,6 +62,14 @@ pub struct Hello {
     /// session that follows leaves their documents out on both sides.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub retired_events: Vec<String>,
+    /// In a request: the initiator asks for the answering node's opening summary.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub want_summary: bool,
+    /// In an answer: the summary (base64url of its bytes, `cec_core::sync::Summary::to_bytes`)
+    /// the answering node's session would answer the opening with, over the documents both
+    /// credentials cover. An initiator whose own summary agrees is in sync and sends no frame.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
 }
 
 /// The body of `POST /peer/v1/enroll`.

@@ -114,10 +114,13 @@ async fn hello(
     body: Bytes,
 ) -> Response {
     let received_at = clock::now_ms();
-    let (mine, peer) = match admit(&node, &key, &headers) {
-        Ok((mine, theirs)) => (mine, theirs.node_id.to_string()),
+    let (mine, theirs_cred) = match admit(&node, &key, &headers) {
+        Ok(both) => both,
         Err(resp) => return *resp,
     };
+    let peer = theirs_cred.node_id.to_string();
+    // The instants of the peer's last hello, when its round ended on the answer.
+    complete_clock(&node, &peer, &headers).await;
     let theirs: Hello = if body.is_empty() {
         Hello::default()
     } else {
@@ -134,6 +137,24 @@ async fn hello(
     if let Err(resp) = admit(&node, &key, &headers) {
         return *resp;
     }
+    // A round may end on this answer (nothing to sync): the peer was seen and synced.
+    let _ = node.record_peer_sync(&peer, Some(theirs_cred.role.as_str()), None, true).await;
+    let summary = if theirs.want_summary {
+        let scope = crate::sync::PeerScope::of(&node, mine.scopes.clone(), theirs_cred.scopes.clone()).await;
+        match crate::sync::opening_summary(&node, &peer, &scope).await {
+            Ok(s) => {
+                use base64::Engine;
+                Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s.to_bytes()))
+            }
+            // The initiator then opens as usual and learns the same from the session.
+            Err(e) => {
+                warn!(%peer, cause = %e, "reading the manifest for a hello failed");
+                None
+            }
+        }
+    } else {
+        None
+    };
     let revocations = node.revocation_entries();
     let sent_at = clock::now_ms();
     // The initiator's next request completes the measurement with its own two instants.
@@ -143,8 +164,21 @@ async fn hello(
         sent_at_ms: Some(sent_at),
         received_at_ms: Some(received_at),
         retired_events: node.retired_to_tell().await,
+        want_summary: false,
+        summary,
     };
     with_credential(Json(answer).into_response(), &mine)
+}
+
+/// Completes and stores the measurement of `peer`'s clock that the instants in the request's
+/// clock header finish (see `node::clock`), if they do.
+async fn complete_clock(node: &Node, peer: &str, headers: &HeaderMap) {
+    let measured = headers.get(CLOCK_HEADER).and_then(|v| v.to_str().ok()).and_then(|h| node.clocks.complete(peer, h));
+    if let Some(sample) = measured
+        && let Err(e) = node.record_clock(peer, sample).await
+    {
+        warn!(%peer, cause = %e, "storing the peer's clock offset failed");
+    }
 }
 
 /// Enrols a node that has no credential yet: the central node checks the code's secret and
@@ -212,12 +246,7 @@ async fn sync(
         Err(resp) => return *resp,
     };
     let peer = theirs.node_id.to_string();
-    let measured = headers.get(CLOCK_HEADER).and_then(|v| v.to_str().ok()).and_then(|h| node.clocks.complete(&peer, h));
-    if let Some(sample) = measured
-        && let Err(e) = node.record_clock(&peer, sample).await
-    {
-        warn!(%peer, cause = %e, "storing the peer's clock offset failed");
-    }
+    complete_clock(&node, &peer, &headers).await;
     let scope = crate::sync::PeerScope::of(&node, mine.scopes.clone(), theirs.scopes.clone());
     let config = cec_core::sync::Config { max_frame_bytes: MAX_FRAME_BYTES, ..Default::default() };
     let answer = node.responders.answer(&node, &peer, theirs.role, scope, config, &body).await;

@@ -182,10 +182,25 @@ pub fn server_config(key: &SigningKey) -> Result<Arc<rustls::ServerConfig>, TlsE
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(Arc::new(AnyNodeClient { keys: Keys::new() }))
         .with_single_cert(vec![cert], private)?;
+    let mut config = config;
+    // A returning peer resumes its session (no certificates, no signatures): one ticket per
+    // connection is all a client uses, and the cache holds a ticket for as many peers as a
+    // central node serves at once and then some.
+    config.session_storage = rustls::server::ServerSessionMemoryCache::new(SERVER_SESSIONS);
+    config.send_tls13_tickets = 1;
     Ok(Arc::new(config))
 }
 
-/// A client configuration that talks only to the node `server`.
+/// Resumable sessions the peer listener remembers (each a few hundred bytes).
+const SERVER_SESSIONS: usize = 4096;
+
+/// A client configuration that talks only to the node `server`. It keeps the session tickets
+/// `server` gives, so reuse it for every connection to that node: the next handshake resumes
+/// (see [`ClientConfigs`]).
+///
+/// A resumed session skips both certificates and the verifiers: it proves the keys that the
+/// full handshake it resumes checked, and the tickets stay inside this configuration, which
+/// talks to that one node only.
 pub fn client_config(key: &SigningKey, server: &NodeId) -> Result<Arc<rustls::ClientConfig>, TlsError> {
     let (cert, private) = node_certificate(key)?;
     let config = rustls::ClientConfig::builder_with_provider(provider())
@@ -196,9 +211,90 @@ pub fn client_config(key: &SigningKey, server: &NodeId) -> Result<Arc<rustls::Cl
     Ok(Arc::new(config))
 }
 
+/// Peers' client configurations kept between connections (one per peer node, with its session
+/// tickets), so that a sync with a peer seen before resumes its TLS session.
+#[derive(Debug, Default)]
+pub struct ClientConfigs(std::sync::Mutex<std::collections::HashMap<NodeId, Arc<rustls::ClientConfig>>>);
+
+/// Peer configurations kept at most; more start the cache afresh (a few full handshakes).
+const CLIENT_CONFIGS: usize = 4096;
+
+impl ClientConfigs {
+    /// The configuration for connections to `server`, made once.
+    pub fn get(&self, key: &SigningKey, server: &NodeId) -> Result<Arc<rustls::ClientConfig>, TlsError> {
+        let mut configs = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(c) = configs.get(server) {
+            return Ok(c.clone());
+        }
+        if configs.len() >= CLIENT_CONFIGS {
+            configs.clear();
+        }
+        let config = client_config(key, server)?;
+        configs.insert(server.clone(), config.clone());
+        Ok(config)
+    }
+
+    /// Forgets every configuration and its tickets, as a restart does: the next connection to
+    /// each peer makes a full handshake.
+    pub fn forget(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// One connection from `client` to a server with `server`'s config: how its handshake went
+    /// (client side) and the client key the server read from the connection.
+    async fn connect_once(
+        server: Arc<rustls::ServerConfig>,
+        client: Arc<rustls::ClientConfig>,
+    ) -> (Option<rustls::HandshakeKind>, Option<[u8; 32]>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let (a, b) = tokio::io::duplex(1 << 16);
+        let serve = tokio::spawn(async move {
+            let mut tls = tokio_rustls::TlsAcceptor::from(server).accept(b).await.expect("accept");
+            let key = tls.get_ref().1.peer_certificates().and_then(|c| c.first()).and_then(certificate_key);
+            tls.write_all(b"x").await.expect("write");
+            tls.flush().await.expect("flush");
+            let mut end = [0u8; 1];
+            let _ = tls.read(&mut end).await;
+            key
+        });
+        let name = ServerName::try_from("cecsync").expect("name");
+        let mut tls = tokio_rustls::TlsConnector::from(client).connect(name, a).await.expect("connect");
+        let kind = tls.get_ref().1.handshake_kind();
+        // Reading the server's first byte takes in its session ticket, sent before it.
+        let mut byte = [0u8; 1];
+        tls.read_exact(&mut byte).await.expect("read");
+        tls.shutdown().await.expect("shutdown");
+        (kind, serve.await.expect("server"))
+    }
+
+    /// A node that connects again to a peer resumes its TLS session (no certificates sent),
+    /// and the server still knows which node the client is; a node restarted (a configuration
+    /// made afresh) makes a full handshake.
+    #[tokio::test]
+    async fn a_second_connection_to_a_peer_resumes_and_still_proves_the_client() {
+        let (server_key, client_key) = (SigningKey::from_bytes(&[5; 32]), SigningKey::from_bytes(&[6; 32]));
+        let server_id = NodeId::from_public_key(server_key.verifying_key().as_bytes());
+        let server = server_config(&server_key).unwrap();
+        let configs = ClientConfigs::default();
+        let client = configs.get(&client_key, &server_id).unwrap();
+        assert!(Arc::ptr_eq(&client, &configs.get(&client_key, &server_id).unwrap()), "made once per peer");
+        let theirs = Some(*client_key.verifying_key().as_bytes());
+
+        let first = connect_once(server.clone(), client.clone()).await;
+        assert_eq!(first, (Some(rustls::HandshakeKind::Full), theirs));
+        let second = connect_once(server.clone(), client.clone()).await;
+        assert_eq!(second, (Some(rustls::HandshakeKind::Resumed), theirs), "resumed, the client key known");
+
+        // Forgotten (a restarted node): a full handshake again.
+        configs.forget();
+        let fresh = configs.get(&client_key, &server_id).unwrap();
+        assert_eq!(connect_once(server.clone(), fresh).await, (Some(rustls::HandshakeKind::Full), theirs));
+    }
 
     #[test]
     fn a_node_certificate_carries_the_node_key() {

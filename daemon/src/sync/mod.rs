@@ -9,6 +9,10 @@
 //! what was applied is on disk with the sync state that covers it, and the next session
 //! resumes from there.
 //!
+//! An unchanged resync costs one round trip: the peer's hello answer carries the summary its
+//! responder would open with ([`opening_summary`]), and an initiator whose own agrees ends
+//! there ([`run_initiator_knowing`]).
+//!
 //! [`run_initiator`] drives a session over any [`Transport`]; [`Responders`] keeps the
 //! answering side's sessions between requests, one per peer. Both leave out the documents of
 //! events retired on either side ([`Node::retired_filter`]).
@@ -26,7 +30,7 @@ use std::sync::{Arc, Mutex};
 use automerge::{AutoCommit, ChangeHash};
 use cec_core::doc::DocId;
 use cec_core::ident::Role;
-use cec_core::sync::{Config, DocStore, Event, Manifest, Session, Stats, Status};
+use cec_core::sync::{Config, DocStore, Event, Manifest, Session, Stats, Status, Summary};
 use tracing::{debug, warn};
 
 use crate::node::projection::{FeedKind, Projection};
@@ -100,6 +104,15 @@ pub async fn manifest(node: &Node, scope: &PeerScope) -> Result<Manifest, SyncEr
         scope.covers(&doc).then(|| (doc, decode_heads(&heads)))
     });
     Ok(Manifest::from_heads(docs))
+}
+
+/// The summary this node answers a sync opening from `peer` with, computed as its responder
+/// session would (the documents both scopes cover, less the retired): the hello answer carries
+/// it, so an initiator in sync with this node ends its round without a frame.
+pub async fn opening_summary(node: &Node, peer: &str, scope: &Arc<PeerScope>) -> Result<Summary, SyncError> {
+    let manifest = manifest(node, scope).await?;
+    let session = Session::responder(0, Config::default(), scope.filter(), manifest);
+    Ok(session.with_retired(node.retired_filter(peer)).summary())
 }
 
 /// Why a change from a peer of `role` to `doc` is refused, if it is: each document kind has
@@ -303,8 +316,29 @@ pub async fn run_initiator(
     config: Config,
     transport: &mut impl Transport,
 ) -> Result<Stats, SyncError> {
+    run_initiator_knowing(node, peer, role, scope, config, None, transport).await
+}
+
+/// [`run_initiator`], knowing the summary the peer would answer the opening with (its hello
+/// answer carries it, see [`opening_summary`]): when this side's agrees, every document in
+/// scope is in sync and the round ends without a frame.
+pub async fn run_initiator_knowing(
+    node: &Node,
+    peer: &str,
+    role: Role,
+    scope: Arc<PeerScope>,
+    config: Config,
+    theirs: Option<&Summary>,
+    transport: &mut impl Transport,
+) -> Result<Stats, SyncError> {
     let mut driver =
         Driver::new(node, peer, role, scope, |manifest, filter| Session::initiator(config, filter, manifest)).await?;
+    if let Some(theirs) = theirs
+        && driver.session.end_if_agreeing(theirs)
+    {
+        debug!(%peer, "in sync: the peer's summary agrees, no frame sent");
+        return Ok(driver.stats().clone());
+    }
     loop {
         let Some(frame) = driver.step(node).await? else { break };
         let answer = transport.exchange(frame).await?;
