@@ -256,6 +256,64 @@ fn two_kiosks_syncing_toward_each_other_at_once() {
     }
 }
 
+/// A member's node that forges a verified record (no API writes one; this test writes it into
+/// the laptop's data directory through the library, as a tampered node would) and syncs it is
+/// refused by the real central node: the record is not taken, the central node says why in
+/// its log, and what the member wrote before stays.
+#[test]
+fn a_member_node_that_forges_a_verified_record_is_refused() {
+    let (central, org_key) = new_central();
+    let mut laptop = peer_node();
+    enroll(&central, &org_key, &laptop, "member", &["member:M-1"]);
+    laptop.post("/v1/peers", &json!({"url": peer_url(&central)})).expect(201);
+    laptop
+        .post("/v1/portfolios/M-1/entries", &json!({"id": "a1", "kind": "note", "title": "mine", "date": "2026-01-01"}))
+        .expect(201);
+    sync(&laptop);
+    assert_eq!(central.get("/v1/portfolios/M-1").expect(200)["entries"][0]["id"], "a1", "its own entry is taken");
+
+    // The forgery, written while the laptop's node is stopped.
+    laptop.terminate();
+    let dir = laptop.data_dir();
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let node = cecd::node::Node::open(&dir, cecd::config::Config::default()).await.expect("open the laptop's node");
+        let forged = cec_core::portfolio::VerifiedRecord {
+            event_id: "E9".into(),
+            session_id: "S9".into(),
+            event_title: "Never held".into(),
+            session_title: "Never held".into(),
+            provider_id: "P".into(),
+            provider_name: "P".into(),
+            endorsement_number: "X".into(),
+            date: jiff::civil::date(2026, 1, 2),
+            category: "ethics".into(),
+            contact_minutes: 600,
+            cecs: rust_decimal::Decimal::from(10),
+            verification_code: "forged".into(),
+        };
+        node.docs
+            .update(&cec_core::doc::DocId::portfolio("M-1"), |d| {
+                cec_core::doc::portfolio::apply_verified(d, "E9", std::slice::from_ref(&forged))
+                    .map_err(cecd::node::NodeError::from)
+            })
+            .await
+            .expect("forge");
+        node.store.close().await;
+    });
+    drop(runtime);
+    laptop.restart();
+    assert_eq!(laptop.get("/v1/portfolios/M-1").expect(200)["verified"][0]["cecs"], "10", "the laptop holds it");
+
+    laptop.post("/v1/sync", &json!({})).expect(200);
+    let theirs = central.get("/v1/portfolios/M-1").expect(200);
+    assert_eq!(theirs["verified"], json!([]), "the forged record was refused: {theirs}");
+    assert_eq!(theirs["entries"][0]["id"], "a1");
+    assert_eq!(central.get("/v1/members/M-1/cecs").expect(200)["verified_cecs"], "0");
+    let log = central.log_tail();
+    assert!(log.contains("may not write verified records"), "the central node says why: {log}");
+}
+
 /// A kiosk in sync with the central node resyncs in one request: the central node's hello
 /// answer carries its summary, the kiosk's agrees, and no sync frame follows; once the kiosk
 /// records something, frames carry it.
