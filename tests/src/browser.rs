@@ -43,8 +43,27 @@ pub struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        // A session the test did not close (it failed, or it let a client go) leaves its
+        // Chromium running after chromedriver is gone, orphaned; seen after a CI run. Chromium
+        // started on this profile is this browser's: stop it first (its helpers follow it).
+        kill_chromium_on(self.profile.path());
         let _ = self.driver.kill();
         let _ = self.driver.wait();
+    }
+}
+
+/// Kills the Chromium processes whose command line names `profile` as their user data dir.
+fn kill_chromium_on(profile: &Path) {
+    let flag = format!("--user-data-dir={}", profile.display());
+    let Ok(procs) = std::fs::read_dir("/proc") else { return };
+    for entry in procs.flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        if cmdline.split(|b| *b == 0).any(|arg| arg == flag.as_bytes())
+            && let Some(pid) = rustix::process::Pid::from_raw(pid)
+        {
+            let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        }
     }
 }
 
@@ -288,5 +307,40 @@ pub fn wait_api(what: &str, ok: impl Fn() -> bool) {
     while !ok() {
         assert!(Instant::now() < deadline, "waited for {what}");
         std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Chromium whose process holds `profile` as its user data dir, by pid.
+    fn chromium_on(profile: &Path) -> Vec<i32> {
+        let flag = format!("--user-data-dir={}", profile.display());
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+            let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+            if cmdline.split(|b| *b == 0).any(|arg| arg == flag.as_bytes()) {
+                out.push(pid);
+            }
+        }
+        out
+    }
+
+    /// A browser dropped with its session still open (a failed test) leaves no Chromium behind.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_dropped_browser_leaves_no_chromium_running() {
+        let Some(browser) = Browser::start("a_dropped_browser_leaves_no_chromium_running") else { return };
+        let client = browser.client().await;
+        let profile = browser.profile.path().to_owned();
+        assert!(!chromium_on(&profile).is_empty(), "the session's Chromium runs");
+        drop(browser);
+        let deadline = Instant::now() + WAIT;
+        while !chromium_on(&profile).is_empty() {
+            assert!(Instant::now() < deadline, "Chromium still runs after the browser was dropped");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(client);
     }
 }
