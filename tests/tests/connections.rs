@@ -131,3 +131,45 @@ fn serving_resumes_after_descriptor_exhaustion() {
     let log = std::fs::read_to_string(node.data_dir().join("../cecd.log")).expect("log");
     assert!(log.contains("accept failed"), "exhaustion not logged:\n{}", node.log_tail());
 }
+
+/// Sends a request head announcing a body, and the body only after `delay`; answers the head of
+/// the answer read and the stream.
+fn request_with_late_body(node: &Node, head: &str, body: &str, delay: Duration) -> (String, TcpStream) {
+    let mut s = TcpStream::connect(node.addr()).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+    let head = format!(
+        "{head}\r\nHost: {}\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        node.addr(),
+        node.token(),
+        body.len()
+    );
+    s.write_all(head.as_bytes()).expect("write the head");
+    std::thread::sleep(delay);
+    let _ = s.write_all(body.as_bytes());
+    let mut buf = [0u8; 8192];
+    let got = s.read(&mut buf).expect("read the answer");
+    (String::from_utf8_lossy(&buf[..got]).to_lowercase(), s)
+}
+
+/// An answer given before the request's body arrived (a method not allowed, an unknown route,
+/// no token) tells the client the connection closes, so that it does not send its next request
+/// into a closed connection and get no answer (schemathesis: "Remote end closed connection
+/// without response"); an answer to a request whose body was read keeps the connection.
+#[test]
+fn an_answer_before_the_body_says_the_connection_closes() {
+    let node = Node::start();
+    let body = r#"{"id": "x", "event_id": "e", "session_id": "s", "member_id": "m", "direction": "in"}"#;
+    for head in ["OPTIONS /v1/checkins HTTP/1.1", "POST /v1/no-such-route HTTP/1.1", "PUT /v1/health HTTP/1.1"] {
+        let (answer, mut s) = request_with_late_body(&node, head, body, Duration::from_millis(300));
+        assert!(answer.starts_with("http/1.1 4"), "{head}: {answer}");
+        assert!(answer.contains("connection: close"), "{head}: the answer must say it closes: {answer}");
+        assert!(closed_within(&mut s, Duration::from_secs(5)), "{head}: and it does close");
+    }
+    // A body the handler read (then refused): the connection stays open for the next request.
+    let (answer, mut s) = request_with_late_body(&node, "POST /v1/checkins HTTP/1.1", body, Duration::from_millis(300));
+    assert!(answer.starts_with("http/1.1 4") && !answer.contains("connection: close"), "{answer}");
+    s.write_all(format!("GET /v1/health HTTP/1.1\r\nHost: {}\r\n\r\n", node.addr()).as_bytes()).expect("write");
+    let mut buf = [0u8; 4096];
+    let got = s.read(&mut buf).expect("read");
+    assert!(buf[..got].starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf[..got]));
+}

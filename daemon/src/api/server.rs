@@ -10,13 +10,25 @@
 //! - An accept error (such as running out of file descriptors) is logged and retried after a
 //!   pause, so the node keeps serving once descriptors are free again.
 //!
+//! - An answer given before its request's body was read to the end (a refusal: no token, no
+//!   such route, a method not allowed) says `Connection: close`. hyper closes such a connection
+//!   after the answer unless the rest of the body was already buffered, and a client that was
+//!   not told would send its next request on a closed connection and get no answer at all
+//!   (schemathesis saw exactly that under load). The body is not read on the client's behalf:
+//!   an unauthenticated client must not make the node read or hold what it sends.
+//!
 //! Responses, long polls included, are not timed: `/v1/changes` bounds its own `wait`.
 
 use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use hyper::body::Incoming;
+use axum::body::Bytes;
+use axum::http::{HeaderValue, header};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
@@ -26,6 +38,33 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 use tracing::{debug, warn};
 
 use super::{AppState, app};
+
+/// A request body that records when it was read to its end.
+struct Tracked {
+    inner: Incoming,
+    read: Arc<AtomicBool>,
+}
+
+impl Body for Tracked {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) || self.inner.is_end_stream() {
+            self.read.store(true, Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
 
 /// How long the accept loop pauses after an accept error before it tries again.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
@@ -84,7 +123,16 @@ pub(super) async fn serve(
         let service = service.clone();
         let handler = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
             let service = service.clone();
-            async move { Ok::<_, Infallible>(service.oneshot(req).await.unwrap_or_else(|e| match e {})) }
+            async move {
+                let has_body = !req.body().is_end_stream();
+                let read = Arc::new(AtomicBool::new(false));
+                let req = req.map(|inner| Tracked { inner, read: read.clone() });
+                let mut resp = service.oneshot(req).await.unwrap_or_else(|e| match e {});
+                if has_body && !read.load(Ordering::Acquire) {
+                    resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                Ok::<_, Infallible>(resp)
+            }
         });
         let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), handler));
         tokio::spawn(async move {
