@@ -41,7 +41,9 @@ trap cleanup EXIT
 
 # schemathesis keeps connections in a pool across slow phases: a keep-alive longer than its
 # pauses keeps it from sending on a connection the node is just closing as idle ("Remote end
-# closed connection without response"). Two minutes was not enough: on a loaded 2-CPU machine
+# closed connection without response"; the same error had a second cause, answers given before
+# a request's body arrived, which now say Connection: close: daemon/src/api/server.rs). Two
+# minutes was not enough: on a loaded 2-CPU machine
 # one coverage phase took three, and a pooled connection sat idle past the node's timeout.
 mkdir -p "$data"
 echo 'header_timeout_ms = 900000' >"$data/cecd.toml"
