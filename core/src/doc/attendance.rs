@@ -293,25 +293,54 @@ pub fn add_checkin_as_value(doc: &mut AutoCommit, c: &CheckIn) -> Result<(), Doc
 }
 
 /// The check-in `id`, if the document holds it: under its own key, or else in the first batch
-/// (in key order) that holds it. Batches are searched as text before one is decoded.
+/// (in key order) that holds it.
 pub fn get(doc: &AutoCommit, id: &str) -> Result<Option<CheckIn>, DocError> {
     let Some(checkins) = fields::get_map(doc, &ROOT, "checkins")? else { return Ok(None) };
-    let place = Place::of(doc)?;
-    if let Some(c) = read_checkin(doc, &place, &checkins, id)? {
-        return Ok(Some(c));
-    }
-    let line = format!("\n{id}|");
-    for key in doc.keys(&checkins).filter(|k| is_batch_key(k)) {
-        let Some((automerge::Value::Scalar(v), _)) = doc.get(&checkins, &key)? else { continue };
-        let automerge::ScalarValue::Str(s) = v.as_ref() else { continue };
-        if s.contains(line.as_str()) {
-            let found = decode_batch(&place, &key, s)?.into_iter().find(|c| c.id == id);
-            if found.is_some() {
-                return Ok(found);
+    Ok(winners(doc, &Place::of(doc)?, &checkins, [id])?.remove(id))
+}
+
+/// What the document holds for each of `ids` (those it holds), by the module's rule: the
+/// value under the id's own key, or else the first batch in key order holding it. Batches are
+/// scanned as text, only the lines of the ids sought decoded, and no further than the last of
+/// them found.
+fn winners<'a>(
+    doc: &AutoCommit,
+    place: &Place,
+    checkins: &automerge::ObjId,
+    ids: impl IntoIterator<Item = &'a str>,
+) -> Result<std::collections::BTreeMap<String, CheckIn>, DocError> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut open = std::collections::BTreeSet::new();
+    for id in ids {
+        match read_checkin(doc, place, checkins, id)? {
+            Some(c) => {
+                out.insert(id.to_owned(), c);
+            }
+            None => {
+                open.insert(id);
             }
         }
     }
-    Ok(None)
+    for key in doc.keys(checkins).filter(|k| is_batch_key(k)) {
+        if open.is_empty() {
+            break;
+        }
+        let Some((automerge::Value::Scalar(v), _)) = doc.get(checkins, &key)? else { continue };
+        let automerge::ScalarValue::Str(text) = v.as_ref() else { continue };
+        let mut lines = text.split('\n');
+        if lines.next() != Some(V2) {
+            return Err(invalid("checkins", format!("{key}: not a batch of check-ins of a known version")));
+        }
+        for line in lines {
+            let parts: Vec<&str> = line.split('|').collect();
+            if let Some((id, rest)) = parts.split_first()
+                && open.remove(*id)
+            {
+                out.insert((*id).to_owned(), from_fields(place, id, rest)?);
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Every check-in of the document by id, each once (see the module's rule for an id found in
@@ -342,7 +371,7 @@ fn all_by_id(doc: &AutoCommit, place: &Place) -> Result<std::collections::BTreeM
 /// each once: a value is decoded from its patch, an old map-layout check-in read from the
 /// document. A batch written by the document's own actor holds only ids new to the document
 /// (its writer checked); one of another actor may repeat an id held elsewhere, and then what
-/// the document holds for its ids is read from every value.
+/// the document holds for its ids is looked up in every value.
 pub fn put_in(doc: &AutoCommit, patches: &[automerge::Patch]) -> Result<Vec<CheckIn>, DocError> {
     use automerge::{PatchAction, Prop, ScalarValue, Value};
     let mut place = None;
@@ -391,8 +420,8 @@ pub fn put_in(doc: &AutoCommit, patches: &[automerge::Patch]) -> Result<Vec<Chec
         }
     }
     if foreign_batch && let Some(place) = &place {
-        let mut all = all_by_id(doc, place)?;
-        return Ok(seen.into_keys().filter_map(|id| all.remove(&id)).collect());
+        let map = fields::req_map(doc, &ROOT, "checkins")?;
+        return Ok(winners(doc, place, &map, seen.keys().map(String::as_str))?.into_values().collect());
     }
     Ok(seen.into_values().collect())
 }
