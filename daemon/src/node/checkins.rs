@@ -5,8 +5,7 @@
 //! another session a conflict too. Ids being written are claimed node-wide until their change
 //! commits, so two requests racing with one id in two sessions cannot both succeed.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use automerge::{AutoCommit, ChangeHash, ObjId};
@@ -132,9 +131,6 @@ struct Waiting {
 #[derive(Default)]
 pub struct Ingest {
     queue: Mutex<Queue>,
-    /// Told of every request queued while a writer runs, so that it can start a round beside
-    /// one in flight.
-    arrived: tokio::sync::Notify,
     known: Mutex<HashMap<DocId, Known>>,
     clock: std::sync::atomic::AtomicU64,
 }
@@ -145,9 +141,6 @@ struct Queue {
     writing: bool,
     waiting: Vec<(DocId, Waiting)>,
 }
-
-/// How many writer rounds may wait for storage at once: one committing, one built meanwhile.
-const ROUNDS_IN_FLIGHT: usize = 2;
 
 /// How many attendance documents' check-ins are kept in memory for the writer.
 const KNOWN_DOCUMENTS: usize = 256;
@@ -211,53 +204,22 @@ impl Ingest {
     fn enqueue(&self, doc: DocId, waiting: Waiting) -> bool {
         let mut queue = self.lock();
         queue.waiting.push((doc, waiting));
-        let running = std::mem::replace(&mut queue.writing, true);
-        if running {
-            self.arrived.notify_one();
-        }
-        !running
+        !std::mem::replace(&mut queue.writing, true)
     }
 
-    /// Everything waiting for a document not in `busy` (a round in flight), by document in
-    /// arrival order; what waits for a busy document stays queued. `None` when nothing can be
-    /// taken; when nothing waits and nothing is busy, the writer's turn ends with it.
-    fn take(&self, busy: &HashSet<DocId>) -> Option<BTreeMap<DocId, Vec<Waiting>>> {
+    /// Everything waiting, by document in arrival order; `None` (and the writer's turn ends)
+    /// when nothing is.
+    fn take(&self) -> Option<BTreeMap<DocId, Vec<Waiting>>> {
         let mut queue = self.lock();
         if queue.waiting.is_empty() {
-            if busy.is_empty() {
-                queue.writing = false;
-            }
+            queue.writing = false;
             return None;
         }
         let mut by_doc: BTreeMap<DocId, Vec<Waiting>> = BTreeMap::new();
-        let mut kept = Vec::new();
         for (doc, w) in queue.waiting.drain(..) {
-            if busy.contains(&doc) {
-                kept.push((doc, w));
-            } else {
-                by_doc.entry(doc).or_default().push(w);
-            }
+            by_doc.entry(doc).or_default().push(w);
         }
-        queue.waiting = kept;
-        (!by_doc.is_empty()).then_some(by_doc)
-    }
-}
-
-/// A writer round being built: counted in the writer's `building` until its jobs are queued to
-/// storage or it ends.
-struct Building<'a>(Option<&'a AtomicUsize>);
-
-impl Building<'_> {
-    fn done(&mut self) {
-        if let Some(count) = self.0.take() {
-            count.fetch_sub(1, Ordering::Relaxed);
-        }
-    }
-}
-
-impl Drop for Building<'_> {
-    fn drop(&mut self) {
-        self.done();
+        Some(by_doc)
     }
 }
 
@@ -343,61 +305,18 @@ impl Node {
         answer.await.unwrap_or_else(|_| Err(StorageError::Panicked.into()))
     }
 
-    /// The check-in writer: writes what waits, a round at a time, until nothing does. While a
-    /// round's transaction commits, the next round is built from what waits for the other
-    /// documents (never one of the documents in flight: no change is built on one that is not
-    /// durable yet), so the disk's sync and the next changes' CPU overlap; at most
-    /// [`ROUNDS_IN_FLIGHT`] rounds are in flight at once.
+    /// The check-in writer: writes what waits, a round at a time, until nothing does.
     async fn write_waiting(&self) {
-        use futures_util::StreamExt;
         let mut turn = WriterTurn { ingest: &self.ingest, ended: false };
-        let mut busy: HashSet<DocId> = HashSet::new();
-        // Rounds not yet queued to storage.
-        let building = AtomicUsize::new(0);
-        let mut in_flight = futures_util::stream::FuturesUnordered::new();
-        loop {
-            // A round beside one in flight only once storage has taken up the jobs queued
-            // before: until then a later round would join their transaction all the same, and
-            // waiting gathers more check-ins into each change.
-            while in_flight.is_empty()
-                || (in_flight.len() < ROUNDS_IN_FLIGHT
-                    && building.load(Ordering::Relaxed) == 0
-                    && self.store.queued_jobs() == 0)
-            {
-                let Some(batch) = self.ingest.take(&busy) else { break };
-                let docs: Vec<DocId> = batch.keys().cloned().collect();
-                busy.extend(docs.iter().cloned());
-                let round = batch.into_iter().map(|(doc, waiting)| (doc, DocRound::of(waiting))).collect();
-                building.fetch_add(1, Ordering::Relaxed);
-                let building = Building(Some(&building));
-                in_flight.push(async move {
-                    self.write_round(round, building).await;
-                    docs
-                });
-            }
-            // Nothing in flight: `take` found nothing waiting either and ended the turn.
-            if in_flight.is_empty() {
-                break;
-            }
-            // Wait for a round to end, or (with room for another round) for a new request.
-            let done = if in_flight.len() < ROUNDS_IN_FLIGHT {
-                tokio::select! {
-                    done = in_flight.next() => done,
-                    () = self.ingest.arrived.notified() => None,
-                }
-            } else {
-                in_flight.next().await
-            };
-            for doc in done.into_iter().flatten() {
-                busy.remove(&doc);
-            }
+        while let Some(batch) = self.ingest.take() {
+            self.write_round(batch.into_iter().map(|(doc, waiting)| (doc, DocRound::of(waiting))).collect()).await;
         }
         turn.ended = true; // `take` ended the turn
     }
 
     /// Writes one round: each document's check-ins in one change, every document's change
     /// queued to storage at once; answers every request of the round.
-    async fn write_round(&self, mut round: BTreeMap<DocId, DocRound>, mut building: Building<'_>) {
+    async fn write_round(&self, mut round: BTreeMap<DocId, DocRound>) {
         // Claimed first, then the committed index: a racing writer is in one or the other.
         let mut claimed = Vec::with_capacity(round.len());
         let mut elsewhere_by_doc = BTreeMap::new();
@@ -456,10 +375,7 @@ impl Node {
                 r.fail(err);
             }
         }
-        // Its first poll queues the jobs to storage before it waits.
-        let committing = locked.commit_each();
-        building.done();
-        for (doc_id, stored) in committing.await {
+        for (doc_id, stored) in locked.commit_each().await {
             let Some(r) = round.remove(&doc_id) else { continue };
             let Some((results, mut known)) = written.remove(&doc_id) else { continue };
             match stored {
@@ -810,52 +726,6 @@ mod tests {
         assert!(changes <= 11, "60 check-ins in 10 sessions took {changes} changes");
         let (listed, _) = node.checkins(CheckInFilter::default(), 1000).await.unwrap();
         assert_eq!(listed.len(), 60);
-        node.store.close().await;
-    }
-
-    /// While a round's transaction is open, the writer builds the next round from requests for
-    /// other sessions and queues it to storage, rather than waiting for the commit: the disk's
-    /// sync and the next change's CPU overlap.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn the_next_round_is_built_while_one_commits() {
-        let dir = tempfile::tempdir().unwrap();
-        let (node, event) = node_with(dir.path(), &["S1", "S2"]).await;
-        let wait_for = |what: &dyn Fn() -> bool| {
-            let start = std::time::Instant::now();
-            while !what() && start.elapsed() < std::time::Duration::from_secs(3) {
-                std::thread::sleep(std::time::Duration::from_millis(1));
-            }
-            what()
-        };
-        // The writer thread is busy while S1's round is queued.
-        let (started_tx, started) = std::sync::mpsc::channel();
-        let busy = node.store.write(move |_| {
-            let _ = started_tx.send(());
-            std::thread::sleep(std::time::Duration::from_millis(200));
-            Ok(())
-        });
-        started.recv().unwrap();
-        let one = |id: &str, s: &'static str| {
-            let (node, event, inc) = (node.clone(), event.clone(), new(id, s, "M1"));
-            tokio::spawn(async move { node.record_checkins(&event, s, vec![inc]).await })
-        };
-        let first = one("c1", "S1");
-        assert!(wait_for(&|| node.store.queued_jobs() == 1), "S1's round is queued");
-        // A job queued behind it shares S1's transaction and holds it open until storage is
-        // handed another job (S2's round), or gives up.
-        let store = node.store.clone();
-        let (open_tx, open) = std::sync::mpsc::channel();
-        let holding = node.store.write(move |_| {
-            let _ = open_tx.send(());
-            Ok(wait_for(&|| store.queued_jobs() > 0))
-        });
-        busy.await.unwrap();
-        open.recv().unwrap();
-        let second = one("c2", "S2");
-        assert!(holding.await.unwrap(), "S2's round was queued while S1's transaction was open");
-        for r in [first, second] {
-            assert!(matches!(r.await.unwrap().unwrap().pop().unwrap(), Ok(Recorded::Created(_))));
-        }
         node.store.close().await;
     }
 

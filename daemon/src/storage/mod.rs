@@ -214,11 +214,6 @@ impl Store {
         self.inner.writer.stats()
     }
 
-    /// Jobs submitted that the writer thread has not taken into a transaction yet.
-    pub fn queued_jobs(&self) -> u64 {
-        self.inner.writer.queued_jobs()
-    }
-
     /// A handle that waits for the change feed to move past a seq.
     pub fn subscribe_changes(&self) -> ChangeSubscriber {
         ChangeSubscriber::new(self.inner.changes.clone())

@@ -286,10 +286,6 @@ impl Writer {
         self.stats.snapshot()
     }
 
-    pub(crate) fn queued_jobs(&self) -> u64 {
-        self.stats.queued_jobs.load(Ordering::Relaxed)
-    }
-
     /// Stops accepting jobs, lets the queued ones finish, and waits for the thread to exit.
     pub(crate) async fn shutdown(&self) {
         // An error means the thread is already gone.
