@@ -64,6 +64,16 @@ pub fn touched(id: &DocId, patches: &[Patch]) -> BTreeSet<Touched> {
         let (section, item) = place(p);
         let Some(section) = section else { continue };
         let t = match (id, section.as_str(), item) {
+            (DocId::Attendance { .. }, "checkins", Some(i)) if super::attendance::is_batch_key(&i) => {
+                // A batch names the check-ins it holds, one per line after its tag.
+                if let PatchAction::PutMap { value: (automerge::Value::Scalar(v), _), .. } = &p.action
+                    && let automerge::ScalarValue::Str(text) = v.as_ref()
+                {
+                    let ids = text.split('\n').skip(1).filter_map(|line| line.split('|').next());
+                    out.extend(ids.map(|c| Touched::CheckIn(c.to_owned())));
+                }
+                continue;
+            }
             (DocId::Attendance { .. }, "checkins", Some(i)) => Touched::CheckIn(i),
             // A void is a change to the check-in it voids.
             (DocId::Attendance { .. }, "voids", Some(i)) => Touched::CheckIn(i),

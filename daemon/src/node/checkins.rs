@@ -501,10 +501,10 @@ fn fail_all(round: BTreeMap<DocId, DocRound>, err: NodeError) {
     }
 }
 
-/// Writes `items` into attendance document `d`: a new id is inserted, a retry answered with
-/// what is stored, an id stored with other content (here, in a session being written by a
-/// racing request, or committed elsewhere) refused. Answers per item and what the document
-/// now holds.
+/// Writes `items` into attendance document `d`: the new ids are inserted together (one value
+/// for all of them), a retry answered with what is stored, an id stored with other content
+/// (here, in a session being written by a racing request, or committed elsewhere) refused.
+/// Answers per item and what the document now holds.
 fn write_into(
     d: &mut AutoCommit,
     known: Option<Known>,
@@ -517,6 +517,7 @@ fn write_into(
         _ => Known::read(d)?,
     };
     let mut results = Vec::with_capacity(items.len());
+    let mut new = Vec::new();
     for (inc, other) in items.into_iter().zip(claimed_elsewhere) {
         let id = inc.checkin.id.clone();
         if let Some(place) = other.or_else(|| committed_elsewhere(&id)) {
@@ -526,15 +527,18 @@ fn write_into(
         results.push(match known.by_id.get(&id) {
             Some(existing) if inc.is_answered_by(existing) => Ok(Recorded::Existing(existing.clone())),
             Some(_) => Err(NodeError::Conflict(format!("check-in {id:?} exists with other content"))),
-            None => match doc::attendance::insert_new(d, &known.checkins, &inc.checkin) {
+            None => match doc::attendance::check_encodable(&inc.checkin) {
+                Err(e) => Err(e.into()),
                 Ok(()) => {
                     known.by_id.insert(id, inc.checkin.clone());
+                    new.push(inc.checkin.clone());
                     Ok(Recorded::Created(inc.checkin))
                 }
-                Err(e) => Err(e.into()),
             },
         });
     }
+    // On an error the caller rolls the document back and drops `known`.
+    doc::attendance::insert_new(d, &known.checkins, &new)?;
     Ok((results, known))
 }
 
@@ -667,6 +671,14 @@ mod tests {
         assert_eq!((created.len(), conflicts), (49, 1));
         let changes = node.store.stats().jobs_committed - jobs_before - 1;
         assert!(changes <= 3, "49 check-ins took {changes} changes");
+        // A change holds its check-ins as one value: one operation per change, not per check-in.
+        let id = DocId::attendance("E1", "S1");
+        let mut locked = node.docs.lock_many([id.clone()]).await.unwrap();
+        let actor = node.docs.actor();
+        let d = locked.get_mut(&id).unwrap();
+        let ops: usize = d.get_changes(&[]).iter().filter(|c| c.actor_id() == &actor).map(|c| c.len()).sum();
+        drop(locked);
+        assert!(ops <= 3, "49 check-ins took {ops} operations");
         node.store.close().await;
         let node = Arc::new(Node::open(dir.path(), Config::default()).await.unwrap());
         let (listed, _) = node.checkins(CheckInFilter::default(), 1000).await.unwrap();
