@@ -5,6 +5,7 @@
 # per check-in from /proc/<pid>/stat. Only 127.0.0.1.
 # Usage: side-by-side.sh CONNECTIONS SECONDS ROUNDS BIN...
 set -euo pipefail
+command -v wrk >/dev/null || { echo "side-by-side.sh needs wrk: apt-get install wrk" >&2; exit 1; }
 C=$1; S=$2; ROUNDS=$3; shift 3
 HERE=$(cd "$(dirname "$0")" && pwd)
 T=$([ "$C" = 1 ] && echo 1 || echo 2)
