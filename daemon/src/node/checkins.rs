@@ -4,20 +4,39 @@
 //! content is a retry (answered with what is stored), with other content a conflict, and in
 //! another session a conflict too. Ids being written are claimed node-wide until their change
 //! commits, so two requests racing with one id in two sessions cannot both succeed.
+//!
+//! A check-in is acknowledged once it is in the check-in log and the index (one transaction,
+//! fsynced), before it is in its attendance document: the writer folds the log into the
+//! documents later (within [`FOLD_AFTER`] under load, at once before a sync, a void or a
+//! retirement reads them), many check-ins per Automerge change, deleting the log rows in the
+//! fold's transaction. A start folds whatever a crash left in the log. So an Automerge change
+//! costs once per fold, not once per request.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::Duration;
 
-use automerge::{AutoCommit, ChangeHash, ObjId};
+use automerge::{AutoCommit, ChangeHash};
 use tokio::sync::oneshot;
 
 use cec_core::doc::{self, DocId};
 use cec_core::{CheckIn, Event};
 
 use super::Node;
+use super::docs::ExtraJob;
 use super::error::{NodeError, NodeResult};
 use super::index::{self, CheckInFilter};
+use super::projection::Projection;
 use crate::storage::StorageError;
+
+/// How long an acknowledged check-in stays in the log at most, under load, before the writer
+/// folds it into its document.
+pub const FOLD_AFTER: Duration = Duration::from_millis(100);
+
+/// A session with this many check-ins in the log is folded in the writer's next round,
+/// whatever their age.
+const FOLD_AT: usize = 2048;
 
 /// A check-in to record, and which of its fields the client gave (a retry without `at` must
 /// not conflict with the `at` the node filled in the first time).
@@ -132,7 +151,15 @@ struct Waiting {
 pub struct Ingest {
     queue: Mutex<Queue>,
     known: Mutex<HashMap<DocId, Known>>,
-    clock: std::sync::atomic::AtomicU64,
+    clock: AtomicU64,
+    /// Check-ins acknowledged (in the log, durable) and not yet in their documents, in the
+    /// order logged. Only the writer adds to it and folds it.
+    logged: Mutex<BTreeMap<DocId, Vec<CheckIn>>>,
+    /// Whether a fold of the log is scheduled.
+    fold_armed: AtomicBool,
+    /// The node, so that a fold asked for by a caller without an `Arc` can start the writer
+    /// (set by the first check-in; nothing is logged before it).
+    node: OnceLock<Weak<Node>>,
 }
 
 #[derive(Default)]
@@ -140,6 +167,14 @@ struct Queue {
     /// Whether a writer task runs.
     writing: bool,
     waiting: Vec<(DocId, Waiting)>,
+    /// Callers waiting for the log to be folded into the documents.
+    folds: Vec<oneshot::Sender<()>>,
+}
+
+/// What the writer takes for one round.
+struct Taken {
+    by_doc: BTreeMap<DocId, Vec<Waiting>>,
+    folds: Vec<oneshot::Sender<()>>,
 }
 
 /// How many attendance documents' check-ins are kept in memory for the writer.
@@ -150,16 +185,20 @@ const KNOWN_DOCUMENTS: usize = 256;
 /// makes them differ, and the next write reads the document again).
 struct Known {
     heads: Vec<ChangeHash>,
-    checkins: ObjId,
     by_id: HashMap<String, CheckIn>,
     used: u64,
 }
 
 impl Known {
-    fn read(d: &mut AutoCommit) -> Result<Self, NodeError> {
-        let checkins = doc::attendance::checkins_map(d)?;
-        let by_id = doc::attendance::read(d)?.into_iter().map(|c| (c.id.clone(), c)).collect();
-        Ok(Self { heads: d.get_heads(), checkins, by_id, used: 0 })
+    /// What `d` holds (nothing when this node holds no such document yet), and the
+    /// check-ins logged for it and not yet in it.
+    fn read(d: Option<&mut AutoCommit>, logged: &[CheckIn]) -> Result<Self, NodeError> {
+        let (heads, mut by_id) = match d {
+            Some(d) => (d.get_heads(), doc::attendance::read(d)?.into_iter().map(|c| (c.id.clone(), c)).collect()),
+            None => (Vec::new(), HashMap::new()),
+        };
+        by_id.extend(logged.iter().map(|c| (c.id.clone(), c.clone())));
+        Ok(Self { heads, by_id, used: 0 })
     }
 }
 
@@ -178,6 +217,36 @@ impl Ingest {
         self.known.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    fn logged(&self) -> std::sync::MutexGuard<'_, BTreeMap<DocId, Vec<CheckIn>>> {
+        self.logged.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Whether check-ins wait in the log.
+    fn has_logged(&self) -> bool {
+        !self.logged().is_empty()
+    }
+
+    /// The logged check-ins to fold this round: every document's when `all`, else those of
+    /// documents whose log grew past [`FOLD_AT`].
+    fn to_fold(&self, all: bool) -> BTreeMap<DocId, Vec<CheckIn>> {
+        self.logged()
+            .iter()
+            .filter(|(_, v)| !v.is_empty() && (all || v.len() >= FOLD_AT))
+            .map(|(d, v)| (d.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Forgets the logged check-ins of `doc` with these ids (folded, or their event retired).
+    fn unlog(&self, doc: &DocId, ids: &std::collections::HashSet<&str>) {
+        let mut logged = self.logged();
+        if let Some(v) = logged.get_mut(doc) {
+            v.retain(|c| !ids.contains(c.id.as_str()));
+            if v.is_empty() {
+                logged.remove(doc);
+            }
+        }
+    }
+
     /// Takes what the writer last kept for `doc`.
     fn take_known(&self, doc: &DocId) -> Option<Known> {
         self.known().remove(doc)
@@ -186,7 +255,7 @@ impl Ingest {
     /// Keeps `known` for the next write of `doc`, dropping the least recently written
     /// documents' beyond [`KNOWN_DOCUMENTS`].
     fn keep_known(&self, doc: &DocId, mut known: Known) {
-        known.used = self.clock.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        known.used = self.clock.fetch_add(1, Ordering::Relaxed);
         let mut all = self.known();
         all.insert(doc.clone(), known);
         while all.len() > KNOWN_DOCUMENTS {
@@ -198,6 +267,7 @@ impl Ingest {
     /// Forgets what the writer kept of the documents of `event_id` (retired from this node).
     pub(super) fn forget_event(&self, event_id: &str) {
         self.known().retain(|doc, _| doc.event_id() != Some(event_id));
+        self.logged().retain(|doc, _| doc.event_id() != Some(event_id));
     }
 
     /// Queues a request; true when no writer runs yet (the caller starts one).
@@ -207,11 +277,18 @@ impl Ingest {
         !std::mem::replace(&mut queue.writing, true)
     }
 
+    /// Queues a request to fold the log; true when no writer runs yet (the caller starts one).
+    fn enqueue_fold(&self, done: oneshot::Sender<()>) -> bool {
+        let mut queue = self.lock();
+        queue.folds.push(done);
+        !std::mem::replace(&mut queue.writing, true)
+    }
+
     /// Everything waiting, by document in arrival order; `None` (and the writer's turn ends)
     /// when nothing is.
-    fn take(&self) -> Option<BTreeMap<DocId, Vec<Waiting>>> {
+    fn take(&self) -> Option<Taken> {
         let mut queue = self.lock();
-        if queue.waiting.is_empty() {
+        if queue.waiting.is_empty() && queue.folds.is_empty() {
             queue.writing = false;
             return None;
         }
@@ -219,7 +296,7 @@ impl Ingest {
         for (doc, w) in queue.waiting.drain(..) {
             by_doc.entry(doc).or_default().push(w);
         }
-        Some(by_doc)
+        Some(Taken { by_doc, folds: std::mem::take(&mut queue.folds) })
     }
 }
 
@@ -236,7 +313,7 @@ impl Drop for WriterTurn<'_> {
             let waiting = {
                 let mut queue = self.ingest.lock();
                 queue.writing = false;
-                std::mem::take(&mut queue.waiting)
+                (std::mem::take(&mut queue.waiting), std::mem::take(&mut queue.folds))
             };
             drop(waiting);
         }
@@ -295,6 +372,7 @@ impl Node {
             let msg = format!("no session {session_id:?} in event {:?}", event.id);
             return Ok(items.iter().map(|_| Err(NodeError::NotFound(msg.clone()))).collect());
         }
+        self.ingest.node.get_or_init(|| Arc::downgrade(self));
         let doc_id = DocId::attendance(&event.id, session_id);
         let (reply, answer) = oneshot::channel();
         if self.ingest.enqueue(doc_id, Waiting { items, reply }) {
@@ -305,18 +383,60 @@ impl Node {
         answer.await.unwrap_or_else(|_| Err(StorageError::Panicked.into()))
     }
 
+    /// Folds every logged check-in into its document now, and answers once that committed (or
+    /// failed: a document that could not take them keeps them logged, and the next fold tries
+    /// again). What reads documents for their check-ins (sync, voids, retirement) calls this
+    /// first.
+    pub async fn fold_logged(&self) {
+        if !self.ingest.has_logged() {
+            return;
+        }
+        let (done, folded) = oneshot::channel();
+        if self.ingest.enqueue_fold(done) {
+            match self.ingest.node.get().and_then(Weak::upgrade) {
+                Some(node) => {
+                    tokio::spawn(async move { node.write_waiting().await });
+                }
+                // The node is going away: end the turn this call began.
+                None => drop(WriterTurn { ingest: &self.ingest, ended: false }),
+            }
+        }
+        let _ = folded.await;
+    }
+
+    /// Schedules a fold of the log [`FOLD_AFTER`] from now, unless one is scheduled already.
+    fn arm_fold(self: &Arc<Self>) {
+        if !self.ingest.has_logged() || self.ingest.fold_armed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let node = Arc::downgrade(self);
+        tokio::spawn(async move {
+            tokio::time::sleep(FOLD_AFTER).await;
+            let Some(node) = node.upgrade() else { return };
+            node.ingest.fold_armed.store(false, Ordering::Release);
+            node.fold_logged().await;
+            node.arm_fold();
+        });
+    }
+
     /// The check-in writer: writes what waits, a round at a time, until nothing does.
-    async fn write_waiting(&self) {
+    async fn write_waiting(self: Arc<Self>) {
         let mut turn = WriterTurn { ingest: &self.ingest, ended: false };
-        while let Some(batch) = self.ingest.take() {
-            self.write_round(batch.into_iter().map(|(doc, waiting)| (doc, DocRound::of(waiting))).collect()).await;
+        while let Some(Taken { by_doc, folds }) = self.ingest.take() {
+            let round = by_doc.into_iter().map(|(doc, waiting)| (doc, DocRound::of(waiting))).collect();
+            self.write_round(round, !folds.is_empty()).await;
+            for done in folds {
+                let _ = done.send(());
+            }
+            self.arm_fold();
         }
         turn.ended = true; // `take` ended the turn
     }
 
-    /// Writes one round: each document's check-ins in one change, every document's change
-    /// queued to storage at once; answers every request of the round.
-    async fn write_round(&self, mut round: BTreeMap<DocId, DocRound>) {
+    /// Writes one round: each document's new check-ins logged and indexed, and the log folded
+    /// into the documents that are due (all of them when `fold_all`), in one transaction;
+    /// answers every request of the round once it committed.
+    async fn write_round(&self, mut round: BTreeMap<DocId, DocRound>, fold_all: bool) {
         // Claimed first, then the committed index: a racing writer is in one or the other.
         let mut claimed = Vec::with_capacity(round.len());
         let mut elsewhere_by_doc = BTreeMap::new();
@@ -331,30 +451,37 @@ impl Node {
         }
         // A few rows by primary key, read on this task: the hop to the blocking pool and back
         // cost more than the read, on every round.
-        let committed = match self.store.read_here(move |c| index::checkin_places(c, &all_ids)).await {
-            Ok(rows) => rows,
-            Err(e) => return fail_all(round, e.into()),
+        let committed = if all_ids.is_empty() {
+            Vec::new()
+        } else {
+            match self.store.read_here(move |c| index::checkin_places(c, &all_ids)).await {
+                Ok(rows) => rows,
+                Err(e) => return fail_all(round, e.into()),
+            }
         };
         let mut committed_places: HashMap<String, Vec<(String, String)>> = HashMap::new();
         for (id, e, s) in committed {
             committed_places.entry(id).or_default().push((e, s));
         }
-        let mut locked = match self.docs.lock_many(round.keys().cloned()).await {
+        let to_fold = self.ingest.to_fold(fold_all);
+        let mut locked = match self.docs.lock_many(round.keys().chain(to_fold.keys()).cloned()).await {
             Ok(locked) => locked,
             Err(e) => return fail_all(round, e.into()),
         };
-        let mut written: BTreeMap<DocId, (Vec<NodeResult<Recorded>>, Known)> = BTreeMap::new();
+        let mut written: BTreeMap<DocId, (Vec<NodeResult<Recorded>>, Known, Vec<CheckIn>)> = BTreeMap::new();
         let mut failed: Vec<(DocId, NodeError)> = Vec::new();
         for (doc_id, r) in &mut round {
             let DocId::Attendance { event_id, session_id } = doc_id else {
                 failed.push((doc_id.clone(), NodeError::NotFound(format!("{doc_id} holds no check-ins"))));
                 continue;
             };
-            let Some(d) = locked.get_or_create(doc_id) else { continue };
+            // Not created here when new: the fold creates it.
+            let d = locked.get_mut(doc_id);
             let items = std::mem::take(&mut r.items);
             let others = elsewhere_by_doc.remove(doc_id).unwrap_or_default();
             let known = self.ingest.take_known(doc_id);
-            match write_into(d, known, items, others, |id| {
+            let logged = || self.ingest.logged().get(doc_id).cloned().unwrap_or_default();
+            match write_into(d, known, logged, items, others, |id| {
                 committed_places
                     .get(id)?
                     .iter()
@@ -364,10 +491,7 @@ impl Node {
                 Ok(out) => {
                     written.insert(doc_id.clone(), out);
                 }
-                Err(e) => {
-                    d.rollback();
-                    failed.push((doc_id.clone(), e));
-                }
+                Err(e) => failed.push((doc_id.clone(), e)),
             }
         }
         for (doc_id, err) in failed {
@@ -375,21 +499,146 @@ impl Node {
                 r.fail(err);
             }
         }
-        for (doc_id, stored) in locked.commit_each().await {
+        // The log folded into the documents that are due, built on what is durable: every
+        // logged check-in committed in an earlier round, and so did each document's last fold.
+        let mut folding: BTreeMap<DocId, Vec<CheckIn>> = BTreeMap::new();
+        for (doc_id, checkins) in to_fold {
+            let Some(d) = locked.get_or_create(&doc_id) else { continue };
+            let put = doc::attendance::checkins_map(d).and_then(|m| doc::attendance::insert_new(d, &m, &checkins));
+            match put {
+                Ok(()) => {
+                    folding.insert(doc_id, checkins);
+                }
+                Err(e) => {
+                    d.rollback();
+                    tracing::warn!(doc = %doc_id, cause = %e, "logged check-ins could not be folded into their document");
+                }
+            }
+        }
+        // Each document's new check-ins: logged and indexed, in a job of their own.
+        let acked: Vec<DocId> = written.iter().filter(|(_, (_, _, new))| !new.is_empty()).map(|(d, _)| d.clone()).collect();
+        let retired = self.docs.retired().clone();
+        let ack_jobs: Vec<ExtraJob> = acked
+            .iter()
+            .map(|doc_id| {
+                let new = written.get(doc_id).map(|(_, _, new)| new.clone()).unwrap_or_default();
+                let (doc_id, retired) = (doc_id.clone(), retired.clone());
+                Box::new(move |tx: &rusqlite::Transaction<'_>| {
+                    retired.check_in_job(&doc_id)?;
+                    for c in &new {
+                        index::log_checkin(tx, c)?;
+                    }
+                    Projection::of_logged(&doc_id, new).write(tx)
+                }) as ExtraJob
+            })
+            .collect();
+        let (stored, acks) = locked
+            .commit_each(
+                |doc_id, projection| {
+                    let folded = folding.get(doc_id)?;
+                    projection.without_logged(&folded.iter().map(|c| (c.id.as_str(), c)).collect());
+                    let ids: Vec<String> = folded.iter().map(|c| c.id.clone()).collect();
+                    Some(Box::new(move |tx: &rusqlite::Transaction<'_>| {
+                        index::unlog_checkins(tx, ids.iter().map(String::as_str))
+                    }) as ExtraJob)
+                },
+                ack_jobs,
+            )
+            .await;
+        let mut heads: HashMap<DocId, Result<Vec<ChangeHash>, super::docs::DocsError>> = stored.into_iter().collect();
+        for (doc_id, checkins) in &folding {
+            match heads.get(doc_id) {
+                Some(Ok(_)) => self.ingest.unlog(doc_id, &checkins.iter().map(|c| c.id.as_str()).collect()),
+                Some(Err(super::docs::DocsError::Retired { .. })) => {
+                    self.ingest.logged().remove(doc_id);
+                }
+                _ => tracing::warn!(doc = %doc_id, "logged check-ins stay logged: their fold was not stored"),
+            }
+        }
+        let mut acks: HashMap<DocId, Result<(), StorageError>> = acked.into_iter().zip(acks).collect();
+        for (doc_id, (results, mut known, new)) in written {
             let Some(r) = round.remove(&doc_id) else { continue };
-            let Some((results, mut known)) = written.remove(&doc_id) else { continue };
-            match stored {
-                Ok(heads) => {
-                    known.heads = heads;
-                    self.ingest.keep_known(&doc_id, known);
+            match acks.remove(&doc_id).unwrap_or(Ok(())) {
+                Ok(()) => {
+                    if !new.is_empty() {
+                        self.ingest.logged().entry(doc_id.clone()).or_default().extend(new);
+                    }
+                    // The document's heads moved if a fold was stored; if that failed, it is
+                    // reloaded and read again.
+                    match heads.remove(&doc_id) {
+                        Some(Ok(h)) => {
+                            known.heads = h;
+                            self.ingest.keep_known(&doc_id, known);
+                        }
+                        Some(Err(_)) => {}
+                        None => self.ingest.keep_known(&doc_id, known),
+                    }
                     r.answer(results);
                 }
-                Err(e) => r.fail(e.into()),
+                Err(e) => r.fail(super::docs::retired_or(e).into()),
+            }
+        }
+        // What the writer kept of a document folded without new check-ins follows its heads.
+        for (doc_id, h) in heads {
+            if let (Ok(h), Some(mut known)) = (h, self.ingest.take_known(&doc_id)) {
+                known.heads = h;
+                self.ingest.keep_known(&doc_id, known);
             }
         }
         drop(claimed);
         // A document this node could not hold (none left in practice) is answered too.
         fail_all(round, StorageError::Panicked.into());
+    }
+
+    /// Folds what the check-in log holds (what a stop left there: acknowledged check-ins not
+    /// yet in their documents) into the documents, at open, before anything else writes.
+    /// Answers how many were folded; those that could not be stay logged for the writer.
+    pub(super) async fn fold_log_at_open(&self) -> NodeResult<usize> {
+        let logged = self.store.read(index::logged_checkins).await?;
+        if logged.is_empty() {
+            return Ok(0);
+        }
+        let mut by_doc: BTreeMap<DocId, Vec<CheckIn>> = BTreeMap::new();
+        for c in logged {
+            by_doc.entry(DocId::attendance(&c.event_id, &c.session_id)).or_default().push(c);
+        }
+        // An event retired meanwhile takes its logged check-ins with it.
+        let retired: Vec<String> = by_doc
+            .iter()
+            .filter(|(id, _)| self.docs.is_retired(id))
+            .flat_map(|(_, v)| v.iter().map(|c| c.id.clone()))
+            .collect();
+        by_doc.retain(|id, _| !self.docs.is_retired(id));
+        let mut locked = self.docs.lock_many(by_doc.keys().cloned()).await?;
+        for (doc_id, checkins) in &by_doc {
+            let Some(d) = locked.get_or_create(doc_id) else { continue };
+            doc::attendance::checkins_map(d).and_then(|m| doc::attendance::insert_new(d, &m, checkins))?;
+        }
+        let drop_retired: ExtraJob = Box::new(move |tx| index::unlog_checkins(tx, retired.iter().map(String::as_str)));
+        let (stored, dropped) = locked
+            .commit_each(
+                |doc_id, _| {
+                    let ids: Vec<String> = by_doc.get(doc_id)?.iter().map(|c| c.id.clone()).collect();
+                    Some(Box::new(move |tx: &rusqlite::Transaction<'_>| {
+                        index::unlog_checkins(tx, ids.iter().map(String::as_str))
+                    }) as ExtraJob)
+                },
+                vec![drop_retired],
+            )
+            .await;
+        dropped.into_iter().collect::<Result<(), _>>()?;
+        let mut folded = 0;
+        for (doc_id, result) in stored {
+            let Some(checkins) = by_doc.remove(&doc_id) else { continue };
+            match result {
+                Ok(_) => folded += checkins.len(),
+                Err(e) => {
+                    tracing::warn!(doc = %doc_id, cause = %e, "logged check-ins stay logged: their fold was not stored");
+                    self.ingest.logged().insert(doc_id, checkins);
+                }
+            }
+        }
+        Ok(folded)
     }
 
     /// Records a kiosk's buffered check-ins, any sessions and events: each session's in one
@@ -501,20 +750,23 @@ fn fail_all(round: BTreeMap<DocId, DocRound>, err: NodeError) {
     }
 }
 
-/// Writes `items` into attendance document `d`: the new ids are inserted together (one value
-/// for all of them), a retry answered with what is stored, an id stored with other content
-/// (here, in a session being written by a racing request, or committed elsewhere) refused.
-/// Answers per item and what the document now holds.
+/// Sorts `items` for attendance document `d`: a new id is accepted (to be logged), a retry
+/// answered with what is stored, an id stored with other content (here, in a session being
+/// written by a racing request, or committed elsewhere) refused. `logged` are the check-ins
+/// logged for `d` and not in it yet, read when `known` no longer follows `d`. Answers per
+/// item, what the writer now knows of `d`, and the new check-ins; `d` is not changed.
 fn write_into(
-    d: &mut AutoCommit,
+    mut d: Option<&mut AutoCommit>,
     known: Option<Known>,
+    logged: impl FnOnce() -> Vec<CheckIn>,
     items: Vec<NewCheckIn>,
     claimed_elsewhere: Vec<Option<String>>,
     committed_elsewhere: impl Fn(&str) -> Option<String>,
-) -> Result<(Vec<NodeResult<Recorded>>, Known), NodeError> {
+) -> Result<(Vec<NodeResult<Recorded>>, Known, Vec<CheckIn>), NodeError> {
+    let heads = d.as_mut().map(|d| d.get_heads()).unwrap_or_default();
     let mut known = match known {
-        Some(k) if k.heads == d.get_heads() => k,
-        _ => Known::read(d)?,
+        Some(k) if k.heads == heads => k,
+        _ => Known::read(d, &logged())?,
     };
     let mut results = Vec::with_capacity(items.len());
     let mut new = Vec::new();
@@ -537,9 +789,7 @@ fn write_into(
             },
         });
     }
-    // On an error the caller rolls the document back and drops `known`.
-    doc::attendance::insert_new(d, &known.checkins, &new)?;
-    Ok((results, known))
+    Ok((results, known, new))
 }
 
 #[cfg(test)]
@@ -670,15 +920,16 @@ mod tests {
         }
         assert_eq!((created.len(), conflicts), (49, 1));
         let changes = node.store.stats().jobs_committed - jobs_before - 1;
-        assert!(changes <= 3, "49 check-ins took {changes} changes");
-        // A change holds its check-ins as one value: one operation per change, not per check-in.
+        assert!(changes <= 3, "49 check-ins took {changes} jobs");
+        // Folded into the document, they are one value: one operation, not one per check-in.
+        node.fold_logged().await;
         let id = DocId::attendance("E1", "S1");
         let mut locked = node.docs.lock_many([id.clone()]).await.unwrap();
         let actor = node.docs.actor();
         let d = locked.get_mut(&id).unwrap();
         let ops: usize = d.get_changes(&[]).iter().filter(|c| c.actor_id() == &actor).map(|c| c.len()).sum();
         drop(locked);
-        assert!(ops <= 3, "49 check-ins took {ops} operations");
+        assert!((1..=2).contains(&ops), "49 check-ins took {ops} operations");
         node.store.close().await;
         let node = Arc::new(Node::open(dir.path(), Config::default()).await.unwrap());
         let (listed, _) = node.checkins(CheckInFilter::default(), 1000).await.unwrap();
@@ -794,6 +1045,99 @@ mod tests {
         assert!(matches!(&out[2], Err(NodeError::Shared(_))), "{:?}", out[2]);
         let (listed, _) = node.checkins(CheckInFilter::default(), 10).await.unwrap();
         assert_eq!(listed.iter().map(|(c, _)| c.id.as_str()).collect::<Vec<_>>(), ["kept"]);
+        node.store.close().await;
+    }
+
+    /// The logged check-ins of `node`, as stored.
+    async fn log_rows(node: &Node) -> Vec<String> {
+        node.store.read(index::logged_checkins).await.unwrap().into_iter().map(|c| c.id).collect()
+    }
+
+    /// The check-ins attendance document E1/`session` holds.
+    async fn in_document(node: &Node, session: &str) -> Vec<String> {
+        let id = DocId::attendance("E1", session);
+        let read = node.docs.read(&id, |d| doc::attendance::read(d).unwrap()).await.unwrap().unwrap_or_default();
+        let mut ids: Vec<String> = read.into_iter().map(|c| c.id).collect();
+        ids.sort();
+        ids
+    }
+
+    /// An acknowledged check-in is in the log and the index at once, in its document after the
+    /// fold (and out of the log), and the feed names it once.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn acknowledged_checkins_are_folded_into_their_documents() {
+        let dir = tempfile::tempdir().unwrap();
+        let (node, event) = node_with(dir.path(), &["S1", "S2"]).await;
+        let feed_before = node.changes(0, 10_000).await.unwrap().len();
+        let items = |s: &str, n: usize| (0..n).map(|i| new(&format!("{s}-c{i}"), s, "M1")).collect::<Vec<_>>();
+        let one = node.record_checkins(&event, "S1", items("S1", 30)).await.unwrap();
+        let two = node.record_checkins(&event, "S2", items("S2", 20)).await.unwrap();
+        assert!(one.iter().chain(&two).all(|r| matches!(r, Ok(Recorded::Created(_)))));
+        let (listed, _) = node.checkins(CheckInFilter::default(), 1000).await.unwrap();
+        assert_eq!(listed.len(), 50, "indexed when acknowledged");
+        // The timer folds them soon without being asked (FOLD_AFTER), or a reader asks first.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !log_rows(&node).await.is_empty() {
+            assert!(std::time::Instant::now() < deadline, "the log was never folded");
+            tokio::time::sleep(FOLD_AFTER).await;
+        }
+        assert_eq!(in_document(&node, "S1").await.len(), 30);
+        assert_eq!(in_document(&node, "S2").await.len(), 20);
+        let feed: Vec<_> = node.changes(0, 10_000).await.unwrap().into_iter().skip(feed_before).collect();
+        assert_eq!(feed.len(), 50, "one feed entry per check-in, not another for the fold: {feed:?}");
+        // A retry after the fold is answered from the document.
+        let again = node.record_checkins(&event, "S1", vec![new("S1-c3", "S1", "M1")]).await.unwrap();
+        assert!(matches!(&again[0], Ok(Recorded::Existing(c)) if c.id == "S1-c3"), "{again:?}");
+        let clash = node.record_checkins(&event, "S1", vec![new("S1-c4", "S1", "M9")]).await.unwrap();
+        assert!(matches!(&clash[0], Err(NodeError::Conflict(_))), "{clash:?}");
+        node.store.close().await;
+    }
+
+    /// A retry while its check-in is still in the log is answered as stored; other content is
+    /// refused; a fold asked for by a reader writes everything logged at once.
+    #[tokio::test]
+    async fn a_retry_of_a_logged_checkin_is_answered_as_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let (node, event) = node_with(dir.path(), &["S1"]).await;
+        node.ingest.fold_armed.store(true, Ordering::Release); // no timer: folded when asked
+        node.record_checkins(&event, "S1", vec![new("a", "S1", "M1")]).await.unwrap();
+        node.record_checkins(&event, "S1", vec![new("b", "S1", "M2")]).await.unwrap();
+        assert_eq!(log_rows(&node).await.len(), 2, "not folded yet");
+        let again = node.record_checkins(&event, "S1", vec![new("a", "S1", "M1"), new("b", "S1", "M3")]).await.unwrap();
+        assert!(matches!(&again[0], Ok(Recorded::Existing(c)) if c.member_id == "M1"), "{again:?}");
+        assert!(matches!(&again[1], Err(NodeError::Conflict(_))), "{again:?}");
+        node.fold_logged().await;
+        assert!(log_rows(&node).await.is_empty());
+        assert_eq!(in_document(&node, "S1").await, ["a", "b"]);
+        node.store.close().await;
+    }
+
+    /// What a stop leaves in the log (acknowledged, not folded) is folded at the next start:
+    /// in the document, out of the log, still indexed, and a retry finds it.
+    #[tokio::test]
+    async fn a_stop_before_the_fold_loses_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (node, event) = node_with(dir.path(), &["S1", "S2"]).await;
+            node.ingest.fold_armed.store(true, Ordering::Release); // no timer: stopped before a fold
+            node.record_checkins(&event, "S1", vec![new("a", "S1", "M1"), new("b", "S1", "M2")]).await.unwrap();
+            node.record_checkins(&event, "S2", vec![new("c", "S2", "M1")]).await.unwrap();
+            // Stopped before the fold's timer: the log holds them.
+            node.store.close().await;
+        }
+        let conn = rusqlite::Connection::open(dir.path().join(crate::storage::DB_FILE)).unwrap();
+        let logged: i64 = conn.query_row("SELECT count(*) FROM checkin_log", [], |r| r.get(0)).unwrap();
+        drop(conn);
+        assert_eq!(logged, 3, "the stop came before the fold");
+        let node = Arc::new(Node::open(dir.path(), Config::default()).await.unwrap());
+        assert!(log_rows(&node).await.is_empty());
+        assert_eq!(in_document(&node, "S1").await, ["a", "b"]);
+        assert_eq!(in_document(&node, "S2").await, ["c"]);
+        let (listed, _) = node.checkins(CheckInFilter::default(), 10).await.unwrap();
+        assert_eq!(listed.len(), 3);
+        let event = node.require_event("E1").await.unwrap();
+        let again = node.record_checkins(&event, "S1", vec![new("a", "S1", "M1")]).await.unwrap();
+        assert!(matches!(&again[0], Ok(Recorded::Existing(_))), "{again:?}");
         node.store.close().await;
     }
 }

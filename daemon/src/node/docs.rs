@@ -97,7 +97,7 @@ impl RetiredEvents {
 
     /// Inside a write's storage job: refuses the write when `id` was retired since the write
     /// was checked.
-    fn check_in_job(&self, id: &DocId) -> Result<(), StorageError> {
+    pub(crate) fn check_in_job(&self, id: &DocId) -> Result<(), StorageError> {
         if self.contains_doc(id) { Err(StorageError::job(RetiredDoc(id.clone()))) } else { Ok(()) }
     }
 }
@@ -108,7 +108,7 @@ impl RetiredEvents {
 struct RetiredDoc(DocId);
 
 /// [`DocsError::Retired`] for a job [`RetiredEvents::check_in_job`] refused, else `err`.
-fn retired_or(err: StorageError) -> DocsError {
+pub(crate) fn retired_or(err: StorageError) -> DocsError {
     match err.downcast_job::<RetiredDoc>() {
         Some(RetiredDoc(id)) => DocsError::retired(id),
         None => DocsError::Storage(err),
@@ -690,10 +690,19 @@ impl Locked<'_> {
     /// that they share the writer's next transaction, each in its own savepoint: one document
     /// whose write fails (its schema, the disk refusing its rows) is discarded alone and the
     /// others stand. Answers per document once every job has ended.
-    pub async fn commit_each(mut self) -> Vec<EachCommitted> {
+    ///
+    /// `shape` sees each changed document's projection before it is written (the check-in
+    /// writer leaves out rows it wrote already) and may add a job of its own, run in the
+    /// document's job after the projection. `extra` jobs share the transaction, each alone
+    /// (their results come second, in order).
+    pub async fn commit_each(
+        mut self,
+        mut shape: impl FnMut(&DocId, &mut Projection) -> Option<ExtraJob>,
+        extra: Vec<ExtraJob>,
+    ) -> (Vec<EachCommitted>, Vec<Result<(), StorageError>>) {
         let mut out: Vec<EachCommitted> = Vec::new();
         let mut pending = Vec::new();
-        let mut jobs = Vec::new();
+        let mut jobs: Vec<ExtraJob> = Vec::new();
         for (id, entry) in &mut self.entries {
             let State { doc: slot_doc, saved, .. } = &mut *entry.state;
             let Some(doc) = slot_doc.as_mut() else { continue };
@@ -709,7 +718,7 @@ impl Locked<'_> {
                 continue;
             }
             let bytes = doc.save_after(saved);
-            let projection = match Projection::of_change(id, doc) {
+            let mut projection = match Projection::of_change(id, doc) {
                 Ok(p) => p,
                 Err(source) => {
                     entry.discard();
@@ -721,18 +730,22 @@ impl Locked<'_> {
             let _ = entry.slot.weight.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
                 Some(if w == 0 { weight(bytes.len()) } else { w.saturating_add(add) })
             });
+            let also = shape(id, &mut projection);
             let (doc_id, key, encoded) = (id.clone(), id.to_string(), encode_heads(&heads));
             let retired = self.docs.retired.clone();
-            jobs.push(move |tx: &Transaction<'_>| {
+            jobs.push(Box::new(move |tx: &Transaction<'_>| {
                 retired.check_in_job(&doc_id)?;
                 storage::append_chunk(tx, &key, &bytes)?;
                 storage::set_doc_heads(tx, &key, &encoded, projection::VERSION)?;
-                projection.write(tx)
-            });
+                projection.write(tx)?;
+                also.map_or(Ok(()), |job| job(tx))
+            }) as ExtraJob);
             pending.push((id.clone(), heads));
         }
-        if pending.is_empty() {
-            return out;
+        let extras = extra.len();
+        jobs.extend(extra);
+        if jobs.is_empty() {
+            return (out, Vec::new());
         }
         // The documents stay locked until their jobs end. Unlike `commit_checked` this waits
         // here rather than in a task of its own (a thread switch on every check-in round): its
@@ -742,8 +755,9 @@ impl Locked<'_> {
         // might not reach the disk and no (actor, seq) is reused.
         let writes = self.docs.store.write_all(jobs);
         let mut unsettled = Unsettled { docs: self.docs, entries: std::mem::take(&mut self.entries), settled: false };
-        let results = futures_util::future::join_all(writes).await;
+        let mut results = futures_util::future::join_all(writes).await;
         unsettled.settled = true;
+        let extra_results = results.split_off(results.len() - extras);
         let mut answers = Vec::with_capacity(pending.len());
         for ((id, heads), result) in pending.into_iter().zip(results) {
             let Some(e) = unsettled.entries.get_mut(&id) else { continue };
@@ -763,7 +777,7 @@ impl Locked<'_> {
             self.docs.rotate_actor();
         }
         out.extend(answers);
-        out
+        (out, extra_results)
     }
 }
 
@@ -890,7 +904,7 @@ mod tests {
         });
         let mut locked = docs.lock_many([id.clone()]).await.unwrap();
         doc::portfolio::put_entry(locked.get_or_create(&id).unwrap(), &note("second")).unwrap();
-        assert!(locked.commit_each().now_or_never().is_none(), "the writer is busy");
+        assert!(locked.commit_each(|_, _| None, Vec::new()).now_or_never().is_none(), "the writer is busy");
         assert_ne!(docs.actor(), actor_before, "the actor of a change that may reach the disk is retired");
         busy_tx.send(()).unwrap();
         busy.await.unwrap();

@@ -35,6 +35,48 @@ pub fn put_checkin(tx: &Transaction<'_>, c: &CheckIn) -> Result<(), StorageError
     Ok(())
 }
 
+/// Logs a check-in acknowledged before it is in its document (`checkin_log`, see
+/// `node::checkins`).
+pub fn log_checkin(tx: &Transaction<'_>, c: &CheckIn) -> Result<(), StorageError> {
+    tx.prepare_cached(&format!("INSERT INTO checkin_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"))?
+        .execute(params![
+            c.id,
+            c.event_id,
+            c.session_id,
+            c.member_id,
+            c.direction.as_str(),
+            c.at.to_string(),
+            c.method.as_str(),
+            c.kiosk_id,
+            c.recorded_at.to_string()
+        ])?;
+    Ok(())
+}
+
+/// Deletes the log rows of check-ins now written into their document.
+pub fn unlog_checkins<'a>(tx: &Transaction<'_>, ids: impl IntoIterator<Item = &'a str>) -> Result<(), StorageError> {
+    let mut stmt = tx.prepare_cached("DELETE FROM checkin_log WHERE id = ?1")?;
+    for id in ids {
+        stmt.execute(params![id])?;
+    }
+    Ok(())
+}
+
+/// Every logged check-in, by session then id.
+pub fn logged_checkins(conn: &Connection) -> Result<Vec<CheckIn>, StorageError> {
+    let mut stmt =
+        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM checkin_log ORDER BY event_id, session_id, id"))?;
+    let rows = stmt.query_map([], row)?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// How many check-ins of `event_id` are logged and not yet in their documents.
+pub fn logged_count(conn: &Connection, event_id: &str) -> Result<i64, StorageError> {
+    Ok(conn
+        .prepare_cached("SELECT count(*) FROM checkin_log WHERE event_id = ?1")?
+        .query_row(params![event_id], |r| r.get(0))?)
+}
+
 /// Removes the index rows of one session's check-ins (before rebuilding them).
 pub fn delete_session_checkins(tx: &Transaction<'_>, event_id: &str, session_id: &str) -> Result<(), StorageError> {
     tx.prepare_cached("DELETE FROM checkin_index WHERE event_id = ?1 AND session_id = ?2")?

@@ -54,6 +54,9 @@ pub enum OpenError {
     /// Rebuilding a document's derived rows.
     #[error("rebuilding the index: {0}")]
     Index(#[from] DocsError),
+    /// Folding the check-in log into the documents.
+    #[error("folding the check-in log into the attendance documents: {0}")]
+    Log(String),
 }
 
 /// A running node's shared state.
@@ -140,6 +143,10 @@ impl Node {
             peer_tls: crate::peer::tls::ClientConfigs::default(),
         };
         node.reproject_stale().await?;
+        let folded = node.fold_log_at_open().await.map_err(|e| OpenError::Log(e.to_string()))?;
+        if folded > 0 {
+            info!(checkins = folded, "check-ins left in the log at the last stop folded into their documents");
+        }
         Ok(node)
     }
 

@@ -36,6 +36,8 @@ impl Node {
         if self.role() == "central" {
             return Ok(None);
         }
+        // Counted from the documents: the log is folded into them first.
+        self.fold_logged().await;
         let central = self.central_peer().await?;
         let peer = central.clone();
         // Per attendance document: its heads as stored, and the heads shared with the central

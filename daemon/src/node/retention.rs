@@ -212,6 +212,8 @@ impl Node {
         central: &str,
     ) -> NodeResult<Result<RetiredEvent, String>> {
         let event_id = event.id.clone();
+        // Logged check-ins are not in the documents the central node acknowledged yet.
+        self.fold_logged().await;
         let (c, e) = (central.to_owned(), event_id.clone());
         let listed = match self.store.read(move |conn| acknowledged(conn, &c, &e)).await? {
             Ok(docs) => docs,
@@ -233,6 +235,9 @@ impl Node {
         let (central, central_id) = (central.to_owned(), central.to_owned());
         let job = move |tx: &rusqlite::Transaction<'_>| {
             // Again, inside the job: what was written before it is in storage now.
+            if index::logged_count(tx, &row.event_id)? > 0 {
+                return Ok(Err("some of its check-ins are not in its documents yet".to_owned()));
+            }
             let docs = match acknowledged(tx, &central, &row.event_id)? {
                 Ok(docs) if docs == listed => docs,
                 Ok(_) => return Ok(Err("its documents changed while it was being retired".to_owned())),

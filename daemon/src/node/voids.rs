@@ -37,6 +37,8 @@ impl Node {
         if reason.chars().any(char::is_control) {
             return Err(NodeError::invalid("reason", "control characters are not allowed"));
         }
+        // The check-in may still be in the log: the document is read below.
+        self.fold_logged().await;
         let ids = vec![id.to_owned()];
         let places = self.store.read(move |c| index::checkin_places(c, &ids)).await?;
         let Some((_, event_id, session_id)) = places.into_iter().next() else {

@@ -209,6 +209,24 @@ pub const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE page_pairings ADD COLUMN renewed_at INTEGER;
     "#,
+    // 13: the check-in log (`node::checkins`): check-ins acknowledged and indexed but not yet
+    // written into their attendance document. A check-in is acknowledged once its row here and
+    // its index row commit; the check-in writer folds the log into the documents later, many
+    // check-ins per Automerge change, and deletes the rows in the fold's transaction. A start
+    // folds whatever a crash left here.
+    r#"
+    CREATE TABLE checkin_log (
+        id          TEXT PRIMARY KEY NOT NULL,
+        event_id    TEXT NOT NULL,
+        session_id  TEXT NOT NULL,
+        member_id   TEXT NOT NULL,
+        direction   TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        method      TEXT NOT NULL,
+        kiosk_id    TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+    ) STRICT, WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this binary writes.

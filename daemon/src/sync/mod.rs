@@ -96,8 +96,10 @@ fn decode_heads(bytes: &[u8]) -> Vec<ChangeHash> {
 }
 
 /// The manifest of the documents this node holds that both scopes cover, from the heads
-/// stored beside them (no document is loaded).
+/// stored beside them (no document is loaded). Check-ins still in the log are folded into
+/// their documents first, so a round carries every check-in acknowledged before it.
 pub async fn manifest(node: &Node, scope: &PeerScope) -> Result<Manifest, SyncError> {
+    node.fold_logged().await;
     let rows = node.store.read(|c| storage::doc_heads(c, "")).await?;
     let docs = rows.into_iter().filter_map(|(id, heads)| {
         let doc: DocId = id.parse().ok()?;
