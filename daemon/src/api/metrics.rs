@@ -68,6 +68,7 @@ pub(super) async fn render(State(node): State<AppState>) -> Result<Response, Api
     let checkins = node.checkin_count().await?;
     let s = node.write_stats();
     metrics::gauge!("cecd_checkins_stored").set(checkins as f64);
+    metrics::gauge!("cecd_checkins_logged").set(node.checkins_in_log() as f64);
     metrics::counter!("cecd_write_batches_total").absolute(s.batches_committed);
     metrics::counter!("cecd_write_jobs_total").absolute(s.jobs_committed);
     metrics::counter!("cecd_write_batches_failed_total").absolute(s.batches_failed);

@@ -226,6 +226,11 @@ impl Ingest {
         !self.logged().is_empty()
     }
 
+    /// How many acknowledged check-ins wait in the log for their documents.
+    fn logged_count(&self) -> usize {
+        self.logged().values().map(Vec::len).sum()
+    }
+
     /// The logged check-ins to fold this round: every document's when `all`, else those of
     /// documents whose log grew past [`FOLD_AT`].
     fn to_fold(&self, all: bool) -> BTreeMap<DocId, Vec<CheckIn>> {
@@ -404,6 +409,12 @@ impl Node {
         let _ = folded.await;
     }
 
+    /// How many acknowledged check-ins are in the log, not yet in their documents (a gauge
+    /// of `/metrics`).
+    pub fn checkins_in_log(&self) -> usize {
+        self.ingest.logged_count()
+    }
+
     /// Schedules a fold of the log [`FOLD_AFTER`] from now, unless one is scheduled already.
     fn arm_fold(self: &Arc<Self>) {
         if !self.ingest.has_logged() || self.ingest.fold_armed.swap(true, Ordering::AcqRel) {
@@ -516,7 +527,8 @@ impl Node {
             }
         }
         // Each document's new check-ins: logged and indexed, in a job of their own.
-        let acked: Vec<DocId> = written.iter().filter(|(_, (_, _, new))| !new.is_empty()).map(|(d, _)| d.clone()).collect();
+        let acked: Vec<DocId> =
+            written.iter().filter(|(_, (_, _, new))| !new.is_empty()).map(|(d, _)| d.clone()).collect();
         let retired = self.docs.retired().clone();
         let ack_jobs: Vec<ExtraJob> = acked
             .iter()
@@ -1103,11 +1115,13 @@ mod tests {
         node.record_checkins(&event, "S1", vec![new("a", "S1", "M1")]).await.unwrap();
         node.record_checkins(&event, "S1", vec![new("b", "S1", "M2")]).await.unwrap();
         assert_eq!(log_rows(&node).await.len(), 2, "not folded yet");
+        assert_eq!(node.checkins_in_log(), 2);
         let again = node.record_checkins(&event, "S1", vec![new("a", "S1", "M1"), new("b", "S1", "M3")]).await.unwrap();
         assert!(matches!(&again[0], Ok(Recorded::Existing(c)) if c.member_id == "M1"), "{again:?}");
         assert!(matches!(&again[1], Err(NodeError::Conflict(_))), "{again:?}");
         node.fold_logged().await;
         assert!(log_rows(&node).await.is_empty());
+        assert_eq!(node.checkins_in_log(), 0);
         assert_eq!(in_document(&node, "S1").await, ["a", "b"]);
         node.store.close().await;
     }
