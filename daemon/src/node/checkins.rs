@@ -325,6 +325,10 @@ impl Drop for WriterTurn<'_> {
     }
 }
 
+/// What [`write_into`] answers for one document: per item, what the writer now knows of the
+/// document, and the new check-ins.
+type Written = (Vec<NodeResult<Recorded>>, Known, Vec<CheckIn>);
+
 /// One document's share of a writer round: its requests' items, in order, and where each
 /// request's answers end.
 struct DocRound {
@@ -479,7 +483,7 @@ impl Node {
             Ok(locked) => locked,
             Err(e) => return fail_all(round, e.into()),
         };
-        let mut written: BTreeMap<DocId, (Vec<NodeResult<Recorded>>, Known, Vec<CheckIn>)> = BTreeMap::new();
+        let mut written: BTreeMap<DocId, Written> = BTreeMap::new();
         let mut failed: Vec<(DocId, NodeError)> = Vec::new();
         for (doc_id, r) in &mut round {
             let DocId::Attendance { event_id, session_id } = doc_id else {
@@ -774,7 +778,7 @@ fn write_into(
     items: Vec<NewCheckIn>,
     claimed_elsewhere: Vec<Option<String>>,
     committed_elsewhere: impl Fn(&str) -> Option<String>,
-) -> Result<(Vec<NodeResult<Recorded>>, Known, Vec<CheckIn>), NodeError> {
+) -> Result<Written, NodeError> {
     let heads = d.as_mut().map(|d| d.get_heads()).unwrap_or_default();
     let mut known = match known {
         Some(k) if k.heads == heads => k,

@@ -12,7 +12,7 @@ use crate::storage::StorageError;
 /// (two nodes that wrote one id concurrently: the document's winner stands); one in another
 /// session is kept (check-in ids are one namespace, the first indexed holds it).
 pub fn put_checkin(tx: &Transaction<'_>, c: &CheckIn) -> Result<(), StorageError> {
-    tx.prepare_cached(
+    let mut stmt = tx.prepare_cached(
         "INSERT INTO checkin_index
              (id, event_id, session_id, member_id, direction, at, method, kiosk_id, recorded_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -20,8 +20,13 @@ pub fn put_checkin(tx: &Transaction<'_>, c: &CheckIn) -> Result<(), StorageError
              member_id = excluded.member_id, direction = excluded.direction, at = excluded.at,
              method = excluded.method, kiosk_id = excluded.kiosk_id, recorded_at = excluded.recorded_at
          WHERE event_id = excluded.event_id AND session_id = excluded.session_id",
-    )?
-    .execute(params![
+    )?;
+    execute_checkin(&mut stmt, c)
+}
+
+/// Runs `stmt` with a check-in's nine columns, in the order of [`COLUMNS`].
+fn execute_checkin(stmt: &mut rusqlite::CachedStatement<'_>, c: &CheckIn) -> Result<(), StorageError> {
+    stmt.execute(params![
         c.id,
         c.event_id,
         c.session_id,
@@ -38,19 +43,9 @@ pub fn put_checkin(tx: &Transaction<'_>, c: &CheckIn) -> Result<(), StorageError
 /// Logs a check-in acknowledged before it is in its document (`checkin_log`, see
 /// `node::checkins`).
 pub fn log_checkin(tx: &Transaction<'_>, c: &CheckIn) -> Result<(), StorageError> {
-    tx.prepare_cached(&format!("INSERT INTO checkin_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"))?
-        .execute(params![
-            c.id,
-            c.event_id,
-            c.session_id,
-            c.member_id,
-            c.direction.as_str(),
-            c.at.to_string(),
-            c.method.as_str(),
-            c.kiosk_id,
-            c.recorded_at.to_string()
-        ])?;
-    Ok(())
+    let mut stmt =
+        tx.prepare_cached(&format!("INSERT INTO checkin_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"))?;
+    execute_checkin(&mut stmt, c)
 }
 
 /// Deletes the log rows of check-ins now written into their document.
