@@ -553,10 +553,7 @@ impl Node {
                 |doc_id, projection| {
                     let folded = folding.get(doc_id)?;
                     projection.without_logged(&folded.iter().map(|c| (c.id.as_str(), c)).collect());
-                    let ids: Vec<String> = folded.iter().map(|c| c.id.clone()).collect();
-                    Some(Box::new(move |tx: &rusqlite::Transaction<'_>| {
-                        index::unlog_checkins(tx, ids.iter().map(String::as_str))
-                    }) as ExtraJob)
+                    Some(unlog_job(folded))
                 },
                 ack_jobs,
             )
@@ -619,29 +616,17 @@ impl Node {
             by_doc.entry(DocId::attendance(&c.event_id, &c.session_id)).or_default().push(c);
         }
         // An event retired meanwhile takes its logged check-ins with it.
-        let retired: Vec<String> = by_doc
-            .iter()
-            .filter(|(id, _)| self.docs.is_retired(id))
-            .flat_map(|(_, v)| v.iter().map(|c| c.id.clone()))
-            .collect();
+        let retired: Vec<CheckIn> =
+            by_doc.iter().filter(|(id, _)| self.docs.is_retired(id)).flat_map(|(_, v)| v.iter().cloned()).collect();
         by_doc.retain(|id, _| !self.docs.is_retired(id));
         let mut locked = self.docs.lock_many(by_doc.keys().cloned()).await?;
         for (doc_id, checkins) in &by_doc {
             let Some(d) = locked.get_or_create(doc_id) else { continue };
             doc::attendance::checkins_map(d).and_then(|m| doc::attendance::insert_new(d, &m, checkins))?;
         }
-        let drop_retired: ExtraJob = Box::new(move |tx| index::unlog_checkins(tx, retired.iter().map(String::as_str)));
-        let (stored, dropped) = locked
-            .commit_each(
-                |doc_id, _| {
-                    let ids: Vec<String> = by_doc.get(doc_id)?.iter().map(|c| c.id.clone()).collect();
-                    Some(Box::new(move |tx: &rusqlite::Transaction<'_>| {
-                        index::unlog_checkins(tx, ids.iter().map(String::as_str))
-                    }) as ExtraJob)
-                },
-                vec![drop_retired],
-            )
-            .await;
+        let drop_retired = unlog_job(&retired);
+        let (stored, dropped) =
+            locked.commit_each(|doc_id, _| Some(unlog_job(by_doc.get(doc_id)?)), vec![drop_retired]).await;
         dropped.into_iter().collect::<Result<(), _>>()?;
         let mut folded = 0;
         for (doc_id, result) in stored {
@@ -753,6 +738,12 @@ impl Node {
         }
         Ok((out, next))
     }
+}
+
+/// A storage job deleting the log rows of `checkins` (folded, or their event retired).
+fn unlog_job(checkins: &[CheckIn]) -> ExtraJob {
+    let ids: Vec<String> = checkins.iter().map(|c| c.id.clone()).collect();
+    Box::new(move |tx| index::unlog_checkins(tx, ids.iter().map(String::as_str)))
 }
 
 /// Answers every request of `round` with `err`.
