@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use crate::rules::CreditRule;
 
 /// What happens during a stretch of a session; only some kinds are creditable contact.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum SegmentKind {
     /// A set learning experience.
@@ -117,7 +117,7 @@ impl fmt::Display for SegmentKind {
 }
 
 /// How a session is delivered.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum SessionFormat {
     /// In a room; presence comes from door scans.
@@ -148,7 +148,7 @@ impl FromStr for SessionFormat {
 }
 
 /// A stretch of a session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Segment {
     /// What happens.
     pub kind: SegmentKind,
@@ -167,7 +167,7 @@ impl Segment {
 pub const DEFAULT_CATEGORY: &str = "general";
 
 /// One session of an event: consecutive segments from `starts_at`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Session {
     /// Session id, unique within the event.
     pub id: String,
@@ -293,7 +293,7 @@ pub(crate) fn minutes(m: u32) -> SignedDuration {
 }
 
 /// An endorsement of a provider by the association, valid over a range of dates.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Endorsement {
     /// The endorsement number printed on transcripts.
     pub number: String,
@@ -321,7 +321,7 @@ pub enum EndorsementStatus {
 }
 
 /// The provider of an event's education.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Provider {
     /// Provider id.
     pub id: String,
@@ -345,7 +345,7 @@ impl Provider {
 }
 
 /// An event's door policy.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Policy {
     /// Minutes of grace at the door (see `cec-rules.md`, rule 5).
     pub grace_minutes: u32,
@@ -354,7 +354,7 @@ pub struct Policy {
 }
 
 /// A registered member on an event's roster.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RosterMember {
     /// Member id.
     pub member_id: String,
@@ -365,7 +365,7 @@ pub struct RosterMember {
 }
 
 /// An event: its provider, policy, sessions and roster.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Event {
     /// Event id.
     pub id: String,

@@ -11,7 +11,7 @@ use rust_decimal::Decimal;
 use crate::portfolio::CreditRecord;
 
 /// A checkpoint along the way to a goal.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Benchmark {
     /// Title.
     pub title: String,
@@ -22,7 +22,7 @@ pub struct Benchmark {
 }
 
 /// A goal of the member's development plan ("12 CECs by June, 3 in risk management").
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Goal {
     /// Goal id.
     pub id: String,

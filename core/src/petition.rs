@@ -11,7 +11,7 @@ use crate::portfolio::{CreditRecord, Portfolio, Source, totals};
 use crate::rules::ceus_from_cecs;
 
 /// Where a petition stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum PetitionStatus {
     /// Being prepared.
@@ -63,7 +63,7 @@ impl fmt::Display for PetitionStatus {
 }
 
 /// A petition for credit.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Petition {
     /// Petition id.
     pub id: String,

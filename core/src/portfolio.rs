@@ -15,7 +15,7 @@ use crate::requirements::Program;
 use crate::rules::{CreditRule, ceus_from_cecs};
 
 /// The kinds of entry a member documents themself.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[non_exhaustive]
 pub enum EntryKind {
     /// A self-directed learning activity; the only kind that carries self-reported CECs.
@@ -61,7 +61,7 @@ impl fmt::Display for EntryKind {
 }
 
 /// Something the member documented themself.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Entry {
     /// Entry id.
     pub id: String,
@@ -144,7 +144,7 @@ impl Entry {
 
 /// Verified credit for one session, derived from endorsed attendance. Keyed by [`Self::key`]
 /// so that re-derivation on any node converges on the same record.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VerifiedRecord {
     /// The event.
     pub event_id: String,
@@ -207,7 +207,7 @@ pub fn verification_code(
 }
 
 /// The member's profile.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Profile {
     /// Name.
     pub name: Option<String>,
@@ -216,7 +216,7 @@ pub struct Profile {
 }
 
 /// A member's whole portfolio.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Portfolio {
     /// Whose it is.
     pub member_id: String,

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use crate::portfolio::{CreditRecord, Source};
 
 /// A requirement program ("3 CECs in ethics within a 2-year cycle, 40 in all").
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Program {
     /// Program id.
     pub id: String,

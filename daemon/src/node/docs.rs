@@ -140,6 +140,46 @@ enum View {
     Undecoded,
 }
 
+/// The form of the views stored beside documents (`doc_views`): the JSON of `cec_core`'s
+/// [`Event`] and [`Portfolio`]. Bump it whenever those types (or anything they hold) change
+/// shape: views of another version are ignored, and written again when next decoded.
+pub const VIEW_VERSION: i64 = 1;
+
+impl View {
+    /// The portfolio, if this is one.
+    fn portfolio(&self) -> Option<&Portfolio> {
+        match self {
+            Self::Portfolio(p) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// What is stored of this view; `None` for a document without a decoded view.
+    fn stored(&self) -> Option<Vec<u8>> {
+        let bytes = match self {
+            Self::Event(e) => serde_json::to_vec(&**e),
+            Self::Portfolio(p) => serde_json::to_vec(&**p),
+            Self::Unknown | Self::Absent | Self::Undecoded => return None,
+        };
+        bytes.map_err(|e| tracing::warn!(error = %e, "a document view does not serialize")).ok()
+    }
+
+    /// The view of `id` from its stored form; `None` when it does not read as one (the
+    /// document is then decoded instead).
+    fn from_stored(id: &DocId, bytes: &[u8]) -> Option<Self> {
+        match id {
+            DocId::Event { .. } => serde_json::from_slice(bytes).ok().map(|e| Self::Event(Arc::new(e))),
+            DocId::Portfolio { .. } => serde_json::from_slice(bytes).ok().map(|p| Self::Portfolio(Arc::new(p))),
+            DocId::Attendance { .. } => None,
+        }
+    }
+}
+
+/// The estimated memory of a view read from its stored form (the document not loaded).
+fn view_weight(stored_bytes: usize) -> usize {
+    1024_usize.saturating_add(stored_bytes.saturating_mul(2))
+}
+
 struct Slot {
     state: Arc<tokio::sync::Mutex<State>>,
     view: Mutex<View>,
@@ -302,7 +342,9 @@ impl Docs {
         slot.used.store(tick, Ordering::Relaxed);
         let total: usize = slots.values().map(|s| s.weight.load(Ordering::Relaxed)).sum();
         if total > self.budget {
-            Self::evict(&mut slots, total, self.budget);
+            // Down to 7/8 of the budget: the sort of every idle document is paid once per
+            // eighth of the cache turned over, not on every miss of a full cache.
+            Self::evict(&mut slots, total, self.budget - self.budget / 8);
         }
         slot
     }
@@ -364,9 +406,36 @@ impl Docs {
             return Ok(cached);
         }
         let mut state = slot.state.clone().lock_owned().await;
+        // Under the write lock no change of `id` is in flight, so what storage holds is what
+        // was last committed; another reader may have set the view meanwhile.
+        let cached = slot.view.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        if !matches!(cached, View::Unknown) {
+            return Ok(cached);
+        }
+        if !state.loaded && !matches!(id, DocId::Attendance { .. }) {
+            let key = id.to_string();
+            let stored = self.store.read_here(move |c| storage::load_doc_view(c, &key, VIEW_VERSION)).await?;
+            if let Some(view) = stored.as_deref().and_then(|b| View::from_stored(id, b)) {
+                slot.weight.store(view_weight(stored.map_or(0, |b| b.len())), Ordering::Relaxed);
+                slot.set_view(view.clone());
+                return Ok(view);
+            }
+        }
         self.load(id, &slot, &mut state).await?;
         let view = Self::decode(id, state.doc.as_ref());
         slot.set_view(view.clone());
+        if let Some(bytes) = view.stored() {
+            // Stored for the next read that finds the document not loaded (the view was
+            // missing, of another version, or older than the document). Not waited for: a
+            // view that fails to store is decoded again next time.
+            let (key, heads) = (id.to_string(), encode_heads(&state.saved));
+            let stored = self.store.write(move |tx| storage::put_doc_view(tx, &key, &heads, VIEW_VERSION, &bytes));
+            tokio::spawn(async move {
+                if let Err(e) = stored.await {
+                    tracing::debug!(error = %e, "a document view was not stored");
+                }
+            });
+        }
         Ok(view)
     }
 
@@ -476,13 +545,17 @@ impl Docs {
         let Some(doc) = state.doc.as_mut() else { return Ok(()) };
         let projection = Projection::rebuild(id, doc).map_err(schema(id))?;
         let heads = encode_heads(&doc.get_heads());
+        let view = Self::decode(id, Some(doc));
+        let stored = view.stored();
         let key = id.to_string();
         self.store
             .write(move |tx| {
                 projection.write(tx)?;
-                storage::set_doc_heads(tx, &key, &heads, projection::VERSION)
+                storage::set_doc_heads(tx, &key, &heads, projection::VERSION)?;
+                stored.map_or(Ok(()), |v| storage::put_doc_view(tx, &key, &heads, VIEW_VERSION, &v))
             })
             .await?;
+        slot.set_view(view);
         Ok(())
     }
 
@@ -586,6 +659,7 @@ impl Locked<'_> {
         refuse: impl Fn(&DocId, &Projection) -> Option<String>,
     ) -> Result<Committed, DocsError> {
         let mut writes = Vec::new();
+        let mut views = HashMap::new();
         let mut changed = Vec::new();
         let mut refused = Vec::new();
         let mut failed = None;
@@ -606,7 +680,8 @@ impl Locked<'_> {
                 break;
             }
             let bytes = doc.save_after(saved);
-            match Projection::of_change(id, doc) {
+            let view = Docs::decode(id, Some(doc));
+            match Projection::of_decoded_change(id, doc, view.portfolio()) {
                 Ok(projection) => {
                     if let Some(reason) = refuse(id, &projection) {
                         changed.pop();
@@ -617,7 +692,9 @@ impl Locked<'_> {
                     let _ = entry.slot.weight.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
                         Some(if w == 0 { weight(bytes.len()) } else { w.saturating_add(add) })
                     });
-                    writes.push((id.clone(), bytes, encode_heads(&heads), projection));
+                    let stored = view.stored();
+                    views.insert(id.clone(), view);
+                    writes.push((id.clone(), bytes, encode_heads(&heads), projection, stored));
                 }
                 Err(source) => {
                     failed = Some(DocsError::Schema { doc_id: id.to_string(), source });
@@ -639,12 +716,15 @@ impl Locked<'_> {
         }
         let retired = self.docs.retired.clone();
         let write = self.docs.store.write(move |tx| {
-            for (id, bytes, heads, projection) in &writes {
+            for (id, bytes, heads, projection, view) in &writes {
                 retired.check_in_job(id)?;
                 let key = id.to_string();
                 storage::append_chunk(tx, &key, bytes)?;
                 storage::set_doc_heads(tx, &key, heads, projection::VERSION)?;
                 projection.write(tx)?;
+                if let Some(view) = view {
+                    storage::put_doc_view(tx, &key, heads, VIEW_VERSION, view)?;
+                }
             }
             if let Some(job) = extra {
                 job(tx)?;
@@ -663,7 +743,7 @@ impl Locked<'_> {
                 let Some(e) = entries.get_mut(id) else { continue };
                 if result.is_ok() {
                     e.state.saved.clone_from(heads);
-                    e.slot.set_view(Docs::decode(id, e.state.doc.as_ref()));
+                    e.slot.set_view(views.remove(id).unwrap_or_else(|| Docs::decode(id, e.state.doc.as_ref())));
                 } else {
                     e.discard();
                 }
@@ -718,7 +798,8 @@ impl Locked<'_> {
                 continue;
             }
             let bytes = doc.save_after(saved);
-            let mut projection = match Projection::of_change(id, doc) {
+            let view = Docs::decode(id, Some(doc));
+            let mut projection = match Projection::of_decoded_change(id, doc, view.portfolio()) {
                 Ok(p) => p,
                 Err(source) => {
                     entry.discard();
@@ -731,6 +812,7 @@ impl Locked<'_> {
                 Some(if w == 0 { weight(bytes.len()) } else { w.saturating_add(add) })
             });
             let also = shape(id, &mut projection);
+            let stored = view.stored();
             let (doc_id, key, encoded) = (id.clone(), id.to_string(), encode_heads(&heads));
             let retired = self.docs.retired.clone();
             jobs.push(Box::new(move |tx: &Transaction<'_>| {
@@ -738,9 +820,12 @@ impl Locked<'_> {
                 storage::append_chunk(tx, &key, &bytes)?;
                 storage::set_doc_heads(tx, &key, &encoded, projection::VERSION)?;
                 projection.write(tx)?;
+                if let Some(view) = stored {
+                    storage::put_doc_view(tx, &key, &encoded, VIEW_VERSION, &view)?;
+                }
                 also.map_or(Ok(()), |job| job(tx))
             }) as ExtraJob);
-            pending.push((id.clone(), heads));
+            pending.push((id.clone(), heads, view));
         }
         let extras = extra.len();
         jobs.extend(extra);
@@ -759,12 +844,12 @@ impl Locked<'_> {
         unsettled.settled = true;
         let extra_results = results.split_off(results.len() - extras);
         let mut answers = Vec::with_capacity(pending.len());
-        for ((id, heads), result) in pending.into_iter().zip(results) {
+        for ((id, heads, view), result) in pending.into_iter().zip(results) {
             let Some(e) = unsettled.entries.get_mut(&id) else { continue };
             match result {
                 Ok(()) => {
                     e.state.saved.clone_from(&heads);
-                    e.slot.set_view(Docs::decode(&id, e.state.doc.as_ref()));
+                    e.slot.set_view(view);
                     answers.push((id, Ok(heads)));
                 }
                 Err(err) => {
@@ -924,6 +1009,99 @@ mod tests {
 
     fn add_entry(name: &str) -> impl FnOnce(&mut AutoCommit) -> Result<(), crate::api::ApiError> + '_ {
         move |d| Ok(doc::portfolio::put_entry(d, &note(name))?)
+    }
+
+    /// Whether `id`'s Automerge document is loaded (not only its view).
+    fn is_loaded(docs: &Docs, id: &DocId) -> bool {
+        let slot = docs.slots.lock().unwrap().get(id).cloned();
+        slot.is_some_and(|s| s.state.try_lock().is_ok_and(|st| st.loaded))
+    }
+
+    fn rich_event() -> Event {
+        use cec_core::event::{
+            Endorsement, Policy, Provider, RosterMember, Segment, SegmentKind, Session, SessionFormat,
+        };
+        let session = Session {
+            id: "s1".into(),
+            title: "Ethics".into(),
+            category: "ethics".into(),
+            format: SessionFormat::InPerson,
+            starts_at: "2026-04-16T09:00:00Z".parse().unwrap(),
+            segments: vec![Segment::new(SegmentKind::Instruction, 50), Segment::new(SegmentKind::Break, 10)],
+        };
+        let member = RosterMember { member_id: "M1".into(), name: "Ada".into(), email: Some("ada@example.org".into()) };
+        Event {
+            id: "E1".into(),
+            title: "Conference".into(),
+            provider: Provider {
+                id: "P".into(),
+                name: "Provider".into(),
+                endorsement: Some(Endorsement {
+                    number: "ACA-1".into(),
+                    valid_from: jiff::civil::date(2026, 1, 1),
+                    valid_until: jiff::civil::date(2026, 12, 31),
+                }),
+            },
+            venue: Some("Hall A".into()),
+            timezone: "Europe/Berlin".into(),
+            policy: Policy { grace_minutes: 5, full_attendance_required: true },
+            sessions: [("s1".to_owned(), session)].into(),
+            roster: [("M1".to_owned(), member)].into(),
+        }
+    }
+
+    /// Every change of an event or a portfolio stores its decoded view beside it, so a node
+    /// that has not loaded the document reads the view without loading it; a view that does
+    /// not match the document (older heads, another version) is ignored, the document decoded
+    /// and the view stored again.
+    #[tokio::test]
+    async fn views_are_stored_with_each_change_and_read_without_the_document() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_in(dir.path()).await;
+        let docs = Docs::new(store.clone(), "n1", DEFAULT_CACHE_BYTES);
+        let event = rich_event();
+        docs.update(&DocId::event("E1"), |d| Ok::<_, crate::api::ApiError>(doc::event::put_all(d, &event)?))
+            .await
+            .unwrap();
+        let (pid, eid) = (DocId::portfolio("M1"), DocId::event("E1"));
+        let mut entry = note("n1");
+        entry.cecs = Some("1.25".parse().unwrap());
+        docs.update(&pid, |d| Ok::<_, crate::api::ApiError>(doc::portfolio::put_entry(d, &entry)?)).await.unwrap();
+        docs.update(&pid, add_entry("n2")).await.unwrap();
+        let decoded = docs.read(&pid, doc::portfolio::read).await.unwrap().unwrap().unwrap();
+        assert_eq!(decoded.entries.len(), 2);
+
+        // Stored as JSON, credit as a decimal string.
+        let stored = store.read(|c| storage::load_doc_view(c, "portfolio:M1", VIEW_VERSION)).await.unwrap().unwrap();
+        assert!(String::from_utf8(stored).unwrap().contains(r#""cecs":"1.25""#));
+
+        // A node that has not loaded them reads both views, and loads neither document.
+        let fresh = Docs::new(store.clone(), "n1", DEFAULT_CACHE_BYTES);
+        assert_eq!(*fresh.portfolio("M1").await.unwrap().unwrap(), decoded);
+        assert_eq!(*fresh.event("E1").await.unwrap().unwrap(), event);
+        assert!(!is_loaded(&fresh, &pid) && !is_loaded(&fresh, &eid), "read from the stored views");
+        // A change loads the document and stores the new view.
+        fresh.update(&pid, add_entry("n3")).await.unwrap();
+        let again = Docs::new(store.clone(), "n1", DEFAULT_CACHE_BYTES);
+        assert_eq!(again.portfolio("M1").await.unwrap().unwrap().entries.len(), 3);
+        assert!(!is_loaded(&again, &pid));
+
+        // A view of other heads, or of another version, is not used: the document is.
+        for tamper in ["UPDATE doc_views SET heads = x'00'", "UPDATE doc_views SET version = version + 1"] {
+            store.write(move |tx| Ok(tx.execute_batch(tamper)?)).await.unwrap();
+            let stale = Docs::new(store.clone(), "n1", DEFAULT_CACHE_BYTES);
+            assert_eq!(stale.portfolio("M1").await.unwrap().unwrap().entries.len(), 3, "{tamper}");
+            assert_eq!(*stale.event("E1").await.unwrap().unwrap(), event, "{tamper}");
+            assert!(is_loaded(&stale, &pid), "{tamper}: decoded from the document");
+            // ... and the view is stored again for the next reader.
+            let mut tries = 0;
+            while store.read(|c| storage::load_doc_view(c, "portfolio:M1", VIEW_VERSION)).await.unwrap().is_none() {
+                tries += 1;
+                assert!(tries < 200, "{tamper}: the view was not stored again");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+        store.close().await;
     }
 
     /// Idle documents are dropped least recently used first once the cache is over budget;

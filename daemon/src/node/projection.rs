@@ -8,13 +8,14 @@
 //! rows from scratch, replacing what was there: the store rebuilds every document whose rows
 //! were made by an older [`VERSION`].
 
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 
 use automerge::AutoCommit;
 use cec_core::doc::touched::{Touched, touched};
 use cec_core::doc::{self, DocError, DocId};
-use cec_core::portfolio::Entry;
+use cec_core::portfolio::{Entry, Portfolio};
 use cec_core::{CheckIn, Void};
 use rusqlite::Transaction;
 
@@ -104,6 +105,12 @@ impl Projection {
     /// heads. The cursor must have been set when the document was loaded or created
     /// (`update_diff_cursor`).
     pub fn of_change(id: &DocId, doc: &mut AutoCommit) -> Result<Self, DocError> {
+        Self::of_decoded_change(id, doc, None)
+    }
+
+    /// [`Projection::of_change`] of a portfolio the caller decoded already (as it is now):
+    /// the document is not decoded again for its entries.
+    pub fn of_decoded_change(id: &DocId, doc: &mut AutoCommit, decoded: Option<&Portfolio>) -> Result<Self, DocError> {
         let patches = doc.diff_incremental();
         if let DocId::Attendance { .. } = id {
             // The hot path: check-ins decoded from the patches, none looked up again.
@@ -112,7 +119,7 @@ impl Projection {
             return Ok(p);
         }
         let items = touched(id, &patches);
-        Self::of_items(id, doc, &items, false)
+        Self::of_items(id, doc, &items, false, decoded)
     }
 
     /// Every derived row of the document, replacing what the index holds for it; no feed
@@ -126,15 +133,21 @@ impl Projection {
         } else {
             let heads = doc.get_heads();
             let patches = doc.diff(&[], &heads);
-            Self::of_items(id, doc, &touched(id, &patches), true)?
+            Self::of_items(id, doc, &touched(id, &patches), true, None)?
         };
         p.feed.clear();
         Ok(p)
     }
 
-    fn of_items(id: &DocId, doc: &AutoCommit, items: &BTreeSet<Touched>, replace: bool) -> Result<Self, DocError> {
+    fn of_items(
+        id: &DocId,
+        doc: &AutoCommit,
+        items: &BTreeSet<Touched>,
+        replace: bool,
+        decoded: Option<&Portfolio>,
+    ) -> Result<Self, DocError> {
         let mut p = Self { doc_id: id.to_string(), replace, ..Self::default() };
-        let mut portfolio = None;
+        let mut portfolio = decoded.map(Cow::Borrowed);
         for item in items {
             match (id, item) {
                 (DocId::Event { event_id }, Touched::Event) => p.feed.push((FeedKind::Event, event_id.clone())),
@@ -144,7 +157,7 @@ impl Projection {
                 }
                 (DocId::Portfolio { member_id }, Touched::Entry(eid)) => {
                     if portfolio.is_none() {
-                        portfolio = Some(doc::portfolio::read(doc)?);
+                        portfolio = Some(Cow::Owned(doc::portfolio::read(doc)?));
                     }
                     let entry = portfolio.as_ref().and_then(|pf| pf.entries.get(eid));
                     p.rows.push(match entry {

@@ -195,6 +195,37 @@ pub fn compact_doc(tx: &Transaction<'_>, doc_id: &str, snapshot: &[u8], up_to_se
     Ok(true)
 }
 
+/// Stores the decoded view of `doc_id` as of `heads` (encoded as in `docs.heads`), written in
+/// `version`'s form, replacing any earlier one.
+pub fn put_doc_view(
+    tx: &Transaction<'_>,
+    doc_id: &str,
+    heads: &[u8],
+    version: i64,
+    view: &[u8],
+) -> Result<(), StorageError> {
+    check_doc_id(doc_id)?;
+    tx.prepare_cached(
+        "INSERT INTO doc_views (doc_id, heads, version, view) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (doc_id) DO UPDATE SET heads = excluded.heads, version = excluded.version, view = excluded.view",
+    )?
+    .execute(params![doc_id, heads, version, view])?;
+    Ok(())
+}
+
+/// The stored view of `doc_id` in `version`'s form, if it was made from the document as
+/// stored now (its heads are the document's); `None` otherwise.
+pub fn load_doc_view(conn: &Connection, doc_id: &str, version: i64) -> Result<Option<Vec<u8>>, StorageError> {
+    check_doc_id(doc_id)?;
+    Ok(conn
+        .prepare_cached(
+            "SELECT v.view FROM doc_views v JOIN docs d ON d.doc_id = v.doc_id
+             WHERE v.doc_id = ?1 AND v.version = ?2 AND v.heads = d.heads AND length(d.heads) > 0",
+        )?
+        .query_row(params![doc_id, version], |row| row.get(0))
+        .optional()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::test_util::temp_store;

@@ -227,6 +227,19 @@ pub const MIGRATIONS: &[&str] = &[
         recorded_at TEXT NOT NULL
     ) STRICT, WITHOUT ROWID;
     "#,
+    // 14: decoded views of event and portfolio documents (`node::docs`), written with each
+    // change, so that a read of a document not in memory decodes a small serialized value
+    // instead of loading and walking the Automerge document. A view is used only while its
+    // heads are the document's heads in `docs` and its version is the binary's; any other is
+    // ignored and written again.
+    r#"
+    CREATE TABLE doc_views (
+        doc_id  TEXT PRIMARY KEY NOT NULL,
+        heads   BLOB NOT NULL,
+        version INTEGER NOT NULL,
+        view    BLOB NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -52,7 +52,7 @@ pub use clocks::{MAX_CLOCK_RUNS, clock_runs, latest_clock_runs, record_clock_sam
 pub use compaction::CompactionOutcome;
 pub use docs::{
     LoadedDoc, MAX_DOC_ID_LEN, append_chunk, compact_doc, doc_heads, docs_needing_compaction,
-    docs_with_projection_before, list_docs, load_doc, load_doc_at, set_doc_heads,
+    docs_with_projection_before, list_docs, load_doc, load_doc_at, load_doc_view, put_doc_view, set_doc_heads,
 };
 pub use enrolments::{
     Claim, NewCode, RevocationRow, claim_enrolment_code, list_revocations, put_enrolment_code, put_revocation,

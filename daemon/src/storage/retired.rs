@@ -51,6 +51,7 @@ pub fn delete_doc(tx: &Transaction<'_>, doc_id: &str) -> Result<bool, StorageErr
     tx.prepare_cached("DELETE FROM doc_snapshots WHERE doc_id = ?1")?.execute([doc_id])?;
     tx.prepare_cached("DELETE FROM peer_sync_states WHERE doc_id = ?1")?.execute([doc_id])?;
     tx.prepare_cached("DELETE FROM changes WHERE doc_id = ?1")?.execute([doc_id])?;
+    tx.prepare_cached("DELETE FROM doc_views WHERE doc_id = ?1")?.execute([doc_id])?;
     let deleted = tx.prepare_cached("DELETE FROM docs WHERE doc_id = ?1")?.execute([doc_id])?;
     Ok(deleted > 0)
 }
@@ -137,6 +138,7 @@ mod tests {
                     append_chunk(tx, id, b"chunk")?;
                     put_sync_state(tx, "central", id, b"state")?;
                     record_change(tx, id, "event", "x")?;
+                    super::super::put_doc_view(tx, id, b"heads", 1, b"{}")?;
                 }
                 Ok(())
             })
@@ -169,6 +171,15 @@ mod tests {
         assert_eq!(deleted, 2, "the third was never stored");
         assert_eq!(store.read(|c| list_docs(c, "")).await.unwrap(), ["event:E2"]);
         assert_eq!(store.read(|c| get_sync_state(c, "central", "event:E1")).await.unwrap(), None);
+        let views: Vec<String> = store
+            .read(|c| {
+                let mut stmt = c.prepare("SELECT doc_id FROM doc_views ORDER BY doc_id")?;
+                let ids = stmt.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+                Ok(ids)
+            })
+            .await
+            .unwrap();
+        assert_eq!(views, ["event:E2"], "a deleted document's view goes with it");
         let feed = store.read(|c| changes_since(c, 0, 10)).await.unwrap();
         assert_eq!(feed.iter().map(|c| c.doc_id.as_str()).collect::<Vec<_>>(), ["event:E2"]);
         assert_eq!(store.read(retired_events).await.unwrap(), [row]);
