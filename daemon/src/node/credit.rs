@@ -24,11 +24,12 @@ impl Node {
         member_id: &str,
         event_id: Option<&str>,
     ) -> NodeResult<Vec<(Arc<Event>, Vec<CheckIn>)>> {
-        // From the index: no attendance document is decoded to answer this.
+        // From the index: no attendance document is decoded to answer this. One member's rows
+        // by key, read on this thread: the hop to the blocking pool and back cost more.
         let (m, e) = (member_id.to_owned(), event_id.map(str::to_owned));
         let (rows, voided) = self
             .store
-            .read(move |c| {
+            .read_here(move |c| {
                 Ok((index::member_checkins(c, &m, e.as_deref())?, index::member_voided(c, &m, e.as_deref())?))
             })
             .await?;

@@ -191,19 +191,45 @@ fn view_weight(stored_bytes: usize) -> usize {
 struct Slot {
     state: Arc<tokio::sync::Mutex<State>>,
     view: Mutex<View>,
-    /// Estimated memory of the loaded document, in bytes.
+    /// Estimated memory of the loaded document (or of its view alone), in bytes.
     weight: AtomicUsize,
+    /// The cache's running total of weights, which every change of `weight` adjusts.
+    total: Arc<AtomicUsize>,
     /// The cache's clock when last used.
     used: AtomicU64,
 }
 
 impl Slot {
-    fn new() -> Self {
+    fn new(total: Arc<AtomicUsize>) -> Self {
         Self {
             state: Arc::new(tokio::sync::Mutex::new(State::default())),
             view: Mutex::new(View::Unknown),
             weight: AtomicUsize::new(0),
+            total,
             used: AtomicU64::new(0),
+        }
+    }
+
+    fn set_weight(&self, w: usize) {
+        let old = self.weight.swap(w, Ordering::Relaxed);
+        self.adjust_total(old, w);
+    }
+
+    /// Adds a change of `bytes` saved bytes to a loaded document's weight.
+    fn grow_weight(&self, bytes: usize) {
+        let add = bytes.saturating_mul(DOC_WEIGHT_FACTOR);
+        let grown = |w: usize| if w == 0 { weight(bytes) } else { w.saturating_add(add) };
+        if let Ok(old) = self.weight.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| Some(grown(w))) {
+            self.adjust_total(old, grown(old));
+        }
+    }
+
+    fn adjust_total(&self, old: usize, new: usize) {
+        if new >= old {
+            self.total.fetch_add(new - old, Ordering::Relaxed);
+        } else {
+            let _ =
+                self.total.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| Some(t.saturating_sub(old - new)));
         }
     }
 
@@ -249,6 +275,9 @@ pub struct Docs {
     node_id: String,
     actor: Mutex<ActorId>,
     slots: Mutex<HashMap<DocId, Arc<Slot>>>,
+    /// The weights of the slots, as they changed: exact while no slot out of the map changes
+    /// weight; recounted whenever it says the budget is exceeded.
+    total: Arc<AtomicUsize>,
     clock: AtomicU64,
     budget: usize,
     retired: Arc<RetiredEvents>,
@@ -282,6 +311,7 @@ impl Docs {
             node_id: node_id.to_owned(),
             actor: Mutex::new(actor),
             slots: Mutex::new(HashMap::new()),
+            total: Arc::default(),
             clock: AtomicU64::new(0),
             budget,
             retired: Arc::default(),
@@ -346,20 +376,28 @@ impl Docs {
     fn slot(&self, id: &DocId) -> Arc<Slot> {
         let tick = self.clock.fetch_add(1, Ordering::Relaxed);
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        let slot = slots.entry(id.clone()).or_insert_with(|| Arc::new(Slot::new())).clone();
+        let slot = slots.entry(id.clone()).or_insert_with(|| Arc::new(Slot::new(self.total.clone()))).clone();
         slot.used.store(tick, Ordering::Relaxed);
-        let total: usize = slots.values().map(|s| s.weight.load(Ordering::Relaxed)).sum();
-        if total > self.budget {
-            // Down to 7/8 of the budget: the sort of every idle document is paid once per
-            // eighth of the cache turned over, not on every miss of a full cache.
-            Self::evict(&mut slots, total, self.budget - self.budget / 8);
+        // The running total spares a sum over every slot on each use; the eviction decides on
+        // the exact sum.
+        if self.total.load(Ordering::Relaxed) > self.budget {
+            let total: usize = slots.values().map(|s| s.weight.load(Ordering::Relaxed)).sum();
+            let left = if total > self.budget {
+                // Down to 7/8 of the budget: the sort of every idle document is paid once per
+                // eighth of the cache turned over, not on every miss of a full cache.
+                Self::evict(&mut slots, total, self.budget - self.budget / 8)
+            } else {
+                total
+            };
+            self.total.store(left, Ordering::Relaxed);
         }
         slot
     }
 
-    /// Drops idle documents, least recently used first, until the rest fit the budget. A
-    /// document in use (its slot held elsewhere, locked or not) is never dropped.
-    fn evict(slots: &mut HashMap<DocId, Arc<Slot>>, mut total: usize, budget: usize) {
+    /// Drops idle documents, least recently used first, until the rest fit the budget, and
+    /// answers the weight left. A document in use (its slot held elsewhere, locked or not) is
+    /// never dropped.
+    fn evict(slots: &mut HashMap<DocId, Arc<Slot>>, mut total: usize, budget: usize) -> usize {
         let mut idle: Vec<(u64, DocId, usize)> = slots
             .iter()
             .filter(|(_, s)| Arc::strong_count(s) == 1 && Arc::strong_count(&s.state) == 1)
@@ -373,6 +411,7 @@ impl Docs {
             slots.remove(&id);
             total = total.saturating_sub(w);
         }
+        total
     }
 
     async fn load(&self, id: &DocId, slot: &Slot, state: &mut State) -> Result<(), DocsError> {
@@ -388,7 +427,7 @@ impl Docs {
             doc.update_diff_cursor();
             state.saved = doc.get_heads();
             state.doc = Some(doc);
-            slot.weight.store(weight(bytes.len()), Ordering::Relaxed);
+            slot.set_weight(weight(bytes.len()));
         }
         state.loaded = true;
         Ok(())
@@ -424,7 +463,7 @@ impl Docs {
             let key = id.to_string();
             let stored = self.store.read_here(move |c| storage::load_doc_view(c, &key, VIEW_VERSION)).await?;
             if let Some(view) = stored.as_deref().and_then(|b| View::from_stored(id, b)) {
-                slot.weight.store(view_weight(stored.map_or(0, |b| b.len())), Ordering::Relaxed);
+                slot.set_weight(view_weight(stored.map_or(0, |b| b.len())));
                 slot.set_view(view.clone());
                 return Ok(view);
             }
@@ -636,7 +675,7 @@ impl Locked<'_> {
         for e in self.entries.values_mut() {
             *e.state = State { loaded: true, ..State::default() };
             e.slot.set_view(View::Absent);
-            e.slot.weight.store(0, Ordering::Relaxed);
+            e.slot.set_weight(0);
         }
         let mut slots = self.docs.slots.lock().unwrap_or_else(|p| p.into_inner());
         slots.retain(|id, _| id.event_id() != Some(event_id));
@@ -696,10 +735,7 @@ impl Locked<'_> {
                         refused.push((id.clone(), reason));
                         continue;
                     }
-                    let add = bytes.len().saturating_mul(DOC_WEIGHT_FACTOR);
-                    let _ = entry.slot.weight.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
-                        Some(if w == 0 { weight(bytes.len()) } else { w.saturating_add(add) })
-                    });
+                    entry.slot.grow_weight(bytes.len());
                     let stored = view.stored_with_change();
                     views.insert(id.clone(), view);
                     writes.push((id.clone(), bytes, encode_heads(&heads), projection, stored));
@@ -815,10 +851,7 @@ impl Locked<'_> {
                     continue;
                 }
             };
-            let add = bytes.len().saturating_mul(DOC_WEIGHT_FACTOR);
-            let _ = entry.slot.weight.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |w| {
-                Some(if w == 0 { weight(bytes.len()) } else { w.saturating_add(add) })
-            });
+            entry.slot.grow_weight(bytes.len());
             let also = shape(id, &mut projection);
             let stored = view.stored_with_change();
             let (doc_id, key, encoded) = (id.clone(), id.to_string(), encode_heads(&heads));
@@ -896,7 +929,7 @@ impl LockedDoc {
     fn discard(&mut self) {
         *self.state = State::default();
         self.slot.set_view(View::Unknown);
-        self.slot.weight.store(0, Ordering::Relaxed);
+        self.slot.set_weight(0);
     }
 }
 
@@ -1141,6 +1174,7 @@ mod tests {
         assert!(loaded("M11"));
         assert!(!loaded("M0"));
         assert_eq!(docs.portfolio("M0").await.unwrap().unwrap().entries.len(), 1);
+        assert_eq!(docs.total.load(Ordering::Relaxed), docs.loaded_weight(), "the running total is the sum");
         store.close().await;
     }
 
