@@ -154,14 +154,6 @@ impl View {
         }
     }
 
-    /// What a change stores of this view: a portfolio's (small, and read cold by members);
-    /// not an event's, whose roster can make every walk-in's change rewrite hundreds of KB. An
-    /// event's view is stored when a read decodes it ([`Docs::view`]), so a restarted node
-    /// decodes each event at most once per change.
-    fn stored_with_change(&self) -> Option<Vec<u8>> {
-        if matches!(self, Self::Portfolio(_)) { self.stored() } else { None }
-    }
-
     /// What is stored of this view; `None` for a document without a decoded view.
     fn stored(&self) -> Option<Vec<u8>> {
         let bytes = match self {
@@ -736,7 +728,7 @@ impl Locked<'_> {
                         continue;
                     }
                     entry.slot.grow_weight(bytes.len());
-                    let stored = view.stored_with_change();
+                    let stored = view.stored();
                     views.insert(id.clone(), view);
                     writes.push((id.clone(), bytes, encode_heads(&heads), projection, stored));
                 }
@@ -853,7 +845,7 @@ impl Locked<'_> {
             };
             entry.slot.grow_weight(bytes.len());
             let also = shape(id, &mut projection);
-            let stored = view.stored_with_change();
+            let stored = view.stored();
             let (doc_id, key, encoded) = (id.clone(), id.to_string(), encode_heads(&heads));
             let retired = self.docs.retired.clone();
             jobs.push(Box::new(move |tx: &Transaction<'_>| {
@@ -1102,10 +1094,10 @@ mod tests {
         }
     }
 
-    /// Every change of a portfolio stores its decoded view beside it (an event's is stored by
-    /// the read that decodes it), so a node that has not loaded the document reads the view
-    /// without loading it; a view that does not match the document (older heads, another
-    /// version) is ignored, the document decoded and the view stored again.
+    /// Every change of an event or a portfolio stores its decoded view beside it, so a node
+    /// that has not loaded the document reads the view without loading it; a view that does
+    /// not match the document (older heads, another version) is ignored, the document decoded
+    /// and the view stored again.
     #[tokio::test]
     async fn views_are_stored_with_each_change_and_read_without_the_document() {
         let dir = tempfile::tempdir().unwrap();
@@ -1127,17 +1119,11 @@ mod tests {
         let stored = store.read(|c| storage::load_doc_view(c, "portfolio:M1", VIEW_VERSION)).await.unwrap().unwrap();
         assert!(String::from_utf8(stored).unwrap().contains(r#""cecs":"1.25""#));
 
-        // A node that has not loaded the portfolio reads its view without loading it. An
-        // event's view is stored by the first read that decodes it, not by its changes.
+        // A node that has not loaded them reads both views, and loads neither document.
         let fresh = Docs::new(store.clone(), "n1", DEFAULT_CACHE_BYTES);
         assert_eq!(*fresh.portfolio("M1").await.unwrap().unwrap(), decoded);
-        assert!(!is_loaded(&fresh, &pid), "read from the stored view");
         assert_eq!(*fresh.event("E1").await.unwrap().unwrap(), event);
-        assert!(is_loaded(&fresh, &eid), "no view stored by the event's change");
-        view_stored_again(&store, "event:E1").await;
-        let fresh = Docs::new(store.clone(), "n1", DEFAULT_CACHE_BYTES);
-        assert_eq!(*fresh.event("E1").await.unwrap().unwrap(), event);
-        assert!(!is_loaded(&fresh, &eid), "read from the view the first read stored");
+        assert!(!is_loaded(&fresh, &pid) && !is_loaded(&fresh, &eid), "read from the stored views");
         // A change loads the document and stores the new view.
         fresh.update(&pid, add_entry("n3")).await.unwrap();
         let again = Docs::new(store.clone(), "n1", DEFAULT_CACHE_BYTES);
