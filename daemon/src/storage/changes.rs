@@ -27,10 +27,17 @@ pub struct Change {
 /// Appends an entry to the change feed and returns its seq. It becomes visible (and wakes
 /// subscribers) when the transaction commits; if the job fails, it is rolled back with it.
 pub fn record_change(tx: &Transaction<'_>, doc_id: &str, kind: &str, id: &str) -> Result<i64, StorageError> {
-    let seq = tx
-        .prepare_cached("INSERT INTO changes (doc_id, kind, id, at) VALUES (?1, ?2, ?3, ?4) RETURNING seq")?
-        .query_row(params![doc_id, kind, id, now_ms()], |row| row.get(0))?;
-    Ok(seq)
+    // Not `RETURNING seq`: a statement with RETURNING opens a statement journal inside the
+    // job's savepoint, and closing it (`vdbeCloseStatement` → `sqlite3BtreeSavepoint`) was
+    // 10-14 % of the CPU of a sync round that feeds thousands of check-ins. The rowid of the
+    // row just inserted on this connection is its seq.
+    tx.prepare_cached("INSERT INTO changes (doc_id, kind, id, at) VALUES (?1, ?2, ?3, ?4)")?.execute(params![
+        doc_id,
+        kind,
+        id,
+        now_ms()
+    ])?;
+    Ok(tx.last_insert_rowid())
 }
 
 /// The highest seq the change feed ever handed out (0 if none), even if those entries were
