@@ -1144,6 +1144,173 @@ mod tests {
         store.close().await;
     }
 
+    /// Every field path of a view's JSON, maps of ids collapsed to `*`.
+    fn shape(v: &serde_json::Value, path: &str, out: &mut Vec<String>) {
+        const MAPS: [&str; 8] =
+            ["verified", "entries", "goals", "requirements", "petitions", "sessions", "roster", "minimums"];
+        match v {
+            serde_json::Value::Object(m) => {
+                let by_id = MAPS.iter().any(|k| path.ends_with(&format!(".{k}")));
+                for (k, v) in m {
+                    shape(v, &format!("{path}.{}", if by_id { "*" } else { k }), out);
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| shape(v, &format!("{path}[]"), out)),
+            _ => out.push(path.to_owned()),
+        }
+        out.sort();
+        out.dedup();
+    }
+
+    /// The stored views' form is pinned to [`VIEW_VERSION`]: a field added to (or renamed in)
+    /// `cec_core`'s event or portfolio types changes this list, and then the version must be
+    /// bumped, or views stored before would be read without the field (an `Option` missing
+    /// from old JSON reads as `None`).
+    #[test]
+    fn the_form_of_stored_views_is_pinned_to_its_version() {
+        use cec_core::goals::{Benchmark, Goal};
+        use cec_core::petition::{Petition, PetitionStatus};
+        use cec_core::portfolio::{Profile, VerifiedRecord};
+        use cec_core::requirements::Program;
+        let d = jiff::civil::date(2026, 4, 16);
+        let dec = |s: &str| s.parse::<rust_decimal::Decimal>().unwrap();
+        let mut entry = note("n1");
+        entry.cecs = Some(dec("1.5"));
+        entry.evidence = vec!["a".repeat(64)];
+        let record = VerifiedRecord {
+            event_id: "E1".into(),
+            session_id: "s1".into(),
+            event_title: "Conference".into(),
+            session_title: "Ethics".into(),
+            provider_id: "P".into(),
+            provider_name: "Provider".into(),
+            endorsement_number: "ACA-1".into(),
+            date: d,
+            category: "ethics".into(),
+            contact_minutes: 50,
+            cecs: dec("1"),
+            verification_code: "V".into(),
+        };
+        let goal = Goal {
+            id: "g1".into(),
+            title: "Ethics".into(),
+            target_cecs: dec("6"),
+            category: Some("ethics".into()),
+            start: Some(d),
+            due: d,
+            benchmarks: vec![Benchmark { title: "half".into(), target_cecs: dec("3"), due: d }],
+        };
+        let program = Program {
+            id: "p1".into(),
+            title: "Renewal".into(),
+            window_start: d,
+            window_end: d,
+            total_cecs: dec("40"),
+            minimums: [("ethics".to_owned(), dec("3"))].into(),
+            verified_only: false,
+        };
+        let petition = Petition {
+            id: "t1".into(),
+            target_association: "Other".into(),
+            record_ids: vec!["E1/s1".into()],
+            note: Some("note".into()),
+            status: PetitionStatus::Submitted,
+            accepted_cecs: Some(dec("1")),
+            created: d,
+        };
+        let portfolio = Portfolio {
+            member_id: "M1".into(),
+            profile: Profile { name: Some("Ada".into()), email: Some("ada@example.org".into()) },
+            verified: [("E1/s1".to_owned(), record)].into(),
+            entries: [("n1".to_owned(), entry)].into(),
+            goals: [("g1".to_owned(), goal)].into(),
+            requirements: [("p1".to_owned(), program)].into(),
+            petitions: [("t1".to_owned(), petition)].into(),
+        };
+        let mut paths = Vec::new();
+        for (name, view) in
+            [("event", View::Event(Arc::new(rich_event()))), ("portfolio", View::Portfolio(Arc::new(portfolio)))]
+        {
+            let json: serde_json::Value = serde_json::from_slice(&view.stored().unwrap()).unwrap();
+            shape(&json, name, &mut paths);
+        }
+        let expected = [
+            "event.id",
+            "event.policy.full_attendance_required",
+            "event.policy.grace_minutes",
+            "event.provider.endorsement.number",
+            "event.provider.endorsement.valid_from",
+            "event.provider.endorsement.valid_until",
+            "event.provider.id",
+            "event.provider.name",
+            "event.roster.*.email",
+            "event.roster.*.member_id",
+            "event.roster.*.name",
+            "event.sessions.*.category",
+            "event.sessions.*.format",
+            "event.sessions.*.id",
+            "event.sessions.*.segments[].kind",
+            "event.sessions.*.segments[].minutes",
+            "event.sessions.*.starts_at",
+            "event.sessions.*.title",
+            "event.timezone",
+            "event.title",
+            "event.venue",
+            "portfolio.entries.*.category",
+            "portfolio.entries.*.cecs",
+            "portfolio.entries.*.contact_minutes",
+            "portfolio.entries.*.date",
+            "portfolio.entries.*.description",
+            "portfolio.entries.*.evidence[]",
+            "portfolio.entries.*.id",
+            "portfolio.entries.*.kind",
+            "portfolio.entries.*.provider",
+            "portfolio.entries.*.title",
+            "portfolio.goals.*.benchmarks[].due",
+            "portfolio.goals.*.benchmarks[].target_cecs",
+            "portfolio.goals.*.benchmarks[].title",
+            "portfolio.goals.*.category",
+            "portfolio.goals.*.due",
+            "portfolio.goals.*.id",
+            "portfolio.goals.*.start",
+            "portfolio.goals.*.target_cecs",
+            "portfolio.goals.*.title",
+            "portfolio.member_id",
+            "portfolio.petitions.*.accepted_cecs",
+            "portfolio.petitions.*.created",
+            "portfolio.petitions.*.id",
+            "portfolio.petitions.*.note",
+            "portfolio.petitions.*.record_ids[]",
+            "portfolio.petitions.*.status",
+            "portfolio.petitions.*.target_association",
+            "portfolio.profile.email",
+            "portfolio.profile.name",
+            "portfolio.requirements.*.id",
+            "portfolio.requirements.*.minimums.*",
+            "portfolio.requirements.*.title",
+            "portfolio.requirements.*.total_cecs",
+            "portfolio.requirements.*.verified_only",
+            "portfolio.requirements.*.window_end",
+            "portfolio.requirements.*.window_start",
+            "portfolio.verified.*.category",
+            "portfolio.verified.*.cecs",
+            "portfolio.verified.*.contact_minutes",
+            "portfolio.verified.*.date",
+            "portfolio.verified.*.endorsement_number",
+            "portfolio.verified.*.event_id",
+            "portfolio.verified.*.event_title",
+            "portfolio.verified.*.provider_id",
+            "portfolio.verified.*.provider_name",
+            "portfolio.verified.*.session_id",
+            "portfolio.verified.*.session_title",
+            "portfolio.verified.*.verification_code",
+        ];
+        assert_eq!(
+            paths, expected,
+            "the stored views' form changed: bump VIEW_VERSION (now {VIEW_VERSION}) and update this list"
+        );
+    }
+
     /// Idle documents are dropped least recently used first once the cache is over budget;
     /// the one just used stays.
     #[tokio::test]
@@ -1196,6 +1363,10 @@ mod tests {
         let heads = store.read(|c| storage::doc_heads(c, "portfolio:")).await.unwrap();
         assert_eq!(heads[0].1, encode_heads(&remote.get_heads()));
         assert_eq!(docs.portfolio("M2").await.unwrap().unwrap().entries.len(), 1);
+        // Changes that arrive by sync store their views too, as of the heads just stored.
+        let view = store.read(|c| storage::load_doc_view(c, "portfolio:M1", VIEW_VERSION)).await.unwrap();
+        let view: Portfolio = serde_json::from_slice(&view.expect("a view of the synced change")).unwrap();
+        assert_eq!(view.entries.keys().collect::<Vec<_>>(), ["from-there"]);
         store.close().await;
     }
 
