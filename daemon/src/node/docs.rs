@@ -225,6 +225,12 @@ impl Slot {
         }
     }
 
+    /// The view as last set, unless not decoded yet.
+    fn known_view(&self) -> Option<View> {
+        let view = self.view.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        (!matches!(view, View::Unknown)).then_some(view)
+    }
+
     fn set_view(&self, view: View) {
         *self.view.lock().unwrap_or_else(|p| p.into_inner()) = view;
     }
@@ -440,16 +446,14 @@ impl Docs {
     /// The committed view of `id`, decoding it once if needed.
     async fn view(&self, id: &DocId) -> Result<View, DocsError> {
         let slot = self.slot(id);
-        let cached = slot.view.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if !matches!(cached, View::Unknown) {
-            return Ok(cached);
+        if let Some(view) = slot.known_view() {
+            return Ok(view);
         }
         let mut state = slot.state.clone().lock_owned().await;
         // Under the write lock no change of `id` is in flight, so what storage holds is what
         // was last committed; another reader may have set the view meanwhile.
-        let cached = slot.view.lock().unwrap_or_else(|p| p.into_inner()).clone();
-        if !matches!(cached, View::Unknown) {
-            return Ok(cached);
+        if let Some(view) = slot.known_view() {
+            return Ok(view);
         }
         if !state.loaded && !matches!(id, DocId::Attendance { .. }) {
             let key = id.to_string();
