@@ -530,25 +530,18 @@ impl Node {
                 }
             }
         }
-        // Each document's new check-ins: logged and indexed, in a job of their own.
-        let acked: Vec<DocId> =
-            written.iter().filter(|(_, (_, _, new))| !new.is_empty()).map(|(d, _)| d.clone()).collect();
-        let retired = self.docs.retired().clone();
-        let ack_jobs: Vec<ExtraJob> = acked
+        // Every document's new check-ins, logged and indexed in one job: one savepoint for the
+        // round, not one per document (each savepoint copies every page it touches into its
+        // journal, and the documents of a round touch the same pages). If that job fails, each
+        // document's share is tried again in a job of its own below, so that one session's
+        // failed write does not take the other sessions' check-ins with it.
+        let acks: Vec<(DocId, Vec<CheckIn>)> = written
             .iter()
-            .map(|doc_id| {
-                let new = written.get(doc_id).map(|(_, _, new)| new.clone()).unwrap_or_default();
-                let (doc_id, retired) = (doc_id.clone(), retired.clone());
-                Box::new(move |tx: &rusqlite::Transaction<'_>| {
-                    retired.check_in_job(&doc_id)?;
-                    for c in &new {
-                        index::log_checkin(tx, c)?;
-                    }
-                    Projection::of_logged(&doc_id, new).write(tx)
-                }) as ExtraJob
-            })
+            .filter(|(_, (_, _, new))| !new.is_empty())
+            .map(|(d, (_, _, new))| (d.clone(), new.clone()))
             .collect();
-        let (stored, acks) = locked
+        let ack_jobs: Vec<ExtraJob> = if acks.is_empty() { Vec::new() } else { vec![self.ack_job(acks.clone())] };
+        let (stored, ack) = locked
             .commit_each(
                 |doc_id, projection| {
                     let folded = folding.get(doc_id)?;
@@ -558,6 +551,23 @@ impl Node {
                 ack_jobs,
             )
             .await;
+        let mut acked: HashMap<DocId, Result<(), NodeError>> = HashMap::new();
+        match ack.into_iter().next() {
+            None | Some(Ok(())) => acked.extend(acks.into_iter().map(|(d, _)| (d, Ok(())))),
+            Some(Err(e)) if acks.len() == 1 => {
+                if let Some((doc_id, _)) = acks.into_iter().next() {
+                    acked.insert(doc_id, Err(super::docs::retired_or(e).into()));
+                }
+            }
+            Some(Err(_)) => {
+                let ids: Vec<DocId> = acks.iter().map(|(d, _)| d.clone()).collect();
+                let jobs = acks.into_iter().map(|one| self.ack_job(vec![one])).collect();
+                let results = futures_util::future::join_all(self.store.write_all(jobs)).await;
+                for (doc_id, result) in ids.into_iter().zip(results) {
+                    acked.insert(doc_id, result.map_err(|e| super::docs::retired_or(e).into()));
+                }
+            }
+        }
         let mut heads: HashMap<DocId, Result<Vec<ChangeHash>, super::docs::DocsError>> = stored.into_iter().collect();
         for (doc_id, checkins) in &folding {
             match heads.get(doc_id) {
@@ -568,10 +578,9 @@ impl Node {
                 _ => tracing::warn!(doc = %doc_id, "logged check-ins stay logged: their fold was not stored"),
             }
         }
-        let mut acks: HashMap<DocId, Result<(), StorageError>> = acked.into_iter().zip(acks).collect();
         for (doc_id, (results, mut known, new)) in written {
             let Some(r) = round.remove(&doc_id) else { continue };
-            match acks.remove(&doc_id).unwrap_or(Ok(())) {
+            match acked.remove(&doc_id).unwrap_or(Ok(())) {
                 Ok(()) => {
                     if !new.is_empty() {
                         self.ingest.logged().entry(doc_id.clone()).or_default().extend(new);
@@ -588,7 +597,7 @@ impl Node {
                     }
                     r.answer(results);
                 }
-                Err(e) => r.fail(super::docs::retired_or(e).into()),
+                Err(e) => r.fail(e),
             }
         }
         // What the writer kept of a document folded without new check-ins follows its heads.
@@ -601,6 +610,22 @@ impl Node {
         drop(claimed);
         // A document this node could not hold (none left in practice) is answered too.
         fail_all(round, StorageError::Panicked.into());
+    }
+
+    /// A storage job logging and indexing new check-ins of these documents. A document whose
+    /// event was retired meanwhile fails the job (its check-ins must not be acknowledged).
+    fn ack_job(&self, acks: Vec<(DocId, Vec<CheckIn>)>) -> ExtraJob {
+        let retired = self.docs.retired().clone();
+        Box::new(move |tx: &rusqlite::Transaction<'_>| {
+            for (doc_id, new) in acks {
+                retired.check_in_job(&doc_id)?;
+                for c in &new {
+                    index::log_checkin(tx, c)?;
+                }
+                Projection::of_logged(&doc_id, new).write(tx)?;
+            }
+            Ok(())
+        })
     }
 
     /// Folds what the check-in log holds (what a stop left there: acknowledged check-ins not

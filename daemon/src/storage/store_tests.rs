@@ -164,6 +164,45 @@ async fn a_failing_job_is_rolled_back_alone() {
 }
 
 #[tokio::test]
+async fn a_failing_job_alone_in_its_transaction_is_rolled_back() {
+    let (_dir, store) = temp_store().await;
+    create_scratch(&store).await;
+    store.write(insert("taken")).await.unwrap();
+    let before = store.stats();
+    // One at a time, so each is alone in its transaction (run without a savepoint).
+    let err = store
+        .write(|tx| {
+            insert("domain")(tx)?;
+            Err::<(), _>(StorageError::job(DomainError))
+        })
+        .await
+        .unwrap_err();
+    assert!(err.downcast_job::<DomainError>().is_some(), "{err}");
+    let constraint = store
+        .write(|tx| {
+            insert("half")(tx)?;
+            insert("taken")(tx)
+        })
+        .await;
+    assert!(matches!(constraint, Err(StorageError::Sqlite(_))));
+    let panics = store
+        .write(|tx| -> Result<(), StorageError> {
+            insert("panic")(tx)?;
+            panic!("a bug in a job");
+        })
+        .await;
+    assert!(matches!(panics, Err(StorageError::Panicked)));
+    store.write(insert("after")).await.unwrap();
+
+    assert_eq!(scratch_values(&store).await, ["after", "taken"]);
+    let stats = store.stats();
+    assert_eq!(stats.batches_committed - before.batches_committed, 4);
+    assert_eq!(stats.jobs_failed - before.jobs_failed, 3);
+    assert_eq!(stats.jobs_committed - before.jobs_committed, 1);
+    assert_eq!(stats.batches_failed, before.batches_failed);
+}
+
+#[tokio::test]
 async fn batches_are_capped() {
     let dir = tempfile::tempdir().unwrap();
     let options = StoreOptions { max_batch: 8, ..StoreOptions::default() };
