@@ -22,7 +22,7 @@ const DEADLINE_MS = Number(process.env.SYNC_PEERS_DEADLINE_MS ?? 300_000);
 
 function parseArgs(argv) {
   const [system, ...rest] = argv;
-  const o = { system, checkins: 10000, sessions: 20, kiosks: 10, perKiosk: 5000, docs: 500, data: null, url: null, seeds: null, want: 0 };
+  const o = { system, checkins: 10000, sessions: 20, kiosks: 10, perKiosk: 5000, docs: 500, partSecs: 0, data: null, url: null, seeds: null, want: 0 };
   for (let i = 0; i < rest.length; i += 2) {
     const key = rest[i].replace(/^--/, '').replace(/-([a-z])/g, (_, c) => c.toUpperCase());
     if (!(key in o)) throw new Error(`unknown option ${rest[i]}`);
@@ -41,6 +41,17 @@ const children = [];
 process.on('exit', () => { for (const c of children) c.kill('SIGKILL'); });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const now = () => performance.now() / 1000;
+
+// `work`, failed if it has not settled within `secs` seconds (0: no limit), so that a part
+// that does not finish is reported and the parts after it still run.
+function within(secs, what, work) {
+  if (!secs) return work;
+  let timer;
+  const late = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${secs} s`)), secs * 1000);
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
 
 async function until(what, test, everyMs = 5) {
   const end = Date.now() + DEADLINE_MS;
@@ -151,6 +162,7 @@ async function automerge(o) {
   // (`automerge-kiosk` below): Automerge's WASM heap is one per process and at most 4 GB, which
   // ten kiosks' copies of 50,000 check-ins overflow in one process. A failure here is reported,
   // and part 3 still runs.
+  const kiosks = [];
   try {
     const setup = new Repo({ network: [] });
     const seeds = [];
@@ -162,7 +174,6 @@ async function automerge(o) {
     const seedFile = path.join(o.data, 'seeds.json');
     fs.writeFileSync(seedFile, JSON.stringify(seeds));
     const want = o.kiosks * o.perKiosk;
-    const kiosks = [];
     for (let k = 0; k < o.kiosks; k++) {
       const child = fork(path.join(here, 'sync-peers.mjs'), ['automerge-kiosk', '--data', path.join(o.data, `m${k}`), '--kiosks', String(k), '--per-kiosk', String(o.perKiosk), '--sessions', String(o.sessions), '--url', url, '--seeds', seedFile, '--want', String(want)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
       children.push(child);
@@ -178,7 +189,7 @@ async function automerge(o) {
     const started = performance.timeOrigin + performance.now();
     const done = kiosks.map((k) => k.next());
     for (const k of kiosks) k.child.send('connect');
-    const reports = await Promise.all(done);
+    const reports = await within(o.partSecs, 'part 2', Promise.all(done));
     const secs = (Math.max(...reports.map((m) => m.at)) - started) / 1000;
     await until('the server to hold all', () => serverHas(seeds.map((s) => s.id), want));
     out.many = {
@@ -190,6 +201,7 @@ async function automerge(o) {
   } catch (e) {
     out.many = { how: `did not complete: ${e.message}` };
     console.log(`part 2: ${out.many.how}`);
+    for (const k of kiosks) k.child.kill('SIGKILL');
   }
 
   // Part 3: the server holds D documents of one check-in each; a kiosk fetches them, then
@@ -346,18 +358,30 @@ async function pouchdb(o) {
     requests.n = 0;
     const t0 = now();
     let rounds = 0;
-    for (;;) {
-      rounds++;
-      await Promise.all(kiosks.map((k) => k.db.sync(k.target)));
-      const counts = await Promise.all(kiosks.map(async (k) => (await k.db.info()).doc_count));
-      if (counts.every((n) => n === want)) break;
-      if (rounds >= 10) throw new Error(`not converged after ${rounds} rounds: ${counts}`);
-    }
-    out.many = {
-      secs: now() - t0, wire: r.wire.total() - w0, requests: requests.n,
-      how: `rounds of every kiosk's db.sync (push then pull) at once, as cecd's; ${rounds} rounds`,
+    let inFlight = [];
+    const converge = async () => {
+      for (;;) {
+        rounds++;
+        inFlight = kiosks.map((k) => k.db.sync(k.target));
+        await Promise.all(inFlight);
+        const counts = await Promise.all(kiosks.map(async (k) => (await k.db.info()).doc_count));
+        if (counts.every((n) => n === want)) break;
+        if (rounds >= 10) throw new Error(`not converged after ${rounds} rounds: ${counts}`);
+      }
     };
-    console.log(`part 2: ${want} check-ins converged in ${out.many.secs.toFixed(3)} s (${rounds} rounds)`);
+    try {
+      await within(o.partSecs, 'part 2', converge());
+      out.many = {
+        secs: now() - t0, wire: r.wire.total() - w0, requests: requests.n,
+        how: `rounds of every kiosk's db.sync (push then pull) at once, as cecd's; ${rounds} rounds`,
+      };
+      console.log(`part 2: ${want} check-ins converged in ${out.many.secs.toFixed(3)} s (${rounds} rounds)`);
+    } catch (e) {
+      // Stopped, so that its traffic does not count in part 3.
+      for (const sync of inFlight) sync.cancel();
+      out.many = { how: `did not complete: ${e.message} (round ${rounds})` };
+      console.log(`part 2: ${out.many.how}`);
+    }
   }
 
   // Part 3: D documents at the server; the kiosk syncs them, resyncs, then after one new.

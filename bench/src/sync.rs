@@ -487,14 +487,21 @@ async fn run_peer(args: &Args, system: &str, package: &str) -> PeerRun {
         .args(["--kiosks", &args.kiosks.to_string()])
         .args(["--per-kiosk", &args.per_kiosk.to_string()])
         .args(["--docs", &args.docs.to_string()])
+        // Part 2 may not converge (automerge-repo did not here): a third of the whole run's
+        // limit for it, so that part 1's and part 3's figures are still reported.
+        .args(["--part-secs", &(args.peer_timeout.as_secs() / 3).to_string()])
         .arg("--data")
         .arg(data.path())
         .current_dir(&args.peers_dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
+        // In a process group of its own, so that a timeout stops the servers and kiosk
+        // processes it started too (killed, it cannot stop them itself).
+        .process_group(0)
         .kill_on_drop(true);
     let mut child = cmd.spawn().map_err(|e| format!("cannot start {}: {e}", args.node.display()))?;
+    let _group = child.id().map(KillGroup);
     let stdout = child.stdout.take().ok_or("no stdout")?;
     let read = async {
         let mut lines = BufReader::new(stdout).lines();
@@ -515,6 +522,19 @@ async fn run_peer(args: &Args, system: &str, package: &str) -> PeerRun {
     match tokio::time::timeout(args.peer_timeout, read).await {
         Ok(r) => r,
         Err(_) => Err(format!("sync-peers.mjs {system} did not finish within {:?}", args.peer_timeout)),
+    }
+}
+
+/// Kills a process group when dropped (nothing happens if it is gone already).
+struct KillGroup(u32);
+
+impl Drop for KillGroup {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0)])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
     }
 }
 
