@@ -457,7 +457,10 @@ impl Ends<'_> {
             }
             completion => {
                 let aborted = tx.is_autocommit();
-                if let Err(err) = tx.rollback() {
+                if aborted {
+                    // Nothing left to roll back: ROLLBACK would only fail.
+                    drop(tx);
+                } else if let Err(err) = tx.rollback() {
                     tracing::error!(cause = %err, "could not roll back a failed job");
                 }
                 // As in a batch: a job that failed is counted in a committed batch, unless
