@@ -42,6 +42,7 @@ pub async fn run(
     write_atomically(&data_dir.join(node::identity::URL_FILE), url.as_bytes())?;
     info!(%url, node_id = %node.identity.node_id, data_dir = %data_dir.display(), "cecd listening");
     let compactor = tokio::spawn(compact_periodically(node.store.clone()));
+    let warmer = tokio::spawn(warm_events(node.clone()));
     let peer_listener = match &config.peer_listen {
         Some(addr) => {
             let l = tokio::net::TcpListener::bind(addr)
@@ -85,6 +86,7 @@ pub async fn run(
     })
     .await?;
     compactor.abort();
+    warmer.abort();
     syncer.abort();
     deriver.abort();
     retainer.abort();
@@ -196,6 +198,16 @@ async fn retire_periodically(node: Arc<node::Node>) {
 
 /// Chunks per document before the background job folds them into a snapshot.
 const COMPACT_AFTER_CHUNKS: usize = 64;
+
+/// Reads the held events' views into memory once after a start (see [`node::Docs::warm_events`]),
+/// so the first summaries and attendance reads do not each decode their events.
+async fn warm_events(node: Arc<node::Node>) {
+    let started = std::time::Instant::now();
+    match node.docs.warm_events().await {
+        Ok(n) => info!(events = n, ms = started.elapsed().as_millis(), "event views in memory"),
+        Err(e) => tracing::warn!(cause = %e, "event views not read ahead; they are read on first use"),
+    }
+}
 
 /// Folds documents' incremental chunks into snapshots every minute, so loading stays one
 /// snapshot plus a few chunks however long a node runs.
