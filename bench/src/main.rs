@@ -24,6 +24,11 @@ mod scale;
 mod sqlite;
 mod sync;
 
+/// The allocator the `cecd` binary runs with, so the nodes `scale` and `sync` run in this
+/// process, and the SQLite ceiling of `ingest`, allocate as the daemon does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Benchmarks of cecd, each side by side with its ceilings and a peer system, in one run.
 #[derive(Debug, Parser)]
 #[command(name = "cec-bench", version)]
