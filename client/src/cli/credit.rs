@@ -64,12 +64,19 @@ pub(crate) async fn cecs(ctx: &Ctx, a: CecsArgs) -> anyhow::Result<()> {
         outln!("verified       {}", cec(s.verified_cecs));
         outln!("self-reported  {}", cec(s.self_reported_cecs));
         outln!("total          {} ({} CEU)", cec(s.total_cecs), dec(s.ceus));
-        for (cat, d) in &s.by_category {
-            outln!("  {cat:<12} {}", cec(*d));
+        for line in category_lines(&s.by_category) {
+            outln!("{line}");
         }
         outln!();
         print_records(&s.records)
     })
+}
+
+/// The credit per category, indented under the totals, the amounts in one column however long
+/// a category's name.
+fn category_lines(by_category: &std::collections::BTreeMap<String, rust_decimal::Decimal>) -> Vec<String> {
+    let width = by_category.keys().map(|c| c.chars().count()).max().unwrap_or(0).max(12);
+    by_category.iter().map(|(c, d)| format!("  {c:<width$} {}", cec(*d))).collect()
 }
 
 /// A table of credit lines.
@@ -90,4 +97,20 @@ pub(crate) fn print_records(records: &[CreditRecordJson]) -> anyhow::Result<()> 
         ]);
     }
     output::print_table(&t, "no credit records")
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal_macros::dec;
+
+    use super::category_lines;
+
+    #[test]
+    fn category_amounts_line_up_whatever_the_names() {
+        let by = [("ethics".to_owned(), dec!(1.25)), ("risk_management".to_owned(), dec!(0.75))].into();
+        let lines = category_lines(&by);
+        assert_eq!(lines, ["  ethics          1.25 CEC", "  risk_management 0.75 CEC"]);
+        let short = category_lines(&[("ethics".to_owned(), dec!(2))].into());
+        assert_eq!(short, ["  ethics       2 CEC"], "short names keep the totals' column");
+    }
 }
