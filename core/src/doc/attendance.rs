@@ -309,10 +309,20 @@ fn winners<'a>(
     checkins: &automerge::ObjId,
     ids: impl IntoIterator<Item = &'a str>,
 ) -> Result<std::collections::BTreeMap<String, CheckIn>, DocError> {
+    let ids: Vec<&str> = ids.into_iter().collect();
+    // Which ids have a value under a key of their own: a lookup each for a few ids; for many
+    // (a batch another node wrote, thousands of check-ins) one pass over the map's keys, which
+    // in the batch layout are few, instead of a seek per id that almost always misses.
+    let own_keys: Option<std::collections::HashSet<String>> =
+        (ids.len() > 16).then(|| doc.keys(checkins).filter(|k| !is_batch_key(k)).collect());
     let mut out = std::collections::BTreeMap::new();
     let mut open = std::collections::BTreeSet::new();
     for id in ids {
-        match read_checkin(doc, place, checkins, id)? {
+        let own = match &own_keys {
+            Some(keys) if !keys.contains(id) => None,
+            _ => read_checkin(doc, place, checkins, id)?,
+        };
+        match own {
             Some(c) => {
                 out.insert(id.to_owned(), c);
             }
@@ -332,11 +342,11 @@ fn winners<'a>(
             return Err(invalid("checkins", format!("{key}: not a batch of check-ins of a known version")));
         }
         for line in lines {
-            let parts: Vec<&str> = line.split('|').collect();
-            if let Some((id, rest)) = parts.split_first()
-                && open.remove(*id)
-            {
-                out.insert((*id).to_owned(), from_fields(place, id, rest)?);
+            // Only the lines of the ids sought are split into their fields.
+            let (id, rest) = line.split_once('|').unwrap_or((line, ""));
+            if open.remove(id) {
+                let rest: Vec<&str> = rest.split('|').collect();
+                out.insert(id.to_owned(), from_fields(place, id, &rest)?);
             }
         }
     }
@@ -755,6 +765,31 @@ mod tests {
         let patches = a.diff_incremental();
         assert_eq!(put_in(&a, &patches).unwrap(), [checkin("diff", "c")]);
         assert_eq!(read(&a).unwrap().iter().filter(|x| x.id == "diff").count(), 1);
+    }
+
+    /// A batch of many check-ins from another node (projected with one pass over the map's
+    /// keys rather than a lookup per id): what it projects is what the document reads, a value
+    /// under an id's own key standing over the batch.
+    #[test]
+    fn a_large_foreign_batch_projects_as_the_document_reads() {
+        let mut a = new_doc("E1", "S1", &actor_for("a"));
+        let m = checkins_map(&mut a).unwrap();
+        insert_new(&mut a, &m, &[checkin("k03", "a")]).unwrap();
+        add_checkin_as_value(&mut a, &checkin("k07", "a")).unwrap();
+        a.commit();
+        let _ = a.diff_incremental();
+        let mut b = new_doc("E1", "S1", &actor_for("b"));
+        let m = checkins_map(&mut b).unwrap();
+        let many: Vec<CheckIn> = (0..40).map(|i| checkin(&format!("k{i:02}"), "b")).collect();
+        insert_new(&mut b, &m, &many).unwrap();
+        b.commit();
+        a.merge(&mut b).unwrap();
+        let patches = a.diff_incremental();
+        let projected = put_in(&a, &patches).unwrap();
+        assert_eq!(projected.len(), 40);
+        assert_eq!(projected, read(&a).unwrap(), "each id as the document reads it");
+        assert_eq!(projected[7], checkin("k07", "a"), "the value under its own key stands");
+        assert_eq!(get(&a, "k07").unwrap(), Some(checkin("k07", "a")));
     }
 
     /// Why a batch's key names its actor: two kiosks that put one key concurrently leave a
