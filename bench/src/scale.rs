@@ -54,7 +54,9 @@ use crate::machine::{self, Cpu};
 ///    RSS again. Then as many attendance reads (`GET /v1/members/{id}/attendance`), RSS again.
 ///
 /// Speed never fails the run; a wrong summary (exit 1) or a run that could not be done (exit 2)
-/// does. The OS page cache is not dropped: a cold start here is a new process on warm files.
+/// does. The OS page cache is kept unless `--drop-caches` (root) drops it before each start: a
+/// node started after a reboot reads every page from the disk, and the tail of the summaries
+/// depends on it (BENCHMARKS.md, the scale section).
 #[derive(Debug, clap::Args)]
 #[command(verbatim_doc_comment)]
 pub(crate) struct Args {
@@ -101,6 +103,20 @@ pub(crate) struct Args {
     /// How long one request may take
     #[arg(long, default_value = "60s", value_parser = crate::ingest::parse_duration)]
     request_timeout: Duration,
+
+    /// Before each start of cecd, write dirty pages out and drop the OS page cache (`sync`, then
+    /// `3` into /proc/sys/vm/drop_caches; needs root, and affects the whole machine), so the
+    /// node reads its files from the disk as after a reboot
+    #[arg(long)]
+    drop_caches: bool,
+}
+
+/// Writes dirty pages out and drops the OS page cache, dentries and inodes (Linux, root).
+fn drop_page_cache() -> anyhow::Result<()> {
+    let synced = std::process::Command::new("sync").status().context("cannot run sync")?;
+    ensure!(synced.success(), "sync failed: {synced}");
+    std::fs::write("/proc/sys/vm/drop_caches", b"3")
+        .context("--drop-caches: cannot write /proc/sys/vm/drop_caches (it needs root on Linux)")
 }
 
 /// Bump when the seeded content changes, so cached directories of the old shape are not reused.
@@ -741,6 +757,9 @@ async fn measure(
     ensure!(!expected.is_empty(), "no members seeded");
     let log = dir.with_extension("log");
     let timeout = args.request_timeout;
+    if args.drop_caches {
+        drop_page_cache()?;
+    }
     let t0 = Instant::now();
     let node = Node::start(bin, dir, &log, timeout).await?;
     let pid = node.pid().context("cecd has no pid")?;
@@ -874,6 +893,15 @@ pub(crate) fn main(args: &Args) -> anyhow::Result<bool> {
     writeln!(out, "machine: {}", machine::describe())?;
     writeln!(out, "load average (1, 5, 15 min): {load_before} before, {} after", machine::loadavg())?;
     writeln!(out, "cecd: {}", cecd.display())?;
+    writeln!(
+        out,
+        "OS page cache: {}",
+        if args.drop_caches {
+            "dropped before each start of cecd (--drop-caches): files read from the disk"
+        } else {
+            "kept (files the OS still holds are read from memory; --drop-caches for a start as after a reboot)"
+        }
+    )?;
     writeln!(
         out,
         "dataset: {} events × {} sessions; each member attends {} sessions ({} events) and has {} entries and a goal; {} random reads of each kind",
