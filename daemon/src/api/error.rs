@@ -5,8 +5,7 @@ use axum::response::{IntoResponse, Response};
 use cec_client::wire::{ErrorBody, ErrorDetail};
 use tracing::error;
 
-use crate::node::{DocsError, NodeError};
-use crate::storage::{BLOB_DIR, DB_FILE, Failure, Place, StorageError};
+use crate::node::{DocsError, NodeError, StorageFault};
 
 /// An API error.
 #[derive(Debug, Clone)]
@@ -100,26 +99,26 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{context} failed; see the node's log"))
     }
 
-    /// 507 `insufficient_storage` (disk full) or 503 `storage_unavailable` (permission denied,
-    /// read-only, I/O error), naming what failed; logged with the cause.
-    pub fn storage(failure: Failure, place: Place, cause: &StorageError) -> Self {
-        let what = match place {
-            Place::Database => format!("the database {DB_FILE} in the data directory"),
-            Place::Blobs => format!("the blob directory {BLOB_DIR}/ in the data directory"),
-        };
-        let (status, code, message) = match failure {
-            Failure::Full => (
+    /// The answer to a storage failure `cause` that the node sorted as `fault`: 413, 422, 507
+    /// `insufficient_storage` (disk full) or 503 `storage_unavailable` (permission denied,
+    /// read-only, I/O error) naming what failed, or 500; logged with the cause.
+    pub fn storage(fault: StorageFault, cause: &dyn std::fmt::Display) -> Self {
+        let (status, code, message) = match fault {
+            StorageFault::TooLarge { limit } => return Self::too_large(limit),
+            StorageFault::InvalidHash => return Self::invalid("sha256", "not a sha256 in lowercase hex"),
+            StorageFault::Internal => return Self::internal("storage", cause),
+            StorageFault::Full { what } => (
                 StatusCode::INSUFFICIENT_STORAGE,
                 "insufficient_storage",
                 format!("the disk is full: could not write {what}; nothing was stored"),
             ),
-            _ => (
+            StorageFault::Unavailable { what } => (
                 StatusCode::SERVICE_UNAVAILABLE,
                 "storage_unavailable",
                 format!("could not write {what} (permission denied, read-only or failing); nothing was stored"),
             ),
         };
-        error!(code, place = ?place, cause = %cause, "storage failed");
+        error!(code, cause = %cause, "storage failed");
         Self::new(status, code, message)
     }
 
@@ -211,23 +210,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<StorageError> for ApiError {
-    fn from(e: StorageError) -> Self {
-        match e {
-            StorageError::TooLarge { limit } => Self::too_large(limit),
-            StorageError::InvalidHash => Self::invalid("sha256", "not a sha256 in lowercase hex"),
-            other => match other.failure() {
-                Some((failure, place)) => Self::storage(failure, place, &other),
-                None => Self::internal("storage", other),
-            },
-        }
-    }
-}
-
 impl From<DocsError> for ApiError {
     fn from(e: DocsError) -> Self {
         match e {
-            DocsError::Storage(s) => s.into(),
+            DocsError::Storage(s) => Self::storage(StorageFault::of(&s), &s),
             e @ DocsError::Retired { .. } => Self::conflict(e.to_string()),
             other => Self::internal("document", other),
         }
@@ -253,7 +239,7 @@ impl From<NodeError> for ApiError {
             NodeError::Forbidden(m) => Self::forbidden(m),
             NodeError::Invalid { field, message } => Self::invalid(field, message),
             NodeError::Docs(d) => (*d).into(),
-            NodeError::Storage(s) => (*s).into(),
+            NodeError::Storage(s) => Self::storage(StorageFault::of(&s), &s),
             NodeError::Document(d) => (*d).into(),
             NodeError::Shared(shared) => Self::from_shared(&shared),
         }
@@ -263,18 +249,14 @@ impl From<NodeError> for ApiError {
 impl ApiError {
     /// The answer for one item of a write that failed as a whole.
     fn from_shared(e: &NodeError) -> Self {
-        let storage = |s: &StorageError| match s.failure() {
-            Some((failure, place)) => Self::storage(failure, place, s),
-            None => Self::internal("storage", s),
-        };
         match e {
             NodeError::NotFound(m) => Self::not_found(m.clone()),
             NodeError::Conflict(m) => Self::conflict(m.clone()),
             NodeError::Forbidden(m) => Self::forbidden(m.clone()),
             NodeError::Invalid { field, message } => Self::invalid(field.clone(), message.clone()),
-            NodeError::Storage(s) => storage(s),
+            NodeError::Storage(s) => Self::storage(StorageFault::of(s), s),
             NodeError::Docs(d) => match &**d {
-                DocsError::Storage(s) => storage(s),
+                DocsError::Storage(s) => Self::storage(StorageFault::of(s), s),
                 e @ DocsError::Retired { .. } => Self::conflict(e.to_string()),
                 other => Self::internal("document", other),
             },
@@ -291,38 +273,23 @@ pub type ApiResult<T> = Result<T, ApiError>;
 mod tests {
     use super::*;
 
-    fn sqlite(code: i32) -> StorageError {
-        StorageError::Sqlite(rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None))
-    }
-
     /// Disk full and unwritable storage have their own status, code and a message naming the
     /// file or directory (before: all `500 internal`).
     #[test]
-    fn storage_failures_name_what_failed() {
+    fn storage_faults_have_their_own_answers() {
+        let what = || "the database cecd.sqlite3 in the data directory".to_owned();
         let cases = [
-            (sqlite(rusqlite::ffi::SQLITE_FULL), 507, "insufficient_storage", "cecd.sqlite3"),
-            (sqlite(rusqlite::ffi::SQLITE_READONLY), 503, "storage_unavailable", "cecd.sqlite3"),
-            (sqlite(rusqlite::ffi::SQLITE_IOERR), 503, "storage_unavailable", "cecd.sqlite3"),
-            (
-                StorageError::BatchFailed(std::sync::Arc::new(rusqlite::Error::SqliteFailure(
-                    rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
-                    None,
-                ))),
-                507,
-                "insufficient_storage",
-                "cecd.sqlite3",
-            ),
-            (StorageError::Io(std::io::ErrorKind::StorageFull.into()), 507, "insufficient_storage", "blobs/"),
-            (StorageError::Io(std::io::ErrorKind::PermissionDenied.into()), 503, "storage_unavailable", "blobs/"),
-            (StorageError::Io(std::io::ErrorKind::ReadOnlyFilesystem.into()), 503, "storage_unavailable", "blobs/"),
+            (StorageFault::Full { what: what() }, 507, "insufficient_storage"),
+            (StorageFault::Unavailable { what: what() }, 503, "storage_unavailable"),
+            (StorageFault::TooLarge { limit: 10 }, 413, "too_large"),
+            (StorageFault::InvalidHash, 422, "invalid"),
+            (StorageFault::Internal, 500, "internal"),
         ];
-        for (err, status, code, names) in cases {
-            let what = err.to_string();
-            let api = ApiError::from(err);
-            assert_eq!((api.status.as_u16(), api.code), (status, code), "{what}");
-            assert!(api.message.contains(names), "{what}: {}", api.message);
+        for (fault, status, code) in cases {
+            let named = matches!(fault, StorageFault::Full { .. } | StorageFault::Unavailable { .. });
+            let api = ApiError::storage(fault.clone(), &"cause");
+            assert_eq!((api.status.as_u16(), api.code), (status, code), "{fault:?}");
+            assert_eq!(api.message.contains("cecd.sqlite3"), named, "{fault:?}: {}", api.message);
         }
-        let other = ApiError::from(sqlite(rusqlite::ffi::SQLITE_CONSTRAINT));
-        assert_eq!(other.code, "internal");
     }
 }

@@ -12,7 +12,6 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::storage::BATCH_SIZE_BUCKETS;
 
 /// The process-wide recorder (metrics are per process; a test process may run several nodes).
 fn handle() -> Option<&'static PrometheusHandle> {
@@ -74,8 +73,8 @@ pub(super) async fn render(State(node): State<AppState>) -> Result<Response, Api
     metrics::counter!("cecd_write_batches_failed_total").absolute(s.batches_failed);
     metrics::gauge!("cecd_write_queue_jobs").set(s.queued_jobs as f64);
     metrics::gauge!("cecd_write_batch_size_max").set(s.batch_size_max as f64);
-    for (le, count) in BATCH_SIZE_BUCKETS.iter().zip(s.batch_size_buckets) {
-        let le = if *le == u64::MAX { "+Inf".to_owned() } else { le.to_string() };
+    for (bound, count) in s.batch_sizes() {
+        let le = bound.map_or_else(|| "+Inf".to_owned(), |b| b.to_string());
         metrics::counter!("cecd_write_batch_size_count", "up_to" => le).absolute(count);
     }
     let mut resp = h.render().into_response();

@@ -443,7 +443,7 @@ mod tests {
     fn agree(s: &str) {
         assert_eq!(re(ID).is_match(s), cec_core::id::validate(s).is_ok(), "id {s:?}");
         assert_eq!(re(SCOPE_ID).is_match(s), cec_core::doc::validate_scope_id(s).is_ok(), "scope id {s:?}");
-        assert_eq!(re(SHA256).is_match(s), crate::storage::is_valid_sha256(s), "sha256 {s:?}");
+        assert_eq!(re(SHA256).is_match(s), crate::node::is_valid_sha256(s), "sha256 {s:?}");
         assert_eq!(re(CREDIT).is_match(s), credit_ok(s), "credit {s:?}");
         let positive =
             credit_ok(s) && cec_client::wire::dec_str::parse(s).is_ok_and(|d| d > rust_decimal::Decimal::ZERO);

@@ -30,9 +30,8 @@ use super::extract::{JsonBody, Query, check_id};
 use super::session;
 use crate::node::Node;
 use crate::node::clock;
-use crate::node::pairings::new_pairing_id;
+use crate::node::pairings::{Pairing, new_pairing_id};
 use crate::node::tickets::Grant;
-use crate::storage::PairingRow;
 
 /// The pages a ticket can open.
 pub(super) const PAGES: &[&str] = &["kiosk", "organize", "portfolio"];
@@ -133,13 +132,13 @@ async fn open(State(node): State<AppState>, headers: HeaderMap, Query(q): Query<
         Some(label) => {
             let before = session::paired_id(&node, &headers);
             let id = new_pairing_id().map_err(|e| ApiError::internal("pairing", e))?;
-            let row = node.pair(id, &grant.page, label, now).await?;
-            info!(pairing = %row.id, page = %row.page, label = %row.label, "a browser was paired");
+            let pairing = node.pair(id, &grant.page, label, now).await?;
+            info!(pairing = %pairing.id, page = %pairing.page, label = %pairing.label, "a browser was paired");
             if let Some(old) = before {
                 let ended = node.end_pairing(&old, now).await?;
                 info!(pairing = %ended.id, "ended: its browser was paired again");
             }
-            let cookie = session::new_paired(token, &row.id, row.expires_at / 1000);
+            let cookie = session::new_paired(token, &pairing.id, pairing.expires_at.as_second());
             (session::PAIRED_COOKIE, cookie, node.pairing_lifetime_secs())
         }
     };
@@ -215,21 +214,16 @@ async fn new_ticket(
     ))
 }
 
-fn pairing_json(p: PairingRow, now: Timestamp) -> PairingJson {
-    let ts = |ms: i64| Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
-    let state = match p.ended_at {
-        Some(_) => "ended",
-        None if p.expires_at <= now.as_millisecond() => "expired",
-        None => "active",
-    };
+fn pairing_json(p: Pairing, now: Timestamp) -> PairingJson {
+    let state = p.state(now).as_str().into();
     PairingJson {
         id: p.id,
         page: p.page,
         label: p.label,
-        paired_at: ts(p.paired_at),
-        expires_at: ts(p.expires_at),
-        ended_at: p.ended_at.map(ts),
-        state: state.into(),
+        paired_at: p.paired_at,
+        expires_at: p.expires_at,
+        ended_at: p.ended_at,
+        state,
     }
 }
 

@@ -18,8 +18,7 @@ use super::AppState;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, check_id};
 use crate::node::credential::{Credential, EnrolmentError, parse_public_key};
-use crate::node::{Node, SyncReport};
-use crate::storage::PeerRow;
+use crate::node::{Node, Peer, SyncReport};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -63,19 +62,15 @@ async fn peers_and_clocks(node: &Node) -> ApiResult<(Vec<PeerJson>, Vec<PeerCloc
     Ok((peers, clocks))
 }
 
-fn peer_json(p: PeerRow) -> PeerJson {
-    let state = match (&p.last_error, p.last_sync) {
-        (Some(_), _) => "failing",
-        (None, Some(_)) => "ok",
-        (None, None) => "never_synced",
-    };
+fn peer_json(p: Peer) -> PeerJson {
+    let state = p.state().as_str();
     PeerJson {
         peer_id: p.peer_id,
         url: p.url,
         role: p.role,
         source: p.source,
-        last_seen: ts(p.last_seen),
-        last_sync: ts(p.last_sync),
+        last_seen: p.last_seen,
+        last_sync: p.last_sync,
         state: state.into(),
         last_error: p.last_error,
         clock: None,

@@ -29,13 +29,15 @@ use cec_core::doc::DocId;
 use tracing::info;
 
 use crate::config::Config;
+/// The rule a blob's name follows (a sha256 in lowercase hex), which the API's schema states too.
+pub use crate::storage::is_valid_sha256;
 use crate::storage::{Store, StoreOptions};
 pub use checkins::{NewCheckIn, Recorded};
 pub use docs::{Docs, DocsError};
-pub use error::{NodeError, NodeResult};
+pub use error::{NodeError, NodeResult, StorageFault};
 pub use events::Created;
 pub use identity::Identity;
-pub use peers::SyncReport;
+pub use peers::{Peer, PeerState, SyncReport};
 pub use pending::Unacknowledged;
 
 /// Why a node could not start.

@@ -25,6 +25,70 @@ use super::Node;
 use super::error::{NodeError, NodeResult};
 use crate::storage::{self, PairingRow};
 
+/// A paired browser as node services answer it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pairing {
+    /// Random, 128 bits, base64url: the cookie names it.
+    pub id: String,
+    /// The page it opens (`kiosk`).
+    pub page: String,
+    /// What the operator called the device (may be empty).
+    pub label: String,
+    /// When the browser was paired.
+    pub paired_at: Timestamp,
+    /// When it expires unless renewed.
+    pub expires_at: Timestamp,
+    /// When it was ended, if it was.
+    pub ended_at: Option<Timestamp>,
+}
+
+/// Whether a pairing still opens its page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairingState {
+    /// Its browser's cookie is accepted.
+    Active,
+    /// It was not renewed in time.
+    Expired,
+    /// It was ended (`DELETE /v1/pairings/{id}`).
+    Ended,
+}
+
+impl PairingState {
+    /// As the API names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Ended => "ended",
+        }
+    }
+}
+
+impl Pairing {
+    /// Its state at `now`.
+    pub fn state(&self, now: Timestamp) -> PairingState {
+        match self.ended_at {
+            Some(_) => PairingState::Ended,
+            None if self.expires_at <= now => PairingState::Expired,
+            None => PairingState::Active,
+        }
+    }
+}
+
+impl From<PairingRow> for Pairing {
+    fn from(r: PairingRow) -> Self {
+        let ts = |ms: i64| Timestamp::from_millisecond(ms).unwrap_or(Timestamp::UNIX_EPOCH);
+        Self {
+            id: r.id,
+            page: r.page,
+            label: r.label,
+            paired_at: ts(r.paired_at),
+            expires_at: ts(r.expires_at),
+            ended_at: r.ended_at.map(ts),
+        }
+    }
+}
+
 /// The pairings this node knows, by id.
 #[derive(Debug, Default)]
 pub struct Pairings(RwLock<HashMap<String, PairingRow>>);
@@ -65,7 +129,7 @@ impl Node {
 
     /// Pairs a browser for `page` at `now` under `id` (from [`new_pairing_id`]): the new
     /// pairing, stored, with its first expiry.
-    pub async fn pair(&self, id: String, page: &str, label: &str, now: Timestamp) -> NodeResult<PairingRow> {
+    pub async fn pair(&self, id: String, page: &str, label: &str, now: Timestamp) -> NodeResult<Pairing> {
         let row = PairingRow {
             id,
             page: page.to_owned(),
@@ -78,7 +142,7 @@ impl Node {
         let r = row.clone();
         self.store.write(move |tx| storage::put_pairing(tx, &r)).await?;
         self.pairings.set(row.clone());
-        Ok(row)
+        Ok(row.into())
     }
 
     /// Records that pairing `id` got a cookie at `now` valid until `expires_at` (seconds); false
@@ -98,7 +162,7 @@ impl Node {
 
     /// Ends pairing `id` at `now`: its browser's cookie is refused from then on. Ending one
     /// that was ended already changes nothing.
-    pub async fn end_pairing(&self, id: &str, now: Timestamp) -> NodeResult<PairingRow> {
+    pub async fn end_pairing(&self, id: &str, now: Timestamp) -> NodeResult<Pairing> {
         let owned = id.to_owned();
         let at = ms(now);
         let row = self
@@ -107,13 +171,13 @@ impl Node {
             .await?
             .ok_or_else(|| NodeError::NotFound(format!("no pairing {id}")))?;
         self.pairings.set(row.clone());
-        Ok(row)
+        Ok(row.into())
     }
 
     /// Every pairing, oldest first.
-    pub fn pairings(&self) -> Vec<PairingRow> {
-        let mut all: Vec<PairingRow> =
-            self.pairings.0.read().unwrap_or_else(|p| p.into_inner()).values().cloned().collect();
+    pub fn pairings(&self) -> Vec<Pairing> {
+        let mut all: Vec<Pairing> =
+            self.pairings.0.read().unwrap_or_else(|p| p.into_inner()).values().cloned().map(Pairing::from).collect();
         all.sort_by(|a, b| (a.paired_at, &a.id).cmp(&(b.paired_at, &b.id)));
         all
     }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cec_core::ident::NodeId;
+use jiff::Timestamp;
 use tracing::debug;
 
 use super::Node;
@@ -19,6 +20,73 @@ const BUSY_ATTEMPTS: u32 = 5;
 
 /// How often a round waiting for its turn looks again.
 const TURN_POLL: Duration = Duration::from_millis(20);
+
+/// A peer as node services answer it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Peer {
+    /// Its node id.
+    pub peer_id: String,
+    /// Its peer URL.
+    pub url: String,
+    /// How it became known: `static`, `central` or `mdns`.
+    pub source: String,
+    /// Its role, once its credential was seen.
+    pub role: Option<String>,
+    /// When it last answered.
+    pub last_seen: Option<Timestamp>,
+    /// When a sync with it last completed.
+    pub last_sync: Option<Timestamp>,
+    /// The last sync's error, if it failed.
+    pub last_error: Option<String>,
+}
+
+/// How syncing with a peer goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerState {
+    /// Its last sync failed.
+    Failing,
+    /// Its last sync completed.
+    Ok,
+    /// No sync with it completed yet.
+    NeverSynced,
+}
+
+impl PeerState {
+    /// As the API names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Failing => "failing",
+            Self::Ok => "ok",
+            Self::NeverSynced => "never_synced",
+        }
+    }
+}
+
+impl Peer {
+    /// How syncing with it goes.
+    pub fn state(&self) -> PeerState {
+        match (&self.last_error, self.last_sync) {
+            (Some(_), _) => PeerState::Failing,
+            (None, Some(_)) => PeerState::Ok,
+            (None, None) => PeerState::NeverSynced,
+        }
+    }
+}
+
+impl From<PeerRow> for Peer {
+    fn from(r: PeerRow) -> Self {
+        let ts = |ms: Option<i64>| ms.and_then(|ms| Timestamp::from_millisecond(ms).ok());
+        Self {
+            peer_id: r.peer_id,
+            url: r.url,
+            source: r.source,
+            role: r.role,
+            last_seen: ts(r.last_seen),
+            last_sync: ts(r.last_sync),
+            last_error: r.last_error,
+        }
+    }
+}
 
 /// What one sync with one peer moved.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -44,7 +112,7 @@ pub struct SyncReport {
 
 impl Node {
     /// Adds a static peer by its peer URL.
-    pub async fn add_peer(&self, url: &str) -> NodeResult<PeerRow> {
+    pub async fn add_peer(&self, url: &str) -> NodeResult<Peer> {
         let url: PeerUrl =
             url.parse().map_err(|e: crate::peer::PeerUrlError| NodeError::invalid("url", e.to_string()))?;
         if url.node_id == self.identity.node_id {
@@ -57,6 +125,7 @@ impl Node {
         self.store
             .read(move |c| storage::get_peer(c, &id))
             .await?
+            .map(Peer::from)
             .ok_or_else(|| NodeError::NotFound("peer vanished".into()))
     }
 
@@ -86,8 +155,8 @@ impl Node {
     }
 
     /// The known peers.
-    pub async fn peers(&self) -> NodeResult<Vec<PeerRow>> {
-        Ok(self.store.read(storage::list_peers).await?)
+    pub async fn peers(&self) -> NodeResult<Vec<Peer>> {
+        Ok(self.store.read(storage::list_peers).await?.into_iter().map(Peer::from).collect())
     }
 
     /// Runs one sync round with `peer_id` and records how it went.

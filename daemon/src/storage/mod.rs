@@ -67,7 +67,7 @@ pub use retired::{
 pub use sync_state::{
     delete_sync_state, delete_sync_states_for_peer, get_sync_state, put_sync_state, sync_states_for_peer,
 };
-pub use writer::{BATCH_SIZE_BUCKETS, StoreStats};
+pub use writer::StoreStats;
 
 use reader::ReadPool;
 use writer::Writer;

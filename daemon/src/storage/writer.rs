@@ -21,7 +21,7 @@ use super::changes::latest_change_seq;
 
 /// Upper bounds (inclusive) of the batch-size buckets of [`StoreStats::batch_size_buckets`];
 /// the last bucket counts every larger batch.
-pub const BATCH_SIZE_BUCKETS: [u64; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, u64::MAX];
+const BATCH_SIZE_BUCKETS: [u64; 10] = [1, 2, 4, 8, 16, 32, 64, 128, 256, u64::MAX];
 
 /// A snapshot of the writer's counters, for metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -46,6 +46,17 @@ pub struct StoreStats {
     /// Total time spent in committed batches, from `BEGIN` to the end of `COMMIT`, in
     /// microseconds.
     pub batch_micros_sum: u64,
+}
+
+impl StoreStats {
+    /// Committed batches by size, as (largest size in the bucket, batches); the last bucket's
+    /// bound is `None` (no limit). Not cumulative.
+    pub fn batch_sizes(&self) -> impl Iterator<Item = (Option<u64>, u64)> + '_ {
+        BATCH_SIZE_BUCKETS
+            .iter()
+            .zip(self.batch_size_buckets)
+            .map(|(&bound, count)| ((bound != u64::MAX).then_some(bound), count))
+    }
 }
 
 #[derive(Debug, Default)]
