@@ -136,6 +136,9 @@ struct Network {
     groups: Vec<usize>,
     /// Frames seen on the wire, all sessions.
     wire_frames: usize,
+    /// Openings that carried changes (`Frame::Push`), and how many the responder agreed to.
+    pushes: usize,
+    agreed: usize,
 }
 
 impl Network {
@@ -148,6 +151,8 @@ impl Network {
             loss: 0,
             groups: Vec::new(),
             wire_frames: 0,
+            pushes: 0,
+            agreed: 0,
         }
     }
 
@@ -191,9 +196,13 @@ impl Network {
         self.wire_frames += 1;
         assert!(bytes.len() <= self.config.max_frame_bytes, "frame of {} bytes", bytes.len());
         let frame = Frame::decode(bytes, self.config.max_frame_bytes).expect("sessions send valid frames");
+        self.pushes += usize::from(matches!(frame, Frame::Push { .. }));
+        self.agreed += usize::from(matches!(frame, Frame::Agreed { .. }));
         let ids: Vec<DocId> = match frame {
             Frame::Manifest { entries, .. } => entries.into_iter().map(|(d, _)| d).collect(),
-            Frame::Round { docs, .. } => docs.into_iter().map(|(d, _)| d).collect(),
+            Frame::Round { docs, .. } | Frame::Push { docs, .. } | Frame::Agreed { docs } => {
+                docs.into_iter().map(|(d, _)| d).collect()
+            }
             _ => vec![],
         };
         for d in ids {
@@ -212,6 +221,11 @@ impl Network {
         let (fa, fb) = (self.filter(a, b), self.filter(b, a));
         let (ma, mb) = (self.manifest(a), self.manifest(b));
         let mut sa = Session::initiator(self.config, fa, ma);
+        // Half the sessions open with a push of what changed since the last sync.
+        if self.rng.chance(500) {
+            let states = &self.nodes[a].sync_states;
+            sa = sa.with_push(|d| states.get(&(b, d.clone())).cloned(), 64 << 10);
+        }
         let mut sb = Session::responder(self.now, self.config, fb, mb);
         let (mut from, mut to) = ((a, &mut sa), (b, &mut sb));
         loop {
@@ -477,6 +491,7 @@ fn converges_through_partitions_and_loss(seed: u64) {
     assert!(!net.nodes[kiosk_a].docs.contains_key(&DocId::event("E2")));
     assert!(!net.nodes[staff].docs.contains_key(&DocId::event("E3")));
     assert!(net.wire_frames > 100);
+    assert!(net.pushes > 0 && net.agreed > 0, "pushes {} agreed {}", net.pushes, net.agreed);
 }
 
 #[test]

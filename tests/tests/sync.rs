@@ -315,13 +315,13 @@ fn a_member_node_that_forges_a_verified_record_is_refused() {
 }
 
 /// A kiosk in sync with the central node resyncs in one request: the central node's hello
-/// answer carries its summary, the kiosk's agrees, and no sync frame follows; once the kiosk
-/// records something, frames carry it.
+/// answer carries its summary, the kiosk's agrees, and no sync frame follows; a check-in the
+/// kiosk recorded since goes with the hello, and the answer ends the round too.
 #[test]
 fn an_unchanged_resync_is_the_hello_alone() {
     let (central, org_key) = new_central();
     conference(&central, "conf");
-    let kiosk = peer_node();
+    let mut kiosk = peer_node();
     enroll(&central, &org_key, &kiosk, "kiosk", &["event:conf"]);
     kiosk.post("/v1/peers", &json!({"url": peer_url(&central)})).expect(201);
     let first = sync(&kiosk);
@@ -331,11 +331,31 @@ fn an_unchanged_resync_is_the_hello_alone() {
     let bytes = |r: &Value| (r["peers"][0]["bytes_sent"].as_u64(), r["peers"][0]["bytes_received"].as_u64());
     assert_eq!(bytes(&again), (Some(0), Some(0)), "no sync frame after the hello: {again}");
     assert_eq!(again["peers"][0]["docs_received"], 0, "{again}");
+    // A new check-in goes with the hello: the central node's answer to it ends the round.
     kiosk.post("/v1/checkins", &checkin_body("in-1", "conf", "s75", "M-1", "in", "14:00")).expect(201);
     let moved = sync(&kiosk);
-    assert!(moved["peers"][0]["frames_sent"].as_u64() > Some(1), "{moved}");
+    assert_eq!(moved["peers"][0]["frames_sent"], 1, "the check-in went with the hello: {moved}");
+    assert_eq!(moved["peers"][0]["docs_sent"], 1, "{moved}");
     assert_eq!(checkin_ids(&central), ["in-1"]);
+    assert_eq!(bytes(&sync(&kiosk)), (Some(0), Some(0)), "both sides took the acknowledgement");
+
+    // Both sides changed: the pushed check-in is taken, and the round goes on for the other.
+    kiosk.post("/v1/checkins", &checkin_body("in-2", "conf", "s75", "M-2", "in", "14:01")).expect(201);
+    central.post("/v1/checkins", &checkin_body("in-3", "conf", "s75", "M-3", "in", "14:02")).expect(201);
+    let both = sync(&kiosk);
+    assert!(both["peers"][0]["frames_sent"].as_u64() > Some(1), "{both}");
+    assert_eq!(checkin_ids(&central), ["in-1", "in-2", "in-3"]);
+    assert_eq!(checkin_ids(&kiosk), ["in-1", "in-2", "in-3"]);
     assert_eq!(bytes(&sync(&kiosk)), (Some(0), Some(0)));
+
+    // A restarted kiosk has not seen the central node's credential in this process: it opens
+    // with the hello first, and the check-in still arrives.
+    kiosk.terminate();
+    kiosk.restart();
+    kiosk.post("/v1/checkins", &checkin_body("in-4", "conf", "s75", "M-4", "in", "14:03")).expect(201);
+    let fresh = sync(&kiosk);
+    assert!(fresh["peers"][0]["frames_sent"].as_u64() > Some(1), "{fresh}");
+    assert_eq!(checkin_ids(&central), ["in-1", "in-2", "in-3", "in-4"]);
 
     // A node that lists the initiator among its peers records the hello-only round as a sync.
     let door = peer_node();

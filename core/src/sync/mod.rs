@@ -14,6 +14,12 @@
 //!   everything agrees (one round trip, a few hundred bytes, whatever the number of documents)
 //!   or with its entries in the differing buckets; the initiator computes which documents
 //!   differ or exist on one side only;
+//! - **a push first, when it pays** ([`Session::with_push`]): an initiator that changed
+//!   documents since its last sync with the peer may open with `Push`, its summary and Automerge
+//!   messages carrying every change after the heads both sides shared then (the peer has those,
+//!   so no bloom filter round is needed); the responder applies them, compares summaries, and
+//!   answers `Agreed` with its acknowledgements (the session ends: one round trip) or with its
+//!   manifest entries as above (the rounds go on, the pushed documents' answers in them);
 //! - **rounds** ([`wire::Frame::Round`]): each frame carries sync messages for many documents;
 //!   the responder answers every round; the initiator ends with `Done` once neither side has
 //!   anything to send;

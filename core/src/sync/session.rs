@@ -3,13 +3,17 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use automerge::sync::{Message, State, SyncDoc};
+use automerge::sync::{BloomFilter, Have, Message, State, SyncDoc};
 
 use super::wire::{HEADER_BYTES, ROUND_FIXED_BYTES, round_entry_bytes};
 use super::{
-    Config, DocStore, DocSyncError, Event, Frame, Manifest, Retired, ScopeFilter, SessionError, Stats, Status, Summary,
+    BUCKETS, Config, DocStore, DocSyncError, Event, Frame, HeadsDigest, Manifest, Retired, ScopeFilter, SessionError,
+    Stats, Status, Summary,
 };
 use crate::doc::DocId;
+
+/// The most a push carries of a document never synced with the peer (its whole history).
+const NEW_DOC_PUSH_BYTES: usize = 4096;
 
 /// Which end of the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,6 +81,18 @@ pub struct Session {
     events: VecDeque<Event>,
     stats: Stats,
     deadline: Option<u64>,
+    /// Initiator: documents whose changes since the last sync with the peer the opening may
+    /// carry ([`Session::with_push`]), and how many bytes of messages it may carry.
+    push: BTreeSet<DocId>,
+    push_budget: usize,
+    /// Initiator: the opening was a `Push`.
+    sent_push: bool,
+    /// Responder: the peer opened with a `Push` of this summary; compared once its changes are
+    /// applied.
+    peer_push: Option<Box<Summary>>,
+    /// Initiator: the peer agreed after the push; its acknowledgements are applied, then the
+    /// session ends without another frame.
+    closing: bool,
 }
 
 impl Session {
@@ -117,7 +133,54 @@ impl Session {
             events: VecDeque::new(),
             stats: Stats::default(),
             deadline: None,
+            push: BTreeSet::new(),
+            push_budget: 0,
+            sent_push: false,
+            peer_push: None,
+            closing: false,
         }
+    }
+
+    /// Lets an initiator open with its changes (a `Push`) instead of its summary alone, so that
+    /// a resync after a few local changes takes one round trip: the documents of the manifest
+    /// whose heads moved since the last sync with the peer (`state` gives the stored sync state
+    /// of a document), as Automerge sync messages carrying the changes after the heads both
+    /// sides shared then, up to `budget` bytes of messages; a document never synced with the
+    /// peer goes with its whole history if that is small (a few KB). A document whose message
+    /// does not fit goes through the rounds as before. Only for a peer
+    /// that takes a `Push` (the daemon's hello says so) and may hold every document of this
+    /// session's scope. Call after [`Session::with_retired`].
+    pub fn with_push(mut self, state: impl Fn(&DocId) -> Option<Vec<u8>>, budget: usize) -> Self {
+        if self.side != Side::Initiator {
+            return self;
+        }
+        self.push = self
+            .manifest
+            .iter()
+            .filter(|(doc, digest)| {
+                let Some(bytes) = state(doc).filter(|b| !b.is_empty()) else { return true };
+                let shared = catch_unwind(AssertUnwindSafe(|| State::decode(&bytes).ok()))
+                    .ok()
+                    .flatten()
+                    .map(|s| s.shared_heads)
+                    .unwrap_or_default();
+                shared.is_empty() || HeadsDigest::of(&shared) != **digest
+            })
+            .map(|(doc, _)| doc.clone())
+            .collect();
+        self.push_budget = budget;
+        self
+    }
+
+    /// Whether the opening may be a `Push`: some document changed since its last sync with the
+    /// peer (before the opening is sent).
+    pub fn may_push(&self) -> bool {
+        self.phase == Phase::Opening && !self.push.is_empty()
+    }
+
+    /// Whether the opening this session sent was a `Push`.
+    pub fn pushed(&self) -> bool {
+        self.sent_push
     }
 
     /// Leaves out the documents of `retired` (see [`Retired`]): they are taken out of the
@@ -163,6 +226,9 @@ impl Session {
     pub fn docs_needed(&self) -> BTreeSet<DocId> {
         let mut out: BTreeSet<DocId> = self.incoming.keys().cloned().collect();
         out.extend(self.active.iter().cloned());
+        if self.phase == Phase::Opening {
+            out.extend(self.push.iter().cloned());
+        }
         if let Some((d, _)) = &self.held {
             out.insert(d.clone());
         }
@@ -245,6 +311,8 @@ impl Session {
             Frame::Manifest { .. } => "manifest",
             Frame::Round { .. } => "round",
             Frame::Done => "done",
+            Frame::Push { .. } => "push",
+            Frame::Agreed { .. } => "agreed",
         };
         if !awaiting {
             return Err(self.unexpected(kind));
@@ -259,6 +327,16 @@ impl Session {
                     self.control = Some(Frame::Manifest { mask, entries: self.manifest.entries_in(mask) });
                     self.phase = Phase::Rounds;
                 }
+                self.reply_due = true;
+            }
+            (Side::Responder, Phase::Opening, Frame::Push { summary, docs }) => {
+                self.take_messages(docs);
+                self.peer_push = Some(summary);
+                self.reply_due = true;
+            }
+            (Side::Initiator, Phase::AwaitManifest, Frame::Agreed { docs }) if self.sent_push => {
+                self.take_messages(docs);
+                self.closing = true;
                 self.reply_due = true;
             }
             (Side::Initiator, Phase::AwaitManifest, Frame::Hello(theirs)) => {
@@ -281,20 +359,15 @@ impl Session {
                 // A document of this side's manifest retired since it was made is left out too.
                 let retired = &self.retired;
                 self.active = self.manifest.diff(mask, &allowed).into_iter().filter(|d| !retired.contains(d)).collect();
+                // After a push, the responder owes its messages for the pushed documents (their
+                // acknowledgements, its own changes): a round goes out for them even if this
+                // side has nothing to send.
+                self.peer_more |= self.sent_push;
                 self.phase = Phase::Rounds;
                 self.reply_due = true;
             }
             (_, Phase::Rounds, Frame::Round { docs, more }) => {
-                for (doc, msg) in docs {
-                    if self.retired.contains(&doc) {
-                        self.stats.retired.insert(doc);
-                    } else if !self.scope.allows(&doc) {
-                        self.refuse(doc);
-                    } else if !self.failed.contains(&doc) {
-                        self.active.insert(doc.clone());
-                        self.incoming.insert(doc, msg);
-                    }
-                }
+                self.take_messages(docs);
                 self.peer_more = more;
                 self.reply_due = true;
             }
@@ -303,6 +376,21 @@ impl Session {
         }
         self.deadline = None;
         Ok(())
+    }
+
+    /// Takes the peer's sync messages to apply at the next turn, leaving out what is retired,
+    /// outside the scope (refused) or failed.
+    fn take_messages(&mut self, docs: Vec<(DocId, Vec<u8>)>) {
+        for (doc, msg) in docs {
+            if self.retired.contains(&doc) {
+                self.stats.retired.insert(doc);
+            } else if !self.scope.allows(&doc) {
+                self.refuse(doc);
+            } else if !self.failed.contains(&doc) {
+                self.active.insert(doc.clone());
+                self.incoming.insert(doc, msg);
+            }
+        }
     }
 
     fn refuse(&mut self, doc: DocId) {
@@ -335,15 +423,45 @@ impl Session {
             return None;
         }
         self.reply_due = false;
+        if self.closing {
+            // The peer agreed after this side's push: its acknowledgements are applied (the
+            // sync states advance), and nothing more is sent.
+            self.apply_incoming(store);
+            self.finish();
+            return None;
+        }
         let frame = if let Some(f) = self.control.take() {
             if matches!(f, Frame::Hello(_)) && self.side == Side::Responder {
                 // Equal summaries: the initiator ends on this answer.
                 self.finish();
             }
             f
+        } else if let Some(theirs) = self.peer_push.take() {
+            // A push: its changes applied first, then the summaries compared.
+            self.apply_incoming(store);
+            self.phase = Phase::Rounds;
+            let mask = self.manifest.summary().differing(&theirs);
+            if mask == 0 {
+                // Acknowledgements of the pushed documents (a frame of them cannot overflow:
+                // the push that caused them was smaller). The session ends with them.
+                let (docs, _) = self.generate(store);
+                self.held = None;
+                self.finish();
+                Frame::Agreed { docs }
+            } else {
+                // The pushed documents stay active: their acknowledgements go with the rounds.
+                Frame::Manifest { mask, entries: self.manifest.entries_in(mask) }
+            }
         } else if self.phase == Phase::Opening {
             self.phase = Phase::AwaitManifest;
-            Frame::Hello(Box::new(self.manifest.summary()))
+            let summary = Box::new(self.manifest.summary());
+            let docs = self.generate_push(store);
+            if docs.is_empty() {
+                Frame::Hello(summary)
+            } else {
+                self.sent_push = true;
+                Frame::Push { summary, docs }
+            }
         } else {
             self.apply_incoming(store);
             let (docs, more) = self.generate(store);
@@ -430,6 +548,8 @@ impl Session {
             self.stats.docs_received.insert(doc.clone());
             let heads = d.get_heads();
             if heads != before {
+                // A push is compared after it is applied.
+                self.manifest.insert(doc.clone(), HeadsDigest::of(&heads));
                 let chunk = d.save_after(&before);
                 self.stats.docs_changed.insert(doc.clone());
                 self.events.push_back(Event::Changed { doc: doc.clone(), chunk, heads });
@@ -440,6 +560,49 @@ impl Session {
                 self.events.push_back(Event::SaveSyncState { doc, state });
             }
         }
+    }
+
+    /// The opening's messages for the documents of [`Session::with_push`]: each carries every
+    /// change after the heads this side last shared with the peer (the peer has those, so it
+    /// needs no bloom filter of them first), within the push budget and the frame limit. A
+    /// document left out keeps its sync state as it was and goes through the rounds.
+    fn generate_push(&mut self, store: &mut dyn DocStore) -> Vec<(DocId, Vec<u8>)> {
+        let fixed = HEADER_BYTES + BUCKETS * 8 + 4;
+        let mut room = self.push_budget.min(self.config.max_frame_bytes.saturating_sub(fixed));
+        let mut out = Vec::new();
+        for doc in std::mem::take(&mut self.push) {
+            if self.retired.contains(&doc) || !self.scope.allows(&doc) || store.get_mut(&doc).is_none() {
+                continue;
+            }
+            let sync = Self::load_state(&mut self.docs, store, &doc);
+            let Some(d) = store.get_mut(&doc) else { continue };
+            let shared = sync.state.shared_heads.clone();
+            // Never synced with the peer: its whole history, if small (the peer may hold the
+            // document already, from another node, and then these bytes were not needed).
+            let limit = if shared.is_empty() { room.min(NEW_DOC_PUSH_BYTES) } else { room };
+            let before = sync.state.clone();
+            sync.state.their_heads = Some(shared.clone());
+            sync.state.their_need = Some(Vec::new());
+            sync.state.their_have = Some(vec![Have { last_sync: shared, bloom: BloomFilter::default() }]);
+            let msg = catch_unwind(AssertUnwindSafe(|| d.sync().generate_sync_message(&mut sync.state)));
+            let entry = match msg {
+                Ok(Some(m)) => {
+                    let bytes = m.encode();
+                    let size = round_entry_bytes(&doc.to_string(), bytes.len());
+                    (size <= limit).then_some((bytes, size))
+                }
+                _ => None,
+            };
+            match entry {
+                Some((bytes, size)) => {
+                    room -= size;
+                    self.stats.docs_sent.insert(doc.clone());
+                    out.push((doc, bytes));
+                }
+                None => sync.state = before,
+            }
+        }
+        out
     }
 
     /// Sync messages for the active documents, in document order, up to the frame limit.
@@ -801,5 +964,104 @@ mod tests {
         a.docs.get_mut(&id).expect("doc").put(ROOT, "late", 1).expect("put");
         run(&mut a, &mut b);
         assert_eq!(b.docs.get_mut(&id).expect("doc").get_heads(), a.docs.get_mut(&id).expect("doc").get_heads());
+    }
+
+    /// Runs a session whose initiator may push (`budget` bytes), the responder limited to
+    /// `scope`, to its end; returns both sides' statistics (initiator first).
+    fn run_pushing(a: &mut MapStore, b: &mut MapStore, budget: usize, scope: ScopeFilter) -> (Stats, Stats) {
+        let cfg = Config::default();
+        let states = a.states.clone();
+        let mut sa =
+            Session::initiator(cfg, ScopeFilter::all(), a.manifest()).with_push(|d| states.get(d).cloned(), budget);
+        let mut sb = Session::responder(0, cfg, scope, b.manifest());
+        while let Some(out) = sa.poll_transmit(0, a) {
+            a.perform(&mut sa);
+            sb.handle_input(0, &out).expect("input");
+            let Some(back) = sb.poll_transmit(0, b) else { break };
+            b.perform(&mut sb);
+            sa.handle_input(0, &back).expect("input");
+        }
+        a.perform(&mut sa);
+        assert_eq!((sa.status(), sb.status()), (&Status::Quiescent, &Status::Quiescent));
+        (sa.stats().clone(), sb.stats().clone())
+    }
+
+    fn heads(s: &mut MapStore, id: &DocId) -> Vec<automerge::ChangeHash> {
+        s.docs.get_mut(id).expect("doc").get_heads()
+    }
+
+    /// After a change on the initiator's side only, the opening carries it and the responder's
+    /// one answer ends the session: one round trip, both sync states advanced, so the next
+    /// resync has nothing to push. Without a budget, or for a document never synced with the
+    /// peer, the session opens with its summary as before.
+    #[test]
+    fn one_change_since_the_last_sync_takes_one_round_trip() {
+        let (id, fresh) = (DocId::attendance("E1", "S1"), DocId::attendance("E1", "S2"));
+        let mut a = with_doc(&id, "a");
+        let mut b = MapStore::default();
+        run(&mut a, &mut b);
+        a.docs.get_mut(&id).expect("doc").put(ROOT, "checkin", 2).expect("put");
+
+        let (sa, sb) = run_pushing(&mut a, &mut b, 64 << 10, ScopeFilter::all());
+        assert_eq!((sa.frames_sent, sa.frames_received), (1, 1), "one round trip");
+        assert_eq!(sb.docs_changed, BTreeSet::from([id.clone()]));
+        assert_eq!(heads(&mut a, &id), heads(&mut b, &id));
+        let shared = |s: &MapStore| State::decode(&s.states[&id]).expect("state").shared_heads;
+        assert_eq!(shared(&a), heads(&mut a, &id), "the initiator's state took the acknowledgement");
+        assert_eq!(shared(&b), heads(&mut b, &id));
+
+        // Nothing moved since: the opening is the summary, and the peer agrees with it.
+        let cfg = Config::default();
+        let states = a.states.clone();
+        let mut sa =
+            Session::initiator(cfg, ScopeFilter::all(), a.manifest()).with_push(|d| states.get(d).cloned(), 64 << 10);
+        let hello = sa.poll_transmit(0, &mut a).expect("opening");
+        assert!(matches!(Frame::decode(&hello, cfg.max_frame_bytes), Ok(Frame::Hello(_))) && !sa.pushed());
+
+        // No budget: the change goes through the rounds (hello, manifest, two rounds, done).
+        a.docs.get_mut(&id).expect("doc").put(ROOT, "checkin", 3).expect("put");
+        let (sa, _) = run_pushing(&mut a, &mut b, 0, ScopeFilter::all());
+        assert!(sa.frames_sent > 1);
+        assert_eq!(heads(&mut a, &id), heads(&mut b, &id));
+
+        // A small document the peer never had from this side goes with its whole history; a
+        // large one through the rounds.
+        a.docs.insert(fresh.clone(), AutoCommit::new());
+        a.docs.get_mut(&fresh).expect("doc").put(ROOT, "new", 1).expect("put");
+        let (sa, _) = run_pushing(&mut a, &mut b, 64 << 10, ScopeFilter::all());
+        assert_eq!(sa.frames_sent, 1, "a new small document is pushed");
+        assert_eq!(heads(&mut a, &fresh), heads(&mut b, &fresh));
+        let large = DocId::attendance("E1", "S3");
+        a.docs.insert(large.clone(), AutoCommit::new());
+        a.docs.get_mut(&large).expect("doc").put(ROOT, "blob", "x".repeat(3 * NEW_DOC_PUSH_BYTES)).expect("put");
+        let (sa, _) = run_pushing(&mut a, &mut b, 64 << 10, ScopeFilter::all());
+        assert!(sa.frames_sent > 1, "a large new document goes through the rounds");
+        assert_eq!(heads(&mut a, &large), heads(&mut b, &large));
+    }
+
+    /// A push the responder does not agree with afterwards (it changed something too) goes on
+    /// in rounds from the responder's manifest, and both sides converge; a pushed document
+    /// outside the responder's scope is refused, not applied.
+    #[test]
+    fn a_push_the_peer_does_not_agree_with_goes_on_in_rounds() {
+        let (id, other) = (DocId::attendance("E1", "S1"), DocId::event("E2"));
+        let mut a = with_doc(&id, "a");
+        a.docs.insert(other.clone(), AutoCommit::new());
+        a.docs.get_mut(&other).expect("doc").put(ROOT, "e", 1).expect("put");
+        let mut b = MapStore::default();
+        run(&mut a, &mut b);
+        a.docs.get_mut(&id).expect("doc").put(ROOT, "from_a", 1).expect("put");
+        b.docs.get_mut(&id).expect("doc").put(ROOT, "from_b", 1).expect("put");
+        let (sa, sb) = run_pushing(&mut a, &mut b, 64 << 10, ScopeFilter::all());
+        assert!(sa.frames_sent > 1 && sb.docs_changed.contains(&id));
+        assert_eq!(heads(&mut a, &id), heads(&mut b, &id));
+
+        // The responder no longer takes E2: the pushed change to it is refused.
+        a.docs.get_mut(&other).expect("doc").put(ROOT, "e", 2).expect("put");
+        let before = heads(&mut b, &other);
+        let only_attendance = ScopeFilter::new(|d: &DocId| matches!(d, DocId::Attendance { .. }));
+        let (_, sb) = run_pushing(&mut a, &mut b, 64 << 10, only_attendance);
+        assert!(sb.refused.contains(&other));
+        assert_eq!(heads(&mut b, &other), before, "not applied");
     }
 }

@@ -6,7 +6,13 @@
 //! Manifest = kind 2, mask:u32 count:u32 count × (id_len:u16 id digest:[u8;16])
 //! Round    = kind 3, flags:u8 count:u32 count × (id_len:u16 id msg_len:u32 msg)
 //! Done     = kind 4
+//! Push     = kind 5, 32 × 8-byte bucket digests, then a Round's count and entries
+//! Agreed   = kind 6, a Round's count and entries
 //! ```
+//!
+//! `Push` and `Agreed` are the one-request resync (see [`crate::sync`]): a node sends a `Push`
+//! only to a peer whose hello answer can carry the reply, so a peer that does not know them
+//! never receives one.
 //!
 //! `id` is a document id (`event:E1`, ...) in UTF-8, validated on decode; `msg` is an encoded
 //! Automerge sync message, opaque here. Decoding checks every length against the bytes left
@@ -33,6 +39,8 @@ const KIND_HELLO: u8 = 1;
 const KIND_MANIFEST: u8 = 2;
 const KIND_ROUND: u8 = 3;
 const KIND_DONE: u8 = 4;
+const KIND_PUSH: u8 = 5;
+const KIND_AGREED: u8 = 6;
 const FLAG_MORE: u8 = 1;
 
 /// One message between two sync sessions.
@@ -57,6 +65,21 @@ pub enum Frame {
     },
     /// The initiator ends a quiescent session; no answer.
     Done,
+    /// The initiator's opening with its changes: the summary of its manifest, and Automerge
+    /// sync messages carrying the changes it made to these documents since its last sync with
+    /// the peer. The responder applies them before it compares summaries.
+    Push {
+        /// The initiator's summary, as in `Hello`.
+        summary: Box<Summary>,
+        /// `(document, encoded automerge::sync::Message)`.
+        docs: Vec<(DocId, Vec<u8>)>,
+    },
+    /// The responder's answer to a `Push` after which the summaries agree: its sync messages
+    /// for the pushed documents (acknowledging their changes). The session ends with it.
+    Agreed {
+        /// `(document, encoded automerge::sync::Message)`.
+        docs: Vec<(DocId, Vec<u8>)>,
+    },
 }
 
 /// Why bytes are not a frame.
@@ -107,9 +130,7 @@ impl Frame {
         match self {
             Self::Hello(summary) => {
                 out.push(KIND_HELLO);
-                for b in &summary.0 {
-                    out.extend_from_slice(b);
-                }
+                put_summary(&mut out, summary);
             }
             Self::Manifest { mask, entries } => {
                 out.push(KIND_MANIFEST);
@@ -123,14 +144,18 @@ impl Frame {
             Self::Round { docs, more } => {
                 out.push(KIND_ROUND);
                 out.push(if *more { FLAG_MORE } else { 0 });
-                out.extend_from_slice(&len_u32(docs.len()).to_be_bytes());
-                for (doc, msg) in docs {
-                    put_doc_id(&mut out, doc);
-                    out.extend_from_slice(&len_u32(msg.len()).to_be_bytes());
-                    out.extend_from_slice(msg);
-                }
+                put_messages(&mut out, docs);
             }
             Self::Done => out.push(KIND_DONE),
+            Self::Push { summary, docs } => {
+                out.push(KIND_PUSH);
+                put_summary(&mut out, summary);
+                put_messages(&mut out, docs);
+            }
+            Self::Agreed { docs } => {
+                out.push(KIND_AGREED);
+                put_messages(&mut out, docs);
+            }
         }
         out
     }
@@ -149,13 +174,7 @@ impl Frame {
             return Err(WireError::Version(version));
         }
         let frame = match r.u8()? {
-            KIND_HELLO => {
-                let mut summary = [[0u8; 8]; BUCKETS];
-                for b in &mut summary {
-                    b.copy_from_slice(r.take(8)?);
-                }
-                Self::Hello(Box::new(Summary(summary)))
-            }
+            KIND_HELLO => Self::Hello(r.summary()?),
             KIND_MANIFEST => {
                 let mask = r.u32()?;
                 let count = r.count(2 + 1 + 16)?;
@@ -177,21 +196,14 @@ impl Frame {
                 if flags & !FLAG_MORE != 0 {
                     return Err(WireError::Flags(flags));
                 }
-                let count = r.count(2 + 1 + 4)?;
-                let mut docs = Vec::with_capacity(count);
-                let mut seen = BTreeSet::new();
-                for _ in 0..count {
-                    let doc = r.doc_id()?;
-                    let len = r.u32()? as usize;
-                    let msg = r.take(len)?.to_vec();
-                    if !seen.insert(doc.clone()) {
-                        return Err(WireError::Duplicate(doc));
-                    }
-                    docs.push((doc, msg));
-                }
-                Self::Round { docs, more: flags & FLAG_MORE != 0 }
+                Self::Round { docs: r.messages()?, more: flags & FLAG_MORE != 0 }
             }
             KIND_DONE => Self::Done,
+            KIND_PUSH => {
+                let summary = r.summary()?;
+                Self::Push { summary, docs: r.messages()? }
+            }
+            KIND_AGREED => Self::Agreed { docs: r.messages()? },
             kind => return Err(WireError::Kind(kind)),
         };
         if !r.0.is_empty() {
@@ -216,6 +228,21 @@ fn put_doc_id(out: &mut Vec<u8>, doc: &DocId) {
     // Document ids are validated ids of at most a few hundred bytes.
     out.extend_from_slice(&u16::try_from(id.len()).unwrap_or(u16::MAX).to_be_bytes());
     out.extend_from_slice(id.as_bytes());
+}
+
+fn put_summary(out: &mut Vec<u8>, summary: &Summary) {
+    for b in &summary.0 {
+        out.extend_from_slice(b);
+    }
+}
+
+fn put_messages(out: &mut Vec<u8>, docs: &[(DocId, Vec<u8>)]) {
+    out.extend_from_slice(&len_u32(docs.len()).to_be_bytes());
+    for (doc, msg) in docs {
+        put_doc_id(out, doc);
+        out.extend_from_slice(&len_u32(msg.len()).to_be_bytes());
+        out.extend_from_slice(msg);
+    }
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -252,6 +279,31 @@ impl<'a> Reader<'a> {
             return Err(WireError::Truncated);
         }
         Ok(n)
+    }
+
+    fn summary(&mut self) -> Result<Box<Summary>, WireError> {
+        let mut summary = [[0u8; 8]; BUCKETS];
+        for b in &mut summary {
+            b.copy_from_slice(self.take(8)?);
+        }
+        Ok(Box::new(Summary(summary)))
+    }
+
+    /// A count and that many `(document, message)` entries, no document twice.
+    fn messages(&mut self) -> Result<Vec<(DocId, Vec<u8>)>, WireError> {
+        let count = self.count(2 + 1 + 4)?;
+        let mut docs = Vec::with_capacity(count);
+        let mut seen = BTreeSet::new();
+        for _ in 0..count {
+            let doc = self.doc_id()?;
+            let len = self.u32()? as usize;
+            let msg = self.take(len)?.to_vec();
+            if !seen.insert(doc.clone()) {
+                return Err(WireError::Duplicate(doc));
+            }
+            docs.push((doc, msg));
+        }
+        Ok(docs)
     }
 
     fn doc_id(&mut self) -> Result<DocId, WireError> {
@@ -295,6 +347,13 @@ mod tests {
             round(),
             Frame::Round { docs: vec![], more: false },
             Frame::Done,
+            Frame::Push {
+                summary: Box::new(Summary(summary)),
+                docs: vec![(DocId::attendance("E1", "S1"), vec![0x42, 9]), (DocId::event("E1"), vec![])],
+            },
+            Frame::Push { summary: Box::new(Summary(summary)), docs: vec![] },
+            Frame::Agreed { docs: vec![(DocId::attendance("E1", "S1"), vec![0x42])] },
+            Frame::Agreed { docs: vec![] },
         ]
     }
 
@@ -372,6 +431,13 @@ mod tests {
             )
                 .prop_map(|(m, more)| Frame::Round { docs: m.into_iter().collect(), more }),
             Just(Frame::Done),
+            (
+                proptest::array::uniform32(any::<[u8; 8]>()),
+                proptest::collection::btree_map(doc_id(), proptest::collection::vec(any::<u8>(), 0..64), 0..8)
+            )
+                .prop_map(|(s, m)| Frame::Push { summary: Box::new(Summary(s)), docs: m.into_iter().collect() }),
+            proptest::collection::btree_map(doc_id(), proptest::collection::vec(any::<u8>(), 0..64), 0..8)
+                .prop_map(|m| Frame::Agreed { docs: m.into_iter().collect() }),
         ]
     }
 

@@ -105,6 +105,9 @@ pub struct Node {
     pub retention: retention::Retention,
     /// TLS client configurations per peer, with their session tickets (`peer::tls`).
     pub peer_tls: crate::peer::tls::ClientConfigs,
+    /// The credential each peer last proved in a hello this node sent (this process): whether
+    /// a round may open with its changes (`peers.rs`).
+    proven_peers: Mutex<std::collections::HashMap<String, credential::Credential>>,
 }
 
 impl Node {
@@ -143,6 +146,7 @@ impl Node {
             pairings,
             retention: retention::Retention::default(),
             peer_tls: crate::peer::tls::ClientConfigs::default(),
+            proven_peers: Mutex::default(),
         };
         node.reproject_stale().await?;
         let folded = node.fold_log_at_open().await.map_err(|e| OpenError::Log(e.to_string()))?;

@@ -3,20 +3,25 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cec_core::ident::NodeId;
+use cec_core::ident::{NodeId, Role};
 use jiff::Timestamp;
 use tracing::debug;
 
 use super::Node;
+use super::credential::Credential;
 use super::error::{NodeError, NodeResult};
 use crate::peer::PeerUrl;
 use crate::peer::client::PeerConnection;
 use crate::storage::{self, PeerRow};
-use crate::sync::{SyncError, run_initiator_knowing};
+use crate::sync::{Driver, PeerScope, SyncError, drive, open_knowing, run_initiator_knowing};
 
 /// How many times a round is opened while the peer answers that it is in a round toward this
 /// node.
 const BUSY_ATTEMPTS: u32 = 5;
+
+/// The most a round's opening carries of the changes made since the last sync with the peer
+/// (bytes of sync messages); what does not fit goes through the rounds.
+const PUSH_BUDGET: usize = 64 << 10;
 
 /// How often a round waiting for its turn looks again.
 const TURN_POLL: Duration = Duration::from_millis(20);
@@ -189,12 +194,12 @@ impl Node {
         };
         report.millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let (role, seen) = match &outcome {
-            Ok((stats, role)) => {
+            Ok((stats, role, requests)) => {
                 report.docs_sent = stats.docs_sent.len();
                 report.docs_received = stats.docs_changed.len();
                 report.bytes_sent = stats.bytes_sent;
                 report.bytes_received = stats.bytes_received;
-                report.frames_sent = stats.frames_sent + 1; // the hello
+                report.frames_sent = *requests;
                 (Some(role.clone()), true)
             }
             Err(e) => {
@@ -226,7 +231,9 @@ impl Node {
         Ok(())
     }
 
-    async fn sync_url(&self, url: &str) -> Result<(cec_core::sync::Stats, String), SyncError> {
+    /// Syncs with the node at `url`; answers what moved, the peer's role, and how many
+    /// requests the round took.
+    async fn sync_url(&self, url: &str) -> Result<(cec_core::sync::Stats, String, u64), SyncError> {
         let url: PeerUrl = url.parse().map_err(|e: crate::peer::PeerUrlError| SyncError::Transport(e.to_string()))?;
         let mine = self.credential().ok_or_else(|| SyncError::Transport("this node is not enrolled".into()))?;
         if let Some(r) = self.own_revocation() {
@@ -235,14 +242,73 @@ impl Node {
                 r.revoked_at
             )));
         }
-        let mut conn = PeerConnection::connect(self, &url).await?;
-        let (theirs, summary) = conn.hello().await?;
-        let scope = crate::sync::PeerScope::of(self, mine.scopes, theirs.scopes).await;
         let config = cec_core::sync::Config { max_frame_bytes: crate::peer::MAX_FRAME_BYTES, ..Default::default() };
         let peer = url.node_id.as_str();
-        let stats = run_initiator_knowing(self, peer, theirs.role, scope, config, summary.as_ref(), &mut conn).await?;
+        // A central node whose credential this node checked in an earlier round takes what
+        // changed since with the hello itself: a resync after a few check-ins is one request.
+        let proven = self.pushable_peer(&url.node_id);
+        let mut early = match &proven {
+            Some(c) => {
+                let scope = PeerScope::of(self, mine.scopes.clone(), c.scopes.clone()).await;
+                Some(Driver::initiator(self, peer, c.role, scope, config, Some(PUSH_BUDGET)).await?)
+            }
+            None => None,
+        };
+        let mut conn = PeerConnection::connect(self, &url).await?;
+        let mut push = None;
+        if let Some(driver) = &mut early
+            && driver.may_push()
+        {
+            push = driver.step(self).await?.filter(|_| driver.pushed());
+            if push.is_none() {
+                // It opened without changes after all (none fitted): open afresh after the hello.
+                early = None;
+            }
+        }
+        let hello = conn.hello(push.as_deref()).await?;
+        let theirs = hello.credential;
+        self.proven_peers.lock().unwrap_or_else(|p| p.into_inner()).insert(theirs.node_id.to_string(), theirs.clone());
+        let unchanged = proven.as_ref().is_some_and(|c| c.encoded == theirs.encoded);
+        let role = theirs.role.as_str().to_owned();
+        let (stats, requests) = match (early, hello.pushed) {
+            (Some(mut driver), Some(answer)) if unchanged && driver.pushed() => {
+                driver.input(&answer)?;
+                let stats = drive(self, driver, &mut conn).await?;
+                // The opening went with the hello.
+                let requests = stats.frames_sent;
+                (stats, requests)
+            }
+            (Some(driver), None) if unchanged && !driver.pushed() => {
+                let stats = open_knowing(self, driver, hello.summary.as_ref(), &mut conn).await?;
+                let requests = stats.frames_sent + 1;
+                (stats, requests)
+            }
+            (_, answer) => {
+                if push.is_some() && answer.is_none() {
+                    debug!(%peer, "the peer did not take the changes with the hello: opening as usual");
+                }
+                if proven.is_some() && !unchanged {
+                    debug!(%peer, "the peer's credential changed since the last round: opening under the new one");
+                }
+                let scope = PeerScope::of(self, mine.scopes, theirs.scopes).await;
+                let stats =
+                    run_initiator_knowing(self, peer, theirs.role, scope, config, hello.summary.as_ref(), &mut conn)
+                        .await?;
+                let requests = stats.frames_sent + 1;
+                (stats, requests)
+            }
+        };
         conn.keep_unsent_clock();
-        Ok((stats, theirs.role.as_str().to_owned()))
+        Ok((stats, role, requests))
+    }
+
+    /// The credential `peer` proved in this process's last hello with it, if a round may open
+    /// with this node's changes under it: a central node's (which may hold every document),
+    /// unexpired and not revoked. The push goes out before the hello answer shows the peer's
+    /// current credential; its scope is checked against the one it had.
+    fn pushable_peer(&self, peer: &NodeId) -> Option<Credential> {
+        let c = self.proven_peers.lock().unwrap_or_else(|p| p.into_inner()).get(peer.as_str()).cloned()?;
+        (c.role == Role::Central && c.expires_at > jiff::Timestamp::now() && !self.is_revoked(peer)).then_some(c)
     }
 
     /// The lock that makes sync rounds with `peer_id` take turns, whichever side opened them

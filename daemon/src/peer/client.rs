@@ -170,6 +170,17 @@ pub async fn enroll(node: &Node, url: &PeerUrl, secret: &[u8]) -> Result<EnrolAn
         .map_err(|_| EnrolCallError::Unreachable("the central node did not answer in time".into()))?
 }
 
+/// What a peer's hello answer told.
+#[derive(Debug)]
+pub struct HelloAnswer {
+    /// The peer's credential, checked.
+    pub credential: Credential,
+    /// The summary its responder would answer an opening with, if it gave one.
+    pub summary: Option<Summary>,
+    /// Its responder's answer to the push the hello carried, if it took it.
+    pub pushed: Option<Vec<u8>>,
+}
+
 impl<'a> PeerConnection<'a> {
     /// Connects to `url`, proving this node's key and requiring the peer's.
     pub async fn connect(node: &'a Node, url: &PeerUrl) -> Result<Self, SyncError> {
@@ -190,13 +201,17 @@ impl<'a> PeerConnection<'a> {
     }
 
     /// Exchanges credentials and revocations: returns the peer's credential, checked, after
-    /// the peer's revocations were merged (the peer itself may be among them), and the summary
-    /// the peer's session would answer an opening with, if it gave one.
-    pub async fn hello(&mut self) -> Result<(Credential, Option<Summary>), SyncError> {
+    /// the peer's revocations were merged (the peer itself may be among them), the summary
+    /// the peer's session would answer an opening with, if it gave one, and its responder's
+    /// answer to `push` (an opening sync frame carrying changes), if it took it.
+    pub async fn hello(&mut self, push: Option<&[u8]>) -> Result<HelloAnswer, SyncError> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let mut mine = Hello {
             revocations: self.node.revocation_entries(),
             retired_events: self.node.retired_to_tell().await,
             want_summary: true,
+            push: push.map(|p| b64.encode(p)),
             ..Hello::default()
         };
         let sent_at = clock::now_ms();
@@ -208,13 +223,19 @@ impl<'a> PeerConnection<'a> {
         // A peer of an older version answers 204 without revocations.
         let mut retired = Vec::new();
         let mut summary = None;
+        let mut pushed = None;
         if let Some(body) = answer {
             let hello: Hello = serde_json::from_slice(&body).map_err(|e| transport(format!("peer's hello: {e}")))?;
             self.node.merge_revocations(&hello.revocations).await.map_err(|e| transport(e.to_string()))?;
             retired = hello.retired_events;
+            if let Some(a) = hello.answer {
+                pushed = Some(
+                    b64.decode(a.as_bytes())
+                        .map_err(|_| transport("the peer's answer to the push is not base64url"))?,
+                );
+            }
             if let Some(s) = hello.summary {
-                use base64::Engine;
-                let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s.as_bytes()).ok();
+                let bytes = b64.decode(s.as_bytes()).ok();
                 summary = Some(
                     bytes
                         .as_deref()
@@ -242,7 +263,7 @@ impl<'a> PeerConnection<'a> {
             return Err(transport(format!("peer refused: credential of node {} was revoked", theirs.node_id)));
         }
         self.node.retention.note_peer(theirs.node_id.as_str(), retired);
-        Ok((theirs, summary))
+        Ok(HelloAnswer { credential: theirs, summary, pushed })
     }
 
     async fn post(&mut self, path: &str, content_type: &str, body: Vec<u8>) -> Result<Option<Vec<u8>>, SyncError> {

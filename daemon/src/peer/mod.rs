@@ -70,6 +70,17 @@ pub struct Hello {
     /// credentials cover. An initiator whose own summary agrees is in sync and sends no frame.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
+    /// In a request: the initiator's opening sync frame when it carries the changes made since
+    /// the last sync with the answering node (a `Push`, base64url of its bytes); the answering
+    /// node's responder takes it as its session's first frame. A node of an earlier version
+    /// ignores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push: Option<String>,
+    /// In an answer to a hello with `push`: the responder's answer frame (base64url). Without
+    /// it the push was not taken (the node was busy, or does not know pushes), and the
+    /// initiator opens as usual.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<String>,
 }
 
 /// The body of `POST /peer/v1/enroll`.

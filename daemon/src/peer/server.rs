@@ -22,10 +22,13 @@ use tracing::{debug, info, warn};
 use super::{
     BUSY_CODE, CREDENTIAL_HEADER, EnrolAnswer, EnrolRequest, Hello, MAX_FRAME_BYTES, REVOCATION_HEADER, check_peer,
 };
+use cec_core::ident::Role;
+
 use crate::node::Node;
 use crate::node::clock::{self, CLOCK_HEADER};
 use crate::node::credential::{Credential, CredentialError};
 use crate::node::enrol::ClaimError;
+use crate::sync::PeerScope;
 
 /// How long a peer may take to complete the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -137,23 +140,29 @@ async fn hello(
     if let Err(resp) = admit(&node, &key, &headers) {
         return *resp;
     }
-    // A round may end on this answer (nothing to sync): the peer was seen and synced.
+    // A round may end on this answer (nothing to sync, or a push agreed): the peer was seen.
     let _ = node.record_peer_sync(&peer, Some(theirs_cred.role.as_str()), None, true).await;
-    let summary = if theirs.want_summary {
-        let scope = crate::sync::PeerScope::of(&node, mine.scopes.clone(), theirs_cred.scopes.clone()).await;
-        match crate::sync::opening_summary(&node, &peer, &scope).await {
-            Ok(s) => {
-                use base64::Engine;
-                Some(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s.to_bytes()))
-            }
-            // The initiator then opens as usual and learns the same from the session.
-            Err(e) => {
-                warn!(%peer, cause = %e, "reading the manifest for a hello failed");
-                None
-            }
-        }
+    let scope = if theirs.want_summary || theirs.push.is_some() {
+        Some(PeerScope::of(&node, mine.scopes.clone(), theirs_cred.scopes.clone()).await)
     } else {
         None
+    };
+    let answer = match (theirs.push.as_deref(), &scope) {
+        (Some(push), Some(scope)) => answer_push(&node, &peer, theirs_cred.role, scope, push).await,
+        _ => None,
+    };
+    let summary = match &scope {
+        Some(scope) if theirs.want_summary && answer.is_none() => {
+            match crate::sync::opening_summary(&node, &peer, scope).await {
+                Ok(s) => Some(b64(&s.to_bytes())),
+                // The initiator then opens as usual and learns the same from the session.
+                Err(e) => {
+                    warn!(%peer, cause = %e, "reading the manifest for a hello failed");
+                    None
+                }
+            }
+        }
+        _ => None,
     };
     let revocations = node.revocation_entries();
     let sent_at = clock::now_ms();
@@ -166,8 +175,41 @@ async fn hello(
         retired_events: node.retired_to_tell().await,
         want_summary: false,
         summary,
+        push: None,
+        answer: answer.map(|a| b64(&a)),
     };
     with_credential(Json(answer).into_response(), &mine)
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// Takes the opening frame a hello carried (`Hello::push`) as a new responder session's first
+/// frame, and answers it: the frame to put in the hello answer, or none when this node does
+/// not take it now (its own round toward the peer is running, or the frame is refused), and
+/// the peer then opens as usual.
+async fn answer_push(node: &Arc<Node>, peer: &str, role: Role, scope: &Arc<PeerScope>, push: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    let Ok(frame) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(push) else {
+        debug!(%peer, "a hello's push is not base64url: the peer opens as usual");
+        return None;
+    };
+    let config = cec_core::sync::Config { max_frame_bytes: MAX_FRAME_BYTES, ..Default::default() };
+    let answer = node.responders.answer(node, peer, role, std::future::ready(scope.clone()), config, &frame).await;
+    match answer {
+        Ok(a) => a,
+        Err(crate::sync::SyncError::Busy) => {
+            debug!(%peer, "a hello's push waits: this node's own round toward the peer is running");
+            None
+        }
+        Err(e) => {
+            debug!(%peer, cause = %e, "a hello's push was refused");
+            let _ = node.record_peer_sync(peer, Some(role.as_str()), Some(&e.to_string()), true).await;
+            None
+        }
+    }
 }
 
 /// Completes and stores the measurement of `peer`'s clock that the instants in the request's

@@ -171,20 +171,50 @@ pub struct Driver {
 }
 
 impl Driver {
-    /// A session with `peer` (of `role`) on the side `side`, exchanging what `scope` allows.
+    /// A session with `peer` (of `role`) on the side `side`, exchanging what `scope` allows;
+    /// an initiator's may open with its changes (`push`, see [`Driver::initiator`]).
     async fn new(
         node: &Node,
         peer: &str,
         role: Role,
         scope: Arc<PeerScope>,
         side: impl FnOnce(Manifest, cec_core::sync::ScopeFilter) -> Session,
+        push: Option<usize>,
     ) -> Result<Self, SyncError> {
         let manifest = manifest(node, &scope).await?;
-        let session = side(manifest, scope.filter()).with_retired(node.retired_filter(peer));
         let p = peer.to_owned();
         let rows = node.store.read(move |c| storage::sync_states_for_peer(c, &p)).await?;
-        let states = rows.into_iter().filter_map(|(d, s)| Some((d.parse().ok()?, s))).collect();
+        let states: HashMap<DocId, Vec<u8>> =
+            rows.into_iter().filter_map(|(d, s)| Some((d.parse().ok()?, s))).collect();
+        let mut session = side(manifest, scope.filter()).with_retired(node.retired_filter(peer));
+        if let Some(budget) = push {
+            session = session.with_push(|d| states.get(d).cloned(), budget);
+        }
         Ok(Self { peer: peer.to_owned(), role, _turn: None, scope, session, states, refused: Vec::new() })
+    }
+
+    /// An initiator's side of a session with `peer` (of `role`) exchanging what `scope`
+    /// allows; with `push`, it may open with the changes made since the last sync with the
+    /// peer, up to that many bytes of messages ([`Session::with_push`]).
+    pub async fn initiator(
+        node: &Node,
+        peer: &str,
+        role: Role,
+        scope: Arc<PeerScope>,
+        config: Config,
+        push: Option<usize>,
+    ) -> Result<Self, SyncError> {
+        Self::new(node, peer, role, scope, |manifest, filter| Session::initiator(config, filter, manifest), push).await
+    }
+
+    /// Whether the opening may carry changes (see [`Driver::initiator`]).
+    pub fn may_push(&self) -> bool {
+        self.session.may_push()
+    }
+
+    /// Whether the opening sent carried changes.
+    pub fn pushed(&self) -> bool {
+        self.session.pushed()
     }
 
     /// Refuses `doc` for this session: its changes are discarded and its state not stored.
@@ -333,14 +363,31 @@ pub async fn run_initiator_knowing(
     theirs: Option<&Summary>,
     transport: &mut impl Transport,
 ) -> Result<Stats, SyncError> {
-    let mut driver =
-        Driver::new(node, peer, role, scope, |manifest, filter| Session::initiator(config, filter, manifest)).await?;
+    let driver = Driver::initiator(node, peer, role, scope, config, None).await?;
+    open_knowing(node, driver, theirs, transport).await
+}
+
+/// Runs an initiator's session that has not opened yet, knowing the summary the peer would
+/// answer the opening with, if it does: when this side's agrees, the round ends without a
+/// frame.
+pub async fn open_knowing(
+    node: &Node,
+    mut driver: Driver,
+    theirs: Option<&Summary>,
+    transport: &mut impl Transport,
+) -> Result<Stats, SyncError> {
     if let Some(theirs) = theirs
         && driver.session.end_if_agreeing(theirs)
     {
-        debug!(%peer, "in sync: the peer's summary agrees, no frame sent");
+        debug!(peer = %driver.peer, "in sync: the peer's summary agrees, no frame sent");
         return Ok(driver.stats().clone());
     }
+    drive(node, driver, transport).await
+}
+
+/// Runs an initiator's session to its end over `transport`: each turn's frame sent, the
+/// answer taken.
+pub async fn drive(node: &Node, mut driver: Driver, transport: &mut impl Transport) -> Result<Stats, SyncError> {
     loop {
         let Some(frame) = driver.step(node).await? else { break };
         let answer = transport.exchange(frame).await?;
@@ -401,8 +448,10 @@ impl Responders {
         config: Config,
         frame: &[u8],
     ) -> Result<Option<Vec<u8>>, SyncError> {
-        let opening =
-            matches!(cec_core::sync::Frame::decode(frame, config.max_frame_bytes), Ok(cec_core::sync::Frame::Hello(_)));
+        let opening = matches!(
+            cec_core::sync::Frame::decode(frame, config.max_frame_bytes),
+            Ok(cec_core::sync::Frame::Hello(_) | cec_core::sync::Frame::Push { .. })
+        );
         let driver = {
             // Not cloned for an opening: the earlier session must go, turn and all.
             let existing =
@@ -414,7 +463,7 @@ impl Responders {
                     drop(self.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(peer));
                     let turn = node.sync_turn(peer).try_lock_owned().map_err(|_| SyncError::Busy)?;
                     let responder = |manifest, filter| Session::responder(now_ms(), config, filter, manifest);
-                    let mut d = Driver::new(node, peer, role, scope.await, responder).await?;
+                    let mut d = Driver::new(node, peer, role, scope.await, responder, None).await?;
                     d._turn = Some(turn);
                     let d = Arc::new(tokio::sync::Mutex::new(d));
                     self.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(peer.to_owned(), d.clone());
