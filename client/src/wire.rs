@@ -503,7 +503,8 @@ pub struct SyncPeerJson {
     /// Bytes of sync frames received.
     pub bytes_received: u64,
     /// Requests made to the peer, the hello included: 1 when nothing differed (the hello's
-    /// answer showed it), then one per sync frame.
+    /// answer showed it) or when this node's changes went with the hello and the peer's answer
+    /// ended the round, otherwise one more per sync frame.
     #[serde(default)]
     pub frames_sent: u64,
     /// Why it failed.

@@ -107,7 +107,8 @@ pub struct SyncReport {
     /// Bytes received.
     pub bytes_received: u64,
     /// Requests made to the peer: the hello and each sync frame after it (1 when the hello
-    /// showed nothing differs).
+    /// showed nothing differs, or when the changes went with the hello and its answer ended
+    /// the round).
     pub frames_sent: u64,
     /// Why it failed, if it did.
     pub error: Option<String>,
