@@ -15,6 +15,10 @@ use crate::doc::DocId;
 /// The most a push carries of a document never synced with the peer (its whole history).
 const NEW_DOC_PUSH_BYTES: usize = 4096;
 
+/// How many documents never synced with the peer a push considers (each is encoded whole to
+/// see whether it fits).
+const NEW_DOCS_PUSHED: usize = 16;
+
 /// Which end of the connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Side {
@@ -154,20 +158,24 @@ impl Session {
         if self.side != Side::Initiator {
             return self;
         }
-        self.push = self
-            .manifest
-            .iter()
-            .filter(|(doc, digest)| {
-                let Some(bytes) = state(doc).filter(|b| !b.is_empty()) else { return true };
-                let shared = catch_unwind(AssertUnwindSafe(|| State::decode(&bytes).ok()))
-                    .ok()
-                    .flatten()
-                    .map(|s| s.shared_heads)
-                    .unwrap_or_default();
-                shared.is_empty() || HeadsDigest::of(&shared) != **digest
-            })
-            .map(|(doc, _)| doc.clone())
-            .collect();
+        let mut never_synced = 0;
+        for (doc, digest) in self.manifest.iter() {
+            let shared = state(doc)
+                .filter(|b| !b.is_empty())
+                .and_then(|bytes| catch_unwind(AssertUnwindSafe(|| State::decode(&bytes).ok())).ok().flatten())
+                .map(|s| s.shared_heads)
+                .unwrap_or_default();
+            if shared.is_empty() {
+                // Each is loaded and encoded whole to see whether it fits: a few at most.
+                never_synced += 1;
+                if never_synced > NEW_DOCS_PUSHED {
+                    continue;
+                }
+            } else if HeadsDigest::of(&shared) == *digest {
+                continue;
+            }
+            self.push.insert(doc.clone());
+        }
         self.push_budget = budget;
         self
     }
@@ -571,6 +579,9 @@ impl Session {
         let mut room = self.push_budget.min(self.config.max_frame_bytes.saturating_sub(fixed));
         let mut out = Vec::new();
         for doc in std::mem::take(&mut self.push) {
+            if room <= round_entry_bytes(&doc.to_string(), 0) {
+                break;
+            }
             if self.retired.contains(&doc) || !self.scope.allows(&doc) || store.get_mut(&doc).is_none() {
                 continue;
             }
@@ -969,21 +980,42 @@ mod tests {
     /// Runs a session whose initiator may push (`budget` bytes), the responder limited to
     /// `scope`, to its end; returns both sides' statistics (initiator first).
     fn run_pushing(a: &mut MapStore, b: &mut MapStore, budget: usize, scope: ScopeFilter) -> (Stats, Stats) {
+        run_pushing_frames(a, b, budget, scope).0
+    }
+
+    /// [`run_pushing`], with the kinds of the frames on the wire in order.
+    fn run_pushing_frames(
+        a: &mut MapStore,
+        b: &mut MapStore,
+        budget: usize,
+        scope: ScopeFilter,
+    ) -> ((Stats, Stats), Vec<&'static str>) {
         let cfg = Config::default();
+        let kind = |bytes: &[u8]| match Frame::decode(bytes, cfg.max_frame_bytes).expect("a frame") {
+            Frame::Hello(_) => "hello",
+            Frame::Manifest { .. } => "manifest",
+            Frame::Round { .. } => "round",
+            Frame::Done => "done",
+            Frame::Push { .. } => "push",
+            Frame::Agreed { .. } => "agreed",
+        };
+        let mut kinds = Vec::new();
         let states = a.states.clone();
         let mut sa =
             Session::initiator(cfg, ScopeFilter::all(), a.manifest()).with_push(|d| states.get(d).cloned(), budget);
         let mut sb = Session::responder(0, cfg, scope, b.manifest());
         while let Some(out) = sa.poll_transmit(0, a) {
             a.perform(&mut sa);
+            kinds.push(kind(&out));
             sb.handle_input(0, &out).expect("input");
             let Some(back) = sb.poll_transmit(0, b) else { break };
             b.perform(&mut sb);
+            kinds.push(kind(&back));
             sa.handle_input(0, &back).expect("input");
         }
         a.perform(&mut sa);
         assert_eq!((sa.status(), sb.status()), (&Status::Quiescent, &Status::Quiescent));
-        (sa.stats().clone(), sb.stats().clone())
+        ((sa.stats().clone(), sb.stats().clone()), kinds)
     }
 
     fn heads(s: &mut MapStore, id: &DocId) -> Vec<automerge::ChangeHash> {
@@ -1002,7 +1034,8 @@ mod tests {
         run(&mut a, &mut b);
         a.docs.get_mut(&id).expect("doc").put(ROOT, "checkin", 2).expect("put");
 
-        let (sa, sb) = run_pushing(&mut a, &mut b, 64 << 10, ScopeFilter::all());
+        let ((sa, sb), kinds) = run_pushing_frames(&mut a, &mut b, 64 << 10, ScopeFilter::all());
+        assert_eq!(kinds, ["push", "agreed"]);
         assert_eq!((sa.frames_sent, sa.frames_received), (1, 1), "one round trip");
         assert_eq!(sb.docs_changed, BTreeSet::from([id.clone()]));
         assert_eq!(heads(&mut a, &id), heads(&mut b, &id));
@@ -1052,16 +1085,18 @@ mod tests {
         run(&mut a, &mut b);
         a.docs.get_mut(&id).expect("doc").put(ROOT, "from_a", 1).expect("put");
         b.docs.get_mut(&id).expect("doc").put(ROOT, "from_b", 1).expect("put");
-        let (sa, sb) = run_pushing(&mut a, &mut b, 64 << 10, ScopeFilter::all());
-        assert!(sa.frames_sent > 1 && sb.docs_changed.contains(&id));
+        let ((_, sb), kinds) = run_pushing_frames(&mut a, &mut b, 64 << 10, ScopeFilter::all());
+        assert_eq!(kinds[..2], ["push", "manifest"], "{kinds:?}");
+        assert!(sb.docs_changed.contains(&id), "the push was applied");
         assert_eq!(heads(&mut a, &id), heads(&mut b, &id));
 
         // The responder no longer takes E2: the pushed change to it is refused.
         a.docs.get_mut(&other).expect("doc").put(ROOT, "e", 2).expect("put");
         let before = heads(&mut b, &other);
         let only_attendance = ScopeFilter::new(|d: &DocId| matches!(d, DocId::Attendance { .. }));
-        let (_, sb) = run_pushing(&mut a, &mut b, 64 << 10, only_attendance);
-        assert!(sb.refused.contains(&other));
+        let ((_, sb), kinds) = run_pushing_frames(&mut a, &mut b, 64 << 10, only_attendance);
+        assert_eq!(kinds.first(), Some(&"push"), "{kinds:?}");
+        assert!(sb.refused.contains(&other), "refused from the push");
         assert_eq!(heads(&mut b, &other), before, "not applied");
     }
 }

@@ -348,3 +348,48 @@ impl Node {
         self.identity.node_id.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use cec_core::ident::{Role, Scope, Scopes};
+    use jiff::{SignedDuration, Timestamp};
+
+    use super::super::Identity;
+    use super::super::credential::{Credential, Enrolment};
+    use crate::config::Config;
+    use crate::node::Node;
+
+    /// A round opens with this node's changes only toward a central node whose credential it
+    /// checked before, unexpired and not revoked: never toward a kiosk, staff or member node,
+    /// whose scope may have narrowed since.
+    #[tokio::test]
+    async fn only_a_proven_central_node_is_pushed_to() {
+        let now = Timestamp::now();
+        let dir = tempfile::tempdir().unwrap();
+        let id = Identity::load_or_create(dir.path()).unwrap();
+        Enrolment::init_central(dir.path(), "ACA", id.signing_key(), now).unwrap();
+        let node = Node::open(dir.path(), Config::default()).await.unwrap();
+        let org = Enrolment::load(dir.path()).unwrap().org_signing.unwrap();
+        let all = Scopes::new([Scope::All]);
+        let proven = |seed: u8, role: Role, expires: Timestamp| {
+            let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]).verifying_key();
+            let c = Credential::issue(&org, "ACA", &key, role, &all, now, expires);
+            node.proven_peers.lock().unwrap().insert(c.node_id.to_string(), c.clone());
+            c.node_id
+        };
+        let later = now + SignedDuration::from_hours(24);
+
+        let central = proven(1, Role::Central, later);
+        assert!(node.pushable_peer(&central).is_some());
+        for role in [Role::Kiosk, Role::Staff, Role::Member] {
+            let other = proven(2, role, later);
+            assert!(node.pushable_peer(&other).is_none(), "{role}");
+        }
+        let expired = proven(3, Role::Central, now - SignedDuration::from_secs(1));
+        assert!(node.pushable_peer(&expired).is_none(), "expired");
+        node.revoke(&central).await.unwrap();
+        assert!(node.pushable_peer(&central).is_none(), "revoked");
+        let unknown = cec_core::ident::NodeId::from_public_key(&[4; 32]);
+        assert!(node.pushable_peer(&unknown).is_none(), "never proven in this process");
+    }
+}

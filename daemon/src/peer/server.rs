@@ -181,6 +181,10 @@ async fn hello(
     with_credential(Json(answer).into_response(), &mine)
 }
 
+/// The largest answer to a push a hello answer carries (before base64url); larger ones would
+/// strain the hello answer's size limit (`client.rs`).
+const MAX_PUSH_ANSWER_BYTES: usize = 1 << 20;
+
 fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
@@ -199,6 +203,12 @@ async fn answer_push(node: &Arc<Node>, peer: &str, role: Role, scope: &Arc<PeerS
     let config = cec_core::sync::Config { max_frame_bytes: MAX_FRAME_BYTES, ..Default::default() };
     let answer = node.responders.answer(node, peer, role, std::future::ready(scope.clone()), config, &frame).await;
     match answer {
+        // A large answer (a manifest of many documents) goes as a sync frame of its own: the
+        // peer opens again as usual, which replaces this session.
+        Ok(Some(a)) if a.len() > MAX_PUSH_ANSWER_BYTES => {
+            debug!(%peer, bytes = a.len(), "the answer to a hello's push is large: the peer opens as usual");
+            None
+        }
         Ok(a) => a,
         Err(crate::sync::SyncError::Busy) => {
             debug!(%peer, "a hello's push waits: this node's own round toward the peer is running");
@@ -375,4 +385,39 @@ pub async fn serve(
     }
     info!("peer listener stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use cec_core::sync::{Frame, Summary};
+
+    use super::*;
+
+    /// A hello's push is taken as a new responder session's first frame and answered: `Agreed`
+    /// when the summaries agree once it is applied, `Manifest` when they do not. While this
+    /// node's own round toward the peer runs, or when the push is not base64url, it is not
+    /// taken, and the peer opens as usual.
+    #[tokio::test]
+    async fn a_hellos_push_is_answered_or_left_to_the_usual_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        let node = Arc::new(Node::open(dir.path(), crate::config::Config::default()).await.unwrap());
+        let (peer, scope) = ("n000000000000000000000001", PeerScope::all());
+        let ours = crate::sync::opening_summary(&node, peer, &scope).await.unwrap();
+        let push = |summary: Summary| b64(&Frame::Push { summary: Box::new(summary), docs: vec![] }.encode());
+        let decode = |bytes: Vec<u8>| Frame::decode(&bytes, MAX_FRAME_BYTES).unwrap();
+
+        let agreed = answer_push(&node, peer, Role::Kiosk, &scope, &push(ours)).await;
+        assert_eq!(agreed.map(decode), Some(Frame::Agreed { docs: vec![] }));
+        let mut other = ours;
+        other.0[0][0] ^= 1;
+        let differing = answer_push(&node, peer, Role::Kiosk, &scope, &push(other)).await;
+        assert!(matches!(differing.map(decode), Some(Frame::Manifest { .. })));
+        // That session waits for the peer's next frame, holding the turn: the peer went away.
+        assert!(node.responders.expire_idle(peer, u64::MAX));
+
+        let turn = node.sync_turn(peer).try_lock_owned().unwrap();
+        assert_eq!(answer_push(&node, peer, Role::Kiosk, &scope, &push(ours)).await, None, "busy");
+        drop(turn);
+        assert_eq!(answer_push(&node, peer, Role::Kiosk, &scope, "not base64!").await, None);
+    }
 }
