@@ -314,14 +314,7 @@ impl Session {
             Side::Responder => !self.reply_due,
             Side::Initiator => !self.reply_due && self.phase != Phase::Opening,
         };
-        let kind = match &frame {
-            Frame::Hello(_) => "hello",
-            Frame::Manifest { .. } => "manifest",
-            Frame::Round { .. } => "round",
-            Frame::Done => "done",
-            Frame::Push { .. } => "push",
-            Frame::Agreed { .. } => "agreed",
-        };
+        let kind = frame.kind();
         if !awaiting {
             return Err(self.unexpected(kind));
         }
@@ -991,14 +984,7 @@ mod tests {
         scope: ScopeFilter,
     ) -> ((Stats, Stats), Vec<&'static str>) {
         let cfg = Config::default();
-        let kind = |bytes: &[u8]| match Frame::decode(bytes, cfg.max_frame_bytes).expect("a frame") {
-            Frame::Hello(_) => "hello",
-            Frame::Manifest { .. } => "manifest",
-            Frame::Round { .. } => "round",
-            Frame::Done => "done",
-            Frame::Push { .. } => "push",
-            Frame::Agreed { .. } => "agreed",
-        };
+        let kind = |bytes: &[u8]| Frame::decode(bytes, cfg.max_frame_bytes).expect("a frame").kind();
         let mut kinds = Vec::new();
         let states = a.states.clone();
         let mut sa =

@@ -124,6 +124,18 @@ pub enum WireError {
 }
 
 impl Frame {
+    /// The frame's kind, for messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Hello(_) => "hello",
+            Self::Manifest { .. } => "manifest",
+            Self::Round { .. } => "round",
+            Self::Done => "done",
+            Self::Push { .. } => "push",
+            Self::Agreed { .. } => "agreed",
+        }
+    }
+
     /// The frame's bytes.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = vec![MAGIC[0], MAGIC[1], VERSION];
