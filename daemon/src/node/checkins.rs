@@ -5,17 +5,21 @@
 //! another session a conflict too. Ids being written are claimed node-wide until their change
 //! commits, so two requests racing with one id in two sessions cannot both succeed.
 //!
-//! A check-in is acknowledged once it is in the check-in log and the index (one transaction,
-//! fsynced), before it is in its attendance document: the writer folds the log into the
-//! documents later (within [`FOLD_AFTER`] under load, at once before a sync, a void or a
-//! retirement reads them), many check-ins per Automerge change, deleting the log rows in the
-//! fold's transaction. A start folds whatever a crash left in the log. So an Automerge change
-//! costs once per fold, not once per request.
+//! A check-in is acknowledged once its row in the check-in log commits (one row appended to one
+//! B-tree, fsynced), before it is in its attendance document, the index or the change feed: the
+//! writer folds the log into the documents later (about [`FOLD_AFTER`] after it was logged, at
+//! most [`FOLD_PIECE`] check-ins per round so that no round's commit waits long), many
+//! check-ins per Automerge change, and the fold's transaction writes their index rows and feed
+//! entries and deletes their log rows. What reads check-ins asks for the fold of the documents
+//! whose logged check-ins it would read first ([`Node::fold_logged_matching`]; a sync, a void
+//! or a retirement folds everything), so a read after an acknowledgement sees the check-in. A
+//! start folds whatever a crash left in the log. So an Automerge change and the index pages
+//! cost once per fold, not once per request.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use automerge::{AutoCommit, ChangeHash};
 use tokio::sync::oneshot;
@@ -27,16 +31,24 @@ use super::Node;
 use super::docs::ExtraJob;
 use super::error::{NodeError, NodeResult};
 use super::index::{self, CheckInFilter};
-use super::projection::Projection;
 use crate::storage::StorageError;
 
-/// How long an acknowledged check-in stays in the log at most, under load, before the writer
-/// folds it into its document.
+/// How long an acknowledged check-in stays in the log before the writer folds it into its
+/// document (a little longer when many documents fall due at once: see [`FOLD_PIECE`]).
 pub const FOLD_AFTER: Duration = Duration::from_millis(100);
 
-/// A session with this many check-ins in the log is folded in the writer's next round,
-/// whatever their age.
+/// How often the writer looks for documents due for a fold while check-ins wait in the log
+/// and no round runs.
+const FOLD_TICK: Duration = Duration::from_millis(25);
+
+/// A session with this many check-ins in the log is due for a fold, whatever their age.
 const FOLD_AT: usize = 2048;
+
+/// A round folds whole documents due for it, oldest first, until this many check-ins: the
+/// acknowledgements of the round wait for its commit, so the fold is spread over rounds
+/// rather than written in one long transaction. Documents a reader waits for are folded
+/// whatever their number.
+const FOLD_PIECE: usize = 256;
 
 /// A check-in to record, and which of its fields the client gave (a retry without `at` must
 /// not conflict with the `at` the node filled in the first time).
@@ -138,6 +150,72 @@ struct Waiting {
     reply: oneshot::Sender<Answer>,
 }
 
+/// An acknowledged check-in in the log: its entry number (`checkin_log.seq`), when it was
+/// logged, and the check-in.
+#[derive(Debug, Clone)]
+struct Logged {
+    seq: i64,
+    at: Instant,
+    checkin: CheckIn,
+}
+
+/// The check-in log as the writer keeps it: what is logged (durable, acknowledged) and not yet
+/// in its document, per document in the order logged.
+#[derive(Debug, Default)]
+struct Log {
+    by_doc: BTreeMap<DocId, Vec<Logged>>,
+    /// The document each logged id is logged for: an id is one fact node-wide, and the index
+    /// holds a logged check-in only once it is folded.
+    places: HashMap<String, DocId>,
+    /// The next entry number.
+    next_seq: i64,
+}
+
+impl Log {
+    fn add(&mut self, doc: &DocId, entries: Vec<Logged>) {
+        for e in &entries {
+            self.places.insert(e.checkin.id.clone(), doc.clone());
+            self.next_seq = self.next_seq.max(e.seq + 1);
+        }
+        self.by_doc.entry(doc.clone()).or_default().extend(entries);
+    }
+
+    /// Forgets the entries of `doc` with these numbers (folded, or their event retired).
+    fn remove(&mut self, doc: &DocId, seqs: &HashSet<i64>) {
+        let Some(v) = self.by_doc.get_mut(doc) else { return };
+        v.retain(|e| {
+            let keep = !seqs.contains(&e.seq);
+            if !keep && self.places.get(&e.checkin.id) == Some(doc) {
+                self.places.remove(&e.checkin.id);
+            }
+            keep
+        });
+        if v.is_empty() {
+            self.by_doc.remove(doc);
+        }
+    }
+
+    fn remove_doc(&mut self, doc: &DocId) {
+        let seqs = self.by_doc.get(doc).map(|v| v.iter().map(|e| e.seq).collect()).unwrap_or_default();
+        self.remove(doc, &seqs);
+    }
+}
+
+/// Which logged check-ins a round folds.
+#[derive(Debug, Default)]
+struct FoldAsk {
+    /// Everything logged.
+    all: bool,
+    /// These documents' (a reader waits for them).
+    docs: BTreeSet<DocId>,
+}
+
+/// A caller waiting for a fold: of everything (`docs` is `None`) or of these documents.
+struct FoldWait {
+    docs: Option<BTreeSet<DocId>>,
+    done: oneshot::Sender<()>,
+}
+
 /// Check-ins waiting for the node's next check-in write. One writer task runs while any
 /// wait: it takes everything queued, writes each attendance document's share as one change
 /// (one Automerge change, one chunk) and queues all the documents' jobs to storage at once, so
@@ -152,9 +230,9 @@ pub struct Ingest {
     queue: Mutex<Queue>,
     known: Mutex<HashMap<DocId, Known>>,
     clock: AtomicU64,
-    /// Check-ins acknowledged (in the log, durable) and not yet in their documents, in the
-    /// order logged. Only the writer adds to it and folds it.
-    logged: Mutex<BTreeMap<DocId, Vec<CheckIn>>>,
+    /// Check-ins acknowledged (in the log, durable) and not yet in their documents. Only the
+    /// writer adds to it and folds it.
+    log: Mutex<Log>,
     /// Whether a fold of the log is scheduled.
     fold_armed: AtomicBool,
     /// The node, so that a fold asked for by a caller without an `Arc` can start the writer
@@ -167,13 +245,16 @@ struct Queue {
     /// Whether a writer task runs.
     writing: bool,
     waiting: Vec<(DocId, Waiting)>,
-    /// Callers waiting for the log to be folded into the documents.
-    folds: Vec<oneshot::Sender<()>>,
+    /// Callers waiting for logged check-ins to be folded into their documents.
+    folds: Vec<FoldWait>,
+    /// Whether the fold timer asked for a round (documents may be due).
+    poked: bool,
 }
 
 /// What the writer takes for one round.
 struct Taken {
     by_doc: BTreeMap<DocId, Vec<Waiting>>,
+    fold: FoldAsk,
     folds: Vec<oneshot::Sender<()>>,
 }
 
@@ -192,12 +273,12 @@ struct Known {
 impl Known {
     /// What `d` holds (nothing when this node holds no such document yet), and the
     /// check-ins logged for it and not yet in it.
-    fn read(d: Option<&mut AutoCommit>, logged: &[CheckIn]) -> Result<Self, NodeError> {
+    fn read(d: Option<&mut AutoCommit>, logged: &[Logged]) -> Result<Self, NodeError> {
         let (heads, mut by_id) = match d {
             Some(d) => (d.get_heads(), doc::attendance::read(d)?.into_iter().map(|c| (c.id.clone(), c)).collect()),
             None => (Vec::new(), HashMap::new()),
         };
-        by_id.extend(logged.iter().map(|c| (c.id.clone(), c.clone())));
+        by_id.extend(logged.iter().map(|e| (e.checkin.id.clone(), e.checkin.clone())));
         Ok(Self { heads, by_id, used: 0 })
     }
 }
@@ -217,39 +298,78 @@ impl Ingest {
         self.known.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn logged(&self) -> std::sync::MutexGuard<'_, BTreeMap<DocId, Vec<CheckIn>>> {
-        self.logged.lock().unwrap_or_else(|p| p.into_inner())
+    fn log(&self) -> std::sync::MutexGuard<'_, Log> {
+        self.log.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Whether check-ins wait in the log.
     fn has_logged(&self) -> bool {
-        !self.logged().is_empty()
+        !self.log().by_doc.is_empty()
     }
 
     /// How many acknowledged check-ins wait in the log for their documents.
     fn logged_count(&self) -> usize {
-        self.logged().values().map(Vec::len).sum()
+        self.log().by_doc.values().map(Vec::len).sum()
     }
 
-    /// The logged check-ins to fold this round: every document's when `all`, else those of
-    /// documents whose log grew past [`FOLD_AT`].
-    fn to_fold(&self, all: bool) -> BTreeMap<DocId, Vec<CheckIn>> {
-        self.logged()
-            .iter()
-            .filter(|(_, v)| !v.is_empty() && (all || v.len() >= FOLD_AT))
-            .map(|(d, v)| (d.clone(), v.clone()))
-            .collect()
+    /// The documents whose logged check-ins include one matching `pred`.
+    fn logged_docs_where(&self, pred: impl Fn(&CheckIn) -> bool) -> BTreeSet<DocId> {
+        let log = self.log();
+        log.by_doc.iter().filter(|(_, v)| v.iter().any(|e| pred(&e.checkin))).map(|(d, _)| d.clone()).collect()
     }
 
-    /// Forgets the logged check-ins of `doc` with these ids (folded, or their event retired).
-    fn unlog(&self, doc: &DocId, ids: &std::collections::HashSet<&str>) {
-        let mut logged = self.logged();
-        if let Some(v) = logged.get_mut(doc) {
-            v.retain(|c| !ids.contains(c.id.as_str()));
-            if v.is_empty() {
-                logged.remove(doc);
-            }
+    /// The logged check-ins to fold this round: everything when `ask.all`; else the documents
+    /// asked for, and those due (logged [`FOLD_AFTER`] ago, or [`FOLD_AT`] of them) oldest
+    /// first, whole documents until [`FOLD_PIECE`] check-ins.
+    fn to_fold(&self, ask: &FoldAsk) -> BTreeMap<DocId, Vec<Logged>> {
+        let log = self.log();
+        if ask.all {
+            return log.by_doc.clone();
         }
+        let mut out: BTreeMap<DocId, Vec<Logged>> =
+            ask.docs.iter().filter_map(|d| Some((d.clone(), log.by_doc.get(d)?.clone()))).collect();
+        let mut count: usize = out.values().map(Vec::len).sum();
+        let now = Instant::now();
+        let mut due: Vec<(&DocId, &Vec<Logged>)> = log
+            .by_doc
+            .iter()
+            .filter(|(d, v)| {
+                !out.contains_key(*d)
+                    && (v.len() >= FOLD_AT || v.first().is_some_and(|e| now.duration_since(e.at) >= FOLD_AFTER))
+            })
+            .collect();
+        due.sort_by_key(|(_, v)| v.first().map(|e| e.at));
+        for (d, v) in due {
+            if count >= FOLD_PIECE {
+                break;
+            }
+            count += v.len();
+            out.insert(d.clone(), v.clone());
+        }
+        out
+    }
+
+    /// The logged check-ins of `doc`, in the order logged.
+    fn logged_of(&self, doc: &DocId) -> Vec<Logged> {
+        self.log().by_doc.get(doc).cloned().unwrap_or_default()
+    }
+
+    /// The document a check-in id is logged for, if it is in the log.
+    fn logged_place(&self, id: &str) -> Option<DocId> {
+        self.log().places.get(id).cloned()
+    }
+
+    /// Numbers the new check-ins of a round for the log, in order.
+    fn number(&self, new: Vec<CheckIn>) -> Vec<Logged> {
+        let mut log = self.log();
+        let at = Instant::now();
+        new.into_iter()
+            .map(|checkin| {
+                let seq = log.next_seq;
+                log.next_seq += 1;
+                Logged { seq, at, checkin }
+            })
+            .collect()
     }
 
     /// Takes what the writer last kept for `doc`.
@@ -272,7 +392,11 @@ impl Ingest {
     /// Forgets what the writer kept of the documents of `event_id` (retired from this node).
     pub(super) fn forget_event(&self, event_id: &str) {
         self.known().retain(|doc, _| doc.event_id() != Some(event_id));
-        self.logged().retain(|doc, _| doc.event_id() != Some(event_id));
+        let mut log = self.log();
+        let docs: Vec<DocId> = log.by_doc.keys().filter(|doc| doc.event_id() == Some(event_id)).cloned().collect();
+        for doc in docs {
+            log.remove_doc(&doc);
+        }
     }
 
     /// Queues a request; true when no writer runs yet (the caller starts one).
@@ -282,10 +406,19 @@ impl Ingest {
         !std::mem::replace(&mut queue.writing, true)
     }
 
-    /// Queues a request to fold the log; true when no writer runs yet (the caller starts one).
-    fn enqueue_fold(&self, done: oneshot::Sender<()>) -> bool {
+    /// Queues a request to fold the log (of `docs`, or all of it); true when no writer runs
+    /// yet (the caller starts one).
+    fn enqueue_fold(&self, docs: Option<BTreeSet<DocId>>, done: oneshot::Sender<()>) -> bool {
         let mut queue = self.lock();
-        queue.folds.push(done);
+        queue.folds.push(FoldWait { docs, done });
+        !std::mem::replace(&mut queue.writing, true)
+    }
+
+    /// Asks for a round that folds the documents due; true when no writer runs yet (the
+    /// caller starts one).
+    fn poke(&self) -> bool {
+        let mut queue = self.lock();
+        queue.poked = true;
         !std::mem::replace(&mut queue.writing, true)
     }
 
@@ -293,7 +426,8 @@ impl Ingest {
     /// when nothing is.
     fn take(&self) -> Option<Taken> {
         let mut queue = self.lock();
-        if queue.waiting.is_empty() && queue.folds.is_empty() {
+        let poked = std::mem::take(&mut queue.poked);
+        if queue.waiting.is_empty() && queue.folds.is_empty() && !poked {
             queue.writing = false;
             return None;
         }
@@ -301,7 +435,16 @@ impl Ingest {
         for (doc, w) in queue.waiting.drain(..) {
             by_doc.entry(doc).or_default().push(w);
         }
-        Some(Taken { by_doc, folds: std::mem::take(&mut queue.folds) })
+        let mut fold = FoldAsk::default();
+        let mut folds = Vec::new();
+        for w in queue.folds.drain(..) {
+            match w.docs {
+                None => fold.all = true,
+                Some(docs) => fold.docs.extend(docs),
+            }
+            folds.push(w.done);
+        }
+        Some(Taken { by_doc, fold, folds })
     }
 }
 
@@ -397,20 +540,39 @@ impl Node {
     /// again). What reads documents for their check-ins (sync, voids, retirement) calls this
     /// first.
     pub async fn fold_logged(&self) {
-        if !self.ingest.has_logged() {
-            return;
+        if self.ingest.has_logged() {
+            self.fold_and_wait(None).await;
         }
+    }
+
+    /// Folds the documents holding a logged check-in that matches `pred`, and answers once
+    /// that committed: what reads the index (listings, a member's check-ins) calls this first,
+    /// so that it sees every acknowledged check-in it asks about. Answers at once when none
+    /// matches.
+    pub async fn fold_logged_matching(&self, pred: impl Fn(&CheckIn) -> bool) {
+        let docs = self.ingest.logged_docs_where(pred);
+        if !docs.is_empty() {
+            self.fold_and_wait(Some(docs)).await;
+        }
+    }
+
+    async fn fold_and_wait(&self, docs: Option<BTreeSet<DocId>>) {
         let (done, folded) = oneshot::channel();
-        if self.ingest.enqueue_fold(done) {
-            match self.ingest.node.get().and_then(Weak::upgrade) {
-                Some(node) => {
-                    tokio::spawn(async move { node.write_waiting().await });
-                }
-                // The node is going away: end the turn this call began.
-                None => drop(WriterTurn { ingest: &self.ingest, ended: false }),
-            }
+        if self.ingest.enqueue_fold(docs, done) {
+            self.start_writer();
         }
         let _ = folded.await;
+    }
+
+    /// Starts the writer for a turn the caller began (`enqueue_fold`, `poke`).
+    fn start_writer(&self) {
+        match self.ingest.node.get().and_then(Weak::upgrade) {
+            Some(node) => {
+                tokio::spawn(async move { node.write_waiting().await });
+            }
+            // The node is going away: end the turn this call began.
+            None => drop(WriterTurn { ingest: &self.ingest, ended: false }),
+        }
     }
 
     /// How many acknowledged check-ins are in the log, not yet in their documents (a gauge
@@ -419,27 +581,38 @@ impl Node {
         self.ingest.logged_count()
     }
 
-    /// Schedules a fold of the log [`FOLD_AFTER`] from now, unless one is scheduled already.
+    /// While check-ins wait in the log, asks the writer every [`FOLD_TICK`] for a round that
+    /// folds the documents due, unless such a timer runs already.
     fn arm_fold(self: &Arc<Self>) {
         if !self.ingest.has_logged() || self.ingest.fold_armed.swap(true, Ordering::AcqRel) {
             return;
         }
         let node = Arc::downgrade(self);
         tokio::spawn(async move {
-            tokio::time::sleep(FOLD_AFTER).await;
-            let Some(node) = node.upgrade() else { return };
-            node.ingest.fold_armed.store(false, Ordering::Release);
-            node.fold_logged().await;
-            node.arm_fold();
+            loop {
+                tokio::time::sleep(FOLD_TICK).await;
+                let Some(node) = node.upgrade() else { return };
+                if !node.ingest.has_logged() {
+                    node.ingest.fold_armed.store(false, Ordering::Release);
+                    // A check-in logged after the check above arms a timer of its own.
+                    if node.ingest.has_logged() {
+                        node.arm_fold();
+                    }
+                    return;
+                }
+                if node.ingest.poke() {
+                    node.start_writer();
+                }
+            }
         });
     }
 
     /// The check-in writer: writes what waits, a round at a time, until nothing does.
     async fn write_waiting(self: Arc<Self>) {
         let mut turn = WriterTurn { ingest: &self.ingest, ended: false };
-        while let Some(Taken { by_doc, folds }) = self.ingest.take() {
+        while let Some(Taken { by_doc, fold, folds }) = self.ingest.take() {
             let round = by_doc.into_iter().map(|(doc, waiting)| (doc, DocRound::of(waiting))).collect();
-            self.write_round(round, !folds.is_empty()).await;
+            self.write_round(round, &fold).await;
             for done in folds {
                 let _ = done.send(());
             }
@@ -448,10 +621,10 @@ impl Node {
         turn.ended = true; // `take` ended the turn
     }
 
-    /// Writes one round: each document's new check-ins logged and indexed, and the log folded
-    /// into the documents that are due (all of them when `fold_all`), in one transaction;
-    /// answers every request of the round once it committed.
-    async fn write_round(&self, mut round: BTreeMap<DocId, DocRound>, fold_all: bool) {
+    /// Writes one round: each document's new check-ins logged, and the log folded into the
+    /// documents that are due or asked for (`fold`), in one transaction; answers every request
+    /// of the round once it committed.
+    async fn write_round(&self, mut round: BTreeMap<DocId, DocRound>, fold: &FoldAsk) {
         // Claimed first, then the committed index: a racing writer is in one or the other.
         let mut claimed = Vec::with_capacity(round.len());
         let mut elsewhere_by_doc = BTreeMap::new();
@@ -478,7 +651,7 @@ impl Node {
         for (id, e, s) in committed {
             committed_places.entry(id).or_default().push((e, s));
         }
-        let to_fold = self.ingest.to_fold(fold_all);
+        let to_fold = self.ingest.to_fold(fold);
         let mut locked = match self.docs.lock_many(round.keys().chain(to_fold.keys()).cloned()).await {
             Ok(locked) => locked,
             Err(e) => return fail_all(round, e.into()),
@@ -495,8 +668,14 @@ impl Node {
             let items = std::mem::take(&mut r.items);
             let others = elsewhere_by_doc.remove(doc_id).unwrap_or_default();
             let known = self.ingest.take_known(doc_id);
-            let logged = || self.ingest.logged().get(doc_id).cloned().unwrap_or_default();
+            let logged = || self.ingest.logged_of(doc_id);
             match write_into(d, known, logged, items, others, |id| {
+                // Logged for another session (not indexed until its fold), or indexed there.
+                if let Some(DocId::Attendance { event_id: e, session_id: s }) = self.ingest.logged_place(id)
+                    && (&e, &s) != (event_id, session_id)
+                {
+                    return Some(format!("{e}/{s}"));
+                }
                 committed_places
                     .get(id)?
                     .iter()
@@ -514,93 +693,78 @@ impl Node {
                 r.fail(err);
             }
         }
+        // Every document's new check-ins, logged in one job, queued to storage before the fold
+        // is built: it commits while this task does the fold's Automerge work, and each request
+        // is answered as soon as its check-ins are durable, not after the fold's commit.
+        let acks: Vec<(DocId, Vec<Logged>)> = written
+            .iter_mut()
+            .filter(|(_, (_, _, new))| !new.is_empty())
+            .map(|(d, (_, _, new))| (d.clone(), self.ingest.number(std::mem::take(new))))
+            .collect();
+        let ack_writes =
+            if acks.is_empty() { Vec::new() } else { self.store.write_all(vec![self.ack_job(acks.clone())]) };
+        let acking = async {
+            let mut acked = self.settle_acks(acks, ack_writes).await;
+            let mut kept = Vec::with_capacity(written.len());
+            for (doc_id, (results, known, _)) in written {
+                let Some(r) = round.remove(&doc_id) else { continue };
+                match acked.remove(&doc_id).unwrap_or_else(|| Ok(Vec::new())) {
+                    Ok(new) => {
+                        // In the log before the answer: a read that follows it folds them first.
+                        if !new.is_empty() {
+                            self.ingest.log().add(&doc_id, new);
+                        }
+                        r.answer(results);
+                        kept.push((doc_id, known));
+                    }
+                    Err(e) => r.fail(e),
+                }
+            }
+            kept
+        };
         // The log folded into the documents that are due, built on what is durable: every
         // logged check-in committed in an earlier round, and so did each document's last fold.
-        let mut folding: BTreeMap<DocId, Vec<CheckIn>> = BTreeMap::new();
-        for (doc_id, checkins) in to_fold {
-            let Some(d) = locked.get_or_create(&doc_id) else { continue };
-            let put = doc::attendance::checkins_map(d).and_then(|m| doc::attendance::insert_new(d, &m, &checkins));
-            match put {
-                Ok(()) => {
-                    folding.insert(doc_id, checkins);
-                }
-                Err(e) => {
-                    d.rollback();
-                    tracing::warn!(doc = %doc_id, cause = %e, "logged check-ins could not be folded into their document");
-                }
-            }
-        }
-        // Every document's new check-ins, logged and indexed in one job: one savepoint for the
-        // round, not one per document (each savepoint copies every page it touches into its
-        // journal, and the documents of a round touch the same pages). If that job fails, each
-        // document's share is tried again in a job of its own below, so that one session's
-        // failed write does not take the other sessions' check-ins with it.
-        let acks: Vec<(DocId, Vec<CheckIn>)> = written
-            .iter()
-            .filter(|(_, (_, _, new))| !new.is_empty())
-            .map(|(d, (_, _, new))| (d.clone(), new.clone()))
-            .collect();
-        let ack_jobs: Vec<ExtraJob> = if acks.is_empty() { Vec::new() } else { vec![self.ack_job(acks.clone())] };
-        let (stored, ack) = locked
-            .commit_each(
-                |doc_id, projection| {
-                    let folded = folding.get(doc_id)?;
-                    projection.without_logged(&folded.iter().map(|c| (c.id.as_str(), c)).collect());
-                    Some(unlog_job(folded))
-                },
-                ack_jobs,
-            )
-            .await;
-        let mut acked: HashMap<DocId, Result<(), NodeError>> = HashMap::new();
-        match ack.into_iter().next() {
-            None | Some(Ok(())) => acked.extend(acks.into_iter().map(|(d, _)| (d, Ok(())))),
-            Some(Err(e)) if acks.len() == 1 => {
-                if let Some((doc_id, _)) = acks.into_iter().next() {
-                    acked.insert(doc_id, Err(super::docs::retired_or(e).into()));
+        // The fold's jobs write the folded check-ins' index rows and feed entries (the
+        // projection of their documents' change) and delete their log rows.
+        let folding = async {
+            let mut folding: BTreeMap<DocId, Vec<Logged>> = BTreeMap::new();
+            for (doc_id, entries) in to_fold {
+                let Some(d) = locked.get_or_create(&doc_id) else { continue };
+                let checkins: Vec<CheckIn> = entries.iter().map(|e| e.checkin.clone()).collect();
+                match doc::attendance::checkins_map(d).and_then(|m| doc::attendance::insert_new(d, &m, &checkins)) {
+                    Ok(()) => {
+                        folding.insert(doc_id, entries);
+                    }
+                    Err(e) => {
+                        d.rollback();
+                        tracing::warn!(doc = %doc_id, cause = %e, "logged check-ins could not be folded into their document");
+                    }
                 }
             }
-            Some(Err(_)) => {
-                let ids: Vec<DocId> = acks.iter().map(|(d, _)| d.clone()).collect();
-                let jobs = acks.into_iter().map(|one| self.ack_job(vec![one])).collect();
-                let results = futures_util::future::join_all(self.store.write_all(jobs)).await;
-                for (doc_id, result) in ids.into_iter().zip(results) {
-                    acked.insert(doc_id, result.map_err(|e| super::docs::retired_or(e).into()));
-                }
-            }
-        }
+            let (stored, _) = locked.commit_each(|doc_id, _| Some(unlog_job(folding.get(doc_id)?)), Vec::new()).await;
+            (stored, folding)
+        };
+        let (kept, (stored, folding)) = tokio::join!(acking, folding);
         let mut heads: HashMap<DocId, Result<Vec<ChangeHash>, super::docs::DocsError>> = stored.into_iter().collect();
-        for (doc_id, checkins) in &folding {
+        for (doc_id, entries) in &folding {
             match heads.get(doc_id) {
-                Some(Ok(_)) => self.ingest.unlog(doc_id, &checkins.iter().map(|c| c.id.as_str()).collect()),
-                Some(Err(super::docs::DocsError::Retired { .. })) => {
-                    self.ingest.logged().remove(doc_id);
-                }
+                Some(Ok(_)) => self.ingest.log().remove(doc_id, &entries.iter().map(|e| e.seq).collect()),
+                Some(Err(super::docs::DocsError::Retired { .. })) => self.ingest.log().remove_doc(doc_id),
                 _ => tracing::warn!(doc = %doc_id, "logged check-ins stay logged: their fold was not stored"),
             }
         }
-        for (doc_id, (results, mut known, new)) in written {
-            let Some(r) = round.remove(&doc_id) else { continue };
-            match acked.remove(&doc_id).unwrap_or(Ok(())) {
-                Ok(()) => {
-                    if !new.is_empty() {
-                        self.ingest.logged().entry(doc_id.clone()).or_default().extend(new);
-                    }
-                    // The document's heads moved if a fold was stored; if that failed, it is
-                    // reloaded and read again.
-                    match heads.remove(&doc_id) {
-                        Some(Ok(h)) => {
-                            known.heads = h;
-                            self.ingest.keep_known(&doc_id, known);
-                        }
-                        Some(Err(_)) => {}
-                        None => self.ingest.keep_known(&doc_id, known),
-                    }
-                    r.answer(results);
+        // What the writer knows of each document follows its heads, moved if a fold was stored;
+        // a document whose fold failed is reloaded and read again.
+        for (doc_id, mut known) in kept {
+            match heads.remove(&doc_id) {
+                Some(Ok(h)) => {
+                    known.heads = h;
+                    self.ingest.keep_known(&doc_id, known);
                 }
-                Err(e) => r.fail(e),
+                Some(Err(_)) => {}
+                None => self.ingest.keep_known(&doc_id, known),
             }
         }
-        // What the writer kept of a document folded without new check-ins follows its heads.
         for (doc_id, h) in heads {
             if let (Ok(h), Some(mut known)) = (h, self.ingest.take_known(&doc_id)) {
                 known.heads = h;
@@ -612,17 +776,47 @@ impl Node {
         fail_all(round, StorageError::Panicked.into());
     }
 
-    /// A storage job logging and indexing new check-ins of these documents. A document whose
-    /// event was retired meanwhile fails the job (its check-ins must not be acknowledged).
-    fn ack_job(&self, acks: Vec<(DocId, Vec<CheckIn>)>) -> ExtraJob {
+    /// Whether each document's new check-ins were logged: `writes` are the futures of the
+    /// round's one job for `acks`. If that job failed, each document's share is tried again in
+    /// a job of its own, so that one session's failed write does not take the other sessions'
+    /// check-ins with it.
+    async fn settle_acks<W>(
+        &self,
+        acks: Vec<(DocId, Vec<Logged>)>,
+        writes: Vec<W>,
+    ) -> HashMap<DocId, Result<Vec<Logged>, NodeError>>
+    where
+        W: std::future::Future<Output = Result<(), StorageError>>,
+    {
+        let mut acked = HashMap::new();
+        match futures_util::future::join_all(writes).await.into_iter().next() {
+            None | Some(Ok(())) => acked.extend(acks.into_iter().map(|(d, new)| (d, Ok(new)))),
+            Some(Err(e)) if acks.len() == 1 => {
+                if let Some((doc_id, _)) = acks.into_iter().next() {
+                    acked.insert(doc_id, Err(super::docs::retired_or(e).into()));
+                }
+            }
+            Some(Err(_)) => {
+                let jobs = acks.iter().map(|one| self.ack_job(vec![one.clone()])).collect();
+                let results = futures_util::future::join_all(self.store.write_all(jobs)).await;
+                for ((doc_id, new), result) in acks.into_iter().zip(results) {
+                    acked.insert(doc_id, result.map(|()| new).map_err(|e| super::docs::retired_or(e).into()));
+                }
+            }
+        }
+        acked
+    }
+
+    /// A storage job logging new check-ins of these documents. A document whose event was
+    /// retired meanwhile fails the job (its check-ins must not be acknowledged).
+    fn ack_job(&self, acks: Vec<(DocId, Vec<Logged>)>) -> ExtraJob {
         let retired = self.docs.retired().clone();
         Box::new(move |tx: &rusqlite::Transaction<'_>| {
             for (doc_id, new) in acks {
                 retired.check_in_job(&doc_id)?;
-                for c in &new {
-                    index::log_checkin(tx, c)?;
+                for e in &new {
+                    index::log_checkin(tx, e.seq, &e.checkin)?;
                 }
-                Projection::of_logged(&doc_id, new).write(tx)?;
             }
             Ok(())
         })
@@ -636,18 +830,25 @@ impl Node {
         if logged.is_empty() {
             return Ok(0);
         }
-        let mut by_doc: BTreeMap<DocId, Vec<CheckIn>> = BTreeMap::new();
-        for c in logged {
-            by_doc.entry(DocId::attendance(&c.event_id, &c.session_id)).or_default().push(c);
+        let at = Instant::now();
+        let mut by_doc: BTreeMap<DocId, Vec<Logged>> = BTreeMap::new();
+        for (seq, c) in logged {
+            self.ingest.log().next_seq = seq + 1;
+            by_doc.entry(DocId::attendance(&c.event_id, &c.session_id)).or_default().push(Logged {
+                seq,
+                at,
+                checkin: c,
+            });
         }
         // An event retired meanwhile takes its logged check-ins with it.
-        let retired: Vec<CheckIn> =
+        let retired: Vec<Logged> =
             by_doc.iter().filter(|(id, _)| self.docs.is_retired(id)).flat_map(|(_, v)| v.iter().cloned()).collect();
         by_doc.retain(|id, _| !self.docs.is_retired(id));
         let mut locked = self.docs.lock_many(by_doc.keys().cloned()).await?;
-        for (doc_id, checkins) in &by_doc {
+        for (doc_id, entries) in &by_doc {
             let Some(d) = locked.get_or_create(doc_id) else { continue };
-            doc::attendance::checkins_map(d).and_then(|m| doc::attendance::insert_new(d, &m, checkins))?;
+            let checkins: Vec<CheckIn> = entries.iter().map(|e| e.checkin.clone()).collect();
+            doc::attendance::checkins_map(d).and_then(|m| doc::attendance::insert_new(d, &m, &checkins))?;
         }
         let drop_retired = unlog_job(&retired);
         let (stored, dropped) =
@@ -655,12 +856,12 @@ impl Node {
         dropped.into_iter().collect::<Result<(), _>>()?;
         let mut folded = 0;
         for (doc_id, result) in stored {
-            let Some(checkins) = by_doc.remove(&doc_id) else { continue };
+            let Some(entries) = by_doc.remove(&doc_id) else { continue };
             match result {
-                Ok(_) => folded += checkins.len(),
+                Ok(_) => folded += entries.len(),
                 Err(e) => {
                     tracing::warn!(doc = %doc_id, cause = %e, "logged check-ins stay logged: their fold was not stored");
-                    self.ingest.logged().insert(doc_id, checkins);
+                    self.ingest.log().add(&doc_id, entries);
                 }
             }
         }
@@ -748,6 +949,7 @@ impl Node {
         filter: CheckInFilter,
         limit: usize,
     ) -> NodeResult<(Vec<(CheckIn, Option<Arc<Event>>)>, Option<String>)> {
+        self.fold_logged_matching(|c| filter.matches(c)).await;
         let mut rows = self.store.read(move |c| index::list_checkins(c, &filter, limit + 1)).await?;
         let next = (rows.len() > limit).then(|| rows[limit - 1].id.clone());
         rows.truncate(limit);
@@ -765,10 +967,10 @@ impl Node {
     }
 }
 
-/// A storage job deleting the log rows of `checkins` (folded, or their event retired).
-fn unlog_job(checkins: &[CheckIn]) -> ExtraJob {
-    let ids: Vec<String> = checkins.iter().map(|c| c.id.clone()).collect();
-    Box::new(move |tx| index::unlog_checkins(tx, ids.iter().map(String::as_str)))
+/// A storage job deleting the log rows of `entries` (folded, or their event retired).
+fn unlog_job(entries: &[Logged]) -> ExtraJob {
+    let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
+    Box::new(move |tx| index::unlog_checkins(tx, seqs))
 }
 
 /// Answers every request of `round` with `err`.
@@ -790,7 +992,7 @@ fn fail_all(round: BTreeMap<DocId, DocRound>, err: NodeError) {
 fn write_into(
     mut d: Option<&mut AutoCommit>,
     known: Option<Known>,
-    logged: impl FnOnce() -> Vec<CheckIn>,
+    logged: impl FnOnce() -> Vec<Logged>,
     items: Vec<NewCheckIn>,
     claimed_elsewhere: Vec<Option<String>>,
     committed_elsewhere: impl Fn(&str) -> Option<String>,
@@ -1037,7 +1239,7 @@ mod tests {
         node.store
             .write(|tx| {
                 tx.execute_batch(
-                    "CREATE TEMP TRIGGER refuse BEFORE INSERT ON changes WHEN NEW.id = 'refused'
+                    "CREATE TEMP TRIGGER refuse BEFORE INSERT ON checkin_log WHEN NEW.id = 'refused'
                      BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
                 )?;
                 Ok(())
@@ -1060,7 +1262,7 @@ mod tests {
         node.store
             .write(|tx| {
                 tx.execute_batch(
-                    "CREATE TEMP TRIGGER refuse BEFORE INSERT ON changes WHEN NEW.id = 'lost'
+                    "CREATE TEMP TRIGGER refuse BEFORE INSERT ON checkin_log WHEN NEW.id = 'lost'
                      BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
                 )?;
                 Ok(())
@@ -1082,7 +1284,7 @@ mod tests {
 
     /// The logged check-ins of `node`, as stored.
     async fn log_rows(node: &Node) -> Vec<String> {
-        node.store.read(index::logged_checkins).await.unwrap().into_iter().map(|c| c.id).collect()
+        node.store.read(index::logged_checkins).await.unwrap().into_iter().map(|(_, c)| c.id).collect()
     }
 
     /// The check-ins attendance document E1/`session` holds.
@@ -1144,6 +1346,98 @@ mod tests {
         assert_eq!(node.checkins_in_log(), 0);
         assert_eq!(in_document(&node, "S1").await, ["a", "b"]);
         node.store.close().await;
+    }
+
+    /// An id in the log is one fact node-wide before its fold indexes it: the same id in
+    /// another session is refused, and a retry in its own session is answered as stored.
+    #[tokio::test]
+    async fn an_id_in_the_log_is_refused_in_another_session() {
+        let dir = tempfile::tempdir().unwrap();
+        let (node, event) = node_with(dir.path(), &["S1", "S2"]).await;
+        node.ingest.fold_armed.store(true, Ordering::Release); // no timer: folded when asked
+        node.record_checkins(&event, "S1", vec![new("x", "S1", "M1")]).await.unwrap();
+        assert_eq!(node.store.read(index::count).await.unwrap(), 0, "not indexed before its fold");
+        let there = node.record_checkins(&event, "S2", vec![new("x", "S2", "M1")]).await.unwrap();
+        assert!(matches!(&there[0], Err(NodeError::Conflict(m)) if m.contains("E1/S1")), "{there:?}");
+        let again = node.record_checkins(&event, "S1", vec![new("x", "S1", "M1")]).await.unwrap();
+        assert!(matches!(&again[0], Ok(Recorded::Existing(_))), "{again:?}");
+        node.fold_logged().await;
+        let there = node.record_checkins(&event, "S2", vec![new("x", "S2", "M1")]).await.unwrap();
+        assert!(matches!(&there[0], Err(NodeError::Conflict(m)) if m.contains("E1/S1")), "{there:?}");
+        node.store.close().await;
+    }
+
+    /// A read of check-ins sees every acknowledged one it asks about: it folds the documents
+    /// whose logged check-ins it would read, and leaves the others in the log.
+    #[tokio::test]
+    async fn a_read_folds_only_what_it_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let (node, event) = node_with(dir.path(), &["S1", "S2"]).await;
+        node.ingest.fold_armed.store(true, Ordering::Release); // no timer: folded when asked
+        node.record_checkins(&event, "S1", vec![new("a", "S1", "M1"), new("b", "S1", "M2")]).await.unwrap();
+        node.record_checkins(&event, "S2", vec![new("c", "S2", "M2")]).await.unwrap();
+        assert_eq!(node.checkin_count().await.unwrap(), 3, "stored, logged or indexed");
+        let by_m3 = CheckInFilter { member_id: Some("M3".into()), ..Default::default() };
+        assert!(node.checkins(by_m3, 10).await.unwrap().0.is_empty());
+        assert_eq!(node.checkins_in_log(), 3, "nothing of M3's logged: nothing folded");
+        let in_s2 = CheckInFilter { session_id: Some("S2".into()), ..Default::default() };
+        let (listed, _) = node.checkins(in_s2, 10).await.unwrap();
+        assert_eq!(listed.iter().map(|(c, _)| c.id.as_str()).collect::<Vec<_>>(), ["c"]);
+        assert_eq!(node.checkins_in_log(), 2, "S2 folded, S1 still logged");
+        let m1 = node.member_checkins("M1", None).await.unwrap();
+        assert_eq!(m1.iter().flat_map(|(_, v)| v).map(|c| c.id.as_str()).collect::<Vec<_>>(), ["a"]);
+        assert_eq!(node.checkins_in_log(), 0);
+        assert_eq!(log_rows(&node).await, Vec::<String>::new());
+        assert_eq!(node.checkin_count().await.unwrap(), 3);
+        node.store.close().await;
+    }
+
+    fn logged(seq: i64, ago: Duration, c: CheckIn) -> Logged {
+        Logged { seq, at: Instant::now() - ago, checkin: c }
+    }
+
+    /// A round folds the documents due, oldest first, whole, until [`FOLD_PIECE`] check-ins;
+    /// those asked for whatever their number; everything when asked.
+    #[test]
+    fn a_round_folds_a_bounded_piece_of_the_log() {
+        let ingest = Ingest::default();
+        let old = FOLD_AFTER * 2;
+        let doc = |s: &str| DocId::attendance("E1", s);
+        let mut seq = 0;
+        let mut entries = |s: &str, n: usize, ago: Duration| -> Vec<Logged> {
+            (0..n)
+                .map(|i| {
+                    seq += 1;
+                    let older = Duration::from_millis((n - 1 - i) as u64);
+                    logged(seq, ago + older, checkin(&format!("{s}-{i}"), s, "M1"))
+                })
+                .collect()
+        };
+        let (a, b, c, young) = (
+            entries("A", FOLD_PIECE - 1, old),
+            entries("B", 2, old * 2),
+            entries("C", 5, old),
+            entries("Y", 3, Duration::ZERO),
+        );
+        {
+            let mut log = ingest.log();
+            log.add(&doc("A"), a);
+            log.add(&doc("B"), b);
+            log.add(&doc("C"), c);
+            log.add(&doc("Y"), young);
+        }
+        let due = ingest.to_fold(&FoldAsk::default());
+        // B is the oldest, then A reaches the piece's size; C waits for the next round.
+        assert_eq!(due.keys().cloned().collect::<Vec<_>>(), [doc("A"), doc("B")]);
+        assert_eq!(due.values().map(Vec::len).sum::<usize>(), FOLD_PIECE + 1);
+        let asked = ingest.to_fold(&FoldAsk { all: false, docs: [doc("Y")].into() });
+        assert!(asked.contains_key(&doc("Y")), "asked for, though young");
+        let all = ingest.to_fold(&FoldAsk { all: true, docs: BTreeSet::new() });
+        assert_eq!(all.len(), 4);
+        assert_eq!(ingest.logged_place("B-1"), Some(doc("B")));
+        ingest.log().remove_doc(&doc("B"));
+        assert_eq!(ingest.logged_place("B-1"), None);
+        assert_eq!(ingest.log().next_seq, seq + 1);
     }
 
     /// What a stop leaves in the log (acknowledged, not folded) is folded at the next start:

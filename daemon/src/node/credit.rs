@@ -24,6 +24,8 @@ impl Node {
         member_id: &str,
         event_id: Option<&str>,
     ) -> NodeResult<Vec<(Arc<Event>, Vec<CheckIn>)>> {
+        // Acknowledged check-ins of the member still in the log are folded (and indexed) first.
+        self.fold_logged_matching(|c| c.member_id == member_id && event_id.is_none_or(|e| e == c.event_id)).await;
         // From the index: no attendance document is decoded to answer this. One member's rows
         // by key, read on this thread: the hop to the blocking pool and back cost more.
         let (m, e) = (member_id.to_owned(), event_id.map(str::to_owned));

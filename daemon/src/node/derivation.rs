@@ -185,6 +185,7 @@ mod tests {
         for answer in node.record_checkins(&ev, "s1", items).await.unwrap() {
             answer.unwrap();
         }
+        node.fold_logged().await; // their feed entries come with the fold
         assert_eq!(node.derivation_cursor().await.unwrap(), 0, "never derived");
         let reached = node.derive_since(0).await.unwrap();
         assert!(reached > 0);

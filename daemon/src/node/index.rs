@@ -21,47 +21,55 @@ pub fn put_checkin(tx: &Transaction<'_>, c: &CheckIn) -> Result<(), StorageError
              method = excluded.method, kiosk_id = excluded.kiosk_id, recorded_at = excluded.recorded_at
          WHERE event_id = excluded.event_id AND session_id = excluded.session_id",
     )?;
-    execute_checkin(&mut stmt, c)
+    execute_checkin(&mut stmt, None, c)
 }
 
-/// Runs `stmt` with a check-in's nine columns, in the order of [`COLUMNS`].
-fn execute_checkin(stmt: &mut rusqlite::CachedStatement<'_>, c: &CheckIn) -> Result<(), StorageError> {
-    stmt.execute(params![
-        c.id,
-        c.event_id,
-        c.session_id,
-        c.member_id,
-        c.direction.as_str(),
-        c.at.to_string(),
-        c.method.as_str(),
-        c.kiosk_id,
-        c.recorded_at.to_string()
-    ])?;
+/// Runs `stmt` with a check-in's nine columns, in the order of [`COLUMNS`], after `first`
+/// when given (the log's entry number).
+fn execute_checkin(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    first: Option<i64>,
+    c: &CheckIn,
+) -> Result<(), StorageError> {
+    let (at, recorded_at) = (c.at.to_string(), c.recorded_at.to_string());
+    let columns: [&dyn rusqlite::ToSql; 9] = [
+        &c.id,
+        &c.event_id,
+        &c.session_id,
+        &c.member_id,
+        &c.direction.as_str(),
+        &at,
+        &c.method.as_str(),
+        &c.kiosk_id,
+        &recorded_at,
+    ];
+    let first = first.as_ref().map(|f| f as &dyn rusqlite::ToSql);
+    stmt.execute(rusqlite::params_from_iter(first.into_iter().chain(columns)))?;
     Ok(())
 }
 
-/// Logs a check-in acknowledged before it is in its document (`checkin_log`, see
-/// `node::checkins`).
-pub fn log_checkin(tx: &Transaction<'_>, c: &CheckIn) -> Result<(), StorageError> {
-    let mut stmt =
-        tx.prepare_cached(&format!("INSERT INTO checkin_log ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"))?;
-    execute_checkin(&mut stmt, c)
+/// Logs a check-in acknowledged before it is in its document, as entry `seq` of the log
+/// (`checkin_log`, appended to in the order logged; see `node::checkins`).
+pub fn log_checkin(tx: &Transaction<'_>, seq: i64, c: &CheckIn) -> Result<(), StorageError> {
+    let mut stmt = tx.prepare_cached(&format!(
+        "INSERT INTO checkin_log (seq, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+    ))?;
+    execute_checkin(&mut stmt, Some(seq), c)
 }
 
-/// Deletes the log rows of check-ins now written into their document.
-pub fn unlog_checkins<'a>(tx: &Transaction<'_>, ids: impl IntoIterator<Item = &'a str>) -> Result<(), StorageError> {
-    let mut stmt = tx.prepare_cached("DELETE FROM checkin_log WHERE id = ?1")?;
-    for id in ids {
-        stmt.execute(params![id])?;
+/// Deletes the log entries `seqs` (check-ins now written into their document).
+pub fn unlog_checkins(tx: &Transaction<'_>, seqs: impl IntoIterator<Item = i64>) -> Result<(), StorageError> {
+    let mut stmt = tx.prepare_cached("DELETE FROM checkin_log WHERE seq = ?1")?;
+    for seq in seqs {
+        stmt.execute(params![seq])?;
     }
     Ok(())
 }
 
-/// Every logged check-in, by session then id.
-pub fn logged_checkins(conn: &Connection) -> Result<Vec<CheckIn>, StorageError> {
-    let mut stmt =
-        conn.prepare_cached(&format!("SELECT {COLUMNS} FROM checkin_log ORDER BY event_id, session_id, id"))?;
-    let rows = stmt.query_map([], row)?;
+/// Every logged check-in with its entry number, in the order logged.
+pub fn logged_checkins(conn: &Connection) -> Result<Vec<(i64, CheckIn)>, StorageError> {
+    let mut stmt = conn.prepare_cached(&format!("SELECT {COLUMNS}, seq FROM checkin_log ORDER BY seq"))?;
+    let rows = stmt.query_map([], |r| Ok((r.get(9)?, row(r)?)))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
@@ -176,6 +184,14 @@ pub struct CheckInFilter {
     pub after: Option<String>,
 }
 
+impl CheckInFilter {
+    /// Whether `c` is one of the check-ins this filter lists (the cursor aside).
+    pub fn matches(&self, c: &CheckIn) -> bool {
+        let is = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        is(&self.event_id, &c.event_id) && is(&self.session_id, &c.session_id) && is(&self.member_id, &c.member_id)
+    }
+}
+
 /// Check-ins matching `f`, ordered by id, at most `limit`.
 pub fn list_checkins(conn: &Connection, f: &CheckInFilter, limit: usize) -> Result<Vec<CheckIn>, StorageError> {
     let sql = format!(
@@ -258,6 +274,14 @@ pub fn member_checkins(
 /// The number of indexed check-ins.
 pub fn count(conn: &Connection) -> Result<i64, StorageError> {
     Ok(conn.query_row("SELECT count(*) FROM checkin_index", [], |r| r.get(0))?)
+}
+
+/// The number of check-ins stored: indexed, or logged and not yet folded (one snapshot, in
+/// which the fold that indexes a check-in has also deleted its log row).
+pub fn stored_count(conn: &Connection) -> Result<i64, StorageError> {
+    Ok(conn.query_row("SELECT (SELECT count(*) FROM checkin_index) + (SELECT count(*) FROM checkin_log)", [], |r| {
+        r.get(0)
+    })?)
 }
 
 /// Makes the indexed entries of `member_id` exactly `entries`.

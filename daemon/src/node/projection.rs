@@ -9,7 +9,7 @@
 //! were made by an older [`VERSION`].
 
 use std::borrow::Cow;
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::BTreeSet;
 use std::fmt;
 
 use automerge::AutoCommit;
@@ -191,33 +191,6 @@ impl Projection {
     }
 
     /// Index rows and feed entries of voids: a void is a change of the check-in it voids.
-    /// The index rows and feed entries of check-ins acknowledged before they are written into
-    /// their document (the check-in log, `node::checkins`).
-    pub fn of_logged(id: &DocId, checkins: Vec<CheckIn>) -> Self {
-        Self::of_checkins(id, checkins)
-    }
-
-    /// Leaves out what [`Projection::of_logged`] wrote already: the rows and feed entries of
-    /// check-ins this change put with the content they were logged with. One the document
-    /// now holds with other content (a peer's check-in of that id won) keeps both; so does a
-    /// check-in voided in the same change.
-    pub fn without_logged(&mut self, logged: &HashMap<&str, &CheckIn>) {
-        let mut written = HashSet::new();
-        self.rows.retain(|r| match r {
-            Row::CheckIn(c) if logged.get(c.id.as_str()).is_some_and(|l| *l == c) => {
-                written.insert(c.id.clone());
-                false
-            }
-            _ => true,
-        });
-        for r in &self.rows {
-            if let Row::Void { void, .. } = r {
-                written.remove(&void.checkin_id);
-            }
-        }
-        self.feed.retain(|(kind, id)| !(*kind == FeedKind::CheckIn && written.contains(id)));
-    }
-
     fn add_voids(&mut self, id: &DocId, voids: Vec<Void>) {
         let DocId::Attendance { event_id, session_id } = id else { return };
         for v in voids {

@@ -240,6 +240,28 @@ pub const MIGRATIONS: &[&str] = &[
         view    BLOB NOT NULL
     ) STRICT;
     "#,
+    // 15: the check-in log in the order logged, appended to (`node::checkins`): a rowid table
+    // with no other key, so that acknowledging a check-in writes one row at the end of one
+    // B-tree. Its index row and feed entry are written when it is folded into its document.
+    r#"
+    CREATE TABLE checkin_log_seq (
+        seq         INTEGER PRIMARY KEY,
+        id          TEXT NOT NULL,
+        event_id    TEXT NOT NULL,
+        session_id  TEXT NOT NULL,
+        member_id   TEXT NOT NULL,
+        direction   TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        method      TEXT NOT NULL,
+        kiosk_id    TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+    ) STRICT;
+    INSERT INTO checkin_log_seq (id, event_id, session_id, member_id, direction, at, method, kiosk_id, recorded_at)
+        SELECT id, event_id, session_id, member_id, direction, at, method, kiosk_id, recorded_at
+        FROM checkin_log ORDER BY event_id, session_id, id;
+    DROP TABLE checkin_log;
+    ALTER TABLE checkin_log_seq RENAME TO checkin_log;
+    "#,
 ];
 
 /// The schema version this binary writes.
@@ -296,6 +318,32 @@ mod tests {
         })
         .unwrap()
             == 1
+    }
+
+    /// A log written by a binary before migration 15 (keyed by id) is carried into the
+    /// appended log, every row kept, numbered in the order the fold used to take them.
+    #[test]
+    fn the_checkin_log_keeps_its_rows_when_it_becomes_appended() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate_with(&mut conn, &MIGRATIONS[..14]).unwrap();
+        conn.execute_batch(
+            "INSERT INTO checkin_log VALUES ('b', 'E', 'S2', 'M1', 'in', 'T1', 'badge', 'k', 'T2');
+             INSERT INTO checkin_log VALUES ('a', 'E', 'S2', 'M2', 'out', 'T3', 'qr', 'k', 'T4');
+             INSERT INTO checkin_log VALUES ('c', 'E', 'S1', 'M3', 'in', 'T5', 'badge', 'k', 'T6');",
+        )
+        .unwrap();
+        migrate(&mut conn).unwrap();
+        let rows: Vec<(i64, String, String, String)> = conn
+            .prepare("SELECT seq, id, session_id, direction FROM checkin_log ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let ids: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+        assert_eq!(ids, ["c", "a", "b"]);
+        assert!(rows.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(rows[1].3, "out");
     }
 
     #[tokio::test]
