@@ -195,6 +195,17 @@ impl Log {
         }
     }
 
+    /// Puts the entries of `docs` back at the end of the queue for a fold (their fold failed):
+    /// they are due again [`FOLD_AFTER`] from now, and the other documents' folds go first.
+    fn defer(&mut self, docs: impl IntoIterator<Item = DocId>) {
+        let now = Instant::now();
+        for doc in docs {
+            for e in self.by_doc.get_mut(&doc).into_iter().flatten() {
+                e.at = now;
+            }
+        }
+    }
+
     fn remove_doc(&mut self, doc: &DocId) {
         let seqs = self.by_doc.get(doc).map(|v| v.iter().map(|e| e.seq).collect()).unwrap_or_default();
         self.remove(doc, &seqs);
@@ -575,6 +586,14 @@ impl Node {
         }
     }
 
+    /// Lets the check-in writer run for this node before any check-in arrives: what a start
+    /// left in the log (a document whose fold failed at open) is folded by the timer, and a
+    /// read that asks for a fold is answered. The daemon calls it once the node is shared.
+    pub fn start_ingest(self: &Arc<Self>) {
+        self.ingest.node.get_or_init(|| Arc::downgrade(self));
+        self.arm_fold();
+    }
+
     /// How many acknowledged check-ins are in the log, not yet in their documents (a gauge
     /// of `/metrics`).
     pub fn checkins_in_log(&self) -> usize {
@@ -651,9 +670,19 @@ impl Node {
         for (id, e, s) in committed {
             committed_places.entry(id).or_default().push((e, s));
         }
-        let to_fold = self.ingest.to_fold(fold);
+        let mut to_fold = self.ingest.to_fold(fold);
         let mut locked = match self.docs.lock_many(round.keys().chain(to_fold.keys()).cloned()).await {
             Ok(locked) => locked,
+            // A document to fold that cannot be loaded does not fail the round's requests: its
+            // fold waits, and the round goes on without it.
+            Err(e) if !to_fold.is_empty() => {
+                tracing::warn!(cause = %e, "documents due for a fold could not be loaded; their fold waits");
+                self.ingest.log().defer(std::mem::take(&mut to_fold).into_keys());
+                match self.docs.lock_many(round.keys().cloned()).await {
+                    Ok(locked) => locked,
+                    Err(e) => return fail_all(round, e.into()),
+                }
+            }
             Err(e) => return fail_all(round, e.into()),
         };
         let mut written: BTreeMap<DocId, Written> = BTreeMap::new();
@@ -738,6 +767,7 @@ impl Node {
                     Err(e) => {
                         d.rollback();
                         tracing::warn!(doc = %doc_id, cause = %e, "logged check-ins could not be folded into their document");
+                        self.ingest.log().defer([doc_id]);
                     }
                 }
             }
@@ -749,8 +779,12 @@ impl Node {
         for (doc_id, entries) in &folding {
             match heads.get(doc_id) {
                 Some(Ok(_)) => self.ingest.log().remove(doc_id, &entries.iter().map(|e| e.seq).collect()),
-                Some(Err(super::docs::DocsError::Retired { .. })) => self.ingest.log().remove_doc(doc_id),
-                _ => tracing::warn!(doc = %doc_id, "logged check-ins stay logged: their fold was not stored"),
+                // Retired, or being retired: a retirement that ends drops them (`forget_event`),
+                // one refused (their log rows exist) leaves them to the next fold.
+                _ => {
+                    tracing::warn!(doc = %doc_id, "logged check-ins stay logged: their fold was not stored");
+                    self.ingest.log().defer([doc_id.clone()]);
+                }
             }
         }
         // What the writer knows of each document follows its heads, moved if a fold was stored;
@@ -1376,6 +1410,10 @@ mod tests {
         node.ingest.fold_armed.store(true, Ordering::Release); // no timer: folded when asked
         node.record_checkins(&event, "S1", vec![new("a", "S1", "M1"), new("b", "S1", "M2")]).await.unwrap();
         node.record_checkins(&event, "S2", vec![new("c", "S2", "M2")]).await.unwrap();
+        // Never due by age, however slow this machine: folded only when a read asks.
+        for e in node.ingest.log().by_doc.values_mut().flatten() {
+            e.at = Instant::now() + Duration::from_secs(3600);
+        }
         assert_eq!(node.checkin_count().await.unwrap(), 3, "stored, logged or indexed");
         let by_m3 = CheckInFilter { member_id: Some("M3".into()), ..Default::default() };
         assert!(node.checkins(by_m3, 10).await.unwrap().0.is_empty());
@@ -1413,10 +1451,11 @@ mod tests {
                 })
                 .collect()
         };
+        // C is the oldest, then A; B is due but younger than both.
         let (a, b, c, young) = (
-            entries("A", FOLD_PIECE - 1, old),
-            entries("B", 2, old * 2),
-            entries("C", 5, old),
+            entries("A", FOLD_PIECE - 1, old * 2),
+            entries("B", 2, old),
+            entries("C", 5, old * 4),
             entries("Y", 3, Duration::ZERO),
         );
         {
@@ -1427,9 +1466,13 @@ mod tests {
             log.add(&doc("Y"), young);
         }
         let due = ingest.to_fold(&FoldAsk::default());
-        // B is the oldest, then A reaches the piece's size; C waits for the next round.
+        // C first, then A reaches the piece's size; B waits for the next round.
+        assert_eq!(due.keys().cloned().collect::<Vec<_>>(), [doc("A"), doc("C")]);
+        assert_eq!(due.values().map(Vec::len).sum::<usize>(), FOLD_PIECE + 4);
+        // A document whose fold failed goes to the back.
+        ingest.log().defer([doc("C")]);
+        let due = ingest.to_fold(&FoldAsk::default());
         assert_eq!(due.keys().cloned().collect::<Vec<_>>(), [doc("A"), doc("B")]);
-        assert_eq!(due.values().map(Vec::len).sum::<usize>(), FOLD_PIECE + 1);
         let asked = ingest.to_fold(&FoldAsk { all: false, docs: [doc("Y")].into() });
         assert!(asked.contains_key(&doc("Y")), "asked for, though young");
         let all = ingest.to_fold(&FoldAsk { all: true, docs: BTreeSet::new() });

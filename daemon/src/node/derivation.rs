@@ -84,7 +84,7 @@ impl Node {
     pub async fn derive_since(&self, after: i64) -> NodeResult<i64> {
         let mut cursor = after;
         loop {
-            let page = self.changes(cursor, 1000).await?;
+            let page = self.feed_page(cursor, 1000).await?;
             let Some(last) = page.last() else { return Ok(cursor) };
             let next = last.seq;
             let ids: Vec<String> = page.iter().filter(|c| c.kind == "checkin").map(|c| c.id.clone()).collect();

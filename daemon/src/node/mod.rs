@@ -176,6 +176,12 @@ impl Node {
     /// names every check-in acknowledged before it.
     pub async fn changes(&self, since: i64, limit: usize) -> NodeResult<Vec<crate::storage::Change>> {
         self.fold_logged().await;
+        self.feed_page(since, limit).await
+    }
+
+    /// [`Node::changes`] as the feed stands, without folding the log first (the central node's
+    /// derivation follows the feed, and a fold's entries wake it again).
+    pub(super) async fn feed_page(&self, since: i64, limit: usize) -> NodeResult<Vec<crate::storage::Change>> {
         Ok(self.store.read(move |c| crate::storage::changes_since(c, since, limit)).await?)
     }
 
