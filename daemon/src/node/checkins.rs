@@ -6,22 +6,28 @@
 //! commits, so two requests racing with one id in two sessions cannot both succeed.
 //!
 //! A check-in is acknowledged once its row in the check-in log commits (one row appended to one
-//! B-tree, fsynced), before it is in its attendance document, the index or the change feed: the
-//! writer folds the log into the documents later (about [`FOLD_AFTER`] after it was logged, at
-//! most [`FOLD_PIECE`] check-ins per round so that no round's commit waits long), many
-//! check-ins per Automerge change, and the fold's transaction writes their index rows and feed
-//! entries and deletes their log rows. What reads check-ins asks for the fold of the documents
-//! whose logged check-ins it would read first ([`Node::fold_logged_matching`]; a sync, a void
-//! or a retirement folds everything), so a read after an acknowledgement sees the check-in. A
-//! start folds whatever a crash left in the log. So an Automerge change and the index pages
-//! cost once per fold, not once per request.
+//! B-tree, fsynced), before it is in its attendance document, the index or the change feed. A
+//! fold task of its own moves the log into the documents later (about [`FOLD_AFTER`] after a
+//! check-in was logged, at most [`FOLD_PIECE`] check-ins a fold), many check-ins per Automerge
+//! change; the fold's transaction writes their index rows and feed entries and deletes their
+//! log rows. The writer does not wait for a fold, nor lock the documents being folded: what it
+//! keeps of each document ([`Known`]) holds what is in it and what is logged for it, and stays
+//! valid across folds. What reads check-ins asks for the fold of the documents whose logged
+//! check-ins it would read first ([`Node::fold_logged_matching`]; a sync, a void or a
+//! retirement folds everything), so a read after an acknowledgement sees the check-in. A start
+//! folds whatever a crash left in the log. So an Automerge change and the index pages cost once
+//! per fold, not once per request.
+//!
+//! A check-in merged in by sync while a request with the same id is being logged here is
+//! accepted by both, as two kiosks recording one id at once would be: the document holds both
+//! and reads them as it reads any concurrent writes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
-use automerge::{AutoCommit, ChangeHash};
+use automerge::AutoCommit;
 use tokio::sync::oneshot;
 
 use cec_core::doc::{self, DocId};
@@ -33,21 +39,21 @@ use super::error::{NodeError, NodeResult};
 use super::index::{self, CheckInFilter};
 use crate::storage::StorageError;
 
-/// How long an acknowledged check-in stays in the log before the writer folds it into its
+/// How long an acknowledged check-in stays in the log before the fold task folds it into its
 /// document (a little longer when many documents fall due at once: see [`FOLD_PIECE`]).
 pub const FOLD_AFTER: Duration = Duration::from_millis(100);
 
-/// How often the writer looks for documents due for a fold while check-ins wait in the log
-/// and no round runs.
+/// How often the fold task is asked to look for documents due while check-ins wait in the
+/// log.
 const FOLD_TICK: Duration = Duration::from_millis(25);
 
 /// A session with this many check-ins in the log is due for a fold, whatever their age.
 const FOLD_AT: usize = 2048;
 
-/// A round folds whole documents due for it, oldest first, until this many check-ins: the
-/// acknowledgements of the round wait for its commit, so the fold is spread over rounds
-/// rather than written in one long transaction. Documents a reader waits for are folded
-/// whatever their number.
+/// A fold takes whole documents due, oldest first, until this many check-ins (the next fold
+/// follows at once while documents are due): its jobs share the storage transactions of the
+/// check-ins being acknowledged meanwhile, so one long fold would hold up their commit.
+/// Documents a reader waits for are folded whatever their number.
 const FOLD_PIECE: usize = 256;
 
 /// A check-in to record, and which of its fields the client gave (a retry without `at` must
@@ -151,12 +157,14 @@ struct Waiting {
 }
 
 /// An acknowledged check-in in the log: its entry number (`checkin_log.seq`), when it was
-/// logged, and the check-in.
+/// logged, the check-in, and the version of its document ([`Known::version`]) whose check-ins
+/// its id was found new to (0, never a version, when read back from disk at a start).
 #[derive(Debug, Clone)]
 struct Logged {
     seq: i64,
     at: Instant,
     checkin: CheckIn,
+    version: u64,
 }
 
 /// The check-in log as the writer keeps it: what is logged (durable, acknowledged) and not yet
@@ -227,27 +235,27 @@ struct FoldWait {
     done: oneshot::Sender<()>,
 }
 
-/// Check-ins waiting for the node's next check-in write. One writer task runs while any
-/// wait: it takes everything queued, writes each attendance document's share as one change
-/// (one Automerge change, one chunk) and queues all the documents' jobs to storage at once, so
-/// they share a transaction; requests that arrive meanwhile wait for its next round (group
-/// commit across documents). A document's next change is built only once its previous one is
-/// durable: the writer waits for its round's commit before it takes the next.
+/// Check-ins waiting for the node's next check-in write, and the log's fold. One writer task
+/// runs while any request waits: it takes everything queued, logs every document's new
+/// check-ins in one storage job, and answers each request once that is durable; requests that
+/// arrive meanwhile wait for its next round (group commit across documents). One fold task
+/// runs while a fold is due or asked for: each fold writes a document's logged check-ins as
+/// one change (one Automerge change, one chunk), built only on what is durable.
 ///
-/// The writer also keeps what each document holds ([`Known`]), so a new check-in is written
-/// without looking it up in the document.
+/// The writer keeps what each document holds ([`Known`]), so a new check-in is sorted without
+/// looking it up in the document, and without its lock.
 #[derive(Default)]
 pub struct Ingest {
     queue: Mutex<Queue>,
     known: Mutex<HashMap<DocId, Known>>,
     clock: AtomicU64,
     /// Check-ins acknowledged (in the log, durable) and not yet in their documents. Only the
-    /// writer adds to it and folds it.
+    /// writer adds to it; only the fold task (and the start) folds it.
     log: Mutex<Log>,
     /// Whether a fold of the log is scheduled.
     fold_armed: AtomicBool,
-    /// The node, so that a fold asked for by a caller without an `Arc` can start the writer
-    /// (set by the first check-in; nothing is logged before it).
+    /// The node, so that a fold asked for by a caller without an `Arc` can start the fold
+    /// task (set by the first check-in or [`Node::start_ingest`]).
     node: OnceLock<Weak<Node>>,
 }
 
@@ -256,41 +264,39 @@ struct Queue {
     /// Whether a writer task runs.
     writing: bool,
     waiting: Vec<(DocId, Waiting)>,
+    /// Whether a fold task runs.
+    folding: bool,
     /// Callers waiting for logged check-ins to be folded into their documents.
     folds: Vec<FoldWait>,
-    /// Whether the fold timer asked for a round (documents may be due).
+    /// Whether the fold timer (or a fold that left documents due) asked for a fold.
     poked: bool,
-}
-
-/// What the writer takes for one round.
-struct Taken {
-    by_doc: BTreeMap<DocId, Vec<Waiting>>,
-    fold: FoldAsk,
-    folds: Vec<oneshot::Sender<()>>,
 }
 
 /// How many attendance documents' check-ins are kept in memory for the writer.
 const KNOWN_DOCUMENTS: usize = 256;
 
-/// The check-ins of an attendance document as of its `heads`, kept by the writer: valid while
-/// the document's heads are still these (a change that arrived by sync, or a refused commit,
-/// makes them differ, and the next write reads the document again).
+/// The check-ins of an attendance document and of its log, as of the document's `version`
+/// ([`Docs::version`](super::Docs::version)), kept by the writer: valid while the document's
+/// version is still this one. The fold leaves the version as it is (it moves check-ins from
+/// the log into the document, and this holds both); any other change of the document (one
+/// that arrived by sync, a void) gives it a new version, and the next write reads the
+/// document again.
 struct Known {
-    heads: Vec<ChangeHash>,
+    version: u64,
     by_id: HashMap<String, CheckIn>,
     used: u64,
 }
 
 impl Known {
-    /// What `d` holds (nothing when this node holds no such document yet), and the
-    /// check-ins logged for it and not yet in it.
-    fn read(d: Option<&mut AutoCommit>, logged: &[Logged]) -> Result<Self, NodeError> {
-        let (heads, mut by_id) = match d {
-            Some(d) => (d.get_heads(), doc::attendance::read(d)?.into_iter().map(|c| (c.id.clone(), c)).collect()),
-            None => (Vec::new(), HashMap::new()),
+    /// What `d` holds at `version` (nothing when this node holds no such document yet), and
+    /// the check-ins logged for it and not yet in it.
+    fn read(version: u64, d: Option<&AutoCommit>, logged: &[Logged]) -> Result<Self, NodeError> {
+        let mut by_id: HashMap<String, CheckIn> = match d {
+            Some(d) => doc::attendance::read(d)?.into_iter().map(|c| (c.id.clone(), c)).collect(),
+            None => HashMap::new(),
         };
         by_id.extend(logged.iter().map(|e| (e.checkin.id.clone(), e.checkin.clone())));
-        Ok(Self { heads, by_id, used: 0 })
+        Ok(Self { version, by_id, used: 0 })
     }
 }
 
@@ -331,11 +337,12 @@ impl Ingest {
 
     /// The logged check-ins to fold this round: everything when `ask.all`; else the documents
     /// asked for, and those due (logged [`FOLD_AFTER`] ago, or [`FOLD_AT`] of them) oldest
-    /// first, whole documents until [`FOLD_PIECE`] check-ins.
-    fn to_fold(&self, ask: &FoldAsk) -> BTreeMap<DocId, Vec<Logged>> {
+    /// first, whole documents until [`FOLD_PIECE`] check-ins. Answers also whether documents
+    /// due were left for another round.
+    fn to_fold(&self, ask: &FoldAsk) -> (BTreeMap<DocId, Vec<Logged>>, bool) {
         let log = self.log();
         if ask.all {
-            return log.by_doc.clone();
+            return (log.by_doc.clone(), false);
         }
         let mut out: BTreeMap<DocId, Vec<Logged>> =
             ask.docs.iter().filter_map(|d| Some((d.clone(), log.by_doc.get(d)?.clone()))).collect();
@@ -350,14 +357,15 @@ impl Ingest {
             })
             .collect();
         due.sort_by_key(|(_, v)| v.first().map(|e| e.at));
-        for (d, v) in due {
+        let mut due = due.into_iter();
+        for (d, v) in due.by_ref() {
+            count += v.len();
+            out.insert(d.clone(), v.clone());
             if count >= FOLD_PIECE {
                 break;
             }
-            count += v.len();
-            out.insert(d.clone(), v.clone());
         }
-        out
+        (out, due.next().is_some())
     }
 
     /// The logged check-ins of `doc`, in the order logged.
@@ -365,20 +373,16 @@ impl Ingest {
         self.log().by_doc.get(doc).cloned().unwrap_or_default()
     }
 
-    /// The document a check-in id is logged for, if it is in the log.
-    fn logged_place(&self, id: &str) -> Option<DocId> {
-        self.log().places.get(id).cloned()
-    }
-
-    /// Numbers the new check-ins of a round for the log, in order.
-    fn number(&self, new: Vec<CheckIn>) -> Vec<Logged> {
+    /// Numbers the new check-ins of a round for the log, in order: found new to their
+    /// document at `version`.
+    fn number(&self, new: Vec<CheckIn>, version: u64) -> Vec<Logged> {
         let mut log = self.log();
         let at = Instant::now();
         new.into_iter()
             .map(|checkin| {
                 let seq = log.next_seq;
                 log.next_seq += 1;
-                Logged { seq, at, checkin }
+                Logged { seq, at, checkin, version }
             })
             .collect()
     }
@@ -417,34 +421,45 @@ impl Ingest {
         !std::mem::replace(&mut queue.writing, true)
     }
 
-    /// Queues a request to fold the log (of `docs`, or all of it); true when no writer runs
+    /// Queues a request to fold the log (of `docs`, or all of it); true when no fold task runs
     /// yet (the caller starts one).
     fn enqueue_fold(&self, docs: Option<BTreeSet<DocId>>, done: oneshot::Sender<()>) -> bool {
         let mut queue = self.lock();
         queue.folds.push(FoldWait { docs, done });
-        !std::mem::replace(&mut queue.writing, true)
+        !std::mem::replace(&mut queue.folding, true)
     }
 
-    /// Asks for a round that folds the documents due; true when no writer runs yet (the
-    /// caller starts one).
+    /// Asks for a fold of the documents due; true when no fold task runs yet (the caller
+    /// starts one).
     fn poke(&self) -> bool {
         let mut queue = self.lock();
         queue.poked = true;
-        !std::mem::replace(&mut queue.writing, true)
+        !std::mem::replace(&mut queue.folding, true)
     }
 
-    /// Everything waiting, by document in arrival order; `None` (and the writer's turn ends)
-    /// when nothing is.
-    fn take(&self) -> Option<Taken> {
+    /// Every request waiting, by document in arrival order; `None` (and the writer's turn
+    /// ends) when none is.
+    fn take(&self) -> Option<BTreeMap<DocId, Vec<Waiting>>> {
         let mut queue = self.lock();
-        let poked = std::mem::take(&mut queue.poked);
-        if queue.waiting.is_empty() && queue.folds.is_empty() && !poked {
+        if queue.waiting.is_empty() {
             queue.writing = false;
             return None;
         }
         let mut by_doc: BTreeMap<DocId, Vec<Waiting>> = BTreeMap::new();
         for (doc, w) in queue.waiting.drain(..) {
             by_doc.entry(doc).or_default().push(w);
+        }
+        Some(by_doc)
+    }
+
+    /// What the next fold is asked for, and who waits for it; `None` (and the fold task's
+    /// turn ends) when nothing is asked.
+    fn take_fold(&self) -> Option<(FoldAsk, Vec<oneshot::Sender<()>>)> {
+        let mut queue = self.lock();
+        let poked = std::mem::take(&mut queue.poked);
+        if queue.folds.is_empty() && !poked {
+            queue.folding = false;
+            return None;
         }
         let mut fold = FoldAsk::default();
         let mut folds = Vec::new();
@@ -455,31 +470,37 @@ impl Ingest {
             }
             folds.push(w.done);
         }
-        Some(Taken { by_doc, fold, folds })
+        Some((fold, folds))
     }
 }
 
-/// Ends the writer's turn however the writer stops: a writer that panicked drops the requests
-/// still waiting (they are answered with an error) and the next request starts anew.
-struct WriterTurn<'a> {
+/// Ends a task's turn (the writer's, or the fold's) however the task stops: one that panicked
+/// drops the requests still waiting for it (they are answered with an error) and the next
+/// request starts anew.
+struct Turn<'a> {
     ingest: &'a Ingest,
+    fold: bool,
     ended: bool,
 }
 
-impl Drop for WriterTurn<'_> {
+impl Drop for Turn<'_> {
     fn drop(&mut self) {
         if !self.ended {
-            let waiting = {
-                let mut queue = self.ingest.lock();
+            let mut queue = self.ingest.lock();
+            let dropped = if self.fold {
+                queue.folding = false;
+                (Vec::new(), std::mem::take(&mut queue.folds))
+            } else {
                 queue.writing = false;
-                (std::mem::take(&mut queue.waiting), std::mem::take(&mut queue.folds))
+                (std::mem::take(&mut queue.waiting), Vec::new())
             };
-            drop(waiting);
+            drop(queue);
+            drop(dropped);
         }
     }
 }
 
-/// What [`write_into`] answers for one document: per item, what the writer now knows of the
+/// What [`sort_items`] answers for one document: per item, what the writer now knows of the
 /// document, and the new check-ins.
 type Written = (Vec<NodeResult<Recorded>>, Known, Vec<CheckIn>);
 
@@ -570,25 +591,25 @@ impl Node {
     async fn fold_and_wait(&self, docs: Option<BTreeSet<DocId>>) {
         let (done, folded) = oneshot::channel();
         if self.ingest.enqueue_fold(docs, done) {
-            self.start_writer();
+            self.start_folder();
         }
         let _ = folded.await;
     }
 
-    /// Starts the writer for a turn the caller began (`enqueue_fold`, `poke`).
-    fn start_writer(&self) {
+    /// Starts the fold task for a turn the caller began (`enqueue_fold`, `poke`).
+    fn start_folder(&self) {
         match self.ingest.node.get().and_then(Weak::upgrade) {
             Some(node) => {
-                tokio::spawn(async move { node.write_waiting().await });
+                tokio::spawn(async move { node.fold_waiting().await });
             }
             // The node is going away: end the turn this call began.
-            None => drop(WriterTurn { ingest: &self.ingest, ended: false }),
+            None => drop(Turn { ingest: &self.ingest, fold: true, ended: false }),
         }
     }
 
-    /// Lets the check-in writer run for this node before any check-in arrives: what a start
-    /// left in the log (a document whose fold failed at open) is folded by the timer, and a
-    /// read that asks for a fold is answered. The daemon calls it once the node is shared.
+    /// Lets the fold run for this node before any check-in arrives: what a start left in the
+    /// log (a document whose fold failed at open) is folded by the timer, and a read that
+    /// asks for a fold is answered. The daemon calls it once the node is shared.
     pub fn start_ingest(self: &Arc<Self>) {
         self.ingest.node.get_or_init(|| Arc::downgrade(self));
         self.arm_fold();
@@ -600,8 +621,8 @@ impl Node {
         self.ingest.logged_count()
     }
 
-    /// While check-ins wait in the log, asks the writer every [`FOLD_TICK`] for a round that
-    /// folds the documents due, unless such a timer runs already.
+    /// While check-ins wait in the log, asks for a fold of the documents due every
+    /// [`FOLD_TICK`], unless such a timer runs already.
     fn arm_fold(self: &Arc<Self>) {
         if !self.ingest.has_logged() || self.ingest.fold_armed.swap(true, Ordering::AcqRel) {
             return;
@@ -620,31 +641,46 @@ impl Node {
                     return;
                 }
                 if node.ingest.poke() {
-                    node.start_writer();
+                    node.start_folder();
                 }
             }
         });
     }
 
-    /// The check-in writer: writes what waits, a round at a time, until nothing does.
+    /// The check-in writer: logs what waits, a round at a time, until nothing does.
     async fn write_waiting(self: Arc<Self>) {
-        let mut turn = WriterTurn { ingest: &self.ingest, ended: false };
-        while let Some(Taken { by_doc, fold, folds }) = self.ingest.take() {
+        let mut turn = Turn { ingest: &self.ingest, fold: false, ended: false };
+        while let Some(by_doc) = self.ingest.take() {
             let round = by_doc.into_iter().map(|(doc, waiting)| (doc, DocRound::of(waiting))).collect();
-            self.write_round(round, &fold).await;
-            for done in folds {
-                let _ = done.send(());
-            }
+            self.write_round(round).await;
             self.arm_fold();
         }
         turn.ended = true; // `take` ended the turn
     }
 
-    /// Writes one round: each document's new check-ins logged, and the log folded into the
-    /// documents that are due or asked for (`fold`), in one transaction; answers every request
-    /// of the round once it committed.
-    async fn write_round(&self, mut round: BTreeMap<DocId, DocRound>, fold: &FoldAsk) {
-        // Claimed first, then the committed index: a racing writer is in one or the other.
+    /// The fold task: folds what is asked for and due, a fold at a time, until nothing is.
+    async fn fold_waiting(self: Arc<Self>) {
+        let mut turn = Turn { ingest: &self.ingest, fold: true, ended: false };
+        while let Some((ask, waiting)) = self.ingest.take_fold() {
+            let more = self.fold_round(&ask).await;
+            for done in waiting {
+                let _ = done.send(());
+            }
+            if more {
+                self.ingest.lock().poked = true;
+            }
+        }
+        turn.ended = true; // `take_fold` ended the turn
+    }
+
+    /// Logs one round's new check-ins, every document's in one storage job, and answers each
+    /// request once its check-ins are durable. No document is locked when what the writer
+    /// keeps of it ([`Known`]) is still the document's version: a fold of it in flight (which
+    /// holds its lock until its commit) does not hold up the check-ins that arrive meanwhile.
+    async fn write_round(&self, mut round: BTreeMap<DocId, DocRound>) {
+        // Claimed first, then the log, then the committed index: a racing writer is in the
+        // first, and a fold moves an id from the log to the index only once its commit is
+        // visible, so an id being folded meanwhile is in one of the other two.
         let mut claimed = Vec::with_capacity(round.len());
         let mut elsewhere_by_doc = BTreeMap::new();
         let mut all_ids = Vec::new();
@@ -656,6 +692,10 @@ impl Node {
             elsewhere_by_doc.insert(doc_id.clone(), others);
             all_ids.extend(ids);
         }
+        let logged_places: HashMap<String, DocId> = {
+            let log = self.ingest.log();
+            all_ids.iter().filter_map(|id| Some((id.clone(), log.places.get(id)?.clone()))).collect()
+        };
         // A few rows by primary key, read on this task: the hop to the blocking pool and back
         // cost more than the read, on every round.
         let committed = if all_ids.is_empty() {
@@ -670,38 +710,36 @@ impl Node {
         for (id, e, s) in committed {
             committed_places.entry(id).or_default().push((e, s));
         }
-        let mut to_fold = self.ingest.to_fold(fold);
-        let mut locked = match self.docs.lock_many(round.keys().chain(to_fold.keys()).cloned()).await {
-            Ok(locked) => locked,
-            // A document to fold that cannot be loaded does not fail the round's requests: its
-            // fold waits, and the round goes on without it.
-            Err(e) if !to_fold.is_empty() => {
-                tracing::warn!(cause = %e, "documents due for a fold could not be loaded; their fold waits");
-                self.ingest.log().defer(std::mem::take(&mut to_fold).into_keys());
-                match self.docs.lock_many(round.keys().cloned()).await {
-                    Ok(locked) => locked,
-                    Err(e) => return fail_all(round, e.into()),
+        let mut knowns = BTreeMap::new();
+        let mut stale = Vec::new();
+        for doc_id in round.keys() {
+            let version = self.docs.version(doc_id);
+            match self.ingest.take_known(doc_id) {
+                Some(known) if known.version == version => {
+                    knowns.insert(doc_id.clone(), known);
+                }
+                _ => stale.push(doc_id.clone()),
+            }
+        }
+        if !stale.is_empty() {
+            match self.read_known(&stale).await {
+                Ok(read) => knowns.extend(read),
+                Err(e) => {
+                    let failed = stale.iter().filter_map(|d| Some((d.clone(), round.remove(d)?))).collect();
+                    fail_all(failed, e);
                 }
             }
-            Err(e) => return fail_all(round, e.into()),
-        };
+        }
         let mut written: BTreeMap<DocId, Written> = BTreeMap::new();
-        let mut failed: Vec<(DocId, NodeError)> = Vec::new();
         for (doc_id, r) in &mut round {
-            let DocId::Attendance { event_id, session_id } = doc_id else {
-                failed.push((doc_id.clone(), NodeError::NotFound(format!("{doc_id} holds no check-ins"))));
-                continue;
-            };
-            // Not created here when new: the fold creates it.
-            let d = locked.get_mut(doc_id);
+            let DocId::Attendance { event_id, session_id } = doc_id else { continue };
+            let Some(known) = knowns.remove(doc_id) else { continue };
             let items = std::mem::take(&mut r.items);
             let others = elsewhere_by_doc.remove(doc_id).unwrap_or_default();
-            let known = self.ingest.take_known(doc_id);
-            let logged = || self.ingest.logged_of(doc_id);
-            match write_into(d, known, logged, items, others, |id| {
+            let out = sort_items(known, items, others, |id| {
                 // Logged for another session (not indexed until its fold), or indexed there.
-                if let Some(DocId::Attendance { event_id: e, session_id: s }) = self.ingest.logged_place(id)
-                    && (&e, &s) != (event_id, session_id)
+                if let Some(DocId::Attendance { event_id: e, session_id: s }) = logged_places.get(id)
+                    && (e, s) != (event_id, session_id)
                 {
                     return Some(format!("{e}/{s}"));
                 }
@@ -710,104 +748,124 @@ impl Node {
                     .iter()
                     .find(|(e, s)| (e, s) != (event_id, session_id))
                     .map(|(e, s)| format!("{e}/{s}"))
-            }) {
-                Ok(out) => {
-                    written.insert(doc_id.clone(), out);
-                }
-                Err(e) => failed.push((doc_id.clone(), e)),
-            }
+            });
+            written.insert(doc_id.clone(), out);
         }
-        for (doc_id, err) in failed {
-            if let Some(r) = round.remove(&doc_id) {
-                r.fail(err);
-            }
-        }
-        // Every document's new check-ins, logged in one job, queued to storage before the fold
-        // is built: it commits while this task does the fold's Automerge work, and each request
-        // is answered as soon as its check-ins are durable, not after the fold's commit.
         let acks: Vec<(DocId, Vec<Logged>)> = written
             .iter_mut()
             .filter(|(_, (_, _, new))| !new.is_empty())
-            .map(|(d, (_, _, new))| (d.clone(), self.ingest.number(std::mem::take(new))))
+            .map(|(d, (_, known, new))| (d.clone(), self.ingest.number(std::mem::take(new), known.version)))
             .collect();
         let ack_writes =
             if acks.is_empty() { Vec::new() } else { self.store.write_all(vec![self.ack_job(acks.clone())]) };
-        let acking = async {
-            let mut acked = self.settle_acks(acks, ack_writes).await;
-            let mut kept = Vec::with_capacity(written.len());
-            for (doc_id, (results, known, _)) in written {
-                let Some(r) = round.remove(&doc_id) else { continue };
-                match acked.remove(&doc_id).unwrap_or_else(|| Ok(Vec::new())) {
-                    Ok(new) => {
-                        // In the log before the answer: a read that follows it folds them first.
-                        if !new.is_empty() {
-                            self.ingest.log().add(&doc_id, new);
-                        }
-                        r.answer(results);
-                        kept.push((doc_id, known));
+        let mut acked = self.settle_acks(acks, ack_writes).await;
+        for (doc_id, (results, known, _)) in written {
+            let Some(r) = round.remove(&doc_id) else { continue };
+            match acked.remove(&doc_id).unwrap_or_else(|| Ok(Vec::new())) {
+                Ok(new) => {
+                    // In the log before the answer: a read that follows it folds them first.
+                    if !new.is_empty() {
+                        self.ingest.log().add(&doc_id, new);
                     }
-                    Err(e) => r.fail(e),
-                }
-            }
-            kept
-        };
-        // The log folded into the documents that are due, built on what is durable: every
-        // logged check-in committed in an earlier round, and so did each document's last fold.
-        // The fold's jobs write the folded check-ins' index rows and feed entries (the
-        // projection of their documents' change) and delete their log rows.
-        let folding = async {
-            let mut folding: BTreeMap<DocId, Vec<Logged>> = BTreeMap::new();
-            for (doc_id, entries) in to_fold {
-                let Some(d) = locked.get_or_create(&doc_id) else { continue };
-                let checkins: Vec<CheckIn> = entries.iter().map(|e| e.checkin.clone()).collect();
-                match doc::attendance::checkins_map(d).and_then(|m| doc::attendance::insert_new(d, &m, &checkins)) {
-                    Ok(()) => {
-                        folding.insert(doc_id, entries);
-                    }
-                    Err(e) => {
-                        d.rollback();
-                        tracing::warn!(doc = %doc_id, cause = %e, "logged check-ins could not be folded into their document");
-                        self.ingest.log().defer([doc_id]);
-                    }
-                }
-            }
-            let (stored, _) = locked.commit_each(|doc_id, _| Some(unlog_job(folding.get(doc_id)?)), Vec::new()).await;
-            (stored, folding)
-        };
-        let (kept, (stored, folding)) = tokio::join!(acking, folding);
-        let mut heads: HashMap<DocId, Result<Vec<ChangeHash>, super::docs::DocsError>> = stored.into_iter().collect();
-        for (doc_id, entries) in &folding {
-            match heads.get(doc_id) {
-                Some(Ok(_)) => self.ingest.log().remove(doc_id, &entries.iter().map(|e| e.seq).collect()),
-                // Retired, or being retired: a retirement that ends drops them (`forget_event`),
-                // one refused (their log rows exist) leaves them to the next fold.
-                _ => {
-                    tracing::warn!(doc = %doc_id, "logged check-ins stay logged: their fold was not stored");
-                    self.ingest.log().defer([doc_id.clone()]);
-                }
-            }
-        }
-        // What the writer knows of each document follows its heads, moved if a fold was stored;
-        // a document whose fold failed is reloaded and read again.
-        for (doc_id, mut known) in kept {
-            match heads.remove(&doc_id) {
-                Some(Ok(h)) => {
-                    known.heads = h;
+                    r.answer(results);
                     self.ingest.keep_known(&doc_id, known);
                 }
-                Some(Err(_)) => {}
-                None => self.ingest.keep_known(&doc_id, known),
-            }
-        }
-        for (doc_id, h) in heads {
-            if let (Ok(h), Some(mut known)) = (h, self.ingest.take_known(&doc_id)) {
-                known.heads = h;
-                self.ingest.keep_known(&doc_id, known);
+                // What the writer kept holds the refused check-ins: the next write reads again.
+                Err(e) => r.fail(e),
             }
         }
         drop(claimed);
-        // A document this node could not hold (none left in practice) is answered too.
-        fail_all(round, StorageError::Panicked.into());
+        // A request for a document that holds no check-ins (none in practice) is answered too.
+        fail_all(round, NodeError::NotFound("not an attendance document".into()));
+    }
+
+    /// What the writer keeps of `docs`, read under their locks (no commit of them in flight,
+    /// so their versions are those of what they hold).
+    async fn read_known(&self, docs: &[DocId]) -> NodeResult<Vec<(DocId, Known)>> {
+        let mut locked = self.docs.lock_many(docs.iter().cloned()).await?;
+        docs.iter()
+            .map(|id| {
+                let version = self.docs.version(id);
+                let d = locked.get_mut(id).map(|d| &*d);
+                Ok((id.clone(), Known::read(version, d, &self.ingest.logged_of(id))?))
+            })
+            .collect()
+    }
+
+    /// Folds logged check-ins into their documents: those `ask` names, and those due (see
+    /// [`Ingest::to_fold`]), each document's in one Automerge change, built on what is durable
+    /// (every logged check-in committed before it entered the log, and each document's last
+    /// fold committed before the next began). The fold's jobs write the folded check-ins'
+    /// index rows and feed entries (the projection of their documents' change) and delete
+    /// their log rows; they share the storage transactions of the check-ins being logged
+    /// meanwhile. Answers whether documents due were left for the next fold.
+    async fn fold_round(&self, ask: &FoldAsk) -> bool {
+        let (mut to_fold, more) = self.ingest.to_fold(ask);
+        if to_fold.is_empty() {
+            return more;
+        }
+        let mut locked = match self.docs.lock_many(to_fold.keys().cloned()).await {
+            Ok(locked) => locked,
+            Err(e) => {
+                // Which documents do not load: their fold waits, at the back of the queue, and
+                // the others' goes on.
+                tracing::warn!(cause = %e, "documents due for a fold could not be loaded");
+                let mut unloadable = Vec::new();
+                for id in to_fold.keys() {
+                    if let Err(e) = self.docs.lock_many([id.clone()]).await {
+                        tracing::warn!(doc = %id, cause = %e, "logged check-ins wait: their document does not load");
+                        unloadable.push(id.clone());
+                    }
+                }
+                to_fold.retain(|id, _| !unloadable.contains(id));
+                self.ingest.log().defer(unloadable);
+                match self.docs.lock_many(to_fold.keys().cloned()).await {
+                    Ok(locked) => locked,
+                    Err(_) => {
+                        self.ingest.log().defer(to_fold.into_keys());
+                        return more;
+                    }
+                }
+            }
+        };
+        let mut folding: BTreeMap<DocId, Vec<Logged>> = BTreeMap::new();
+        // Documents whose logged check-ins were all in them already: only their log rows go.
+        let mut unchanged: Vec<(DocId, Vec<Logged>)> = Vec::new();
+        for (doc_id, entries) in to_fold {
+            let version = self.docs.version(&doc_id);
+            let Some(d) = locked.get_or_create(&doc_id) else { continue };
+            match fold_into(d, version, &entries) {
+                Ok(true) => {
+                    folding.insert(doc_id, entries);
+                }
+                Ok(false) => unchanged.push((doc_id, entries)),
+                Err(e) => {
+                    d.rollback();
+                    tracing::warn!(doc = %doc_id, cause = %e, "logged check-ins could not be folded into their document");
+                    self.ingest.log().defer([doc_id]);
+                }
+            }
+        }
+        let unlog_unchanged = unlog_job(&unchanged.iter().flat_map(|(_, v)| v.iter().cloned()).collect::<Vec<_>>());
+        let (stored, unlogged) =
+            locked.commit_each(|doc_id, _| Some(unlog_job(folding.get(doc_id)?)), vec![unlog_unchanged]).await;
+        let unlogged = unlogged.into_iter().all(|r| r.is_ok());
+        let results = stored.into_iter().filter_map(|(doc_id, r)| Some((folding.remove(&doc_id)?, doc_id, r)));
+        let results = results.chain(unchanged.into_iter().map(|(doc_id, entries)| {
+            (entries, doc_id, if unlogged { Ok(Vec::new()) } else { Err(StorageError::Panicked.into()) })
+        }));
+        for (entries, doc_id, result) in results {
+            match result {
+                Ok(_) => self.ingest.log().remove(&doc_id, &entries.iter().map(|e| e.seq).collect()),
+                // Retired, or being retired: a retirement that ends drops them (`forget_event`),
+                // one refused (their log rows exist) leaves them to the next fold.
+                Err(e) => {
+                    tracing::warn!(doc = %doc_id, cause = %e, "logged check-ins stay logged: their fold was not stored");
+                    self.ingest.log().defer([doc_id]);
+                }
+            }
+        }
+        more
     }
 
     /// Whether each document's new check-ins were logged: `writes` are the futures of the
@@ -872,6 +930,7 @@ impl Node {
                 seq,
                 at,
                 checkin: c,
+                version: 0,
             });
         }
         // An event retired meanwhile takes its logged check-ins with it.
@@ -879,12 +938,16 @@ impl Node {
             by_doc.iter().filter(|(id, _)| self.docs.is_retired(id)).flat_map(|(_, v)| v.iter().cloned()).collect();
         by_doc.retain(|id, _| !self.docs.is_retired(id));
         let mut locked = self.docs.lock_many(by_doc.keys().cloned()).await?;
+        let mut unchanged = retired;
         for (doc_id, entries) in &by_doc {
+            let version = self.docs.version(doc_id);
             let Some(d) = locked.get_or_create(doc_id) else { continue };
-            let checkins: Vec<CheckIn> = entries.iter().map(|e| e.checkin.clone()).collect();
-            doc::attendance::checkins_map(d).and_then(|m| doc::attendance::insert_new(d, &m, &checkins))?;
+            if !fold_into(d, version, entries)? {
+                unchanged.extend(entries.iter().cloned());
+            }
         }
-        let drop_retired = unlog_job(&retired);
+        // Retired, or in their documents already.
+        let drop_retired = unlog_job(&unchanged);
         let (stored, dropped) =
             locked.commit_each(|doc_id, _| Some(unlog_job(by_doc.get(doc_id)?)), vec![drop_retired]).await;
         dropped.into_iter().collect::<Result<(), _>>()?;
@@ -1001,6 +1064,37 @@ impl Node {
     }
 }
 
+/// Writes into attendance document `d`, at `version` and locked, the logged check-ins
+/// `entries` that it does not hold yet, as one batch; answers whether it wrote any. An entry
+/// found new at `version` is new; one found new at an older version (a change arrived by sync
+/// since) is looked up among what `d` holds now, and left out if there: with the same content
+/// it is the same fact, with other content a peer's check-in took the id first (as when two
+/// kiosks record one id at once) and the peer's stands.
+fn fold_into(d: &mut AutoCommit, version: u64, entries: &[Logged]) -> Result<bool, cec_core::doc::DocError> {
+    let new: Vec<CheckIn> = if entries.iter().all(|e| e.version == version) {
+        entries.iter().map(|e| e.checkin.clone()).collect()
+    } else {
+        let held: HashMap<String, CheckIn> = doc::attendance::read(d)?.into_iter().map(|c| (c.id.clone(), c)).collect();
+        let mut new = Vec::with_capacity(entries.len());
+        for e in entries {
+            match held.get(&e.checkin.id) {
+                None => new.push(e.checkin.clone()),
+                Some(c) if *c == e.checkin => {}
+                Some(_) => tracing::warn!(
+                    checkin = %e.checkin.id,
+                    "a check-in acknowledged here arrived meanwhile from a peer with other content; the peer's stands"
+                ),
+            }
+        }
+        new
+    };
+    if new.is_empty() {
+        return Ok(false);
+    }
+    doc::attendance::checkins_map(d).and_then(|m| doc::attendance::insert_new(d, &m, &new))?;
+    Ok(true)
+}
+
 /// A storage job deleting the log rows of `entries` (folded, or their event retired).
 fn unlog_job(entries: &[Logged]) -> ExtraJob {
     let seqs: Vec<i64> = entries.iter().map(|e| e.seq).collect();
@@ -1018,29 +1112,22 @@ fn fail_all(round: BTreeMap<DocId, DocRound>, err: NodeError) {
     }
 }
 
-/// Sorts `items` for attendance document `d`: a new id is accepted (to be logged), a retry
-/// answered with what is stored, an id stored with other content (here, in a session being
-/// written by a racing request, or committed elsewhere) refused. `logged` are the check-ins
-/// logged for `d` and not in it yet, read when `known` no longer follows `d`. Answers per
-/// item, what the writer now knows of `d`, and the new check-ins; `d` is not changed.
-fn write_into(
-    mut d: Option<&mut AutoCommit>,
-    known: Option<Known>,
-    logged: impl FnOnce() -> Vec<Logged>,
+/// Sorts `items` for an attendance document, whose check-ins (in it and logged for it) the
+/// writer `known`: a new id is accepted (to be logged), a retry answered with what is stored,
+/// an id stored with other content (here, in a session being written by a racing request, or
+/// stored elsewhere) refused. Answers per item, what the writer now knows of the document, and
+/// the new check-ins.
+fn sort_items(
+    mut known: Known,
     items: Vec<NewCheckIn>,
     claimed_elsewhere: Vec<Option<String>>,
-    committed_elsewhere: impl Fn(&str) -> Option<String>,
-) -> Result<Written, NodeError> {
-    let heads = d.as_mut().map(|d| d.get_heads()).unwrap_or_default();
-    let mut known = match known {
-        Some(k) if k.heads == heads => k,
-        _ => Known::read(d, &logged())?,
-    };
+    stored_elsewhere: impl Fn(&str) -> Option<String>,
+) -> Written {
     let mut results = Vec::with_capacity(items.len());
     let mut new = Vec::new();
     for (inc, other) in items.into_iter().zip(claimed_elsewhere) {
         let id = inc.checkin.id.clone();
-        if let Some(place) = other.or_else(|| committed_elsewhere(&id)) {
+        if let Some(place) = other.or_else(|| stored_elsewhere(&id)) {
             results.push(Err(elsewhere(&id, &place)));
             continue;
         }
@@ -1057,7 +1144,7 @@ fn write_into(
             },
         });
     }
-    Ok((results, known, new))
+    (results, known, new)
 }
 
 #[cfg(test)]
@@ -1431,7 +1518,7 @@ mod tests {
     }
 
     fn logged(seq: i64, ago: Duration, c: CheckIn) -> Logged {
-        Logged { seq, at: Instant::now() - ago, checkin: c }
+        Logged { seq, at: Instant::now() - ago, checkin: c, version: 1 }
     }
 
     /// A round folds the documents due, oldest first, whole, until [`FOLD_PIECE`] check-ins;
@@ -1465,22 +1552,88 @@ mod tests {
             log.add(&doc("C"), c);
             log.add(&doc("Y"), young);
         }
-        let due = ingest.to_fold(&FoldAsk::default());
+        let (due, more) = ingest.to_fold(&FoldAsk::default());
         // C first, then A reaches the piece's size; B waits for the next round.
         assert_eq!(due.keys().cloned().collect::<Vec<_>>(), [doc("A"), doc("C")]);
+        assert!(more, "B is left for the next fold");
         assert_eq!(due.values().map(Vec::len).sum::<usize>(), FOLD_PIECE + 4);
         // A document whose fold failed goes to the back.
         ingest.log().defer([doc("C")]);
-        let due = ingest.to_fold(&FoldAsk::default());
+        let (due, more) = ingest.to_fold(&FoldAsk::default());
         assert_eq!(due.keys().cloned().collect::<Vec<_>>(), [doc("A"), doc("B")]);
-        let asked = ingest.to_fold(&FoldAsk { all: false, docs: [doc("Y")].into() });
+        assert!(!more, "C, put back, is not due again yet");
+        let (asked, _) = ingest.to_fold(&FoldAsk { all: false, docs: [doc("Y")].into() });
         assert!(asked.contains_key(&doc("Y")), "asked for, though young");
-        let all = ingest.to_fold(&FoldAsk { all: true, docs: BTreeSet::new() });
+        let (all, more) = ingest.to_fold(&FoldAsk { all: true, docs: BTreeSet::new() });
+        assert!(!more);
         assert_eq!(all.len(), 4);
-        assert_eq!(ingest.logged_place("B-1"), Some(doc("B")));
+        assert_eq!(ingest.log().places.get("B-1"), Some(&doc("B")));
         ingest.log().remove_doc(&doc("B"));
-        assert_eq!(ingest.logged_place("B-1"), None);
+        assert_eq!(ingest.log().places.get("B-1"), None);
         assert_eq!(ingest.log().next_seq, seq + 1);
+    }
+
+    /// A fold holds its documents' locks until its commit; check-ins of those documents
+    /// arriving meanwhile are acknowledged without waiting for it, and their ids are still
+    /// checked against what the documents hold.
+    #[tokio::test]
+    async fn a_fold_in_flight_does_not_hold_up_acknowledgements() {
+        let dir = tempfile::tempdir().unwrap();
+        let (node, event) = node_with(dir.path(), &["S1"]).await;
+        node.ingest.fold_armed.store(true, Ordering::Release); // no timer: the test folds
+        node.record_checkins(&event, "S1", vec![new("a", "S1", "M1")]).await.unwrap();
+        node.fold_logged().await;
+        assert_eq!(in_document(&node, "S1").await, ["a"]);
+        let id = DocId::attendance("E1", "S1");
+        // Held as a fold in flight holds it.
+        let locked = node.docs.lock_many([id.clone()]).await.unwrap();
+        let record = |inc: NewCheckIn| {
+            let (node, event) = (node.clone(), event.clone());
+            let wait =
+                async move { node.record_checkins(&event, "S1", vec![inc]).await.and_then(|mut v| v.pop().unwrap()) };
+            tokio::time::timeout(Duration::from_secs(10), wait)
+        };
+        let answered = record(new("b", "S1", "M2")).await.expect("answered while the document is locked");
+        assert!(matches!(answered, Ok(Recorded::Created(_))), "{answered:?}");
+        let retry = record(new("a", "S1", "M1")).await.expect("answered while the document is locked");
+        assert!(matches!(retry, Ok(Recorded::Existing(_))), "{retry:?}");
+        let other = record(new("a", "S1", "M9")).await.expect("answered while the document is locked");
+        assert!(matches!(other, Err(NodeError::Conflict(_))), "{other:?}");
+        drop(locked);
+        assert_eq!(log_rows(&node).await, ["b"]);
+        node.fold_logged().await;
+        assert_eq!(in_document(&node, "S1").await, ["a", "b"]);
+        node.store.close().await;
+    }
+
+    /// Check-ins with ids logged here and not folded yet arrive from a peer (a sync round):
+    /// the fold leaves out what the document then holds, so the index and the document agree:
+    /// the same fact once, and with other content the peer's.
+    #[tokio::test]
+    async fn a_peers_checkin_arriving_before_the_fold_stands() {
+        let dir = tempfile::tempdir().unwrap();
+        let (node, event) = node_with(dir.path(), &["S1"]).await;
+        node.ingest.fold_armed.store(true, Ordering::Release); // no timer: the test folds
+        let (same, theirs) = (new("same", "S1", "M1"), new("theirs", "S1", "M2"));
+        let mine = node.record_checkins(&event, "S1", vec![same.clone(), theirs, new("mine", "S1", "M3")]).await;
+        assert!(mine.unwrap().iter().all(|r| matches!(r, Ok(Recorded::Created(_)))));
+        let mut remote = doc::attendance::new_doc("E1", "S1", &doc::actor_for("other-kiosk"));
+        doc::attendance::add_checkin(&mut remote, &same.checkin).unwrap();
+        doc::attendance::add_checkin(&mut remote, &checkin("theirs", "S1", "M9")).unwrap();
+        remote.commit();
+        let id = DocId::attendance("E1", "S1");
+        let mut locked = node.docs.lock_many([id.clone()]).await.unwrap();
+        locked.get_or_create_empty(&id).unwrap().merge(&mut remote).unwrap();
+        locked.commit(None).await.unwrap();
+        node.fold_logged().await;
+        assert!(log_rows(&node).await.is_empty());
+        assert_eq!(in_document(&node, "S1").await, ["mine", "same", "theirs"]);
+        let (listed, _) = node.checkins(CheckInFilter::default(), 10).await.unwrap();
+        let listed: Vec<(&str, &str)> = listed.iter().map(|(c, _)| (c.id.as_str(), c.member_id.as_str())).collect();
+        assert_eq!(listed, [("mine", "M3"), ("same", "M1"), ("theirs", "M9")]);
+        let stored = node.docs.read(&id, doc::attendance::read).await.unwrap().unwrap().unwrap();
+        assert_eq!(stored.iter().find(|c| c.id == "theirs").unwrap().member_id, "M9");
+        node.store.close().await;
     }
 
     /// What a stop leaves in the log (acknowledged, not folded) is folded at the next start:

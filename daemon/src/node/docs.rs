@@ -189,17 +189,28 @@ struct Slot {
     total: Arc<AtomicUsize>,
     /// The cache's clock when last used.
     used: AtomicU64,
+    /// The document's version (see [`Docs::version`]), drawn from `versions`.
+    version: AtomicU64,
+    /// The cache's source of versions, shared by every slot: no two values alike.
+    versions: Arc<AtomicU64>,
 }
 
 impl Slot {
-    fn new(total: Arc<AtomicUsize>) -> Self {
+    fn new(total: Arc<AtomicUsize>, versions: Arc<AtomicU64>) -> Self {
         Self {
             state: Arc::new(tokio::sync::Mutex::new(State::default())),
             view: Mutex::new(View::Unknown),
             weight: AtomicUsize::new(0),
             total,
             used: AtomicU64::new(0),
+            version: AtomicU64::new(versions.fetch_add(1, Ordering::Relaxed)),
+            versions,
         }
+    }
+
+    /// Gives the document a version it never had: its content changed.
+    fn bump_version(&self) {
+        self.version.store(self.versions.fetch_add(1, Ordering::Relaxed), Ordering::Release);
     }
 
     fn set_weight(&self, w: usize) {
@@ -277,6 +288,8 @@ pub struct Docs {
     /// weight; recounted whenever it says the budget is exceeded.
     total: Arc<AtomicUsize>,
     clock: AtomicU64,
+    /// The source of documents' versions.
+    versions: Arc<AtomicU64>,
     budget: usize,
     retired: Arc<RetiredEvents>,
 }
@@ -311,6 +324,7 @@ impl Docs {
             slots: Mutex::new(HashMap::new()),
             total: Arc::default(),
             clock: AtomicU64::new(0),
+            versions: Arc::new(AtomicU64::new(1)),
             budget,
             retired: Arc::default(),
         }
@@ -374,7 +388,10 @@ impl Docs {
     fn slot(&self, id: &DocId) -> Arc<Slot> {
         let tick = self.clock.fetch_add(1, Ordering::Relaxed);
         let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
-        let slot = slots.entry(id.clone()).or_insert_with(|| Arc::new(Slot::new(self.total.clone()))).clone();
+        let slot = slots
+            .entry(id.clone())
+            .or_insert_with(|| Arc::new(Slot::new(self.total.clone(), self.versions.clone())))
+            .clone();
         slot.used.store(tick, Ordering::Relaxed);
         // The running total spares a sum over every slot on each use; the eviction decides on
         // the exact sum.
@@ -390,6 +407,17 @@ impl Docs {
             self.total.store(left, Ordering::Relaxed);
         }
         slot
+    }
+
+    /// The version of document `id`, read without its lock: it changes whenever a change of
+    /// the document commits, except a change by [`Locked::commit_each`], whose one caller (the
+    /// fold of the check-in log) writes into a document only check-ins the check-in writer
+    /// already counts as the document's. A document evicted from the cache and loaded again
+    /// has a new version too. Two versions of one document are never alike, so what was read
+    /// of a document at one version is still what it holds (beside those folds) while its
+    /// version is the same.
+    pub fn version(&self, id: &DocId) -> u64 {
+        self.slot(id).version.load(Ordering::Acquire)
     }
 
     /// Drops idle documents, least recently used first, until the rest fit the budget, and
@@ -699,6 +727,7 @@ impl Locked<'_> {
             *e.state = State { loaded: true, ..State::default() };
             e.slot.set_view(View::Absent);
             e.slot.set_weight(0);
+            e.slot.bump_version();
         }
         let mut slots = self.docs.slots.lock().unwrap_or_else(|p| p.into_inner());
         slots.retain(|id, _| id.event_id() != Some(event_id));
@@ -811,6 +840,7 @@ impl Locked<'_> {
                 if result.is_ok() {
                     e.state.saved.clone_from(heads);
                     e.slot.set_view(views.remove(id).unwrap_or_else(|| Docs::decode(id, e.state.doc.as_ref())));
+                    e.slot.bump_version();
                 } else {
                     e.discard();
                 }
@@ -838,10 +868,13 @@ impl Locked<'_> {
     /// whose write fails (its schema, the disk refusing its rows) is discarded alone and the
     /// others stand. Answers per document once every job has ended.
     ///
-    /// `shape` sees each changed document's projection before it is written (the check-in
-    /// writer leaves out rows it wrote already) and may add a job of its own, run in the
-    /// document's job after the projection. `extra` jobs share the transaction, each alone
-    /// (their results come second, in order).
+    /// Unlike every other commit it leaves the documents' versions ([`Docs::version`]) as they
+    /// were: its one caller, the fold of the check-in log, writes into a document only
+    /// check-ins the check-in writer already counts as the document's.
+    ///
+    /// `shape` sees each changed document's projection before it is written and may add a job
+    /// of its own, run in the document's job after the projection. `extra` jobs share the
+    /// transaction, each alone (their results come second, in order).
     pub async fn commit_each(
         mut self,
         mut shape: impl FnMut(&DocId, &mut Projection) -> Option<ExtraJob>,
@@ -1064,6 +1097,36 @@ mod tests {
         docs.update(&id, add_entry("third")).await.unwrap();
         let p = docs.read(&id, doc::portfolio::read).await.unwrap().unwrap().unwrap();
         assert_eq!(p.entries.keys().cloned().collect::<Vec<_>>(), ["first", "second", "third"]);
+        store.close().await;
+    }
+
+    /// A document's version moves with every committed change but the check-in writer's
+    /// folds (`commit_each`), and never comes back: not after a refused change, nor for a
+    /// document evicted and loaded again.
+    #[tokio::test]
+    async fn a_documents_version_follows_its_other_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_in(dir.path()).await;
+        let docs = Docs::new(store.clone(), "n1", DEFAULT_CACHE_BYTES);
+        let id = DocId::portfolio("M1");
+        let mut seen = vec![docs.version(&id)];
+        docs.update(&id, add_entry("first")).await.unwrap();
+        seen.push(docs.version(&id));
+        let mut locked = docs.lock_many([id.clone()]).await.unwrap();
+        doc::portfolio::put_entry(locked.get_mut(&id).unwrap(), &note("folded")).unwrap();
+        let (stored, _) = locked.commit_each(|_, _| None, Vec::new()).await;
+        assert!(stored[0].1.is_ok());
+        assert_eq!(docs.version(&id), seen[1], "commit_each leaves the version");
+        let failing: Result<(), crate::api::ApiError> =
+            docs.update(&id, |_| Err(crate::api::ApiError::internal("test", "refused by the caller"))).await;
+        assert!(failing.is_err());
+        assert_eq!(docs.version(&id), seen[1], "nothing changed");
+        docs.update(&id, add_entry("second")).await.unwrap();
+        seen.push(docs.version(&id));
+        docs.slots.lock().unwrap().clear(); // evicted
+        seen.push(docs.version(&id));
+        let distinct: std::collections::HashSet<u64> = seen.iter().copied().collect();
+        assert_eq!(distinct.len(), seen.len(), "{seen:?}");
         store.close().await;
     }
 
