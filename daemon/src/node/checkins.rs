@@ -18,9 +18,11 @@
 //! folds whatever a crash left in the log. So an Automerge change and the index pages cost once
 //! per fold, not once per request.
 //!
-//! A check-in merged in by sync while a request with the same id is being logged here is
-//! accepted by both, as two kiosks recording one id at once would be: the document holds both
-//! and reads them as it reads any concurrent writes.
+//! A check-in with a logged id that arrives by sync before the fold is the same fact when its
+//! content is the same, and the fold leaves the logged one out. With other content (two
+//! kiosks giving one id to two check-ins: a client's bug) the peer's stands, as it would had it
+//! arrived first, and the fold leaves the logged one out with a warning that names it, so the
+//! document, the index and every node agree.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -177,6 +179,9 @@ struct Log {
     places: HashMap<String, DocId>,
     /// The next entry number.
     next_seq: i64,
+    /// Documents whose fold failed, and when they are due again at the earliest (however many
+    /// check-ins they hold).
+    deferred: HashMap<DocId, Instant>,
 }
 
 impl Log {
@@ -200,16 +205,21 @@ impl Log {
         });
         if v.is_empty() {
             self.by_doc.remove(doc);
+            self.deferred.remove(doc);
         }
     }
 
     /// Puts the entries of `docs` back at the end of the queue for a fold (their fold failed):
-    /// they are due again [`FOLD_AFTER`] from now, and the other documents' folds go first.
+    /// they are due again [`FOLD_AFTER`] from now, [`FOLD_AT`] or not, and the other
+    /// documents' folds go first.
     fn defer(&mut self, docs: impl IntoIterator<Item = DocId>) {
         let now = Instant::now();
         for doc in docs {
             for e in self.by_doc.get_mut(&doc).into_iter().flatten() {
                 e.at = now;
+            }
+            if self.by_doc.contains_key(&doc) {
+                self.deferred.insert(doc, now + FOLD_AFTER);
             }
         }
     }
@@ -295,7 +305,11 @@ impl Known {
             Some(d) => doc::attendance::read(d)?.into_iter().map(|c| (c.id.clone(), c)).collect(),
             None => HashMap::new(),
         };
-        by_id.extend(logged.iter().map(|e| (e.checkin.id.clone(), e.checkin.clone())));
+        // What the document holds stands over a logged check-in with its id: the fold leaves
+        // such a check-in out (see `fold_into`).
+        for e in logged {
+            by_id.entry(e.checkin.id.clone()).or_insert_with(|| e.checkin.clone());
+        }
         Ok(Self { version, by_id, used: 0 })
     }
 }
@@ -353,6 +367,7 @@ impl Ingest {
             .iter()
             .filter(|(d, v)| {
                 !out.contains_key(*d)
+                    && log.deferred.get(*d).is_none_or(|until| now >= *until)
                     && (v.len() >= FOLD_AT || v.first().is_some_and(|e| now.duration_since(e.at) >= FOLD_AFTER))
             })
             .collect();
@@ -798,11 +813,13 @@ impl Node {
     /// fold committed before the next began). The fold's jobs write the folded check-ins'
     /// index rows and feed entries (the projection of their documents' change) and delete
     /// their log rows; they share the storage transactions of the check-ins being logged
-    /// meanwhile. Answers whether documents due were left for the next fold.
+    /// meanwhile. Answers whether the next fold should follow at once: documents due were
+    /// left for it, and this one stored something (folds that keep failing, a full disk, wait
+    /// for the timer rather than spin).
     async fn fold_round(&self, ask: &FoldAsk) -> bool {
         let (mut to_fold, more) = self.ingest.to_fold(ask);
         if to_fold.is_empty() {
-            return more;
+            return false;
         }
         let mut locked = match self.docs.lock_many(to_fold.keys().cloned()).await {
             Ok(locked) => locked,
@@ -823,7 +840,7 @@ impl Node {
                     Ok(locked) => locked,
                     Err(_) => {
                         self.ingest.log().defer(to_fold.into_keys());
-                        return more;
+                        return false;
                     }
                 }
             }
@@ -854,9 +871,13 @@ impl Node {
         let results = results.chain(unchanged.into_iter().map(|(doc_id, entries)| {
             (entries, doc_id, if unlogged { Ok(Vec::new()) } else { Err(StorageError::Panicked.into()) })
         }));
+        let mut stored_any = false;
         for (entries, doc_id, result) in results {
             match result {
-                Ok(_) => self.ingest.log().remove(&doc_id, &entries.iter().map(|e| e.seq).collect()),
+                Ok(_) => {
+                    stored_any = true;
+                    self.ingest.log().remove(&doc_id, &entries.iter().map(|e| e.seq).collect());
+                }
                 // Retired, or being retired: a retirement that ends drops them (`forget_event`),
                 // one refused (their log rows exist) leaves them to the next fold.
                 Err(e) => {
@@ -865,7 +886,7 @@ impl Node {
                 }
             }
         }
-        more
+        more && stored_any
     }
 
     /// Whether each document's new check-ins were logged: `writes` are the futures of the
@@ -1562,6 +1583,14 @@ mod tests {
         let (due, more) = ingest.to_fold(&FoldAsk::default());
         assert_eq!(due.keys().cloned().collect::<Vec<_>>(), [doc("A"), doc("B")]);
         assert!(!more, "C, put back, is not due again yet");
+        // A document with FOLD_AT check-ins is due at once, unless its fold just failed.
+        ingest.log().add(&doc("F"), entries("F", FOLD_AT, Duration::ZERO));
+        let (due, _) = ingest.to_fold(&FoldAsk::default());
+        assert!(due.contains_key(&doc("F")));
+        ingest.log().defer([doc("F")]);
+        let (due, _) = ingest.to_fold(&FoldAsk::default());
+        assert!(!due.contains_key(&doc("F")), "deferred, however many it holds");
+        ingest.log().remove_doc(&doc("F"));
         let (asked, _) = ingest.to_fold(&FoldAsk { all: false, docs: [doc("Y")].into() });
         assert!(asked.contains_key(&doc("Y")), "asked for, though young");
         let (all, more) = ingest.to_fold(&FoldAsk { all: true, docs: BTreeSet::new() });
@@ -1625,12 +1654,23 @@ mod tests {
         let mut locked = node.docs.lock_many([id.clone()]).await.unwrap();
         locked.get_or_create_empty(&id).unwrap().merge(&mut remote).unwrap();
         locked.commit(None).await.unwrap();
+        // A round before the fold reads the document again: what it holds stands over the log.
+        let later = node.record_checkins(&event, "S1", vec![new("later", "S1", "M4")]).await.unwrap();
+        assert!(matches!(&later[0], Ok(Recorded::Created(_))), "{later:?}");
         node.fold_logged().await;
         assert!(log_rows(&node).await.is_empty());
-        assert_eq!(in_document(&node, "S1").await, ["mine", "same", "theirs"]);
+        assert_eq!(in_document(&node, "S1").await, ["later", "mine", "same", "theirs"]);
+        let one = |inc: NewCheckIn| {
+            let (node, event) = (node.clone(), event.clone());
+            async move { node.record_checkins(&event, "S1", vec![inc]).await.and_then(|mut v| v.pop().unwrap()) }
+        };
+        let as_stored = one(new("theirs", "S1", "M9")).await;
+        assert!(matches!(&as_stored, Ok(Recorded::Existing(c)) if c.member_id == "M9"), "{as_stored:?}");
+        let as_logged = one(new("theirs", "S1", "M2")).await;
+        assert!(matches!(as_logged, Err(NodeError::Conflict(_))), "{as_logged:?}");
         let (listed, _) = node.checkins(CheckInFilter::default(), 10).await.unwrap();
         let listed: Vec<(&str, &str)> = listed.iter().map(|(c, _)| (c.id.as_str(), c.member_id.as_str())).collect();
-        assert_eq!(listed, [("mine", "M3"), ("same", "M1"), ("theirs", "M9")]);
+        assert_eq!(listed, [("later", "M4"), ("mine", "M3"), ("same", "M1"), ("theirs", "M9")]);
         let stored = node.docs.read(&id, doc::attendance::read).await.unwrap().unwrap().unwrap();
         assert_eq!(stored.iter().find(|c| c.id == "theirs").unwrap().member_id, "M9");
         node.store.close().await;

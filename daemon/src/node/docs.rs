@@ -1117,10 +1117,20 @@ mod tests {
         let (stored, _) = locked.commit_each(|_, _| None, Vec::new()).await;
         assert!(stored[0].1.is_ok());
         assert_eq!(docs.version(&id), seen[1], "commit_each leaves the version");
-        let failing: Result<(), crate::api::ApiError> =
-            docs.update(&id, |_| Err(crate::api::ApiError::internal("test", "refused by the caller"))).await;
-        assert!(failing.is_err());
+        // A change the disk refuses is discarded: the document is what it was.
+        store
+            .write(|tx| {
+                tx.execute_batch(
+                    "CREATE TEMP TRIGGER refuse BEFORE INSERT ON changes WHEN NEW.id = 'refused'
+                     BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        assert!(docs.update(&id, add_entry("refused")).await.is_err());
         assert_eq!(docs.version(&id), seen[1], "nothing changed");
+        store.write(|tx| Ok(tx.execute_batch("DROP TRIGGER refuse")?)).await.unwrap();
         docs.update(&id, add_entry("second")).await.unwrap();
         seen.push(docs.version(&id));
         docs.slots.lock().unwrap().clear(); // evicted
