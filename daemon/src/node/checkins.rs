@@ -1378,18 +1378,9 @@ mod tests {
         assert!(matches!(one(new("synced", "S1", "M2")).await, Ok(Recorded::Existing(_))));
         assert!(matches!(one(new("synced", "S1", "M9")).await, Err(NodeError::Conflict(_))));
         // A change the disk refuses leaves nothing behind, in the document or in memory.
-        node.store
-            .write(|tx| {
-                tx.execute_batch(
-                    "CREATE TEMP TRIGGER refuse BEFORE INSERT ON checkin_log WHEN NEW.id = 'refused'
-                     BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
-                )?;
-                Ok(())
-            })
-            .await
-            .unwrap();
+        crate::storage::test_util::refuse_row(&node.store, "checkin_log", "refused").await;
         assert!(one(new("refused", "S1", "M3")).await.is_err());
-        node.store.write(|tx| Ok(tx.execute_batch("DROP TRIGGER refuse")?)).await.unwrap();
+        crate::storage::test_util::accept_all(&node.store).await;
         assert!(matches!(one(new("refused", "S1", "M4")).await, Ok(Recorded::Created(c)) if c.member_id == "M4"));
         node.store.close().await;
     }
@@ -1401,16 +1392,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (node, _) = node_with(dir.path(), &["S1", "S2"]).await;
         // The disk refuses the write that holds check-in "lost".
-        node.store
-            .write(|tx| {
-                tx.execute_batch(
-                    "CREATE TEMP TRIGGER refuse BEFORE INSERT ON checkin_log WHEN NEW.id = 'lost'
-                     BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
-                )?;
-                Ok(())
-            })
-            .await
-            .unwrap();
+        crate::storage::test_util::refuse_row(&node.store, "checkin_log", "lost").await;
         let item = |id: &str, s: &str| Ok(new(id, s, "M1"));
         let out = node
             .record_batch(vec![item("kept", "S1"), item("lost", "S2"), item("also-lost", "S2")])

@@ -1020,16 +1020,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).await.unwrap();
         // The disk refuses exactly the change that records entry "refused".
-        store
-            .write(|tx| {
-                tx.execute_batch(
-                    "CREATE TEMP TRIGGER refuse BEFORE INSERT ON changes WHEN NEW.id = 'refused'
-                     BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
-                )?;
-                Ok(())
-            })
-            .await
-            .unwrap();
+        crate::storage::test_util::refuse_row(&store, "changes", "refused").await;
         let docs = Arc::new(Docs::new(store.clone(), "n1", DEFAULT_CACHE_BYTES));
         let actor_before = docs.actor();
         let id = DocId::portfolio("M1");
@@ -1118,19 +1109,10 @@ mod tests {
         assert!(stored[0].1.is_ok());
         assert_eq!(docs.version(&id), seen[1], "commit_each leaves the version");
         // A change the disk refuses is discarded: the document is what it was.
-        store
-            .write(|tx| {
-                tx.execute_batch(
-                    "CREATE TEMP TRIGGER refuse BEFORE INSERT ON changes WHEN NEW.id = 'refused'
-                     BEGIN SELECT RAISE(ABORT, 'disk full'); END;",
-                )?;
-                Ok(())
-            })
-            .await
-            .unwrap();
+        crate::storage::test_util::refuse_row(&store, "changes", "refused").await;
         assert!(docs.update(&id, add_entry("refused")).await.is_err());
         assert_eq!(docs.version(&id), seen[1], "nothing changed");
-        store.write(|tx| Ok(tx.execute_batch("DROP TRIGGER refuse")?)).await.unwrap();
+        crate::storage::test_util::accept_all(&store).await;
         docs.update(&id, add_entry("second")).await.unwrap();
         seen.push(docs.version(&id));
         docs.slots.lock().unwrap().clear(); // evicted

@@ -35,7 +35,7 @@ mod writer;
 #[cfg(test)]
 mod store_tests;
 #[cfg(test)]
-mod test_util;
+pub(crate) mod test_util;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
