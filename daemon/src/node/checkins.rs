@@ -1210,6 +1210,11 @@ mod tests {
         (node, event)
     }
 
+    /// Records one check-in in session S1 of `event` and answers its result.
+    async fn record_one(node: &Arc<Node>, event: &Event, inc: NewCheckIn) -> NodeResult<Recorded> {
+        node.record_checkins(event, "S1", vec![inc]).await.and_then(|mut v| v.pop().unwrap())
+    }
+
     fn checkin(id: &str, session: &str, member: &str) -> CheckIn {
         let at: jiff::Timestamp = AT.parse().unwrap();
         CheckIn {
@@ -1362,10 +1367,7 @@ mod tests {
     async fn the_writers_memory_follows_the_document() {
         let dir = tempfile::tempdir().unwrap();
         let (node, event) = node_with(dir.path(), &["S1"]).await;
-        let one = |inc: NewCheckIn| {
-            let (node, event) = (node.clone(), event.clone());
-            async move { node.record_checkins(&event, "S1", vec![inc]).await.and_then(|mut v| v.pop().unwrap()) }
-        };
+        let one = |inc: NewCheckIn| record_one(&node, &event, inc);
         assert!(matches!(one(new("local", "S1", "M1")).await, Ok(Recorded::Created(_))));
         // Another kiosk's check-in is merged in, as a sync round does.
         let mut remote = doc::attendance::new_doc("E1", "S1", &doc::actor_for("other-kiosk"));
@@ -1598,12 +1600,7 @@ mod tests {
         let id = DocId::attendance("E1", "S1");
         // Held as a fold in flight holds it.
         let locked = node.docs.lock_many([id.clone()]).await.unwrap();
-        let record = |inc: NewCheckIn| {
-            let (node, event) = (node.clone(), event.clone());
-            let wait =
-                async move { node.record_checkins(&event, "S1", vec![inc]).await.and_then(|mut v| v.pop().unwrap()) };
-            tokio::time::timeout(Duration::from_secs(10), wait)
-        };
+        let record = |inc: NewCheckIn| tokio::time::timeout(Duration::from_secs(10), record_one(&node, &event, inc));
         let answered = record(new("b", "S1", "M2")).await.expect("answered while the document is locked");
         assert!(matches!(answered, Ok(Recorded::Created(_))), "{answered:?}");
         let retry = record(new("a", "S1", "M1")).await.expect("answered while the document is locked");
@@ -1642,10 +1639,7 @@ mod tests {
         node.fold_logged().await;
         assert!(log_rows(&node).await.is_empty());
         assert_eq!(in_document(&node, "S1").await, ["later", "mine", "same", "theirs"]);
-        let one = |inc: NewCheckIn| {
-            let (node, event) = (node.clone(), event.clone());
-            async move { node.record_checkins(&event, "S1", vec![inc]).await.and_then(|mut v| v.pop().unwrap()) }
-        };
+        let one = |inc: NewCheckIn| record_one(&node, &event, inc);
         let as_stored = one(new("theirs", "S1", "M9")).await;
         assert!(matches!(&as_stored, Ok(Recorded::Existing(c)) if c.member_id == "M9"), "{as_stored:?}");
         let as_logged = one(new("theirs", "S1", "M2")).await;
