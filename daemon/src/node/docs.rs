@@ -410,9 +410,9 @@ impl Docs {
     }
 
     /// The version of document `id`, read without its lock: it changes whenever a change of
-    /// the document commits, except a change by [`Locked::commit_each`], whose one caller (the
-    /// fold of the check-in log) writes into a document only check-ins the check-in writer
-    /// already counts as the document's. A document evicted from the cache and loaded again
+    /// the document commits, except a change by [`Locked::commit_each`], whose callers (the folds
+    /// of the check-in log, at a start and in the fold task) write into a document only
+    /// check-ins the check-in writer already counts as the document's. A document evicted from the cache and loaded again
     /// has a new version too. Two versions of one document are never alike, so what was read
     /// of a document at one version is still what it holds (beside those folds) while its
     /// version is the same.
@@ -869,8 +869,8 @@ impl Locked<'_> {
     /// others stand. Answers per document once every job has ended.
     ///
     /// Unlike every other commit it leaves the documents' versions ([`Docs::version`]) as they
-    /// were: its one caller, the fold of the check-in log, writes into a document only
-    /// check-ins the check-in writer already counts as the document's.
+    /// were: its callers, the folds of the check-in log, write into a document only check-ins
+    /// the check-in writer already counts as the document's.
     ///
     /// `shape` sees each changed document's projection before it is written and may add a job
     /// of its own, run in the document's job after the projection. `extra` jobs share the
@@ -930,8 +930,8 @@ impl Locked<'_> {
             return (out, Vec::new());
         }
         // The documents stay locked until their jobs end. Unlike `commit_checked` this waits
-        // here rather than in a task of its own (a thread switch on every check-in round): its
-        // one caller, the check-in writer, runs in a task of its own that no client can drop.
+        // here rather than in a task of its own (a thread switch on every fold): its callers,
+        // the fold task and the node's start, run where no client can drop them.
         // Dropped before the jobs end all the same (the runtime shutting down), `Unsettled`
         // discards the documents and retires the actor, so nothing is built on a change that
         // might not reach the disk and no (actor, seq) is reused.
