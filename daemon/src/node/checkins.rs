@@ -12,10 +12,11 @@
 //! change; the fold's transaction writes their index rows and feed entries and deletes their
 //! log rows. The writer does not wait for a fold, nor lock the documents being folded: what it
 //! keeps of each document ([`Known`]) holds what is in it and what is logged for it, and stays
-//! valid across folds. What reads check-ins asks for the fold of the documents whose logged
-//! check-ins it would read first ([`Node::fold_logged_matching`]; a sync, a void or a
-//! retirement folds everything), so a read after an acknowledgement sees the check-in. A start
-//! folds whatever a crash left in the log. So an Automerge change and the index pages cost once
+//! valid across folds. A read of the index (a listing, a member's check-ins) adds the logged
+//! check-ins it asks about ([`Ingest::logged_where`]) without waiting for a fold, so a read
+//! after an acknowledgement sees the check-in, even while its fold fails (a full disk); what
+//! reads documents for their check-ins (a sync, a void, a retirement) folds everything first.
+//! A start folds whatever a crash left in the log. So an Automerge change and the index pages cost once
 //! per fold, not once per request.
 //!
 //! A check-in with a logged id that arrives by sync before the fold is the same fact when its
@@ -24,7 +25,7 @@
 //! arrived first, and the fold leaves the logged one out with a warning that names it, so the
 //! document, the index and every node agree.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::{Duration, Instant};
@@ -179,9 +180,9 @@ struct Log {
     places: HashMap<String, DocId>,
     /// The next entry number.
     next_seq: i64,
-    /// Documents whose fold failed, and when they are due again at the earliest (however many
-    /// check-ins they hold).
-    deferred: HashMap<DocId, Instant>,
+    /// Documents whose fold failed: when they are due again at the earliest (however many
+    /// check-ins they hold), and why it failed.
+    deferred: HashMap<DocId, (Instant, Arc<NodeError>)>,
 }
 
 impl Log {
@@ -212,14 +213,14 @@ impl Log {
     /// Puts the entries of `docs` back at the end of the queue for a fold (their fold failed):
     /// they are due again [`FOLD_AFTER`] from now, [`FOLD_AT`] or not, and the other
     /// documents' folds go first.
-    fn defer(&mut self, docs: impl IntoIterator<Item = DocId>) {
+    fn defer(&mut self, docs: impl IntoIterator<Item = DocId>, cause: &Arc<NodeError>) {
         let now = Instant::now();
         for doc in docs {
             for e in self.by_doc.get_mut(&doc).into_iter().flatten() {
                 e.at = now;
             }
             if self.by_doc.contains_key(&doc) {
-                self.deferred.insert(doc, now + FOLD_AFTER);
+                self.deferred.insert(doc, (now + FOLD_AFTER, cause.clone()));
             }
         }
     }
@@ -233,16 +234,8 @@ impl Log {
 /// Which logged check-ins a round folds.
 #[derive(Debug, Default)]
 struct FoldAsk {
-    /// Everything logged.
+    /// Everything logged (a caller waits for that); else the documents due.
     all: bool,
-    /// These documents' (a reader waits for them).
-    docs: BTreeSet<DocId>,
-}
-
-/// A caller waiting for a fold: of everything (`docs` is `None`) or of these documents.
-struct FoldWait {
-    docs: Option<BTreeSet<DocId>>,
-    done: oneshot::Sender<()>,
 }
 
 /// Check-ins waiting for the node's next check-in write, and the log's fold. One writer task
@@ -276,8 +269,8 @@ struct Queue {
     waiting: Vec<(DocId, Waiting)>,
     /// Whether a fold task runs.
     folding: bool,
-    /// Callers waiting for logged check-ins to be folded into their documents.
-    folds: Vec<FoldWait>,
+    /// Callers waiting for every logged check-in to be folded into its document.
+    folds: Vec<oneshot::Sender<()>>,
     /// Whether the fold timer (or a fold that left documents due) asked for a fold.
     poked: bool,
 }
@@ -343,31 +336,37 @@ impl Ingest {
         self.log().by_doc.values().map(Vec::len).sum()
     }
 
-    /// The documents whose logged check-ins include one matching `pred`.
-    fn logged_docs_where(&self, pred: impl Fn(&CheckIn) -> bool) -> BTreeSet<DocId> {
+    /// The logged check-ins matching `pred`, in no set order: what a read of the index adds,
+    /// as they are not indexed before their fold.
+    fn logged_where(&self, pred: impl Fn(&CheckIn) -> bool) -> Vec<CheckIn> {
         let log = self.log();
-        log.by_doc.iter().filter(|(_, v)| v.iter().any(|e| pred(&e.checkin))).map(|(d, _)| d.clone()).collect()
+        log.by_doc.values().flatten().filter(|e| pred(&e.checkin)).map(|e| e.checkin.clone()).collect()
+    }
+
+    /// Why the fold of the document logging check-in `id` failed last, while it waits for
+    /// another (`None` when `id` is not logged, or its document's fold did not fail).
+    fn fold_failure(&self, id: &str) -> Option<Arc<NodeError>> {
+        let log = self.log();
+        log.deferred.get(log.places.get(id)?).map(|(_, cause)| cause.clone())
     }
 
     /// The logged check-ins to fold this round: everything when `ask.all`; else the documents
-    /// asked for, and those due (logged [`FOLD_AFTER`] ago, or [`FOLD_AT`] of them) oldest
-    /// first, whole documents until [`FOLD_PIECE`] check-ins. Answers also whether documents
-    /// due were left for another round.
+    /// due (logged [`FOLD_AFTER`] ago, or [`FOLD_AT`] of them) oldest first, whole documents
+    /// until [`FOLD_PIECE`] check-ins. Answers also whether documents due were left for
+    /// another round.
     fn to_fold(&self, ask: &FoldAsk) -> (BTreeMap<DocId, Vec<Logged>>, bool) {
         let log = self.log();
         if ask.all {
             return (log.by_doc.clone(), false);
         }
-        let mut out: BTreeMap<DocId, Vec<Logged>> =
-            ask.docs.iter().filter_map(|d| Some((d.clone(), log.by_doc.get(d)?.clone()))).collect();
-        let mut count: usize = out.values().map(Vec::len).sum();
+        let mut out: BTreeMap<DocId, Vec<Logged>> = BTreeMap::new();
+        let mut count = 0;
         let now = Instant::now();
         let mut due: Vec<(&DocId, &Vec<Logged>)> = log
             .by_doc
             .iter()
             .filter(|(d, v)| {
-                !out.contains_key(*d)
-                    && log.deferred.get(*d).is_none_or(|until| now >= *until)
+                log.deferred.get(*d).is_none_or(|(until, _)| now >= *until)
                     && (v.len() >= FOLD_AT || v.first().is_some_and(|e| now.duration_since(e.at) >= FOLD_AFTER))
             })
             .collect();
@@ -438,9 +437,9 @@ impl Ingest {
 
     /// Queues a request to fold the log (of `docs`, or all of it); true when no fold task runs
     /// yet (the caller starts one).
-    fn enqueue_fold(&self, docs: Option<BTreeSet<DocId>>, done: oneshot::Sender<()>) -> bool {
+    fn enqueue_fold(&self, done: oneshot::Sender<()>) -> bool {
         let mut queue = self.lock();
-        queue.folds.push(FoldWait { docs, done });
+        queue.folds.push(done);
         !std::mem::replace(&mut queue.folding, true)
     }
 
@@ -476,16 +475,8 @@ impl Ingest {
             queue.folding = false;
             return None;
         }
-        let mut fold = FoldAsk::default();
-        let mut folds = Vec::new();
-        for w in queue.folds.drain(..) {
-            match w.docs {
-                None => fold.all = true,
-                Some(docs) => fold.docs.extend(docs),
-            }
-            folds.push(w.done);
-        }
-        Some((fold, folds))
+        let folds: Vec<_> = queue.folds.drain(..).collect();
+        Some((FoldAsk { all: !folds.is_empty() }, folds))
     }
 }
 
@@ -588,24 +579,27 @@ impl Node {
     /// first.
     pub async fn fold_logged(&self) {
         if self.ingest.has_logged() {
-            self.fold_and_wait(None).await;
+            self.fold_and_wait().await;
         }
     }
 
-    /// Folds the documents holding a logged check-in that matches `pred`, and answers once
-    /// that committed: what reads the index (listings, a member's check-ins) calls this first,
-    /// so that it sees every acknowledged check-in it asks about. Answers at once when none
-    /// matches.
-    pub async fn fold_logged_matching(&self, pred: impl Fn(&CheckIn) -> bool) {
-        let docs = self.ingest.logged_docs_where(pred);
-        if !docs.is_empty() {
-            self.fold_and_wait(Some(docs)).await;
-        }
+    /// The acknowledged check-ins matching `pred` whose fold has not committed yet (their
+    /// documents and the index do not hold them). A read of the index takes these first, then
+    /// reads the index: a fold removes a check-in from the log only once its index rows are
+    /// committed, so every acknowledged check-in is in one read or both.
+    pub(crate) fn logged_where(&self, pred: impl Fn(&CheckIn) -> bool) -> Vec<CheckIn> {
+        self.ingest.logged_where(pred)
     }
 
-    async fn fold_and_wait(&self, docs: Option<BTreeSet<DocId>>) {
+    /// Why check-in `id` is still logged after a fold: its document's last fold failed (a
+    /// full disk), with that failure. `None` when it is not logged.
+    pub(crate) fn fold_failure(&self, id: &str) -> Option<Arc<NodeError>> {
+        self.ingest.fold_failure(id)
+    }
+
+    async fn fold_and_wait(&self) {
         let (done, folded) = oneshot::channel();
-        if self.ingest.enqueue_fold(docs, done) {
+        if self.ingest.enqueue_fold(done) {
             self.start_folder();
         }
         let _ = folded.await;
@@ -827,19 +821,17 @@ impl Node {
                 // Which documents do not load: their fold waits, at the back of the queue, and
                 // the others' goes on.
                 tracing::warn!(cause = %e, "documents due for a fold could not be loaded");
-                let mut unloadable = Vec::new();
-                for id in to_fold.keys() {
+                for id in to_fold.keys().cloned().collect::<Vec<_>>() {
                     if let Err(e) = self.docs.lock_many([id.clone()]).await {
                         tracing::warn!(doc = %id, cause = %e, "logged check-ins wait: their document does not load");
-                        unloadable.push(id.clone());
+                        to_fold.remove(&id);
+                        self.ingest.log().defer([id], &Arc::new(e.into()));
                     }
                 }
-                to_fold.retain(|id, _| !unloadable.contains(id));
-                self.ingest.log().defer(unloadable);
                 match self.docs.lock_many(to_fold.keys().cloned()).await {
                     Ok(locked) => locked,
-                    Err(_) => {
-                        self.ingest.log().defer(to_fold.into_keys());
+                    Err(e) => {
+                        self.ingest.log().defer(to_fold.into_keys(), &Arc::new(e.into()));
                         return false;
                     }
                 }
@@ -859,17 +851,19 @@ impl Node {
                 Err(e) => {
                     d.rollback();
                     tracing::warn!(doc = %doc_id, cause = %e, "logged check-ins could not be folded into their document");
-                    self.ingest.log().defer([doc_id]);
+                    self.ingest.log().defer([doc_id], &Arc::new(e.into()));
                 }
             }
         }
         let unlog_unchanged = unlog_job(&unchanged.iter().flat_map(|(_, v)| v.iter().cloned()).collect::<Vec<_>>());
         let (stored, unlogged) =
             locked.commit_each(|doc_id, _| Some(unlog_job(folding.get(doc_id)?)), vec![unlog_unchanged]).await;
-        let unlogged = unlogged.into_iter().all(|r| r.is_ok());
-        let results = stored.into_iter().filter_map(|(doc_id, r)| Some((folding.remove(&doc_id)?, doc_id, r)));
+        let unlog_failed = unlogged.into_iter().find_map(Result::err).map(|e| Arc::new(NodeError::from(e)));
+        let results = stored
+            .into_iter()
+            .filter_map(|(doc_id, r)| Some((folding.remove(&doc_id)?, doc_id, r.map_err(NodeError::from))));
         let results = results.chain(unchanged.into_iter().map(|(doc_id, entries)| {
-            (entries, doc_id, if unlogged { Ok(Vec::new()) } else { Err(StorageError::Panicked.into()) })
+            (entries, doc_id, unlog_failed.clone().map_or(Ok(Vec::new()), |e| Err(NodeError::Shared(e))))
         }));
         let mut stored_any = false;
         for (entries, doc_id, result) in results {
@@ -882,7 +876,7 @@ impl Node {
                 // one refused (their log rows exist) leaves them to the next fold.
                 Err(e) => {
                     tracing::warn!(doc = %doc_id, cause = %e, "logged check-ins stay logged: their fold was not stored");
-                    self.ingest.log().defer([doc_id]);
+                    self.ingest.log().defer([doc_id], &Arc::new(e));
                 }
             }
         }
@@ -1067,8 +1061,16 @@ impl Node {
         filter: CheckInFilter,
         limit: usize,
     ) -> NodeResult<(Vec<(CheckIn, Option<Arc<Event>>)>, Option<String>)> {
-        self.fold_logged_matching(|c| filter.matches(c)).await;
+        let after = filter.after.clone();
+        let logged = self.logged_where(|c| filter.matches(c) && after.as_ref().is_none_or(|a| c.id > *a));
         let mut rows = self.store.read(move |c| index::list_checkins(c, &filter, limit + 1)).await?;
+        if !logged.is_empty() {
+            // The index's page, and what is logged after the cursor: the first `limit + 1` of
+            // both are the first of all, as the index's page holds its first `limit + 1`.
+            rows = merge_logged(rows, logged);
+            rows.sort_by(|a, b| a.id.cmp(&b.id));
+            rows.truncate(limit + 1);
+        }
         let next = (rows.len() > limit).then(|| rows[limit - 1].id.clone());
         rows.truncate(limit);
         let mut events: BTreeMap<String, Option<Arc<Event>>> = BTreeMap::new();
@@ -1083,6 +1085,14 @@ impl Node {
         }
         Ok((out, next))
     }
+}
+
+/// `indexed` with the `logged` check-ins it does not hold (read before it: a fold may have
+/// indexed them since, or a peer's check-in with the same id may stand), in no set order.
+pub(crate) fn merge_logged(mut indexed: Vec<CheckIn>, logged: Vec<CheckIn>) -> Vec<CheckIn> {
+    let held: HashSet<String> = indexed.iter().map(|c| c.id.clone()).collect();
+    indexed.extend(logged.into_iter().filter(|c| !held.contains(&c.id)));
+    indexed
 }
 
 /// Writes into attendance document `d`, at `version` and locked, the logged check-ins
@@ -1493,32 +1503,60 @@ mod tests {
         node.store.close().await;
     }
 
-    /// A read of check-ins sees every acknowledged one it asks about: it folds the documents
-    /// whose logged check-ins it would read, and leaves the others in the log.
+    /// A read of check-ins sees every acknowledged one it asks about without waiting for a
+    /// fold: the logged ones it asks about, with the index. So it does also while their fold
+    /// fails (a full disk), and a void of one answers why it cannot be written.
     #[tokio::test]
-    async fn a_read_folds_only_what_it_reads() {
+    async fn a_read_sees_logged_checkins_without_a_fold() {
         let dir = tempfile::tempdir().unwrap();
         let (node, event) = node_with(dir.path(), &["S1", "S2"]).await;
         node.ingest.fold_armed.store(true, Ordering::Release); // no timer: folded when asked
-        node.record_checkins(&event, "S1", vec![new("a", "S1", "M1"), new("b", "S1", "M2")]).await.unwrap();
-        node.record_checkins(&event, "S2", vec![new("c", "S2", "M2")]).await.unwrap();
-        // Never due by age, however slow this machine: folded only when a read asks.
+        node.record_checkins(&event, "S1", vec![new("a", "S1", "M1"), new("c", "S1", "M2")]).await.unwrap();
+        node.record_checkins(&event, "S2", vec![new("b", "S2", "M2")]).await.unwrap();
+        // Never due by age, however slow this machine.
         for e in node.ingest.log().by_doc.values_mut().flatten() {
             e.at = Instant::now() + Duration::from_secs(3600);
         }
-        assert_eq!(node.checkin_count().await.unwrap(), 3, "stored, logged or indexed");
-        let by_m3 = CheckInFilter { member_id: Some("M3".into()), ..Default::default() };
-        assert!(node.checkins(by_m3, 10).await.unwrap().0.is_empty());
-        assert_eq!(node.checkins_in_log(), 3, "nothing of M3's logged: nothing folded");
-        let in_s2 = CheckInFilter { session_id: Some("S2".into()), ..Default::default() };
-        let (listed, _) = node.checkins(in_s2, 10).await.unwrap();
-        assert_eq!(listed.iter().map(|(c, _)| c.id.as_str()).collect::<Vec<_>>(), ["c"]);
-        assert_eq!(node.checkins_in_log(), 2, "S2 folded, S1 still logged");
-        let m1 = node.member_checkins("M1", None).await.unwrap();
-        assert_eq!(m1.iter().flat_map(|(_, v)| v).map(|c| c.id.as_str()).collect::<Vec<_>>(), ["a"]);
+        let ids =
+            |listed: &[(CheckIn, Option<Arc<Event>>)]| listed.iter().map(|(c, _)| c.id.clone()).collect::<Vec<_>>();
+        let member_ids =
+            |m: &[(Arc<Event>, Vec<CheckIn>)]| m.iter().flat_map(|(_, v)| v).map(|c| c.id.clone()).collect::<Vec<_>>();
+        let page = |after: Option<&str>| CheckInFilter { after: after.map(str::to_owned), ..Default::default() };
+        let reads = async |node: &Arc<Node>| {
+            let by_m3 = CheckInFilter { member_id: Some("M3".into()), ..Default::default() };
+            assert!(node.checkins(by_m3, 10).await.unwrap().0.is_empty());
+            let in_s2 = CheckInFilter { session_id: Some("S2".into()), ..Default::default() };
+            assert_eq!(ids(&node.checkins(in_s2, 10).await.unwrap().0), ["b"]);
+            // Pages by id, across the log and the index.
+            let (first, next) = node.checkins(page(None), 2).await.unwrap();
+            assert_eq!((ids(&first), next.as_deref()), (vec!["a".to_owned(), "b".to_owned()], Some("b")));
+            let (rest, next) = node.checkins(page(Some("b")), 2).await.unwrap();
+            assert_eq!((ids(&rest), next), (vec!["c".to_owned()], None));
+            assert_eq!(
+                member_ids(&node.member_checkins("M2", None).await.unwrap()),
+                ["c", "b"],
+                "by session: S1 first"
+            );
+            assert_eq!(node.checkin_count().await.unwrap(), 3, "stored, logged or indexed");
+        };
+        reads(&node).await;
+        assert_eq!(node.checkins_in_log(), 3, "no read folded anything");
+        // S2 folds, and S1's fold is refused.
+        crate::storage::test_util::refuse_row(&node.store, "checkin_index", "a").await;
+        node.fold_logged().await;
+        assert_eq!(node.checkins_in_log(), 2, "S1 still logged");
+        reads(&node).await;
+        let refused =
+            node.void_checkin("c", "scanned twice", "2026-04-16T10:00:00Z".parse::<jiff::Timestamp>().unwrap()).await;
+        assert!(matches!(refused, Err(NodeError::Shared(_))), "{refused:?}");
+        crate::storage::test_util::accept_all(&node.store).await;
+        node.fold_logged().await;
         assert_eq!(node.checkins_in_log(), 0);
         assert_eq!(log_rows(&node).await, Vec::<String>::new());
-        assert_eq!(node.checkin_count().await.unwrap(), 3);
+        reads(&node).await;
+        let voided =
+            node.void_checkin("c", "scanned twice", "2026-04-16T10:00:00Z".parse::<jiff::Timestamp>().unwrap()).await;
+        assert!(voided.unwrap().new);
         node.store.close().await;
     }
 
@@ -1527,7 +1565,7 @@ mod tests {
     }
 
     /// A round folds the documents due, oldest first, whole, until [`FOLD_PIECE`] check-ins;
-    /// those asked for whatever their number; everything when asked.
+    /// everything when asked.
     #[test]
     fn a_round_folds_a_bounded_piece_of_the_log() {
         let ingest = Ingest::default();
@@ -1563,7 +1601,8 @@ mod tests {
         assert!(more, "B is left for the next fold");
         assert_eq!(due.values().map(Vec::len).sum::<usize>(), FOLD_PIECE + 4);
         // A document whose fold failed goes to the back.
-        ingest.log().defer([doc("C")]);
+        let full = Arc::new(NodeError::Conflict("disk full".into()));
+        ingest.log().defer([doc("C")], &full);
         let (due, more) = ingest.to_fold(&FoldAsk::default());
         assert_eq!(due.keys().cloned().collect::<Vec<_>>(), [doc("A"), doc("B")]);
         assert!(!more, "C, put back, is not due again yet");
@@ -1571,13 +1610,13 @@ mod tests {
         ingest.log().add(&doc("F"), entries("F", FOLD_AT, Duration::ZERO));
         let (due, _) = ingest.to_fold(&FoldAsk::default());
         assert!(due.contains_key(&doc("F")));
-        ingest.log().defer([doc("F")]);
+        ingest.log().defer([doc("F")], &full);
         let (due, _) = ingest.to_fold(&FoldAsk::default());
         assert!(!due.contains_key(&doc("F")), "deferred, however many it holds");
         ingest.log().remove_doc(&doc("F"));
-        let (asked, _) = ingest.to_fold(&FoldAsk { all: false, docs: [doc("Y")].into() });
-        assert!(asked.contains_key(&doc("Y")), "asked for, though young");
-        let (all, more) = ingest.to_fold(&FoldAsk { all: true, docs: BTreeSet::new() });
+        let (due, _) = ingest.to_fold(&FoldAsk::default());
+        assert!(!due.contains_key(&doc("Y")), "young");
+        let (all, more) = ingest.to_fold(&FoldAsk { all: true });
         assert!(!more);
         assert_eq!(all.len(), 4);
         assert_eq!(ingest.log().places.get("B-1"), Some(&doc("B")));

@@ -39,6 +39,10 @@ impl Node {
         }
         // The check-in may still be in the log: the document is read below.
         self.fold_logged().await;
+        if let Some(cause) = self.fold_failure(id) {
+            // Acknowledged, but not in its document: the void could not be written there.
+            return Err(NodeError::Shared(cause));
+        }
         let ids = vec![id.to_owned()];
         let places = self.store.read(move |c| index::checkin_places(c, &ids)).await?;
         let Some((_, event_id, session_id)) = places.into_iter().next() else {
