@@ -56,7 +56,7 @@ const FOLD_AT: usize = 2048;
 /// A fold takes whole documents due, oldest first, until this many check-ins (the next fold
 /// follows at once while documents are due): its jobs share the storage transactions of the
 /// check-ins being acknowledged meanwhile, so one long fold would hold up their commit.
-/// Documents a reader waits for are folded whatever their number.
+/// A caller waiting for everything to be folded (`Node::fold_logged`) gets everything.
 const FOLD_PIECE: usize = 256;
 
 /// A check-in to record, and which of its fields the client gave (a retry without `at` must
@@ -343,11 +343,13 @@ impl Ingest {
         log.by_doc.values().flatten().filter(|e| pred(&e.checkin)).map(|e| e.checkin.clone()).collect()
     }
 
-    /// Why the fold of the document logging check-in `id` failed last, while it waits for
-    /// another (`None` when `id` is not logged, or its document's fold did not fail).
+    /// Why check-in `id` is still logged after a fold of everything: its document's last fold
+    /// failed, and why (a fold that ended without saying, as in a panic, is a storage failure).
+    /// `None` when `id` is not logged.
     fn fold_failure(&self, id: &str) -> Option<Arc<NodeError>> {
         let log = self.log();
-        log.deferred.get(log.places.get(id)?).map(|(_, cause)| cause.clone())
+        let doc = log.places.get(id)?;
+        Some(log.deferred.get(doc).map_or_else(|| Arc::new(StorageError::Panicked.into()), |(_, cause)| cause.clone()))
     }
 
     /// The logged check-ins to fold this round: everything when `ask.all`; else the documents
@@ -435,8 +437,8 @@ impl Ingest {
         !std::mem::replace(&mut queue.writing, true)
     }
 
-    /// Queues a request to fold the log (of `docs`, or all of it); true when no fold task runs
-    /// yet (the caller starts one).
+    /// Queues a request to fold all of the log; true when no fold task runs yet (the caller
+    /// starts one).
     fn enqueue_fold(&self, done: oneshot::Sender<()>) -> bool {
         let mut queue = self.lock();
         queue.folds.push(done);
@@ -591,8 +593,8 @@ impl Node {
         self.ingest.logged_where(pred)
     }
 
-    /// Why check-in `id` is still logged after a fold: its document's last fold failed (a
-    /// full disk), with that failure. `None` when it is not logged.
+    /// Why check-in `id` is still logged after a fold of everything: its document's last fold
+    /// failed (a full disk), with that failure. `None` when it is not logged.
     pub(crate) fn fold_failure(&self, id: &str) -> Option<Arc<NodeError>> {
         self.ingest.fold_failure(id)
     }
@@ -772,7 +774,8 @@ impl Node {
             let Some(r) = round.remove(&doc_id) else { continue };
             match acked.remove(&doc_id).unwrap_or_else(|| Ok(Vec::new())) {
                 Ok(new) => {
-                    // In the log before the answer: a read that follows it folds them first.
+                    // In the log before the answer: a read that follows it finds them there
+                    // (`Node::logged_where`), or in the index once folded.
                     if !new.is_empty() {
                         self.ingest.log().add(&doc_id, new);
                     }
@@ -801,8 +804,8 @@ impl Node {
             .collect()
     }
 
-    /// Folds logged check-ins into their documents: those `ask` names, and those due (see
-    /// [`Ingest::to_fold`]), each document's in one Automerge change, built on what is durable
+    /// Folds logged check-ins into their documents: everything when `ask.all`, else those due
+    /// (see [`Ingest::to_fold`]), each document's in one Automerge change, built on what is durable
     /// (every logged check-in committed before it entered the log, and each document's last
     /// fold committed before the next began). The fold's jobs write the folded check-ins'
     /// index rows and feed entries (the projection of their documents' change) and delete
@@ -1063,11 +1066,15 @@ impl Node {
     ) -> NodeResult<(Vec<(CheckIn, Option<Arc<Event>>)>, Option<String>)> {
         let after = filter.after.clone();
         let logged = self.logged_where(|c| filter.matches(c) && after.as_ref().is_none_or(|a| c.id > *a));
-        let mut rows = self.store.read(move |c| index::list_checkins(c, &filter, limit + 1)).await?;
+        let ids = logged_ids(&logged);
+        let (mut rows, indexed) = self
+            .store
+            .read(move |c| Ok((index::list_checkins(c, &filter, limit + 1)?, index::indexed_ids(c, &ids)?)))
+            .await?;
         if !logged.is_empty() {
             // The index's page, and what is logged after the cursor: the first `limit + 1` of
             // both are the first of all, as the index's page holds its first `limit + 1`.
-            rows = merge_logged(rows, logged);
+            rows = merge_logged(rows, logged, &indexed);
             rows.sort_by(|a, b| a.id.cmp(&b.id));
             rows.truncate(limit + 1);
         }
@@ -1087,12 +1094,20 @@ impl Node {
     }
 }
 
-/// `indexed` with the `logged` check-ins it does not hold (read before it: a fold may have
-/// indexed them since, or a peer's check-in with the same id may stand), in no set order.
-pub(crate) fn merge_logged(mut indexed: Vec<CheckIn>, logged: Vec<CheckIn>) -> Vec<CheckIn> {
-    let held: HashSet<String> = indexed.iter().map(|c| c.id.clone()).collect();
-    indexed.extend(logged.into_iter().filter(|c| !held.contains(&c.id)));
-    indexed
+/// The ids of `logged`, to look up in the index (`index::indexed_ids`) in the read that
+/// follows the log's snapshot.
+pub(crate) fn logged_ids(logged: &[CheckIn]) -> Vec<String> {
+    logged.iter().map(|c| c.id.clone()).collect()
+}
+
+/// The rows a read found in the index, with the `logged` check-ins (taken before that read)
+/// whose ids the index did not hold then (`indexed`, looked up in the same read), in no set
+/// order. An indexed id is either the same check-in, folded since, or a peer's check-in with
+/// that id that arrived by sync first: that one stands, in whichever rows the read matched,
+/// and the fold will leave the logged one out.
+pub(crate) fn merge_logged(mut rows: Vec<CheckIn>, logged: Vec<CheckIn>, indexed: &HashSet<String>) -> Vec<CheckIn> {
+    rows.extend(logged.into_iter().filter(|c| !indexed.contains(&c.id)));
+    rows
 }
 
 /// Writes into attendance document `d`, at `version` and locked, the logged check-ins
@@ -1675,8 +1690,20 @@ mod tests {
         // A round before the fold reads the document again: what it holds stands over the log.
         let later = node.record_checkins(&event, "S1", vec![new("later", "S1", "M4")]).await.unwrap();
         assert!(matches!(&later[0], Ok(Recorded::Created(_))), "{later:?}");
+        // Reads before the fold: the logged "theirs" is M2's in the log only; the peer's, M9's,
+        // stands, however the read is filtered.
+        let reads = async || {
+            let by_m2 = CheckInFilter { member_id: Some("M2".into()), ..Default::default() };
+            assert!(node.checkins(by_m2, 10).await.unwrap().0.is_empty());
+            assert!(node.member_checkins("M2", None).await.unwrap().is_empty());
+            let m9 = node.member_checkins("M9", None).await.unwrap();
+            assert_eq!(m9.iter().flat_map(|(_, v)| v).map(|c| c.id.as_str()).collect::<Vec<_>>(), ["theirs"]);
+        };
+        reads().await;
+        assert!(!log_rows(&node).await.is_empty(), "the reads folded nothing");
         node.fold_logged().await;
         assert!(log_rows(&node).await.is_empty());
+        reads().await;
         assert_eq!(in_document(&node, "S1").await, ["later", "mine", "same", "theirs"]);
         let one = |inc: NewCheckIn| record_one(&node, &event, inc);
         let as_stored = one(new("theirs", "S1", "M9")).await;

@@ -27,22 +27,22 @@ impl Node {
         // Acknowledged check-ins of the member still in the log (not indexed before their
         // fold), taken before the index is read: see `Node::logged_where`.
         let logged = self.logged_where(|c| c.member_id == member_id && event_id.is_none_or(|e| e == c.event_id));
+        let ids = super::checkins::logged_ids(&logged);
         // From the index: no attendance document is decoded to answer this. One member's rows
         // by key, read on this thread: the hop to the blocking pool and back cost more.
         let (m, e) = (member_id.to_owned(), event_id.map(str::to_owned));
-        let (mut rows, voided) = self
+        let (rows, voided, indexed) = self
             .store
             .read_here(move |c| {
-                Ok((index::member_checkins(c, &m, e.as_deref())?, index::member_voided(c, &m, e.as_deref())?))
+                Ok((
+                    index::member_checkins(c, &m, e.as_deref())?,
+                    index::member_voided(c, &m, e.as_deref())?,
+                    index::indexed_ids(c, &ids)?,
+                ))
             })
             .await?;
-        if !logged.is_empty() {
-            rows = super::checkins::merge_logged(rows, logged);
-            // The index's order.
-            rows.sort_by(|a, b| {
-                (&a.event_id, &a.session_id, a.at, &a.id).cmp(&(&b.event_id, &b.session_id, b.at, &b.id))
-            });
-        }
+        let mut rows = super::checkins::merge_logged(rows, logged, &indexed);
+        rows.sort_by(|a, b| (&a.event_id, &a.session_id, a.at, &a.id).cmp(&(&b.event_id, &b.session_id, b.at, &b.id)));
         // Voided check-ins are corrections: they stay stored and listed, but earn nothing.
         let rows = cec_core::without_voided(&rows, &voided);
         let mut by_event: BTreeMap<String, Vec<CheckIn>> = BTreeMap::new();

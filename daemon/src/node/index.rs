@@ -222,6 +222,11 @@ pub fn checkin_places(conn: &Connection, ids: &[String]) -> Result<Vec<(String, 
     Ok(out)
 }
 
+/// Those of `ids` that are indexed (in any session).
+pub fn indexed_ids(conn: &Connection, ids: &[String]) -> Result<std::collections::HashSet<String>, StorageError> {
+    Ok(checkin_places(conn, ids)?.into_iter().map(|(id, _, _)| id).collect())
+}
+
 /// The `(event_id, member_id)` of each indexed check-in among `ids`.
 pub fn checkin_members(conn: &Connection, ids: &[String]) -> Result<Vec<(String, String)>, StorageError> {
     let mut stmt = conn.prepare_cached("SELECT event_id, member_id FROM checkin_index WHERE id = ?1")?;
