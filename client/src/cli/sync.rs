@@ -18,11 +18,14 @@ pub(crate) struct SyncArgs {
 pub(crate) async fn run(ctx: &Ctx, a: SyncArgs) -> anyhow::Result<()> {
     let result = match ctx.client.sync(a.peer.as_deref()).await {
         Ok(r) => r,
-        Err(ClientError::Api { status: 409, code, message, .. }) => anyhow::bail!(
-            "cannot sync: {message} ({code}); enrol it with a code from the central node \
-             (`cec enroll CODE`; `cec enrolment create` there makes one), or install a credential \
-             with `cec credential install CREDENTIAL --org-key KEY`"
-        ),
+        // The node's own message names its API; this one names the commands.
+        Err(ClientError::Api { status: 409, message, .. }) if message.starts_with("this node is not enrolled") => {
+            anyhow::bail!(
+                "cannot sync: this node is not enrolled. Enrol it with a code from the central node \
+                 (`cec enroll CODE`; `cec enrolment create` there makes one), or install a credential \
+                 with `cec credential install CREDENTIAL --org-key KEY`"
+            )
+        }
         Err(e) => return Err(e.into()),
     };
     ctx.emit(&result, print)?;
