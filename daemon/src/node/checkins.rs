@@ -343,13 +343,11 @@ impl Ingest {
         log.by_doc.values().flatten().filter(|e| pred(&e.checkin)).map(|e| e.checkin.clone()).collect()
     }
 
-    /// Why check-in `id` is still logged after a fold of everything: its document's last fold
-    /// failed, and why (a fold that ended without saying, as in a panic, is a storage failure).
-    /// `None` when `id` is not logged.
-    fn fold_failure(&self, id: &str) -> Option<Arc<NodeError>> {
+    /// Whether check-in `id` is logged, and if its document's last fold failed, why.
+    fn logged_state(&self, id: &str) -> Option<Option<Arc<NodeError>>> {
         let log = self.log();
         let doc = log.places.get(id)?;
-        Some(log.deferred.get(doc).map_or_else(|| Arc::new(StorageError::Panicked.into()), |(_, cause)| cause.clone()))
+        Some(log.deferred.get(doc).map(|(_, cause)| cause.clone()))
     }
 
     /// The logged check-ins to fold this round: everything when `ask.all`; else the documents
@@ -593,10 +591,22 @@ impl Node {
         self.ingest.logged_where(pred)
     }
 
-    /// Why check-in `id` is still logged after a fold of everything: its document's last fold
-    /// failed (a full disk), with that failure. `None` when it is not logged.
-    pub(crate) fn fold_failure(&self, id: &str) -> Option<Arc<NodeError>> {
-        self.ingest.fold_failure(id)
+    /// Folds everything logged, as [`Node::fold_logged`], and then answers why check-in `id`
+    /// is still logged, if it is: its document's fold failed (a full disk), with that failure.
+    /// One logged after the fold began (a request racing its own check-in) is folded by a
+    /// second fold; one still logged after a fold that ended without saying why (a panic) is
+    /// a storage failure.
+    pub(crate) async fn fold_logged_with(&self, id: &str) -> NodeResult<()> {
+        for second in [false, true] {
+            self.fold_logged().await;
+            match self.ingest.logged_state(id) {
+                None => return Ok(()),
+                Some(Some(cause)) => return Err(NodeError::Shared(cause)),
+                Some(None) if second => return Err(StorageError::Panicked.into()),
+                Some(None) => {}
+            }
+        }
+        Ok(())
     }
 
     async fn fold_and_wait(&self) {

@@ -37,12 +37,9 @@ impl Node {
         if reason.chars().any(char::is_control) {
             return Err(NodeError::invalid("reason", "control characters are not allowed"));
         }
-        // The check-in may still be in the log: the document is read below.
-        self.fold_logged().await;
-        if let Some(cause) = self.fold_failure(id) {
-            // Acknowledged, but not in its document: the void could not be written there.
-            return Err(NodeError::Shared(cause));
-        }
+        // The check-in may still be in the log: the document is read below. One whose fold
+        // failed is acknowledged but not in its document, where the void would be written.
+        self.fold_logged_with(id).await?;
         let ids = vec![id.to_owned()];
         let places = self.store.read(move |c| index::checkin_places(c, &ids)).await?;
         let Some((_, event_id, session_id)) = places.into_iter().next() else {
