@@ -24,6 +24,10 @@
 //!   `MERGE` rows (default 4,096), as a log-structured index would.
 //!
 //! `cargo run --release -p cecd --example index_layouts -- [ingest|sync] [ROWS] [ROUNDS]`
+//!
+//! `BATCH` sets the rows per transaction instead of the workload's; `SYNCHRONOUS=NORMAL`
+//! writes as an index apart from the acknowledgements would (no fsync at each commit);
+//! `ONLY=<layout>` runs one layout.
 
 use std::path::Path;
 use std::time::Instant;
@@ -80,14 +84,14 @@ type Row = [String; 4];
 
 /// Writes `rows` in transactions of `batch` into a fresh database of `schema` in `dir`;
 /// answers the seconds it took and the bytes of the database and its WAL at the end.
-fn run(dir: &Path, schema: &str, rows: &[Row], batch: usize, merge_every: usize) -> (f64, u64) {
+fn run(dir: &Path, schema: &str, rows: &[Row], batch: usize, merge_every: usize, synchronous: &str) -> (f64, u64) {
     let _ = std::fs::remove_dir_all(dir);
     std::fs::create_dir_all(dir).expect("a scratch directory");
     let path = dir.join("index.sqlite3");
     let mut conn = Connection::open(&path).expect("a database");
     let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)).expect("WAL");
     assert_eq!(mode, "wal");
-    conn.execute_batch("PRAGMA synchronous = FULL;").expect("pragmas");
+    conn.execute_batch(&format!("PRAGMA synchronous = {synchronous};")).expect("pragmas");
     conn.execute_batch(schema).expect("the layout's schema");
     let two_level = schema.contains("member_recent");
     let mut since_merge = 0;
@@ -190,6 +194,8 @@ fn main() {
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(150_000);
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
     let merge_every: usize = std::env::var("MERGE").ok().and_then(|m| m.parse().ok()).unwrap_or(4_096);
+    let synchronous = std::env::var("SYNCHRONOUS").unwrap_or_else(|_| "FULL".to_owned());
+    let only = std::env::var("ONLY").ok();
     let (rows, batch) = match workload.as_str() {
         "ingest" => (ingest_rows(n), 256),
         "sync" => (sync_rows(n), 500),
@@ -198,11 +204,15 @@ fn main() {
             std::process::exit(2);
         }
     };
+    let batch = std::env::var("BATCH").ok().and_then(|b| b.parse().ok()).unwrap_or(batch);
     let dir = std::env::temp_dir().join(format!("cecd-index-layouts-{}", std::process::id()));
-    println!("{workload}: {} rows in transactions of {batch}; µs per row, rows/s, MB of database and WAL", rows.len());
+    println!(
+        "{workload}: {} rows in transactions of {batch}, synchronous = {synchronous}; µs per row, rows/s, MB of database and WAL",
+        rows.len()
+    );
     for round in 1..=rounds {
-        for (name, schema) in layouts() {
-            let (secs, bytes) = run(&dir, &schema, &rows, batch, merge_every);
+        for (name, schema) in layouts().into_iter().filter(|(name, _)| only.as_deref().is_none_or(|o| o == *name)) {
+            let (secs, bytes) = run(&dir, &schema, &rows, batch, merge_every, &synchronous);
             println!(
                 "round {round} {name:14} {:7.2} µs {:8.0}/s {:6.1} MB",
                 secs * 1e6 / rows.len() as f64,
