@@ -635,7 +635,7 @@ async fn seed(shape: Shape, dir: &Path, concurrency: usize) -> anyhow::Result<(S
     // central node that kept up with its feed would have.
     let latest = node.store.read(cecd::storage::latest_change_seq).await?;
     node.set_derivation_cursor(latest).await?;
-    node.store.close().await;
+    node.close().await;
     drop(node);
 
     expected.sort_by(|a, b| a.member.cmp(&b.member));

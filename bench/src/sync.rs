@@ -462,7 +462,7 @@ async fn run_cecd(args: &Args) -> anyhow::Result<Cecd> {
 
 async fn close(nodes: &[&Arc<Node>]) {
     for n in nodes {
-        n.store.close().await;
+        n.close().await;
     }
 }
 

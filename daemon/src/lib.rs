@@ -99,7 +99,7 @@ pub async fn run(
     // Acknowledged check-ins still in the log go into their documents now (a start would do it
     // otherwise), so a stopped node's documents hold everything it took.
     node.fold_logged().await;
-    node.store.close().await;
+    node.close().await;
     let _ = std::fs::remove_file(data_dir.join(node::identity::URL_FILE));
     Ok(())
 }

@@ -299,7 +299,7 @@ fn a_member_node_that_forges_a_verified_record_is_refused() {
             })
             .await
             .expect("forge");
-        node.store.close().await;
+        node.close().await;
     });
     drop(runtime);
     laptop.restart();

@@ -77,6 +77,11 @@ pub(super) async fn render(State(node): State<AppState>) -> Result<Response, Api
         let le = bound.map_or_else(|| "+Inf".to_owned(), |b| b.to_string());
         metrics::counter!("cecd_write_batch_size_count", "up_to" => le).absolute(count);
     }
+    // The check-in log's own writer (acknowledgements, and the folds' deletions).
+    let l = node.log_store.stats();
+    metrics::counter!("cecd_log_write_batches_total").absolute(l.batches_committed);
+    metrics::counter!("cecd_log_write_jobs_total").absolute(l.jobs_committed);
+    metrics::counter!("cecd_log_write_batches_failed_total").absolute(l.batches_failed);
     let mut resp = h.render().into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     Ok(resp)

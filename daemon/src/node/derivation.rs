@@ -208,6 +208,6 @@ mod tests {
         let p = node.stored_portfolio("M1").await.unwrap().expect("a portfolio with the derived record");
         assert_eq!(p.verified.len(), 1);
         assert_eq!(p.verified.values().next().unwrap().cecs, rust_decimal::Decimal::ONE);
-        node.store.close().await;
+        node.close().await;
     }
 }

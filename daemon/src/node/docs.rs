@@ -357,8 +357,15 @@ impl Docs {
         F: FnOnce(&Transaction<'_>) -> Result<T, StorageError> + Send + 'static,
         T: Send + 'static,
     {
-        self.retired.0.write().unwrap_or_else(|p| p.into_inner()).insert(event_id.to_owned());
+        self.mark_retired(event_id);
         self.store.write(job)
+    }
+
+    /// Marks `event_id` retired (as [`Docs::retire_with`] does) before its retirement's job
+    /// is queued: a write checked after the mark is refused. Take it back with
+    /// [`Docs::unretire`] if the event is not retired after all.
+    pub(crate) fn mark_retired(&self, event_id: &str) {
+        self.retired.0.write().unwrap_or_else(|p| p.into_inner()).insert(event_id.to_owned());
     }
 
     /// Takes back the mark of [`Docs::retire_with`] when its job retired nothing.

@@ -49,7 +49,9 @@ fn execute_checkin(
 }
 
 /// Logs a check-in acknowledged before it is in its document, as entry `seq` of the log
-/// (`checkin_log`, appended to in the order logged; see `node::checkins`).
+/// (`checkin_log` of the log's database, appended to in the order logged; see
+/// `node::checkins`). The functions on the log run in the log's database, or (at open, to
+/// move what an older version left there) in the main one.
 pub fn log_checkin(tx: &Transaction<'_>, seq: i64, c: &CheckIn) -> Result<(), StorageError> {
     let mut stmt = tx.prepare_cached(&format!(
         "INSERT INTO checkin_log (seq, {COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
@@ -73,7 +75,8 @@ pub fn logged_checkins(conn: &Connection) -> Result<Vec<(i64, CheckIn)>, Storage
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-/// How many check-ins of `event_id` are logged and not yet in their documents.
+/// How many check-ins of `event_id` are logged and not yet in their documents (read in the
+/// log's database).
 pub fn logged_count(conn: &Connection, event_id: &str) -> Result<i64, StorageError> {
     Ok(conn
         .prepare_cached("SELECT count(*) FROM checkin_log WHERE event_id = ?1")?
@@ -279,14 +282,6 @@ pub fn member_checkins(
 /// The number of indexed check-ins.
 pub fn count(conn: &Connection) -> Result<i64, StorageError> {
     Ok(conn.query_row("SELECT count(*) FROM checkin_index", [], |r| r.get(0))?)
-}
-
-/// The number of check-ins stored: indexed, or logged and not yet folded (one snapshot, in
-/// which the fold that indexes a check-in has also deleted its log row).
-pub fn stored_count(conn: &Connection) -> Result<i64, StorageError> {
-    Ok(conn.query_row("SELECT (SELECT count(*) FROM checkin_index) + (SELECT count(*) FROM checkin_log)", [], |r| {
-        r.get(0)
-    })?)
 }
 
 /// Makes the indexed entries of `member_id` exactly `entries`.

@@ -66,6 +66,8 @@ pub enum OpenError {
 pub struct Node {
     /// Storage.
     pub store: Store,
+    /// The check-in log, in a database of its own with its own writer (see `checkins.rs`).
+    pub log_store: Store,
     /// Loaded documents.
     pub docs: Docs,
     /// Keys and token.
@@ -115,6 +117,8 @@ impl Node {
     pub async fn open(data_dir: &Path, config: Config) -> Result<Self, OpenError> {
         let identity = Identity::load_or_create(data_dir)?;
         let store = Store::open_with(data_dir, StoreOptions::default()).await?;
+        let log_store = Store::open_log(data_dir).await?;
+        checkins::move_main_log(&store, &log_store).await?;
         let docs = Docs::new(store.clone(), identity.node_id.as_str(), docs::DEFAULT_CACHE_BYTES);
         let revoked = revocation::load(store.read(crate::storage::list_revocations).await?);
         // A lowered `kiosk_pairing_days` shortens the pairings already issued (`pairings.rs`).
@@ -127,6 +131,7 @@ impl Node {
         docs.load_retired(store.read(crate::storage::retired_events).await?.into_iter().map(|r| r.event_id));
         let node = Self {
             store,
+            log_store,
             docs,
             identity,
             data_dir: data_dir.to_owned(),
@@ -185,9 +190,25 @@ impl Node {
         Ok(self.store.read(move |c| crate::storage::changes_since(c, since, limit)).await?)
     }
 
-    /// The number of check-ins this node holds.
+    /// The number of check-ins this node holds: indexed, or logged and not yet folded. The log
+    /// is read first, then the index, and a logged id found indexed counts once: a fold deletes
+    /// log rows only once its index rows are committed, so none is missed or counted twice.
     pub async fn checkin_count(&self) -> NodeResult<i64> {
-        Ok(self.store.read(index::stored_count).await?)
+        let logged: Vec<String> =
+            self.log_store.read(index::logged_checkins).await?.into_iter().map(|(_, c)| c.id).collect();
+        Ok(self
+            .store
+            .read(move |c| {
+                let unfolded = logged.len() - index::indexed_ids(c, &logged)?.len();
+                Ok(index::count(c)? + i64::try_from(unfolded).unwrap_or(i64::MAX))
+            })
+            .await?)
+    }
+
+    /// Lets queued writes of both databases finish and closes them (see [`Store::close`]).
+    pub async fn close(&self) {
+        self.log_store.close().await;
+        self.store.close().await;
     }
 
     /// A handle that waits for the change feed to move past a seq (long polls of the feed).
@@ -237,7 +258,7 @@ mod tests {
             crate::demo::load(node.clone()).await.unwrap();
             node.fold_logged().await; // the index rows of logged check-ins come with the fold
             let c = counts(&node).await;
-            node.store.close().await;
+            node.close().await;
             c
         };
         assert_eq!(before, (15, 1), "the demo's scans and entry are indexed");
@@ -250,6 +271,6 @@ mod tests {
         drop(conn);
         let node = Node::open(dir.path(), Config::default()).await.unwrap();
         assert_eq!(counts(&node).await, before);
-        node.store.close().await;
+        node.close().await;
     }
 }

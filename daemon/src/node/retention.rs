@@ -233,11 +233,22 @@ impl Node {
             checkins: 0,
         };
         let (central, central_id) = (central.to_owned(), central.to_owned());
-        let job = move |tx: &rusqlite::Transaction<'_>| {
-            // Again, inside the job: what was written before it is in storage now.
-            if index::logged_count(tx, &row.event_id)? > 0 {
+        // Marked first, so that the log's writer refuses a check-in of the event from now on;
+        // then counted in the log's writer, after every check-in it took before the mark.
+        self.docs.mark_retired(&event_id);
+        let e = event_id.clone();
+        match self.log_store.write(move |tx| index::logged_count(tx, &e)).await {
+            Ok(0) => {}
+            Ok(_) => {
+                self.docs.unretire(&event_id);
                 return Ok(Err("some of its check-ins are not in its documents yet".to_owned()));
             }
+            Err(e) => {
+                self.docs.unretire(&event_id);
+                return Err(e.into());
+            }
+        }
+        let job = move |tx: &rusqlite::Transaction<'_>| {
             let docs = match acknowledged(tx, &central, &row.event_id)? {
                 Ok(docs) if docs == listed => docs,
                 Ok(_) => return Ok(Err("its documents changed while it was being retired".to_owned())),

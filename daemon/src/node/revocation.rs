@@ -276,13 +276,13 @@ mod tests {
         assert_eq!(kiosk.merge_revocations(&entries).await.unwrap(), 0);
         assert!(kiosk.is_revoked(&lost) && !kiosk.is_revoked(&NodeId::from_public_key(&[4; 32])));
         assert_eq!(kiosk.revocation_entries(), vec![r.encoded.clone()]);
-        kiosk.store.close().await;
+        kiosk.close().await;
         drop(kiosk);
         let reopened = Node::open(kiosk_dir.path(), Config::default()).await.unwrap();
         assert!(reopened.is_revoked(&lost), "revocations are kept across restarts");
         assert_eq!(reopened.revocations()[0].revoked_at, r.revoked_at);
-        reopened.store.close().await;
-        central.store.close().await;
+        reopened.close().await;
+        central.close().await;
     }
 
     #[test]

@@ -264,18 +264,36 @@ pub const MIGRATIONS: &[&str] = &[
     "#,
 ];
 
+/// The migrations of the check-in log's own database ([`super::LOG_FILE`]), oldest first: the
+/// log moved out of the main database so that acknowledging a check-in never waits behind the
+/// main writer's transactions (see `node::checkins`). Main's own `checkin_log` (migration 15)
+/// stays in its schema, emptied into this one when a node opens.
+pub(super) const LOG_MIGRATIONS: &[&str] = &[
+    // 1: the check-in log, as main's migration 15 left it.
+    r#"
+    CREATE TABLE checkin_log (
+        seq         INTEGER PRIMARY KEY,
+        id          TEXT NOT NULL,
+        event_id    TEXT NOT NULL,
+        session_id  TEXT NOT NULL,
+        member_id   TEXT NOT NULL,
+        direction   TEXT NOT NULL,
+        at          TEXT NOT NULL,
+        method      TEXT NOT NULL,
+        kiosk_id    TEXT NOT NULL,
+        recorded_at TEXT NOT NULL
+    ) STRICT;
+    "#,
+];
+
 /// The schema version this binary writes.
 pub fn schema_version() -> i64 {
     i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
 }
 
-/// Brings the database up to [`schema_version`], one transaction per migration. Refuses a
+/// Brings a database up to the version of `migrations` ([`MIGRATIONS`] for the main one,
+/// [`LOG_MIGRATIONS`] for the check-in log's), one transaction per migration. Refuses a
 /// database whose version is newer than this binary knows. Returns the version before.
-pub(crate) fn migrate(conn: &mut Connection) -> Result<i64, StorageError> {
-    migrate_with(conn, MIGRATIONS)
-}
-
-/// [`migrate`] with a given list, for tests.
 pub(crate) fn migrate_with(conn: &mut Connection, migrations: &[&str]) -> Result<i64, StorageError> {
     let supported = i64::try_from(migrations.len()).unwrap_or(i64::MAX);
     let initial = user_version(conn)?;
@@ -332,7 +350,7 @@ mod tests {
              INSERT INTO checkin_log VALUES ('c', 'E', 'S1', 'M3', 'in', 'T5', 'badge', 'k', 'T6');",
         )
         .unwrap();
-        migrate(&mut conn).unwrap();
+        migrate_with(&mut conn, MIGRATIONS).unwrap();
         let rows: Vec<(i64, String, String, String)> = conn
             .prepare("SELECT seq, id, session_id, direction FROM checkin_log ORDER BY seq")
             .unwrap()
@@ -360,7 +378,7 @@ mod tests {
             assert!(table_exists(&conn, table), "{table}");
         }
         // Running them again changes nothing (they would fail if re-executed).
-        assert_eq!(migrate(&mut conn).unwrap(), schema_version());
+        assert_eq!(migrate_with(&mut conn, MIGRATIONS).unwrap(), schema_version());
         assert_eq!(user_version(&conn).unwrap(), schema_version());
         drop(conn);
         let store = Store::open(dir.path()).await.unwrap();

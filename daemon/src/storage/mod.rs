@@ -15,7 +15,8 @@
 //! [`compact_doc`] / [`Store::compact_with_automerge`] fold chunks into a new snapshot.
 //!
 //! On disk: `<data_dir>/cecd.sqlite3` and `<data_dir>/blobs/ab/abcdef…`. The schema is in
-//! `migrations.rs`.
+//! `migrations.rs`. The check-in log has a database of its own, `<data_dir>/checkin-log.sqlite3`
+//! ([`Store::open_log`]), with its own writer thread: see `node::checkins`.
 
 mod blobs;
 mod changes;
@@ -74,6 +75,8 @@ use writer::Writer;
 
 /// The database file's name inside the data directory.
 pub const DB_FILE: &str = "cecd.sqlite3";
+/// The check-in log's database file inside the data directory ([`Store::open_log`]).
+pub const LOG_FILE: &str = "checkin-log.sqlite3";
 /// The blob directory's name inside the data directory.
 pub const BLOB_DIR: &str = "blobs";
 
@@ -130,23 +133,51 @@ impl Store {
         let data_dir = data_dir.into();
         std::fs::create_dir_all(&data_dir)?;
         blobs::prepare_dir(&data_dir.join(BLOB_DIR))?;
-        let db_path = data_dir.join(DB_FILE);
+        Self::open_file(data_dir, DB_FILE, MIGRATIONS, options)
+    }
+
+    /// Opens (creating if needed) the check-in log's own database in `data_dir` ([`LOG_FILE`]):
+    /// one table, appended to by the check-in writer and emptied by the folds, with a writer
+    /// thread of its own, so that acknowledging a check-in never waits for a transaction of the
+    /// main database (a fold, a sync, a checkpoint). Durable as the main store is.
+    pub async fn open_log(data_dir: impl Into<PathBuf>) -> Result<Self, StorageError> {
+        let data_dir = data_dir.into();
+        let options = StoreOptions { readers: 1, ..StoreOptions::default() };
+        tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&data_dir)?;
+            Self::open_file(data_dir, LOG_FILE, migrations::LOG_MIGRATIONS, options)
+        })
+        .await
+        .map_err(|_| StorageError::Panicked)?
+    }
+
+    /// Opens database `file` of `data_dir` with `migrations` applied.
+    fn open_file(
+        data_dir: PathBuf,
+        file: &str,
+        migrations: &[&str],
+        options: StoreOptions,
+    ) -> Result<Self, StorageError> {
+        let db_path = data_dir.join(file);
         // Created here with mode 0600 (SQLite would use 0644); its journal files take its mode.
         {
             use std::os::unix::fs::OpenOptionsExt;
             std::fs::OpenOptions::new().append(true).create(true).mode(0o600).open(&db_path)?;
         }
         let mut conn = open_write_connection(&db_path, options.busy_timeout)?;
-        let before = migrations::migrate(&mut conn)?;
-        let latest = latest_change_seq(&conn)?;
+        let before = migrations::migrate_with(&mut conn, migrations)?;
+        // Only the main database has a change feed.
+        let latest = if file == DB_FILE { latest_change_seq(&conn)? } else { 0 };
         tracing::info!(
             path = %db_path.display(),
             schema_before = before,
-            schema = schema_version(),
+            schema = migrations.len(),
             "store opened"
         );
         let (changes_tx, changes) = watch::channel(latest);
-        let writer = Writer::spawn(conn, options.max_batch, changes_tx)?;
+        let (name, feed) =
+            if file == DB_FILE { ("cecd-storage-writer", Some(changes_tx)) } else { ("cecd-log-writer", None) };
+        let writer = Writer::spawn(conn, name, options.max_batch, feed)?;
         let readers = Arc::new(ReadPool::new(db_path, options.readers, options.busy_timeout));
         Ok(Self { inner: Arc::new(Inner { data_dir, writer, readers, changes }) })
     }

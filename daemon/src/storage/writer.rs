@@ -225,15 +225,20 @@ impl std::fmt::Debug for Writer {
 }
 
 impl Writer {
-    /// Starts the thread. It owns `conn`, publishes the latest change-feed seq on `changes`
-    /// after each commit, and exits when shut down or when every handle is dropped, after
-    /// running every job already queued.
-    pub(crate) fn spawn(conn: Connection, max_batch: usize, changes: watch::Sender<i64>) -> Result<Self, StorageError> {
+    /// Starts the thread, named `name`. It owns `conn`, publishes the latest change-feed seq on
+    /// `changes` after each commit (a database with a feed: the main one), and exits when shut
+    /// down or when every handle is dropped, after running every job already queued.
+    pub(crate) fn spawn(
+        conn: Connection,
+        name: &str,
+        max_batch: usize,
+        changes: Option<watch::Sender<i64>>,
+    ) -> Result<Self, StorageError> {
         let (tx, rx) = mpsc::unbounded_channel();
         let stats = Arc::new(WriterStats::default());
         let (exited_tx, exited) = watch::channel(false);
         let thread_stats = Arc::clone(&stats);
-        std::thread::Builder::new().name("cecd-storage-writer".into()).spawn(move || {
+        std::thread::Builder::new().name(name.into()).spawn(move || {
             let _exit = ExitSignal(exited_tx);
             let mut thread = WriterThread { conn, rx, stats: thread_stats, changes, max_batch: max_batch.max(1) };
             thread.run();
@@ -321,7 +326,7 @@ struct WriterThread {
     conn: Connection,
     rx: mpsc::UnboundedReceiver<Msg>,
     stats: Arc<WriterStats>,
-    changes: watch::Sender<i64>,
+    changes: Option<watch::Sender<i64>>,
     max_batch: usize,
 }
 
@@ -448,7 +453,7 @@ impl WriterThread {
 /// How a transaction ends: its counters, and the change feed's watch.
 struct Ends<'a> {
     stats: &'a WriterStats,
-    changes: &'a watch::Sender<i64>,
+    changes: &'a Option<watch::Sender<i64>>,
 }
 
 impl Ends<'_> {
@@ -490,13 +495,13 @@ impl Ends<'_> {
 
     /// Commits `tx`, whose `size` jobs ran (`ok_jobs` of them succeeded), and answers them.
     fn commit(&self, tx: Transaction<'_>, ran: Vec<Box<dyn Completion>>, size: u64, ok_jobs: u64, started: Instant) {
-        let latest_change = latest_change_seq(&tx);
+        let latest_change = self.changes.as_ref().map(|changes| (changes, latest_change_seq(&tx)));
         match tx.commit() {
             Ok(()) => {
                 self.stats.committed(size, ok_jobs, size - ok_jobs, started);
                 match latest_change {
-                    Ok(seq) => {
-                        self.changes.send_if_modified(|current| {
+                    Some((changes, Ok(seq))) => {
+                        changes.send_if_modified(|current| {
                             let newer = seq > *current;
                             if newer {
                                 *current = seq;
@@ -504,7 +509,8 @@ impl Ends<'_> {
                             newer
                         });
                     }
-                    Err(err) => tracing::warn!(cause = %err, "could not read the change feed seq"),
+                    Some((_, Err(err))) => tracing::warn!(cause = %err, "could not read the change feed seq"),
+                    None => {}
                 }
                 for completion in ran {
                     completion.finish(BatchEnd::Committed);

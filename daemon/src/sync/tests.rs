@@ -159,7 +159,7 @@ async fn check_ins_from_two_kiosks_meet_at_the_central_node() {
     .unwrap();
     assert_eq!((stats.frames_sent, stats.frames_received), (1, 1), "{stats:?}");
     for n in [central, a, b] {
-        n.store.close().await;
+        n.close().await;
     }
 }
 
@@ -209,8 +209,8 @@ async fn a_cut_link_resumes_on_the_next_session() {
     .await
     .unwrap();
     assert_eq!(listed(&central).await.len(), 30);
-    central.store.close().await;
-    kiosk.store.close().await;
+    central.close().await;
+    kiosk.close().await;
 }
 
 /// A scope keeps documents outside it at home.
@@ -228,8 +228,8 @@ async fn nothing_outside_the_scope_is_sent() {
         .unwrap();
     assert!(kiosk.event("E1").await.unwrap().is_some());
     assert!(kiosk.stored_portfolio("M1").await.unwrap().is_none(), "a kiosk never receives a portfolio");
-    central.store.close().await;
-    kiosk.store.close().await;
+    central.close().await;
+    kiosk.close().await;
 }
 
 fn note() -> cec_core::portfolio::Entry {
@@ -308,8 +308,8 @@ async fn a_member_cannot_forge_verified_records() {
     let p = central.stored_portfolio("M1").await.unwrap().unwrap();
     assert!(p.verified.is_empty(), "the forged record was refused");
     assert_eq!(p.entries.len(), 1);
-    central.store.close().await;
-    laptop.store.close().await;
+    central.close().await;
+    laptop.close().await;
 }
 
 /// A staff laptop under `provider:P` receives an event of P that it did not hold, with its
@@ -354,8 +354,8 @@ async fn events_a_node_did_not_hold_are_judged_by_their_content() {
     let stats = run(staff.clone(), central.clone(), at_central.clone()).await;
     assert!(stats.docs_changed.is_empty(), "{stats:?}");
     assert!(staff.event("E2").await.unwrap().is_none());
-    central.store.close().await;
-    staff.store.close().await;
+    central.close().await;
+    staff.close().await;
 }
 
 /// Frames to the other node's responder, noting after each answer whether the answering
@@ -430,6 +430,6 @@ async fn one_round_at_a_time_between_two_nodes_whichever_side_opened_it() {
     assert!(central.sync_turn(&kiosk_id).try_lock().is_err());
     assert!(at_central.expire_idle(&kiosk_id, now_ms() + Config::default().idle_timeout_ms));
     assert!(central.sync_turn(&kiosk_id).try_lock().is_ok(), "the abandoned session gave the turn back");
-    central.store.close().await;
-    kiosk.store.close().await;
+    central.close().await;
+    kiosk.close().await;
 }

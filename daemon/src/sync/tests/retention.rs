@@ -177,9 +177,9 @@ async fn a_kiosk_drops_an_ended_event_once_the_central_node_holds_it_and_never_g
     assert_eq!(listed(&central).await, ["c-in", "c-out"]);
 
     // Nothing of the roster is left in the kiosk's files (secure_delete).
-    kiosk.store.close().await;
+    kiosk.close().await;
     assert!(!holds_name(&database_bytes(dirs[1].path())), "the roster's bytes are overwritten");
-    central.store.close().await;
+    central.close().await;
 }
 
 /// Retired stays retired across a restart: the node reads what it retired back, and a sync
@@ -189,7 +189,7 @@ async fn a_retired_event_stays_retired_after_a_restart() {
     let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
     let (central, kiosk, at_central, _) = kiosk_with_an_acknowledged_event(&dirs).await;
     assert_eq!(kiosk.retire_due(due()).await.unwrap().retired.len(), 1);
-    kiosk.store.close().await;
+    kiosk.close().await;
     drop(kiosk);
 
     let kiosk = node(dirs[1].path()).await;
@@ -206,8 +206,8 @@ async fn a_retired_event_stays_retired_after_a_restart() {
     let pass = kiosk.retire_due(due() + SignedDuration::from_hours(24)).await.unwrap();
     assert!(pass.retired.is_empty() && pass.held.is_empty(), "{pass:?}");
     assert_eq!(kiosk.retired_events().await.unwrap().len(), 1);
-    kiosk.store.close().await;
-    central.store.close().await;
+    kiosk.close().await;
+    central.close().await;
 }
 
 /// A check-in racing the retirement (into a session with no attendance document yet, so no
@@ -269,8 +269,8 @@ async fn a_check_in_racing_the_retirement_is_refused_or_kept() {
         assert_eq!(pass.retired.len(), 1, "{pass:?}");
         assert!(stored_docs(&kiosk).await.is_empty());
     }
-    kiosk.store.close().await;
-    central.store.close().await;
+    kiosk.close().await;
+    central.close().await;
 }
 
 /// A kiosk that does not know its central node drops nothing, however old the event.
@@ -282,6 +282,6 @@ async fn no_central_node_known_nothing_dropped() {
     let pass = kiosk.retire_due(due() + SignedDuration::from_hours(24 * 365)).await.unwrap();
     assert!(pass.inactive.is_some() && pass.retired.is_empty(), "{pass:?}");
     assert_eq!(stored_docs(&kiosk).await.len(), 2);
-    kiosk.store.close().await;
-    central.store.close().await;
+    kiosk.close().await;
+    central.close().await;
 }
