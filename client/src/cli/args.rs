@@ -49,6 +49,15 @@ pub(crate) fn date(s: &str) -> Result<Date, String> {
     Date::from_str(s.trim()).map_err(|_| format!("{s:?} is not a date like 2026-06-30"))
 }
 
+/// `--from` and `--to` in order: a span that ends before it starts matches nothing, which is
+/// a typing slip (the two swapped), not a question worth answering with an empty report.
+pub(crate) fn date_span(from: Option<Date>, to: Option<Date>) -> Result<(), String> {
+    match (from, to) {
+        (Some(f), Some(t)) if f > t => Err(format!("--from {f} is after --to {t}: the span would hold no day")),
+        _ => Ok(()),
+    }
+}
+
 /// An exact instant with its offset, e.g. `2027-06-01T00:00:00Z` (an expiry belongs to no
 /// event, so there is no time zone to read a local time in).
 pub(crate) fn instant(s: &str) -> Result<Timestamp, String> {
@@ -207,6 +216,17 @@ mod tests {
     fn dates() {
         assert_eq!(date("2026-06-30").unwrap().to_string(), "2026-06-30");
         assert!(date("30/06/2026").is_err());
+    }
+
+    #[test]
+    fn date_spans_run_forward() {
+        let d = |s: &str| Some(date(s).unwrap());
+        assert!(date_span(d("2026-01-01"), d("2026-12-31")).is_ok());
+        assert!(date_span(d("2026-01-01"), d("2026-01-01")).is_ok(), "one day");
+        assert!(date_span(d("2026-01-01"), None).is_ok());
+        assert!(date_span(None, d("2026-01-01")).is_ok());
+        let e = date_span(d("2026-12-31"), d("2026-01-01")).unwrap_err();
+        assert!(e.contains("--from 2026-12-31 is after --to 2026-01-01"), "{e}");
     }
 
     #[test]

@@ -30,6 +30,13 @@ pub(crate) struct CecsArgs {
     to: Option<Date>,
 }
 
+impl CecsArgs {
+    /// What clap cannot check: the span runs forward.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        args::date_span(self.from, self.to)
+    }
+}
+
 pub(crate) async fn attendance(ctx: &Ctx, a: AttendanceArgs) -> anyhow::Result<()> {
     let list = ctx.client.attendance(&a.member, a.event.as_deref()).await?;
     ctx.emit(&list, |list| {

@@ -162,6 +162,23 @@ Example:\n  cec pairings\n  cec pairings end 3q2-7wAAAEw_ZQ5mUO1Cdg")]
     },
 }
 
+impl Cli {
+    /// What clap cannot check by itself (flags that contradict each other), as a usage error
+    /// (exit 2) before the node is asked anything.
+    pub(crate) fn validate(&self) -> Result<(), clap::Error> {
+        let (name, checked) = match &self.command {
+            Command::Cecs(a) => ("cecs", a.check()),
+            Command::Transcript(a) => ("transcript", a.check()),
+            _ => return Ok(()),
+        };
+        checked.map_err(|msg| {
+            let mut cmd = Cli::command();
+            let sub = cmd.find_subcommand_mut(name).map(std::mem::take).unwrap_or_default();
+            sub.bin_name(format!("cec {name}")).error(clap::error::ErrorKind::ArgumentConflict, msg)
+        })
+    }
+}
+
 /// What every command gets: the client and the output mode.
 #[derive(Debug)]
 pub(crate) struct Ctx {
@@ -251,6 +268,18 @@ mod tests {
             parse(&["goal", "set", "M1", "G1", "--title", "t", "--target", "1e3", "--due", "2026-06-30"]).unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("plain decimal"), "{e}");
+    }
+
+    #[test]
+    fn a_span_that_ends_before_it_starts_is_a_usage_error() {
+        for cmd in ["cecs", "transcript"] {
+            let cli = parse(&[cmd, "M1", "--from", "2026-12-31", "--to", "2026-01-01"]).unwrap();
+            let e = cli.validate().unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{cmd}");
+            assert!(e.to_string().contains("--from 2026-12-31 is after --to 2026-01-01"), "{cmd}: {e}");
+            assert!(parse(&[cmd, "M1", "--from", "2026-01-01", "--to", "2026-12-31"]).unwrap().validate().is_ok());
+            assert!(parse(&[cmd, "M1", "--from", "2026-12-31"]).unwrap().validate().is_ok());
+        }
     }
 
     #[test]
