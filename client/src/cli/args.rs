@@ -95,6 +95,11 @@ pub(crate) enum When {
 /// Parses a [`When`].
 pub(crate) fn when(s: &str) -> Result<When, String> {
     let t = s.trim();
+    // jiff reads a bare date as its midnight: a scan or a session start typed without its time
+    // of day would land at 00:00 without a word.
+    if t.len() == 10 && Date::from_str(t).is_ok() {
+        return Err(format!("{s:?} has no time of day: write {t}T09:00 (the event's time zone) or {t}T09:00:00-05:00"));
+    }
     if let Ok(ts) = Timestamp::from_str(t) {
         return Ok(When::Instant(ts));
     }
@@ -193,6 +198,8 @@ mod tests {
         assert!(w.resolve("Not/A_Zone").is_err());
         assert!(when("tomorrow").is_err());
         assert!(when("2026-13-01T09:00").is_err());
+        let e = when("2026-05-01").unwrap_err();
+        assert!(e.contains("no time of day") && e.contains("2026-05-01T09:00"), "{e}");
     }
 
     #[test]
