@@ -65,8 +65,9 @@ pub enum ClientError {
         /// Its data directory.
         data_dir: PathBuf,
     },
-    /// A local file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    /// A local file could not be read or written. The message is the path; the cause is the
+    /// `source`, which `{:#}` (anyhow) adds once.
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -154,6 +155,16 @@ mod tests {
         assert!(e.to_string().contains("HTTP 502: <html>Bad Gateway</html>"), "{e}");
         let e = ClientError::from_response(500, b"");
         assert!(e.to_string().contains("no explanation"), "{e}");
+    }
+
+    #[test]
+    fn an_io_error_names_its_cause_once() {
+        let e = ClientError::Io {
+            path: "/home/ann/certificate.pdf".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory"),
+        };
+        let shown = format!("{:#}", anyhow::Error::from(e));
+        assert_eq!(shown, "/home/ann/certificate.pdf: No such file or directory");
     }
 
     #[test]
