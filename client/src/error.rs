@@ -48,10 +48,12 @@ pub enum ClientError {
         cause: String,
     },
     /// There is no data directory where one was looked for.
-    #[error("no cecd data directory at {}: start the node with `cecd` first, or pass --data-dir", path.display())]
+    #[error("{}", no_data_dir(path, *explicit))]
     NoDataDir {
         /// Where it was looked for.
         path: PathBuf,
+        /// Whether it was named (`--data-dir`, `CECD_DATA_DIR`) rather than the default.
+        explicit: bool,
     },
     /// The data directory has no API token.
     #[error(
@@ -82,6 +84,22 @@ pub enum ClientError {
         /// Why it is bad.
         cause: String,
     },
+}
+
+/// Why there is no data directory: a named one is where the node was to start (so say how);
+/// only the default one calls for naming another.
+fn no_data_dir(path: &std::path::Path, explicit: bool) -> String {
+    if explicit {
+        format!(
+            "no cecd data directory at {p}: start the node there first (`cecd --data-dir {p}`), or check the path",
+            p = path.display()
+        )
+    } else {
+        format!(
+            "no cecd data directory at {}: start the node with `cecd` first, or pass --data-dir DIR (or set CECD_DATA_DIR)",
+            path.display()
+        )
+    }
 }
 
 impl ClientError {
@@ -165,6 +183,16 @@ mod tests {
         };
         let shown = format!("{:#}", anyhow::Error::from(e));
         assert_eq!(shown, "/home/ann/certificate.pdf: No such file or directory");
+    }
+
+    #[test]
+    fn a_missing_data_directory_says_what_to_do_with_it() {
+        let named = ClientError::NoDataDir { path: "/srv/kiosk".into(), explicit: true }.to_string();
+        assert!(named.contains("`cecd --data-dir /srv/kiosk`"), "{named}");
+        assert!(!named.contains("pass --data-dir"), "it was passed: {named}");
+        let default = ClientError::NoDataDir { path: "/home/ann/.local/share/cecd".into(), explicit: false };
+        let default = default.to_string();
+        assert!(default.contains("start the node with `cecd`") && default.contains("pass --data-dir"), "{default}");
     }
 
     #[test]
