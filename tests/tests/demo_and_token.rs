@@ -123,3 +123,12 @@ fn one_node_per_data_directory() {
     assert_eq!(url.trim(), format!("http://{}", node.addr()));
     node.authed("GET", "/v1/node").send().expect(200);
 }
+
+/// A node's log written to a file (a service's journal) is plain text: no colour escapes.
+#[test]
+fn a_log_file_holds_no_colour_escapes() {
+    let node = Node::start();
+    let log = node.log_tail();
+    assert!(log.contains("cecd listening"), "{log}");
+    assert!(!log.contains('\u{1b}'), "escape sequences in the log file: {log:?}");
+}
