@@ -444,6 +444,11 @@ fn errors_and_exit_codes() {
     cec(&node, &["session", "add", "conf", "--title", "t", "--starts-at", "2026-05-01T09:00", "--segment", "meal"])
         .fails(2);
     assert!(cec(&node, &["completions", "bash"]).ok().contains("_cec"));
+    // A mistyped event is named as such, not answered with an empty list.
+    let err = cec(&node, &["attendance", "M1", "--event", "nope"]).fails(1);
+    assert!(err.contains("no event \"nope\"") && err.contains("(not_found)"), "{err}");
+    let err = cec(&node, &["checkins", "--event", "nope"]).fails(1);
+    assert!(err.contains("no event \"nope\""), "{err}");
 
     let missing = node.data_dir().join("missing");
     let err = cec_in(&missing, &["status"]).fails(1);
