@@ -111,6 +111,14 @@ impl ClientError {
         }
     }
 
+    /// The offending field, when the node refused a request as `invalid`.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { field, .. } => field.as_deref(),
+            _ => None,
+        }
+    }
+
     /// The HTTP status, when the node answered with an error.
     pub fn status(&self) -> Option<u16> {
         match self {
@@ -157,6 +165,7 @@ mod tests {
         assert_eq!(e.to_string(), "cecs must be a multiple of 0.25 (invalid)");
         assert_eq!(e.code(), Some("invalid"));
         assert_eq!(e.status(), Some(422));
+        assert_eq!(e.field(), Some("cecs"));
     }
 
     #[test]

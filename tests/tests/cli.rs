@@ -449,6 +449,12 @@ fn errors_and_exit_codes() {
     assert!(err.contains("no event \"nope\"") && err.contains("(not_found)"), "{err}");
     let err = cec(&node, &["checkins", "--event", "nope"]).fails(1);
     assert!(err.contains("no event \"nope\""), "{err}");
+    // A goal due in the past is refused for the start cec filled in (today): say which flag.
+    let err = cec(&node, &["goal", "set", "M1", "g", "--title", "t", "--target", "1", "--due", "2020-06-30"]).fails(1);
+    assert!(err.contains("without --start") && err.contains("--due 2020-06-30") && err.contains("(invalid)"), "{err}");
+    let past =
+        ["goal", "set", "M1", "g", "--title", "t", "--target", "1", "--start", "2020-01-01", "--due", "2020-06-30"];
+    assert!(cec(&node, &past).ok().contains("goal g: t"));
 
     let missing = node.data_dir().join("missing");
     let err = cec_in(&missing, &["status"]).fails(1);
