@@ -27,10 +27,13 @@ pub(crate) fn cecs(s: &str) -> Result<Decimal, String> {
     Decimal::from_str(t).map_err(|_| bad())
 }
 
-/// A segment `KIND:MINUTES`, e.g. `instruction:60`.
+/// A segment `KIND:MINUTES`, e.g. `instruction:60`, or `KIND MINUTES` as the docs, the
+/// organizer page and `cec session` itself write it (`meal 30, keynote 30, meal 30`).
 pub(crate) fn segment(s: &str) -> Result<SegmentJson, String> {
-    let (kind, minutes) =
-        s.split_once(':').ok_or_else(|| format!("{s:?} is not KIND:MINUTES (for example instruction:60)"))?;
+    let (kind, minutes) = s
+        .split_once(':')
+        .or_else(|| s.trim().split_once(char::is_whitespace))
+        .ok_or_else(|| format!("{s:?} is not KIND:MINUTES (for example instruction:60)"))?;
     let kind = kind.trim();
     if kind.is_empty() || !kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
         return Err(format!("{kind:?} is not a segment kind (instruction, keynote, practice, meal, break, ...)"));
@@ -172,6 +175,9 @@ mod tests {
     fn segments() {
         assert_eq!(segment("instruction:60"), Ok(SegmentJson { kind: "instruction".into(), minutes: 60 }));
         assert_eq!(segment("open_forum: 90"), Ok(SegmentJson { kind: "open_forum".into(), minutes: 90 }));
+        // As docs/users.md and `cec session add`'s own output write segments.
+        assert_eq!(segment(" meal 30"), Ok(SegmentJson { kind: "meal".into(), minutes: 30 }));
+        assert_eq!(segment("keynote  30 "), Ok(SegmentJson { kind: "keynote".into(), minutes: 30 }));
         for bad in [
             "instruction",
             "instruction:",
@@ -180,7 +186,9 @@ mod tests {
             "instruction:-5",
             "instruction:1.5",
             "Meal:30",
-            "meal 30",
+            "meal 30 min",
+            "meal thirty",
+            "30 meal",
         ] {
             assert!(segment(bad).is_err(), "{bad:?} must be refused");
         }

@@ -348,6 +348,22 @@ mod tests {
         let Command::Session(session::SessionCmd::Add(a)) = cli.command else { panic!("not session add") };
         let kinds: Vec<_> = a.segments.iter().map(|s| (s.kind.as_str(), s.minutes)).collect();
         assert_eq!(kinds, [("meal", 30), ("keynote", 30), ("meal", 30)]);
+        // The docs' own notation, as one quoted flag.
+        let cli = parse(&[
+            "session",
+            "add",
+            "E1",
+            "--title",
+            "Lunch keynote",
+            "--starts-at",
+            "2026-05-01T12:00",
+            "--segment",
+            "meal 30, keynote 30, meal 30",
+        ])
+        .unwrap();
+        let Command::Session(session::SessionCmd::Add(a)) = cli.command else { panic!("not session add") };
+        let kinds: Vec<_> = a.segments.iter().map(|s| (s.kind.as_str(), s.minutes)).collect();
+        assert_eq!(kinds, [("meal", 30), ("keynote", 30), ("meal", 30)]);
     }
 
     #[test]
