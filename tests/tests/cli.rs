@@ -370,6 +370,8 @@ fn member_portfolio_goals_requirements_petitions() {
 
     let created = cec(&node, &["petition", "create", "M1", "--to", "NBCC", "--record", "act1", "--id", "p1"]).ok();
     assert!(created.contains("petition p1 to NBCC: draft") && created.contains("requested 1.5 CEC"), "{created}");
+    let err = cec(&node, &["petition", "status", "M1", "p1", "accepted"]).fails(1);
+    assert!(err.contains("cec petition status M1 p1 submitted") && err.contains("(conflict)"), "{err}");
     assert!(cec(&node, &["petition", "status", "M1", "p1", "submitted"]).ok().contains("p1 to NBCC: submitted"));
     let answered = cec(&node, &["petition", "status", "M1", "p1", "partially_accepted", "--accepted", "1.25"]).ok();
     assert!(answered.contains("partially accepted") && answered.contains("accepted 1.25 CEC"), "{answered}");
