@@ -100,7 +100,7 @@ pub fn data_dir(explicit: Option<PathBuf>, env: &DiscoverEnv) -> Result<(PathBuf
     }
     match &env.home {
         Some(home) => Ok((home.join(".local").join("share").join("cecd"), false)),
-        None => Err(ClientError::NoDataDir { path: PathBuf::from("~/.local/share/cecd") }),
+        None => Err(ClientError::NoDataDir { path: PathBuf::from("~/.local/share/cecd"), explicit: false }),
     }
 }
 
@@ -113,7 +113,7 @@ pub fn discover(
 ) -> Result<Discovery, ClientError> {
     let (data_dir, data_dir_explicit) = data_dir(explicit_dir, env)?;
     if !data_dir.is_dir() {
-        return Err(ClientError::NoDataDir { path: data_dir });
+        return Err(ClientError::NoDataDir { path: data_dir, explicit: data_dir_explicit });
     }
     let token_path = data_dir.join(TOKEN_FILE);
     let token = match read_trimmed(&token_path)? {
@@ -243,6 +243,11 @@ mod tests {
         assert!(matches!(e, ClientError::NoDataDir { .. }));
         let msg = e.to_string();
         assert!(msg.contains("no cecd data directory at") && msg.contains("--data-dir"), "{msg}");
+
+        let missing = home.path().join("kiosk");
+        let e = discover(Some(missing.clone()), None, &env_home(home.path())).unwrap_err();
+        assert!(matches!(e, ClientError::NoDataDir { explicit: true, .. }), "{e:?}");
+        assert!(e.to_string().contains(&format!("`cecd --data-dir {}`", missing.display())), "{e}");
 
         let empty = tempfile::tempdir().unwrap();
         let e = discover(Some(empty.path().to_owned()), None, &DiscoverEnv::default()).unwrap_err();

@@ -48,10 +48,12 @@ pub enum ClientError {
         cause: String,
     },
     /// There is no data directory where one was looked for.
-    #[error("no cecd data directory at {}: start the node with `cecd` first, or pass --data-dir", path.display())]
+    #[error("{}", no_data_dir(path, *explicit))]
     NoDataDir {
         /// Where it was looked for.
         path: PathBuf,
+        /// Whether it was named (`--data-dir`, `CECD_DATA_DIR`) rather than the default.
+        explicit: bool,
     },
     /// The data directory has no API token.
     #[error(
@@ -65,8 +67,9 @@ pub enum ClientError {
         /// Its data directory.
         data_dir: PathBuf,
     },
-    /// A local file could not be read or written.
-    #[error("{}: {source}", path.display())]
+    /// A local file could not be read or written. The message is the path; the cause is the
+    /// `source`, which `{:#}` (anyhow) adds once.
+    #[error("{}", path.display())]
     Io {
         /// The file.
         path: PathBuf,
@@ -83,11 +86,35 @@ pub enum ClientError {
     },
 }
 
+/// Why there is no data directory: a named one is where the node was to start (so say how);
+/// only the default one calls for naming another.
+fn no_data_dir(path: &std::path::Path, explicit: bool) -> String {
+    if explicit {
+        format!(
+            "no cecd data directory at {p}: start the node there first (`cecd --data-dir {p}`), or check the path",
+            p = path.display()
+        )
+    } else {
+        format!(
+            "no cecd data directory at {}: start the node with `cecd` first, or pass --data-dir DIR (or set CECD_DATA_DIR)",
+            path.display()
+        )
+    }
+}
+
 impl ClientError {
     /// The stable API code, when the node answered with an error.
     pub fn code(&self) -> Option<&str> {
         match self {
             ClientError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The offending field, when the node refused a request as `invalid`.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { field, .. } => field.as_deref(),
             _ => None,
         }
     }
@@ -138,6 +165,7 @@ mod tests {
         assert_eq!(e.to_string(), "cecs must be a multiple of 0.25 (invalid)");
         assert_eq!(e.code(), Some("invalid"));
         assert_eq!(e.status(), Some(422));
+        assert_eq!(e.field(), Some("cecs"));
     }
 
     #[test]
@@ -154,6 +182,26 @@ mod tests {
         assert!(e.to_string().contains("HTTP 502: <html>Bad Gateway</html>"), "{e}");
         let e = ClientError::from_response(500, b"");
         assert!(e.to_string().contains("no explanation"), "{e}");
+    }
+
+    #[test]
+    fn an_io_error_names_its_cause_once() {
+        let e = ClientError::Io {
+            path: "/home/ann/certificate.pdf".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory"),
+        };
+        let shown = format!("{:#}", anyhow::Error::from(e));
+        assert_eq!(shown, "/home/ann/certificate.pdf: No such file or directory");
+    }
+
+    #[test]
+    fn a_missing_data_directory_says_what_to_do_with_it() {
+        let named = ClientError::NoDataDir { path: "/srv/kiosk".into(), explicit: true }.to_string();
+        assert!(named.contains("`cecd --data-dir /srv/kiosk`"), "{named}");
+        assert!(!named.contains("pass --data-dir"), "it was passed: {named}");
+        let default = ClientError::NoDataDir { path: "/home/ann/.local/share/cecd".into(), explicit: false };
+        let default = default.to_string();
+        assert!(default.contains("start the node with `cecd`") && default.contains("pass --data-dir"), "{default}");
     }
 
     #[test]

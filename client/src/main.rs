@@ -12,6 +12,9 @@ fn main() -> ExitCode {
         // Usage errors exit 2; --help and --version exit 0.
         Err(e) => e.exit(),
     };
+    if let Err(e) = cli.validate() {
+        e.exit();
+    }
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

@@ -26,6 +26,7 @@ pub async fn run(
     demo: bool,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let _running = lock_data_dir(data_dir)?;
     let node = Arc::new(node::Node::open(data_dir, config.clone()).await?);
     node.start_ingest();
     let listener = tokio::net::TcpListener::bind(&config.listen)
@@ -224,6 +225,41 @@ async fn compact_periodically(store: storage::Store) {
     }
 }
 
+/// The file a running node holds locked in its data directory, with its process id in it.
+pub const LOCK_FILE: &str = "cecd.lock";
+
+/// Locks `data_dir` for this process (creating it 0700 if missing) until the returned file is
+/// dropped or the process ends, however it ends. A second `cecd` on the same directory (a
+/// service and a start by hand) would otherwise open the same store beside the first and, when
+/// stopped, remove the `api-url` of the one still running, so `cec` no longer finds it.
+pub fn lock_data_dir(data_dir: &Path) -> anyhow::Result<std::fs::File> {
+    use std::io::{Read, Seek, Write};
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    if !data_dir.exists() {
+        std::fs::DirBuilder::new().recursive(true).mode(0o700).create(data_dir)?;
+    }
+    let path = data_dir.join(LOCK_FILE);
+    let open =
+        || std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).mode(0o600).open(&path);
+    let mut file = open().map_err(|e| anyhow::anyhow!("cannot open {}: {e}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let mut holder = String::new();
+            let _ = file.read_to_string(&mut holder);
+            let pid = holder.trim().parse::<u32>().map(|p| format!(" (pid {p})")).unwrap_or_default();
+            anyhow::bail!(
+                "another cecd{pid} is running with the data directory {}: stop it first, or start this one with another --data-dir",
+                data_dir.display()
+            );
+        }
+        Err(std::fs::TryLockError::Error(e)) => anyhow::bail!("cannot lock {}: {e}", path.display()),
+    }
+    // The pid only names the holder in the message above; a full disk must not stop the node.
+    let _ = file.set_len(0).and_then(|()| file.rewind()).and_then(|_| writeln!(file, "{}", std::process::id()));
+    Ok(file)
+}
+
 /// Writes `path` (mode 0600, like everything in the data directory) through a temporary file.
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
@@ -232,4 +268,24 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&tmp)?;
     f.write_all(bytes)?;
     std::fs::rename(tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_node_per_data_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("kiosk");
+        let first = lock_data_dir(&dir).unwrap();
+        let e = lock_data_dir(&dir).unwrap_err().to_string();
+        assert!(e.contains(&format!("another cecd (pid {}) is running", std::process::id())), "{e}");
+        assert!(e.contains("--data-dir"), "{e}");
+        drop(first);
+        let again = lock_data_dir(&dir);
+        assert!(again.is_ok(), "the lock ends with its holder: {again:?}");
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777, 0o700);
+    }
 }

@@ -99,8 +99,11 @@ fn main() -> anyhow::Result<()> {
         config.log = l;
     }
     let filter = std::env::var("RUST_LOG").ok().unwrap_or_else(|| config.log.clone());
+    // Colours only on a terminal: a service's log (journald, a file) gets plain text, not
+    // escape sequences around every level and field name.
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_new(&filter).unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
     if let Some(secs) = cli.clock_offset_secs {
         cecd::node::clock::set_test_offset_secs(secs);

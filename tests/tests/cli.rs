@@ -370,6 +370,8 @@ fn member_portfolio_goals_requirements_petitions() {
 
     let created = cec(&node, &["petition", "create", "M1", "--to", "NBCC", "--record", "act1", "--id", "p1"]).ok();
     assert!(created.contains("petition p1 to NBCC: draft") && created.contains("requested 1.5 CEC"), "{created}");
+    let err = cec(&node, &["petition", "status", "M1", "p1", "accepted"]).fails(1);
+    assert!(err.contains("cec petition status M1 p1 submitted") && err.contains("(conflict)"), "{err}");
     assert!(cec(&node, &["petition", "status", "M1", "p1", "submitted"]).ok().contains("p1 to NBCC: submitted"));
     let answered = cec(&node, &["petition", "status", "M1", "p1", "partially_accepted", "--accepted", "1.25"]).ok();
     assert!(answered.contains("partially accepted") && answered.contains("accepted 1.25 CEC"), "{answered}");
@@ -444,6 +446,17 @@ fn errors_and_exit_codes() {
     cec(&node, &["session", "add", "conf", "--title", "t", "--starts-at", "2026-05-01T09:00", "--segment", "meal"])
         .fails(2);
     assert!(cec(&node, &["completions", "bash"]).ok().contains("_cec"));
+    // A mistyped event is named as such, not answered with an empty list.
+    let err = cec(&node, &["attendance", "M1", "--event", "nope"]).fails(1);
+    assert!(err.contains("no event \"nope\"") && err.contains("(not_found)"), "{err}");
+    let err = cec(&node, &["checkins", "--event", "nope"]).fails(1);
+    assert!(err.contains("no event \"nope\""), "{err}");
+    // A goal due in the past is refused for the start cec filled in (today): say which flag.
+    let err = cec(&node, &["goal", "set", "M1", "g", "--title", "t", "--target", "1", "--due", "2020-06-30"]).fails(1);
+    assert!(err.contains("without --start") && err.contains("--due 2020-06-30") && err.contains("(invalid)"), "{err}");
+    let past =
+        ["goal", "set", "M1", "g", "--title", "t", "--target", "1", "--start", "2020-01-01", "--due", "2020-06-30"];
+    assert!(cec(&node, &past).ok().contains("goal g: t"));
 
     let missing = node.data_dir().join("missing");
     let err = cec_in(&missing, &["status"]).fails(1);

@@ -85,3 +85,50 @@ fn token_command_and_file_mode() {
         assert!(String::from_utf8_lossy(&help.stdout).contains("--data-dir"), "{args:?}");
     }
 }
+
+/// A second `cecd` on a running node's data directory (a service and a start by hand) refuses
+/// to start, naming the first. Before, it ran beside it on another port and, once stopped,
+/// removed the `api-url` of the node still running, so `cec` no longer found that node.
+#[test]
+fn one_node_per_data_directory() {
+    let node = Node::start();
+    let mut second = std::process::Command::new(cec_e2e::cecd_bin())
+        .arg("--data-dir")
+        .arg(node.data_dir())
+        .args(["--listen", "127.0.0.1:0"])
+        .env_remove("CECD_DATA_DIR")
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("second cecd");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = second.try_wait().expect("try_wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = second.kill();
+            let _ = second.wait();
+            panic!("a second cecd kept running on the same data directory");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let out = second.wait_with_output().expect("output");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("another cecd (pid {}) is running", node.pid())), "{stderr}");
+    let url = std::fs::read_to_string(node.data_dir().join("api-url")).expect("the running node's api-url stays");
+    assert_eq!(url.trim(), format!("http://{}", node.addr()));
+    node.authed("GET", "/v1/node").send().expect(200);
+}
+
+/// A node's log written to a file (a service's journal) is plain text: no colour escapes.
+#[test]
+fn a_log_file_holds_no_colour_escapes() {
+    let node = Node::start();
+    let log = node.log_tail();
+    assert!(log.contains("cecd listening"), "{log}");
+    assert!(!log.contains('\u{1b}'), "escape sequences in the log file: {log:?}");
+}

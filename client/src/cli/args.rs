@@ -27,10 +27,13 @@ pub(crate) fn cecs(s: &str) -> Result<Decimal, String> {
     Decimal::from_str(t).map_err(|_| bad())
 }
 
-/// A segment `KIND:MINUTES`, e.g. `instruction:60`.
+/// A segment `KIND:MINUTES`, e.g. `instruction:60`, or `KIND MINUTES` as the docs, the
+/// organizer page and `cec session` itself write it (`meal 30, keynote 30, meal 30`).
 pub(crate) fn segment(s: &str) -> Result<SegmentJson, String> {
-    let (kind, minutes) =
-        s.split_once(':').ok_or_else(|| format!("{s:?} is not KIND:MINUTES (for example instruction:60)"))?;
+    let (kind, minutes) = s
+        .split_once(':')
+        .or_else(|| s.trim().split_once(char::is_whitespace))
+        .ok_or_else(|| format!("{s:?} is not KIND:MINUTES (for example instruction:60)"))?;
     let kind = kind.trim();
     if kind.is_empty() || !kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
         return Err(format!("{kind:?} is not a segment kind (instruction, keynote, practice, meal, break, ...)"));
@@ -47,6 +50,15 @@ pub(crate) fn segment(s: &str) -> Result<SegmentJson, String> {
 /// A day, `YYYY-MM-DD`.
 pub(crate) fn date(s: &str) -> Result<Date, String> {
     Date::from_str(s.trim()).map_err(|_| format!("{s:?} is not a date like 2026-06-30"))
+}
+
+/// `--from` and `--to` in order: a span that ends before it starts matches nothing, which is
+/// a typing slip (the two swapped), not a question worth answering with an empty report.
+pub(crate) fn date_span(from: Option<Date>, to: Option<Date>) -> Result<(), String> {
+    match (from, to) {
+        (Some(f), Some(t)) if f > t => Err(format!("--from {f} is after --to {t}: the span would hold no day")),
+        _ => Ok(()),
+    }
 }
 
 /// An exact instant with its offset, e.g. `2027-06-01T00:00:00Z` (an expiry belongs to no
@@ -86,6 +98,11 @@ pub(crate) enum When {
 /// Parses a [`When`].
 pub(crate) fn when(s: &str) -> Result<When, String> {
     let t = s.trim();
+    // jiff reads a bare date as its midnight: a scan or a session start typed without its time
+    // of day would land at 00:00 without a word.
+    if t.len() == 10 && Date::from_str(t).is_ok() {
+        return Err(format!("{s:?} has no time of day: write {t}T09:00 (the event's time zone) or {t}T09:00:00-05:00"));
+    }
     if let Ok(ts) = Timestamp::from_str(t) {
         return Ok(When::Instant(ts));
     }
@@ -158,6 +175,9 @@ mod tests {
     fn segments() {
         assert_eq!(segment("instruction:60"), Ok(SegmentJson { kind: "instruction".into(), minutes: 60 }));
         assert_eq!(segment("open_forum: 90"), Ok(SegmentJson { kind: "open_forum".into(), minutes: 90 }));
+        // As docs/users.md and `cec session add`'s own output write segments.
+        assert_eq!(segment(" meal 30"), Ok(SegmentJson { kind: "meal".into(), minutes: 30 }));
+        assert_eq!(segment("keynote  30 "), Ok(SegmentJson { kind: "keynote".into(), minutes: 30 }));
         for bad in [
             "instruction",
             "instruction:",
@@ -166,7 +186,9 @@ mod tests {
             "instruction:-5",
             "instruction:1.5",
             "Meal:30",
-            "meal 30",
+            "meal 30 min",
+            "meal thirty",
+            "30 meal",
         ] {
             assert!(segment(bad).is_err(), "{bad:?} must be refused");
         }
@@ -184,6 +206,8 @@ mod tests {
         assert!(w.resolve("Not/A_Zone").is_err());
         assert!(when("tomorrow").is_err());
         assert!(when("2026-13-01T09:00").is_err());
+        let e = when("2026-05-01").unwrap_err();
+        assert!(e.contains("no time of day") && e.contains("2026-05-01T09:00"), "{e}");
     }
 
     #[test]
@@ -207,6 +231,17 @@ mod tests {
     fn dates() {
         assert_eq!(date("2026-06-30").unwrap().to_string(), "2026-06-30");
         assert!(date("30/06/2026").is_err());
+    }
+
+    #[test]
+    fn date_spans_run_forward() {
+        let d = |s: &str| Some(date(s).unwrap());
+        assert!(date_span(d("2026-01-01"), d("2026-12-31")).is_ok());
+        assert!(date_span(d("2026-01-01"), d("2026-01-01")).is_ok(), "one day");
+        assert!(date_span(d("2026-01-01"), None).is_ok());
+        assert!(date_span(None, d("2026-01-01")).is_ok());
+        let e = date_span(d("2026-12-31"), d("2026-01-01")).unwrap_err();
+        assert!(e.contains("--from 2026-12-31 is after --to 2026-01-01"), "{e}");
     }
 
     #[test]

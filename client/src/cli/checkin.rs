@@ -240,6 +240,12 @@ impl<'a> Summary<'a> {
 pub(crate) async fn list(ctx: &Ctx, a: ListArgs) -> anyhow::Result<()> {
     let filter = CheckInFilter { event_id: a.event, session_id: a.session, member_id: a.member };
     let items = ctx.client.all_checkins(&filter).await?;
+    if items.is_empty()
+        && let Some(event) = &filter.event_id
+    {
+        // A mistyped event id is not an event without scans: the node's 404 says so.
+        ctx.client.event(event).await?;
+    }
     ctx.emit(&serde_json::json!({ "items": items, "next_cursor": null }), |_| print_checkins(&items))
 }
 

@@ -30,11 +30,25 @@ pub(crate) struct CecsArgs {
     to: Option<Date>,
 }
 
+impl CecsArgs {
+    /// What clap cannot check: the span runs forward.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        args::date_span(self.from, self.to)
+    }
+}
+
 pub(crate) async fn attendance(ctx: &Ctx, a: AttendanceArgs) -> anyhow::Result<()> {
     let list = ctx.client.attendance(&a.member, a.event.as_deref()).await?;
+    if list.items.is_empty()
+        && let Some(event) = &a.event
+    {
+        // A mistyped event id is not an event the member missed: the node's 404 says so.
+        ctx.client.event(event).await?;
+    }
     ctx.emit(&list, |list| {
         if list.items.is_empty() {
-            outln!("no attendance recorded for {} on this node", a.member);
+            let within = a.event.as_ref().map(|e| format!(" in event {e}")).unwrap_or_default();
+            outln!("no attendance recorded for {}{within} on this node", a.member);
             return Ok(());
         }
         let mut t = output::table(&["event/session", "title", "attended", "creditable", "CECs", "verified", "flags"]);

@@ -4,6 +4,7 @@ use clap::{Args, Subcommand};
 use jiff::civil::Date;
 use rust_decimal::Decimal;
 
+use cec_client::ClientError;
 use cec_client::wire::{BenchmarkJson, GoalInput, GoalJson};
 
 use super::Ctx;
@@ -59,7 +60,17 @@ pub(crate) async fn run(ctx: &Ctx, cmd: GoalCmd) -> anyhow::Result<()> {
                 due: a.due,
                 benchmarks: a.benchmarks,
             };
-            let g = ctx.client.put_goal(&a.member, &a.goal, &input).await?;
+            let g = match ctx.client.put_goal(&a.member, &a.goal, &input).await {
+                // Without --start the node counts a new goal from today, so a goal due in the
+                // past is refused for a start nobody typed.
+                Err(e @ ClientError::Api { .. }) if a.start.is_none() && e.field() == Some("start") => {
+                    return Err(anyhow::Error::from(e).context(format!(
+                        "without --start a new goal counts from today, which is after --due {}: give --start",
+                        a.due
+                    )));
+                }
+                other => other?,
+            };
             ctx.emit(&g, |g| {
                 outln!("goal {}: {}", g.id, g.title);
                 outln!(

@@ -83,33 +83,113 @@ pub(crate) fn content_id(fields: &[&str]) -> String {
     id
 }
 
-/// Reads a roster from CSV with the header `member_id,name` and optionally `email`.
-pub(crate) fn roster(input: impl Read) -> Result<Vec<RosterMemberJson>, String> {
-    let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(input);
-    let cols = Columns::new(
-        reader.headers().map_err(|e| format!("cannot read the header: {e}"))?,
-        &["member_id", "name"],
-        &["email"],
-    )?;
+/// Header names a roster's columns go by, as the organizer page reads them (`organize.js`), so
+/// a file the page takes, `cec roster add --file` takes too.
+const ID_COLUMNS: &[&str] =
+    &["member_id", "memberid", "member", "member_number", "member_no", "membership_number", "id", "badge", "badge_id"];
+const NAME_COLUMNS: &[&str] = &["name", "full_name", "member_name", "fullname"];
+const FIRST_NAME_COLUMNS: &[&str] = &["first_name", "firstname", "given_name", "first"];
+const LAST_NAME_COLUMNS: &[&str] = &["last_name", "lastname", "surname", "family_name", "last"];
+const EMAIL_COLUMNS: &[&str] = &["email", "e_mail", "email_address", "mail"];
+
+/// A header cell as compared: without a byte-order mark, trimmed, lowercase, each run of
+/// spaces, `-` and `.` as one `_` (`Member ID` is `member_id`).
+fn header_key(h: &str) -> String {
+    let mut key = String::new();
+    let mut gap = false;
+    for c in h.trim_start_matches('\u{feff}').trim().to_lowercase().chars() {
+        if c.is_whitespace() || c == '-' || c == '.' {
+            if !gap {
+                key.push('_');
+            }
+            gap = true;
+        } else {
+            key.push(c);
+            gap = false;
+        }
+    }
+    key
+}
+
+/// An id the API takes: 1-128 of letters, digits, `.`, `_`, `:`, `-`.
+fn is_id(s: &str) -> bool {
+    (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b))
+}
+
+/// Reads a roster from CSV, as the organizer page does: a member id column (`member_id`, or
+/// `member number`, `badge`, ...) and a name (`name`, or `first_name` and `last_name`),
+/// optionally `email`; separated by commas, or by semicolons or tabs when the header has no
+/// comma. Every bad row is reported (an id the API would refuse, a member twice), and then
+/// nothing is imported.
+pub(crate) fn roster(mut input: impl Read) -> Result<Vec<RosterMemberJson>, String> {
+    let mut text = Vec::new();
+    input.read_to_end(&mut text).map_err(|e| format!("cannot read it: {e}"))?;
+    let first_line = text.split(|b| *b == b'\n').next().unwrap_or_default();
+    let delimiter = match (first_line.contains(&b','), first_line.contains(&b';'), first_line.contains(&b'\t')) {
+        (false, true, _) => b';',
+        (false, false, true) => b'\t',
+        _ => b',',
+    };
+    let mut reader =
+        csv::ReaderBuilder::new().delimiter(delimiter).trim(csv::Trim::All).flexible(true).from_reader(text.as_slice());
+    let raw = reader.headers().map_err(|e| format!("cannot read the header: {e}"))?.clone();
+    let keys: Vec<String> = raw.iter().map(header_key).collect();
+    if keys.iter().all(String::is_empty) {
+        return Err("the file is empty: it needs a header row such as member_id,name".into());
+    }
+    let col = |names: &[&str]| names.iter().find_map(|n| keys.iter().position(|k| k == n));
+    let (id_col, name_col, email_col) = (col(ID_COLUMNS), col(NAME_COLUMNS), col(EMAIL_COLUMNS));
+    let (first_col, last_col) = (col(FIRST_NAME_COLUMNS), col(LAST_NAME_COLUMNS));
+    let mut missing = Vec::new();
+    if id_col.is_none() {
+        missing.push("a member id column (member_id)");
+    }
+    if name_col.is_none() && (first_col.is_none() || last_col.is_none()) {
+        missing.push("a name column (name, or first_name and last_name)");
+    }
+    if !missing.is_empty() {
+        let has: Vec<String> = raw.iter().map(|h| format!("{:?}", h.trim_start_matches('\u{feff}'))).collect();
+        return Err(format!("the header needs {}; it has {}", missing.join(" and "), has.join(", ")));
+    }
     let mut out = Vec::new();
     let mut bad = Vec::new();
+    let mut seen: HashMap<String, u64> = HashMap::new();
     for (i, record) in reader.records().enumerate() {
-        let line = i + 2;
         let row = match record {
             Ok(r) => r,
             Err(e) => {
-                bad.push(format!("line {line}: {e}"));
+                bad.push(format!("line {}: {e}", i + 2));
                 continue;
             }
         };
-        let member_id = cols.get(&row, "member_id").unwrap_or_default();
-        let name = cols.get(&row, "name").unwrap_or_default();
-        if member_id.is_empty() || name.is_empty() {
-            bad.push(format!("line {line}: member_id and name are required"));
+        if row.iter().all(str::is_empty) {
             continue;
         }
-        let email = cols.get(&row, "email").filter(|e| !e.is_empty()).map(str::to_owned);
-        out.push(RosterMemberJson { member_id: member_id.to_owned(), name: name.to_owned(), email });
+        let line = row.position().map_or(i as u64 + 2, csv::Position::line);
+        let cell = |c: Option<usize>| c.and_then(|i| row.get(i)).unwrap_or_default();
+        let name = match cell(name_col) {
+            "" => format!("{} {}", cell(first_col), cell(last_col)),
+            n => n.to_owned(),
+        };
+        let name = name.split_whitespace().collect::<Vec<_>>().join(" ");
+        let member_id = cell(id_col);
+        let why = if member_id.is_empty() {
+            Some("no member id".to_owned())
+        } else if !is_id(member_id) {
+            let shown: String = member_id.chars().take(40).collect();
+            Some(format!("member id {shown:?} may hold only letters, digits, '.', '_', ':' and '-' (at most 128)"))
+        } else if name.is_empty() {
+            Some(format!("no name for {member_id}"))
+        } else {
+            seen.get(member_id).map(|first| format!("{member_id} is already on line {first}"))
+        };
+        if let Some(why) = why {
+            bad.push(format!("line {line}: {why}"));
+            continue;
+        }
+        seen.insert(member_id.to_owned(), line);
+        let email = Some(cell(email_col)).filter(|e| !e.is_empty()).map(str::to_owned);
+        out.push(RosterMemberJson { member_id: member_id.to_owned(), name, email });
     }
     finish(out, bad)
 }
@@ -232,5 +312,32 @@ E1,S1,M3,in
         assert_eq!((r[1].name.as_str(), r[1].email.as_deref()), ("Bo, Jr.", None));
         assert!(roster("member_id\nM1\n".as_bytes()).is_err());
         assert!(roster("member_id,name\nM1,\n".as_bytes()).unwrap_err().contains("line 2"));
+    }
+
+    #[test]
+    fn reads_the_rosters_the_organizer_page_reads() {
+        // First and last names, a spreadsheet's header words, its byte-order mark.
+        let csv = "\u{feff}Member Number,First Name,Last Name,E-mail\nM1,Ann,Lee,ann@example.org\nM2,Bo,,\n";
+        let r = roster(csv.as_bytes()).unwrap();
+        let got: Vec<_> = r.iter().map(|m| (m.member_id.as_str(), m.name.as_str(), m.email.as_deref())).collect();
+        assert_eq!(got, [("M1", "Ann Lee", Some("ann@example.org")), ("M2", "Bo", None)]);
+        // Semicolons (a spreadsheet in a comma-decimal locale), tabs; blank rows skipped.
+        let r = roster("member_id;name\nM1;Lee, Ann\n\n;\nM2;Bo\n".as_bytes()).unwrap();
+        assert_eq!((r.len(), r[0].name.as_str()), (2, "Lee, Ann"));
+        assert_eq!(roster("member_id\tname\nM1\tAnn Lee\n".as_bytes()).unwrap()[0].name, "Ann Lee");
+    }
+
+    #[test]
+    fn a_roster_refuses_what_the_node_would_refuse_before_sending_anything() {
+        let csv = "member_id,name\nM 1,Ann\nM2,Bo\nM2,Bo again\n,Cy\nM3,\n";
+        let e = roster(csv.as_bytes()).unwrap_err();
+        assert!(e.starts_with("4 bad row(s), nothing imported"), "{e}");
+        assert!(e.contains("line 2: member id \"M 1\" may hold only"), "{e}");
+        assert!(e.contains("line 4: M2 is already on line 3"), "{e}");
+        assert!(e.contains("line 5: no member id"), "{e}");
+        assert!(e.contains("line 6: no name for M3"), "{e}");
+        let e = roster("first_name,member_id\nAnn,M1\n".as_bytes()).unwrap_err();
+        assert!(e.contains("a name column (name, or first_name and last_name)"), "{e}");
+        assert!(roster("".as_bytes()).unwrap_err().contains("empty"));
     }
 }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use clap::{CommandFactory, Parser, Subcommand};
 use serde::Serialize;
 
-use cec_client::Client;
-use cec_client::discover::{DiscoverEnv, discover};
+use cec_client::discover::{DiscoverEnv, Discovery, TOKEN_FILE, URL_FILE, UrlSource, discover};
+use cec_client::{Client, ClientError};
 
 mod args;
 mod blob;
@@ -162,6 +162,23 @@ Example:\n  cec pairings\n  cec pairings end 3q2-7wAAAEw_ZQ5mUO1Cdg")]
     },
 }
 
+impl Cli {
+    /// What clap cannot check by itself (flags that contradict each other), as a usage error
+    /// (exit 2) before the node is asked anything.
+    pub(crate) fn validate(&self) -> Result<(), clap::Error> {
+        let (name, checked) = match &self.command {
+            Command::Cecs(a) => ("cecs", a.check()),
+            Command::Transcript(a) => ("transcript", a.check()),
+            _ => return Ok(()),
+        };
+        checked.map_err(|msg| {
+            let mut cmd = Cli::command();
+            let sub = cmd.find_subcommand_mut(name).map(std::mem::take).unwrap_or_default();
+            sub.bin_name(format!("cec {name}")).error(clap::error::ErrorKind::ArgumentConflict, msg)
+        })
+    }
+}
+
 /// What every command gets: the client and the output mode.
 #[derive(Debug)]
 pub(crate) struct Ctx {
@@ -189,31 +206,57 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let found = discover(cli.data_dir, cli.url, &DiscoverEnv::from_process())?;
     let ctx = Ctx { client: Client::from_discovery(&found)?, json: cli.json };
-    match cli.command {
-        Command::Status => status::run(&ctx, &found).await,
-        Command::Event(c) => event::run(&ctx, c).await,
-        Command::Session(c) => session::run(&ctx, c).await,
-        Command::Roster(c) => roster::run(&ctx, c).await,
-        Command::Checkin(c) => checkin::run(&ctx, c).await,
-        Command::Open(a) => open::run(&ctx, a).await,
-        Command::Pairings(a) => pairings::run(&ctx, a).await,
-        Command::Checkins(a) => checkin::list(&ctx, a).await,
-        Command::Attendance(a) => credit::attendance(&ctx, a).await,
-        Command::Cecs(a) => credit::cecs(&ctx, a).await,
-        Command::Portfolio(c) => portfolio::run(&ctx, c).await,
-        Command::Goal(c) => goal::run(&ctx, c).await,
-        Command::Requirement(c) => requirement::run(&ctx, c).await,
-        Command::Petition(c) => petition::run(&ctx, c).await,
-        Command::Transcript(a) => transcript::run(&ctx, a).await,
-        Command::Blob(c) => blob::run(&ctx, c).await,
-        Command::Changes(a) => changes::run(&ctx, a).await,
-        Command::Peers(a) => peers::run(&ctx, a).await,
-        Command::Sync(a) => sync::run(&ctx, a).await,
-        Command::Credential(c) => credential::run(&ctx, c).await,
-        Command::Enroll(a) => enrol::enroll(&ctx, a).await,
-        Command::Enrolment(c) => enrol::enrolment(&ctx, c).await,
-        Command::Revoke(a) => enrol::revoke(&ctx, a).await,
-        Command::Revocations => enrol::revocations(&ctx).await,
+    dispatch(&ctx, &found, cli.command).await.map_err(|e| explain(e, &found))
+}
+
+/// Adds to a refused token what only the command line knows: which token file it sent and
+/// where the URL came from. The usual cause is a URL and a data directory of two different
+/// nodes (`$CEC_URL` left set, `--url` of another node, a stale `api-url`).
+fn explain(e: anyhow::Error, found: &Discovery) -> anyhow::Error {
+    let refused = e.chain().any(|c| c.downcast_ref::<ClientError>().is_some_and(|c| c.status() == Some(401)));
+    if !refused {
+        return e;
+    }
+    let source = match found.url_source {
+        UrlSource::Explicit => "given by --url".to_owned(),
+        UrlSource::Env => "from $CEC_URL".to_owned(),
+        UrlSource::File => format!("from {}", found.data_dir.join(URL_FILE).display()),
+        UrlSource::Default => "the default".to_owned(),
+    };
+    e.context(format!(
+        "the node at {} ({source}) refused the token in {}: it is not the node of {}, or that node's token changed",
+        found.base_url,
+        found.data_dir.join(TOKEN_FILE).display(),
+        found.data_dir.display()
+    ))
+}
+
+async fn dispatch(ctx: &Ctx, found: &Discovery, command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Status => status::run(ctx, found).await,
+        Command::Event(c) => event::run(ctx, c).await,
+        Command::Session(c) => session::run(ctx, c).await,
+        Command::Roster(c) => roster::run(ctx, c).await,
+        Command::Checkin(c) => checkin::run(ctx, c).await,
+        Command::Open(a) => open::run(ctx, a).await,
+        Command::Pairings(a) => pairings::run(ctx, a).await,
+        Command::Checkins(a) => checkin::list(ctx, a).await,
+        Command::Attendance(a) => credit::attendance(ctx, a).await,
+        Command::Cecs(a) => credit::cecs(ctx, a).await,
+        Command::Portfolio(c) => portfolio::run(ctx, c).await,
+        Command::Goal(c) => goal::run(ctx, c).await,
+        Command::Requirement(c) => requirement::run(ctx, c).await,
+        Command::Petition(c) => petition::run(ctx, c).await,
+        Command::Transcript(a) => transcript::run(ctx, a).await,
+        Command::Blob(c) => blob::run(ctx, c).await,
+        Command::Changes(a) => changes::run(ctx, a).await,
+        Command::Peers(a) => peers::run(ctx, a).await,
+        Command::Sync(a) => sync::run(ctx, a).await,
+        Command::Credential(c) => credential::run(ctx, c).await,
+        Command::Enroll(a) => enrol::enroll(ctx, a).await,
+        Command::Enrolment(c) => enrol::enrolment(ctx, c).await,
+        Command::Revoke(a) => enrol::revoke(ctx, a).await,
+        Command::Revocations => enrol::revocations(ctx).await,
         Command::Completions { .. } => Ok(()),
     }
 }
@@ -254,6 +297,39 @@ mod tests {
     }
 
     #[test]
+    fn a_span_that_ends_before_it_starts_is_a_usage_error() {
+        for cmd in ["cecs", "transcript"] {
+            let cli = parse(&[cmd, "M1", "--from", "2026-12-31", "--to", "2026-01-01"]).unwrap();
+            let e = cli.validate().unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{cmd}");
+            assert!(e.to_string().contains("--from 2026-12-31 is after --to 2026-01-01"), "{cmd}: {e}");
+            assert!(parse(&[cmd, "M1", "--from", "2026-01-01", "--to", "2026-12-31"]).unwrap().validate().is_ok());
+            assert!(parse(&[cmd, "M1", "--from", "2026-12-31"]).unwrap().validate().is_ok());
+        }
+    }
+
+    #[test]
+    fn a_refused_token_names_the_token_file_and_where_the_url_came_from() {
+        let found = Discovery {
+            data_dir: PathBuf::from("/srv/kiosk"),
+            data_dir_explicit: true,
+            base_url: "http://127.0.0.1:7420".into(),
+            url_source: UrlSource::Env,
+            token: "t".into(),
+        };
+        let refused = ClientError::from_response(
+            401,
+            br#"{"error": {"code": "unauthorized", "message": "missing or wrong bearer token"}}"#,
+        );
+        let shown = format!("{:#}", explain(refused.into(), &found));
+        assert!(shown.contains("the node at http://127.0.0.1:7420 (from $CEC_URL)"), "{shown}");
+        assert!(shown.contains("refused the token in /srv/kiosk/api-token"), "{shown}");
+        assert!(shown.ends_with("missing or wrong bearer token (unauthorized)"), "the node's word stays: {shown}");
+        let other = ClientError::from_response(404, br#"{"error": {"code": "not_found", "message": "no event"}}"#);
+        assert_eq!(format!("{:#}", explain(other.into(), &found)), "no event (not_found)", "only a refused token");
+    }
+
+    #[test]
     fn session_segments_parse() {
         let cli = parse(&[
             "session",
@@ -267,6 +343,22 @@ mod tests {
             "meal:30",
             "--segment",
             "keynote:30,meal:30",
+        ])
+        .unwrap();
+        let Command::Session(session::SessionCmd::Add(a)) = cli.command else { panic!("not session add") };
+        let kinds: Vec<_> = a.segments.iter().map(|s| (s.kind.as_str(), s.minutes)).collect();
+        assert_eq!(kinds, [("meal", 30), ("keynote", 30), ("meal", 30)]);
+        // The docs' own notation, as one quoted flag.
+        let cli = parse(&[
+            "session",
+            "add",
+            "E1",
+            "--title",
+            "Lunch keynote",
+            "--starts-at",
+            "2026-05-01T12:00",
+            "--segment",
+            "meal 30, keynote 30, meal 30",
         ])
         .unwrap();
         let Command::Session(session::SessionCmd::Add(a)) = cli.command else { panic!("not session add") };

@@ -91,8 +91,25 @@ pub(crate) async fn run(ctx: &Ctx, cmd: PetitionCmd) -> anyhow::Result<()> {
         PetitionCmd::Status(a) => {
             let p = match a.status {
                 Some(status) => {
+                    let answer = ["accepted", "partially_accepted", "denied"].contains(&status.as_str());
                     let patch = PetitionPatch { status, accepted_cecs: a.accepted };
-                    ctx.client.patch_petition(&a.member, &a.petition, &patch).await?
+                    match ctx.client.patch_petition(&a.member, &a.petition, &patch).await {
+                        // An answer comes to a petition that was sent: say the step in between.
+                        Err(e) if answer && e.code() == Some("conflict") => {
+                            let draft =
+                                ctx.client.petition(&a.member, &a.petition).await.is_ok_and(|p| p.status == "draft");
+                            let e = anyhow::Error::from(e);
+                            return Err(if draft {
+                                e.context(format!(
+                                    "mark it sent first: cec petition status {} {} submitted",
+                                    a.member, a.petition
+                                ))
+                            } else {
+                                e
+                            });
+                        }
+                        other => other?,
+                    }
                 }
                 None => ctx.client.petition(&a.member, &a.petition).await?,
             };

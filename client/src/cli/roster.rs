@@ -38,7 +38,8 @@ pub(crate) struct AddArgs {
     /// The member's email
     #[arg(long, conflicts_with = "file")]
     email: Option<String>,
-    /// A CSV file with the header member_id,name[,email]
+    /// A CSV file (commas, semicolons or tabs) with a header row: member_id and name, or
+    /// first_name and last_name; optionally email. The organizer page reads the same files
     #[arg(long, value_name = "FILE")]
     file: Option<PathBuf>,
 }

@@ -33,7 +33,8 @@ pub(crate) struct AddArgs {
     /// offset (2026-05-01T09:00:00-05:00)
     #[arg(long, value_name = "TIME", value_parser = args::when)]
     pub(crate) starts_at: When,
-    /// A segment KIND:MINUTES, in order; repeat it or separate with commas. Creditable kinds:
+    /// A segment KIND:MINUTES (or "KIND MINUTES"), in order; repeat it or separate with commas,
+    /// e.g. --segment "meal 30, keynote 30, meal 30". Creditable kinds:
     /// instruction, keynote, practice, panel, demonstration; not creditable: meal, break,
     /// open_forum, networking, exhibit, business
     #[arg(long = "segment", value_name = "KIND:MINUTES", required = true, value_delimiter = ',', value_parser = args::segment)]

@@ -65,6 +65,13 @@ pub(crate) struct TranscriptArgs {
     to: Option<Date>,
 }
 
+impl TranscriptArgs {
+    /// What clap cannot check: the span runs forward.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        args::date_span(self.from, self.to)
+    }
+}
+
 pub(crate) async fn run(ctx: &Ctx, a: TranscriptArgs) -> anyhow::Result<()> {
     match pick(a.format, a.output.as_deref()) {
         Some(f) => {

@@ -17,7 +17,8 @@ use super::index::{self, EntryCursor};
 fn petition_err(e: PetitionError) -> NodeError {
     match e {
         PetitionError::Transition { .. } => NodeError::Conflict(e.to_string()),
-        PetitionError::AcceptedCecs(_) => NodeError::invalid("accepted_cecs", e.to_string()),
+        // The field is named once, by the API's answer; core's message names it for itself.
+        PetitionError::AcceptedCecs(why) => NodeError::invalid("accepted_cecs", why),
         other => NodeError::invalid("record_ids", other.to_string()),
     }
 }
@@ -197,5 +198,18 @@ impl Node {
             Ok(current)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepted_credit_refusals_name_their_field_once() {
+        let e =
+            crate::api::ApiError::from(petition_err(PetitionError::AcceptedCecs("required for partially_accepted")));
+        assert_eq!(e.field.as_deref(), Some("accepted_cecs"));
+        assert_eq!(e.message, "accepted_cecs: required for partially_accepted");
     }
 }
