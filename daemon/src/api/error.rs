@@ -277,7 +277,7 @@ mod tests {
     /// file or directory (before: all `500 internal`).
     #[test]
     fn storage_faults_have_their_own_answers() {
-        let what = || "the database cecd.sqlite3 in the data directory".to_owned();
+        let what = || "the databases in the data directory (cecd.sqlite3, checkin-log.sqlite3)".to_owned();
         let cases = [
             (StorageFault::Full { what: what() }, 507, "insufficient_storage"),
             (StorageFault::Unavailable { what: what() }, 503, "storage_unavailable"),

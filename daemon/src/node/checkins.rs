@@ -8,8 +8,11 @@
 //! A check-in is acknowledged once its row in the check-in log commits (one row appended to one
 //! B-tree, fsynced), before it is in its attendance document, the index or the change feed. The
 //! log is a database of its own ([`crate::storage::LOG_FILE`], `Node::log_store`) with a writer
-//! thread of its own, so an acknowledgement never waits behind a transaction of the main
-//! database (a fold, a sync, a checkpoint). A fold task of its own moves the log into the
+//! thread of its own, so an acknowledgement does not wait behind a transaction of the main
+//! database (a fold, a sync, a checkpoint). One exception: a round with a document whose
+//! check-ins the writer must read again (its version moved: a sync merged a change, a void;
+//! or it left the writer's memory) waits for that document's lock, which a fold of it holds
+//! until the fold's commit. A fold task of its own moves the log into the
 //! documents later (about [`FOLD_AFTER`] after a check-in was logged, at most [`FOLD_PIECE`]
 //! check-ins a fold), many check-ins per Automerge change; the fold's transaction writes their
 //! index rows and feed entries, and once it committed, the fold deletes their log rows (a stop
@@ -837,11 +840,11 @@ impl Node {
     /// (see [`Ingest::to_fold`]), each document's in one Automerge change, built on what is durable
     /// (every logged check-in committed before it entered the log, and each document's last
     /// fold committed before the next began). The fold's jobs write the folded check-ins'
-    /// index rows and feed entries (the projection of their documents' change) and delete
-    /// their log rows; they share the storage transactions of the check-ins being logged
-    /// meanwhile. Answers whether the next fold should follow at once: documents due were
-    /// left for it, and this one stored something (folds that keep failing, a full disk, wait
-    /// for the timer rather than spin).
+    /// index rows and feed entries (the projection of their documents' change) in the main
+    /// database; once that committed, the fold deletes their log rows in the log's database.
+    /// Answers whether the next fold should follow at once: documents due were left for it,
+    /// and this one deleted the rows of what it folded (folds that keep failing, a full disk,
+    /// wait for the timer rather than spin).
     async fn fold_round(&self, ask: &FoldAsk) -> bool {
         let (mut to_fold, more) = self.ingest.to_fold(ask);
         if to_fold.is_empty() {
@@ -894,8 +897,8 @@ impl Node {
             let Some(entries) = folding.remove(&doc_id) else { continue };
             match result {
                 Ok(_) => in_documents.push((doc_id, entries)),
-                // Retired, or being retired: a retirement that ends drops them (`forget_event`),
-                // one refused (their log rows exist) leaves them to the next fold.
+                // Retired, or being retired: a retirement is held while their log rows exist
+                // (`Node::retire_due` counts them), and unmarks the event; the next fold tries again.
                 Err(e) => {
                     tracing::warn!(doc = %doc_id, cause = %e, "logged check-ins stay logged: their fold was not stored");
                     self.ingest.log().defer([doc_id], &Arc::new(e.into()));
@@ -1000,12 +1003,18 @@ impl Node {
         by_doc.retain(|id, _| !self.docs.is_retired(id));
         let mut locked = self.docs.lock_many(by_doc.keys().cloned()).await?;
         let mut unchanged = retired;
+        let mut held = Vec::new();
         for (doc_id, entries) in &by_doc {
             let version = self.docs.version(doc_id);
             let Some(d) = locked.get_or_create(doc_id) else { continue };
             if !fold_into(d, version, entries)? {
                 unchanged.extend(entries.iter().cloned());
+                held.push(doc_id.clone());
             }
+        }
+        // Only their rows go: they are not counted as folded.
+        for doc_id in held {
+            by_doc.remove(&doc_id);
         }
         let (stored, _) = locked.commit_each(|_, _| None, Vec::new()).await;
         // Retired, or in their documents already, or now.
@@ -1363,10 +1372,10 @@ mod tests {
     async fn one_sessions_requests_share_a_change() {
         let dir = tempfile::tempdir().unwrap();
         let (node, event) = node_with(dir.path(), &["S1"]).await;
-        let jobs_before = node.store.stats().jobs_committed;
+        let jobs_before = node.log_store.stats().jobs_committed;
         // The writer is busy: everything sent meanwhile waits for one change.
         let (started_tx, started) = std::sync::mpsc::channel();
-        let busy = node.store.write(move |_| {
+        let busy = node.log_store.write(move |_| {
             let _ = started_tx.send(());
             std::thread::sleep(std::time::Duration::from_millis(300));
             Ok(())
@@ -1392,7 +1401,7 @@ mod tests {
             }
         }
         assert_eq!((created.len(), conflicts), (49, 1));
-        let changes = node.store.stats().jobs_committed - jobs_before - 1;
+        let changes = node.log_store.stats().jobs_committed - jobs_before - 1;
         assert!(changes <= 3, "49 check-ins took {changes} jobs");
         // Folded into the document, they are one value: one operation, not one per check-in.
         node.fold_logged().await;
@@ -1423,13 +1432,13 @@ mod tests {
         let (node, event) = node_with(dir.path(), &sessions).await;
         // The writer thread is busy while every request arrives.
         let (started_tx, started) = std::sync::mpsc::channel();
-        let busy = node.store.write(move |_| {
+        let busy = node.log_store.write(move |_| {
             let _ = started_tx.send(());
             std::thread::sleep(std::time::Duration::from_millis(300));
             Ok(())
         });
         started.recv().unwrap();
-        let before = node.store.stats();
+        let before = node.log_store.stats();
         let mut requests = Vec::new();
         for i in 0..60 {
             let (node, event, s) = (node.clone(), event.clone(), names[i % 10].clone());
@@ -1441,7 +1450,7 @@ mod tests {
         for r in requests {
             assert!(matches!(r.await.unwrap().unwrap().pop().unwrap(), Ok(Recorded::Created(_))));
         }
-        let after = node.store.stats();
+        let after = node.log_store.stats();
         // The busy job's transaction, then at most two rounds: the first request's (its
         // writer may start before the others arrive) and everything else's.
         let transactions = after.batches_committed - before.batches_committed;
@@ -1894,5 +1903,22 @@ mod tests {
         let (listed, _) = node.checkins(CheckInFilter::default(), 10).await.unwrap();
         assert_eq!(listed.len(), 1);
         node.close().await;
+    }
+
+    /// A data directory whose check-in log went missing is refused at open, not given an empty
+    /// log: the missing one may have held acknowledged check-ins.
+    #[tokio::test]
+    async fn a_missing_log_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (node, _) = node_with(dir.path(), &["S1"]).await;
+            node.close().await;
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(dir.path().join(format!("{}{suffix}", crate::storage::LOG_FILE)));
+        }
+        let Err(err) = Node::open(dir.path(), Config::default()).await else { panic!("a missing log is refused") };
+        assert!(matches!(err, crate::node::OpenError::LogMissing(_)), "{err}");
+        assert!(err.to_string().contains("Put it back"), "{err}");
     }
 }

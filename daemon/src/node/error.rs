@@ -3,7 +3,7 @@
 use cec_core::doc::DocError;
 
 use super::DocsError;
-use crate::storage::{BLOB_DIR, DB_FILE, Failure, Place, StorageError};
+use crate::storage::{BLOB_DIR, DB_FILE, Failure, LOG_FILE, Place, StorageError};
 
 /// Why a node service (events, check-ins, credit, portfolio) did not do what was asked.
 #[derive(Debug, thiserror::Error)]
@@ -100,7 +100,7 @@ impl StorageFault {
         }
         let Some((failure, place)) = e.failure() else { return Self::Internal };
         let what = match place {
-            Place::Database => format!("the database {DB_FILE} in the data directory"),
+            Place::Database => format!("the databases in the data directory ({DB_FILE}, {LOG_FILE})"),
             Place::Blobs => format!("the blob directory {BLOB_DIR}/ in the data directory"),
         };
         match failure {
@@ -125,7 +125,7 @@ mod tests {
     /// directory that failed.
     #[test]
     fn storage_failures_are_sorted_and_named() {
-        let db = "the database cecd.sqlite3 in the data directory".to_owned();
+        let db = "the databases in the data directory (cecd.sqlite3, checkin-log.sqlite3)".to_owned();
         let blobs = "the blob directory blobs/ in the data directory".to_owned();
         let batch_full = StorageError::BatchFailed(std::sync::Arc::new(rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),

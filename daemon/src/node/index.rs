@@ -75,6 +75,13 @@ pub fn logged_checkins(conn: &Connection) -> Result<Vec<(i64, CheckIn)>, Storage
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// The ids of every logged check-in (read in the log's database).
+pub fn logged_ids(conn: &Connection) -> Result<Vec<String>, StorageError> {
+    let mut stmt = conn.prepare_cached("SELECT id FROM checkin_log")?;
+    let rows = stmt.query_map([], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// How many check-ins of `event_id` are logged and not yet in their documents (read in the
 /// log's database).
 pub fn logged_count(conn: &Connection, event_id: &str) -> Result<i64, StorageError> {

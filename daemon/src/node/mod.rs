@@ -59,6 +59,14 @@ pub enum OpenError {
     /// Folding the check-in log into the documents.
     #[error("folding the check-in log into the attendance documents: {0}")]
     Log(String),
+    /// The check-in log's database is missing from a data directory that had one.
+    #[error(
+        "the check-in log {} is missing, though this data directory had one: it may hold acknowledged \
+         check-ins that are not in their documents yet. Put it back from the copy of the data directory \
+         it was taken with (the whole directory is one backup)",
+        .0.display()
+    )]
+    LogMissing(PathBuf),
 }
 
 /// A running node's shared state.
@@ -112,12 +120,33 @@ pub struct Node {
     proven_peers: Mutex<std::collections::HashMap<String, credential::Credential>>,
 }
 
+/// Opens the check-in log's database in `data_dir`, creating it (and recording that in the main
+/// database) the first time; refuses to create it again once recorded, as a log that went
+/// missing may have held acknowledged check-ins.
+async fn open_log(store: &Store, data_dir: &Path) -> Result<Store, OpenError> {
+    let path = data_dir.join(crate::storage::LOG_FILE);
+    let recorded: i64 = store.read(|c| Ok(c.query_row("SELECT count(*) FROM log_database", [], |r| r.get(0))?)).await?;
+    if recorded > 0 && !path.exists() {
+        return Err(OpenError::LogMissing(path));
+    }
+    let log = Store::open_log(data_dir).await?;
+    if recorded == 0 {
+        let now = crate::storage::now_ms();
+        store
+            .write(move |tx| {
+                Ok(tx.execute("INSERT OR IGNORE INTO log_database (id, created_at) VALUES (1, ?1)", [now])?)
+            })
+            .await?;
+    }
+    Ok(log)
+}
+
 impl Node {
     /// Opens (or creates) the node in `data_dir`.
     pub async fn open(data_dir: &Path, config: Config) -> Result<Self, OpenError> {
         let identity = Identity::load_or_create(data_dir)?;
         let store = Store::open_with(data_dir, StoreOptions::default()).await?;
-        let log_store = Store::open_log(data_dir).await?;
+        let log_store = open_log(&store, data_dir).await?;
         checkins::move_main_log(&store, &log_store).await?;
         let docs = Docs::new(store.clone(), identity.node_id.as_str(), docs::DEFAULT_CACHE_BYTES);
         let revoked = revocation::load(store.read(crate::storage::list_revocations).await?);
@@ -194,8 +223,7 @@ impl Node {
     /// is read first, then the index, and a logged id found indexed counts once: a fold deletes
     /// log rows only once its index rows are committed, so none is missed or counted twice.
     pub async fn checkin_count(&self) -> NodeResult<i64> {
-        let logged: Vec<String> =
-            self.log_store.read(index::logged_checkins).await?.into_iter().map(|(_, c)| c.id).collect();
+        let logged = self.log_store.read(index::logged_ids).await?;
         Ok(self
             .store
             .read(move |c| {

@@ -25,7 +25,10 @@
 //! says `retired` with the event id. The job checks the acknowledgement again, so nothing
 //! that arrived meanwhile is lost: a write to one of the event's documents either reached the
 //! writer before the job (the job then sees new heads and drops nothing) or is refused
-//! ([`DocsError::Retired`](super::DocsError)).
+//! ([`DocsError::Retired`](super::DocsError)). A check-in is acknowledged in the check-in
+//! log's own database: the event is marked first, then its logged check-ins are counted in a
+//! job of the log's writer, after every check-in it took before the mark (any held), and a
+//! later one is refused.
 //!
 //! A retired event stays retired: sync sessions leave its documents out on both sides
 //! ([`Node::retired_filter`]; each side tells the other its retired events in the hello), so

@@ -262,6 +262,16 @@ pub const MIGRATIONS: &[&str] = &[
     DROP TABLE checkin_log;
     ALTER TABLE checkin_log_seq RENAME TO checkin_log;
     "#,
+    // 16: the check-in log moved into a database of its own (`LOG_FILE`, `Store::open_log`); the
+    // table above is only emptied into it at open. A binary from before would not see what is
+    // logged there, so this version keeps it from opening the store. `log_database` holds one
+    // row once the log's database was created: a store that has it and no log file is refused.
+    r#"
+    CREATE TABLE log_database (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        created_at INTEGER NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 /// The migrations of the check-in log's own database ([`super::LOG_FILE`]), oldest first: the

@@ -227,9 +227,10 @@ async fn a_check_in_racing_the_retirement_is_refused_or_kept() {
     sync(&kiosk, &central, &at_central).await;
     let event = kiosk.require_event("E1").await.unwrap();
 
-    // The writer is busy; the check-in's job waits behind it, then the retirement's.
+    // The check-in log's writer is busy; the check-in's job waits behind it, then the
+    // retirement's count of the event's logged check-ins.
     let (started_tx, started) = std::sync::mpsc::channel();
-    let busy = kiosk.store.write(move |_| {
+    let busy = kiosk.log_store.write(move |_| {
         let _ = started_tx.send(());
         std::thread::sleep(std::time::Duration::from_millis(500));
         Ok(())
@@ -254,7 +255,7 @@ async fn a_check_in_racing_the_retirement_is_refused_or_kept() {
         };
         tokio::spawn(async move { kiosk.record_checkins(&event, "S2", vec![racing]).await })
     };
-    while kiosk.store.stats().queued_jobs == 0 {
+    while kiosk.log_store.stats().queued_jobs == 0 {
         tokio::time::sleep(std::time::Duration::from_millis(2)).await;
     }
     let pass = kiosk.retire_due(due()).await.unwrap();
