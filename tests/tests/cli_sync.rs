@@ -120,6 +120,9 @@ fn a_kiosk_enrolled_and_synced_with_the_cli() {
             && refused.stderr.contains("cec credential install"),
         "{refused:?}"
     );
+    // Its empty peer list says the same, instead of only suggesting a peer.
+    let peers = cec(&kiosk, &["peers"]).ok();
+    assert!(peers.contains("this node is not enrolled") && peers.contains("cec enroll CODE"), "{peers}");
     // Only the central node issues credentials.
     let key = text(&kiosk_info["public_key"]);
     let expires = "2099-01-01T00:00:00Z";

@@ -88,10 +88,10 @@ async fn void(ctx: &Ctx, id: &str, reason: Option<&str>) -> anyhow::Result<()> {
         return output::json(&c);
     }
     let who = c.member_name.as_ref().map_or_else(|| c.member_id.clone(), |n| format!("{n} ({})", c.member_id));
-    outln!("voided: {} {who} at {}/{} {}", c.direction, c.event_id, c.session_id, c.at);
+    outln!("voided: {} {who} at {}/{} {}", c.direction, c.event_id, c.session_id, output::instant(c.at));
     if let Some(v) = &c.voided {
         let reason = if v.reason.is_empty() { String::new() } else { format!(": {}", v.reason) };
-        outln!("  by {} at {}{reason}", v.by, v.at);
+        outln!("  by {} at {}{reason}", v.by, output::instant(v.at));
     }
     Ok(())
 }
@@ -122,7 +122,7 @@ async fn scan(ctx: &Ctx, a: ScanArgs, direction: &str) -> anyhow::Result<()> {
         Some(name) => format!("{name} ({})", c.member_id),
         None => c.member_id.clone(),
     };
-    outln!("{}: {who} at {}/{} {}", c.direction, c.event_id, c.session_id, c.at);
+    outln!("{}: {who} at {}/{} {}", c.direction, c.event_id, c.session_id, output::instant(c.at));
     if c.flags.iter().any(|f| f == "unknown_member") {
         warn(&format!(
             "{} is not on the roster of {}: accepted anyway, flagged unknown_member",
@@ -253,7 +253,7 @@ fn print_checkins(items: &[CheckInJson]) -> anyhow::Result<()> {
     let mut t = output::table(&["at (UTC)", "dir", "member", "name", "event/session", "method", "kiosk", "flags"]);
     for c in items {
         t.add_row(vec![
-            c.at.to_string(),
+            output::instant(c.at),
             c.direction.clone(),
             c.member_id.clone(),
             output::opt(c.member_name.as_deref()).to_owned(),

@@ -32,6 +32,12 @@ pub(crate) fn cec(d: Decimal) -> String {
     format!("{} CEC", d.normalize())
 }
 
+/// An instant to the second, as a person reads it at the door (`2026-04-16T09:10:07Z`); the
+/// node keeps it exact, and `--json` shows it so.
+pub(crate) fn instant(t: jiff::Timestamp) -> String {
+    jiff::Timestamp::from_second(t.as_second()).unwrap_or(t).to_string()
+}
+
 /// A decimal without trailing zeros.
 pub(crate) fn dec(d: Decimal) -> String {
     d.normalize().to_string()
@@ -99,6 +105,14 @@ mod tests {
     use rust_decimal_macros::dec;
 
     use super::*;
+
+    #[test]
+    fn instants_are_shown_to_the_second() {
+        let t: jiff::Timestamp = "2026-12-04T16:26:11.935511456Z".parse().unwrap();
+        assert_eq!(instant(t), "2026-12-04T16:26:11Z");
+        let whole: jiff::Timestamp = "2026-04-16T09:10:00Z".parse().unwrap();
+        assert_eq!(instant(whole), "2026-04-16T09:10:00Z");
+    }
 
     #[test]
     fn credit_is_shown_as_given() {

@@ -41,7 +41,9 @@ pub(crate) async fn run(ctx: &Ctx, a: PeersArgs) -> anyhow::Result<()> {
     match a.cmd {
         None => {
             let peers = ctx.client.peers().await?;
-            ctx.emit(&serde_json::json!({ "items": peers, "next_cursor": null }), |_| print_peers(&peers))
+            // A node that is not enrolled syncs with no one: adding a peer comes after enrolling.
+            let enrolled = !peers.is_empty() || ctx.client.node().await?.role != "none";
+            ctx.emit(&serde_json::json!({ "items": peers, "next_cursor": null }), |_| print_peers(&peers, enrolled))
         }
         Some(PeersCmd::Add { peer_url }) => {
             let p = ctx.client.add_peer(&peer_url).await?;
@@ -61,7 +63,7 @@ pub(crate) async fn run(ctx: &Ctx, a: PeersArgs) -> anyhow::Result<()> {
     }
 }
 
-fn print_peers(peers: &[PeerJson]) -> anyhow::Result<()> {
+fn print_peers(peers: &[PeerJson], enrolled: bool) -> anyhow::Result<()> {
     let mut t = output::table(&["id", "role", "state", "last sync", "clock", "last error", "url"]);
     for p in peers {
         t.add_row(vec![
@@ -74,7 +76,14 @@ fn print_peers(peers: &[PeerJson]) -> anyhow::Result<()> {
             p.url.clone(),
         ]);
     }
-    output::print_table(&t, "no peers: add one with `cec peers add URL`")
+    let empty = if enrolled {
+        "no peers: add one with `cec peers add URL`"
+    } else {
+        "no peers: this node is not enrolled, and syncs with no one until it is. Enrol it with a code \
+         from the central node (`cec enroll CODE`; `cec enrolment create` there makes one), then add \
+         peers with `cec peers add URL`"
+    };
+    output::print_table(&t, empty)
 }
 
 /// A peer's clock against this node's: `+3600.0s ±0.1s`, `skewed` when beyond the bound.
