@@ -705,7 +705,17 @@ impl Node {
     async fn fold_waiting(self: Arc<Self>) {
         let mut turn = Turn { ingest: &self.ingest, fold: true, ended: false };
         while let Some((ask, waiting)) = self.ingest.take_fold() {
-            let more = self.fold_round(&ask).await;
+            // A fold of thousands of check-ins is tens of milliseconds of CPU (Automerge, the
+            // projection): on a runtime of several workers, this worker hands its other tasks
+            // (the HTTP connections it serves) to another thread for that time, instead of
+            // holding them until the fold yields (BENCHMARKS.md: p99 7.0–7.4 ms against
+            // 8.9–9.1). A runtime of one thread (tests) awaits the fold as any other future.
+            let more = match tokio::runtime::Handle::current().runtime_flavor() {
+                tokio::runtime::RuntimeFlavor::MultiThread => {
+                    tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(self.fold_round(&ask)))
+                }
+                _ => self.fold_round(&ask).await,
+            };
             for done in waiting {
                 let _ = done.send(());
             }
