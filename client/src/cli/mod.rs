@@ -331,39 +331,19 @@ mod tests {
 
     #[test]
     fn session_segments_parse() {
-        let cli = parse(&[
-            "session",
-            "add",
-            "E1",
-            "--title",
-            "Lunch keynote",
-            "--starts-at",
-            "2026-05-01T12:00",
-            "--segment",
-            "meal:30",
-            "--segment",
-            "keynote:30,meal:30",
-        ])
-        .unwrap();
-        let Command::Session(session::SessionCmd::Add(a)) = cli.command else { panic!("not session add") };
-        let kinds: Vec<_> = a.segments.iter().map(|s| (s.kind.as_str(), s.minutes)).collect();
-        assert_eq!(kinds, [("meal", 30), ("keynote", 30), ("meal", 30)]);
+        let kinds = |segments: &[&str]| {
+            let mut args = vec!["session", "add", "E1", "--title", "Lunch keynote", "--starts-at", "2026-05-01T12:00"];
+            for s in segments {
+                args.extend(["--segment", s]);
+            }
+            let cli = parse(&args).unwrap();
+            let Command::Session(session::SessionCmd::Add(a)) = cli.command else { panic!("not session add") };
+            a.segments.iter().map(|s| (s.kind.clone(), s.minutes)).collect::<Vec<_>>()
+        };
+        let expected = [("meal".to_owned(), 30), ("keynote".to_owned(), 30), ("meal".to_owned(), 30)];
+        assert_eq!(kinds(&["meal:30", "keynote:30,meal:30"]), expected);
         // The docs' own notation, as one quoted flag.
-        let cli = parse(&[
-            "session",
-            "add",
-            "E1",
-            "--title",
-            "Lunch keynote",
-            "--starts-at",
-            "2026-05-01T12:00",
-            "--segment",
-            "meal 30, keynote 30, meal 30",
-        ])
-        .unwrap();
-        let Command::Session(session::SessionCmd::Add(a)) = cli.command else { panic!("not session add") };
-        let kinds: Vec<_> = a.segments.iter().map(|s| (s.kind.as_str(), s.minutes)).collect();
-        assert_eq!(kinds, [("meal", 30), ("keynote", 30), ("meal", 30)]);
+        assert_eq!(kinds(&["meal 30, keynote 30, meal 30"]), expected);
     }
 
     #[test]

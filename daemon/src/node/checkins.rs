@@ -1222,7 +1222,7 @@ pub(super) async fn move_main_log(store: &Store, log: &Store) -> Result<(), Stor
         Ok(())
     })
     .await?;
-    store.write(|tx| Ok(tx.execute("DELETE FROM checkin_log", [])?)).await?;
+    store.write(index::clear_log).await?;
     tracing::info!(checkins = n, "the check-in log moved into its own database");
     Ok(())
 }

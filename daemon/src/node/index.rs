@@ -75,6 +75,12 @@ pub fn logged_checkins(conn: &Connection) -> Result<Vec<(i64, CheckIn)>, Storage
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
+/// Deletes every logged check-in (in the main database, once moved into the log's own).
+pub fn clear_log(tx: &Transaction<'_>) -> Result<(), StorageError> {
+    tx.execute("DELETE FROM checkin_log", [])?;
+    Ok(())
+}
+
 /// The ids of every logged check-in (read in the log's database).
 pub fn logged_ids(conn: &Connection) -> Result<Vec<String>, StorageError> {
     let mut stmt = conn.prepare_cached("SELECT id FROM checkin_log")?;

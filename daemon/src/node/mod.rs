@@ -125,18 +125,13 @@ pub struct Node {
 /// missing may have held acknowledged check-ins.
 async fn open_log(store: &Store, data_dir: &Path) -> Result<Store, OpenError> {
     let path = data_dir.join(crate::storage::LOG_FILE);
-    let recorded: i64 = store.read(|c| Ok(c.query_row("SELECT count(*) FROM log_database", [], |r| r.get(0))?)).await?;
-    if recorded > 0 && !path.exists() {
+    let recorded = store.read(crate::storage::log_database_recorded).await?;
+    if recorded && !path.exists() {
         return Err(OpenError::LogMissing(path));
     }
     let log = Store::open_log(data_dir).await?;
-    if recorded == 0 {
-        let now = crate::storage::now_ms();
-        store
-            .write(move |tx| {
-                Ok(tx.execute("INSERT OR IGNORE INTO log_database (id, created_at) VALUES (1, ?1)", [now])?)
-            })
-            .await?;
+    if !recorded {
+        store.write(crate::storage::record_log_database).await?;
     }
     Ok(log)
 }

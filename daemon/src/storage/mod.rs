@@ -279,6 +279,18 @@ fn open_write_connection(path: &Path, busy_timeout: Duration) -> Result<Connecti
     Ok(conn)
 }
 
+/// Whether the main database records that the check-in log's database was created
+/// (`log_database`, migration 16).
+pub fn log_database_recorded(conn: &Connection) -> Result<bool, StorageError> {
+    Ok(conn.query_row("SELECT count(*) FROM log_database", [], |r| r.get::<_, i64>(0))? > 0)
+}
+
+/// Records that the check-in log's database was created.
+pub fn record_log_database(tx: &Transaction<'_>) -> Result<(), StorageError> {
+    tx.execute("INSERT OR IGNORE INTO log_database (id, created_at) VALUES (1, ?1)", [now_ms()])?;
+    Ok(())
+}
+
 /// Milliseconds since the Unix epoch, the unit of every `*_at` column.
 pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
