@@ -308,7 +308,11 @@ const KNOWN_DOCUMENTS: usize = 256;
 /// document again.
 struct Known {
     version: u64,
-    by_id: HashMap<String, CheckIn>,
+    /// A B-tree, not a hash map: a document's check-ins grow by thousands a minute at a busy
+    /// door, and a hash map that doubles rehashes every entry at once (its new table's pages
+    /// faulted in too): 20–100 ms of one writer round, with 20 sessions' maps doubling at
+    /// about the same time, where a B-tree grows a node at a time (BENCHMARKS.md).
+    by_id: BTreeMap<String, CheckIn>,
     used: u64,
 }
 
@@ -316,9 +320,9 @@ impl Known {
     /// What `d` holds at `version` (nothing when this node holds no such document yet), and
     /// the check-ins logged for it and not yet in it.
     fn read(version: u64, d: Option<&AutoCommit>, logged: &[Logged]) -> Result<Self, NodeError> {
-        let mut by_id: HashMap<String, CheckIn> = match d {
+        let mut by_id: BTreeMap<String, CheckIn> = match d {
             Some(d) => doc::attendance::read(d)?.into_iter().map(|c| (c.id.clone(), c)).collect(),
-            None => HashMap::new(),
+            None => BTreeMap::new(),
         };
         // What the document holds stands over a logged check-in with its id: the fold leaves
         // such a check-in out (see `fold_into`).
