@@ -2,9 +2,8 @@
 //!
 //! A check-in id names one fact across every session of the node: the same id with the same
 //! content is a retry (answered with what is stored), with other content a conflict, and in
-//! another session a conflict too. Ids being written are claimed node-wide until their log row
-//! commits (every round writing one holds its claim), so two requests racing with one id in
-//! two sessions cannot both succeed.
+//! another session a conflict too. Ids being written are claimed node-wide until their change
+//! commits, so two requests racing with one id in two sessions cannot both succeed.
 //!
 //! A check-in is acknowledged once its row in the check-in log commits (one row appended to one
 //! B-tree, fsynced), before it is in its attendance document, the index or the change feed. The
@@ -116,14 +115,9 @@ impl Recorded {
 /// One answer of a batch: what was recorded, with its event.
 pub type BatchAnswer = NodeResult<(Recorded, Arc<Event>)>;
 
-/// Check-in ids being written now, with the session each is written to and how many rounds
-/// in flight hold it there (two overlapping rounds may both write one id to one session: a
-/// retry, after the first refused it).
+/// Check-in ids being written now, with the session each is written to.
 #[derive(Debug, Default)]
-pub struct Claims(Mutex<HashMap<String, (Place, usize)>>);
-
-/// A session, as (event id, session id).
-type Place = (String, String);
+pub struct Claims(Mutex<HashMap<String, (String, String)>>);
 
 /// Releases the claims it holds when dropped.
 struct Claimed<'a> {
@@ -131,58 +125,34 @@ struct Claimed<'a> {
     ids: Vec<String>,
 }
 
-impl Claimed<'_> {
-    /// Releases the claims on ids not in `keep` (refused, or retries of stored check-ins):
-    /// held, they would refuse the id in another session though nothing stores it here.
-    fn keep_only(&mut self, keep: &HashSet<&str>) {
-        let (kept, released): (Vec<String>, Vec<String>) =
-            std::mem::take(&mut self.ids).into_iter().partition(|id| keep.contains(id.as_str()));
-        self.ids = kept;
-        self.claims.release(&released);
-    }
-}
-
 impl Drop for Claimed<'_> {
     fn drop(&mut self) {
-        self.claims.release(&self.ids);
+        let mut map = self.claims.0.lock().unwrap_or_else(|p| p.into_inner());
+        for id in &self.ids {
+            map.remove(id);
+        }
     }
 }
 
 impl Claims {
     /// Claims `ids` for `place`; returns the guard and, per id, the other session already
     /// claiming it (if any).
-    fn claim(&self, ids: &[String], place: &Place) -> (Claimed<'_>, Vec<Option<String>>) {
+    fn claim(&self, ids: &[String], place: &(String, String)) -> (Claimed<'_>, Vec<Option<String>>) {
         let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
         let mut mine = Vec::new();
         let others = ids
             .iter()
-            .map(|id| match map.get_mut(id) {
-                Some((p, _)) if p != place => Some(format!("{}/{}", p.0, p.1)),
-                Some((_, holders)) => {
-                    *holders += 1;
-                    mine.push(id.clone());
-                    None
-                }
+            .map(|id| match map.get(id) {
+                Some(p) if p != place => Some(format!("{}/{}", p.0, p.1)),
+                Some(_) => None,
                 None => {
-                    map.insert(id.clone(), (place.clone(), 1));
+                    map.insert(id.clone(), place.clone());
                     mine.push(id.clone());
                     None
                 }
             })
             .collect();
         (Claimed { claims: self, ids: mine }, others)
-    }
-
-    fn release(&self, ids: &[String]) {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        for id in ids {
-            if let Some((_, holders)) = map.get_mut(id) {
-                *holders -= 1;
-                if *holders == 0 {
-                    map.remove(id);
-                }
-            }
-        }
     }
 }
 
@@ -333,9 +303,7 @@ const KNOWN_DOCUMENTS: usize = 256;
 
 /// The check-ins of an attendance document and of its log, as of the document's `version`
 /// ([`Docs::version`](super::Docs::version)), kept by the writer: valid while the document's
-/// version is still this one. It also holds the new check-ins of the round in flight, whose
-/// log job is not settled yet: if that job fails, this is forgotten ([`Node::finish_round`]),
-/// and so is all of it if the writer task panics ([`Turn`]). The fold leaves the version as it is (it moves check-ins from
+/// version is still this one. The fold leaves the version as it is (it moves check-ins from
 /// the log into the document, and this holds both); any other change of the document (one
 /// that arrived by sync, a void) gives it a new version, and the next write reads the
 /// document again.
@@ -575,11 +543,6 @@ impl Drop for Turn<'_> {
                 (std::mem::take(&mut queue.waiting), Vec::new())
             };
             drop(queue);
-            if !self.fold {
-                // What the writer kept may hold the new check-ins of a round whose job never
-                // settled here: the next round reads its documents again.
-                self.ingest.known().clear();
-            }
             drop(dropped);
         }
     }
@@ -848,14 +811,14 @@ impl Node {
         // Claimed first, then the log, then the committed index: a racing writer is in the
         // first, and a fold moves an id from the log to the index only once its commit is
         // visible, so an id being folded meanwhile is in one of the other two.
-        let mut claimed = BTreeMap::new();
+        let mut claimed = Vec::with_capacity(round.len());
         let mut elsewhere_by_doc = BTreeMap::new();
         let mut all_ids = Vec::new();
         for (doc_id, r) in &round {
             let DocId::Attendance { event_id, session_id } = doc_id else { continue };
             let ids: Vec<String> = r.items.iter().map(|i| i.checkin.id.clone()).collect();
             let (guard, others) = self.claims.claim(&ids, &(event_id.clone(), session_id.clone()));
-            claimed.insert(doc_id.clone(), guard);
+            claimed.push(guard);
             elsewhere_by_doc.insert(doc_id.clone(), others);
             all_ids.extend(ids);
         }
@@ -864,7 +827,7 @@ impl Node {
             results: BTreeMap::new(),
             acks: Vec::new(),
             writes: Vec::new(),
-            claimed: Vec::new(),
+            claimed,
         };
         let logged_places: HashMap<String, DocId> = {
             let log = self.ingest.log();
@@ -934,11 +897,6 @@ impl Node {
                     .find(|(e, s)| (e, s) != (event_id, session_id))
                     .map(|(e, s)| format!("{e}/{s}"))
             });
-            // Only the ids this round logs stay claimed until its job settles.
-            if let Some(mut guard) = claimed.remove(doc_id) {
-                guard.keep_only(&new.iter().map(|c| c.id.as_str()).collect());
-                prepared.claimed.push(guard);
-            }
             if !new.is_empty() {
                 prepared.acks.push((doc_id.clone(), self.ingest.number(new, known.version)));
             }
@@ -1412,6 +1370,7 @@ fn unlog_job(entries: &[Logged]) -> ExtraJob {
     Box::new(move |tx| index::unlog_checkins(tx, seqs))
 }
 
+/// Answers every request of `round` with `err`.
 /// The requests `waiting`, taken, by document in arrival order.
 fn by_doc(waiting: &mut Vec<(DocId, Waiting)>) -> BTreeMap<DocId, Vec<Waiting>> {
     let mut by_doc: BTreeMap<DocId, Vec<Waiting>> = BTreeMap::new();
@@ -1421,7 +1380,6 @@ fn by_doc(waiting: &mut Vec<(DocId, Waiting)>) -> BTreeMap<DocId, Vec<Waiting>> 
     by_doc
 }
 
-/// Answers every request of `round` with `err`.
 fn fail_all(round: BTreeMap<DocId, DocRound>, err: NodeError) {
     let mut rounds = round.into_values();
     let Some(first) = rounds.next() else { return };
@@ -1705,7 +1663,6 @@ mod tests {
         };
         let first = send(new("lost", "S1", "M1"), "S1");
         tokio::time::sleep(Duration::from_millis(100)).await;
-        assert!(node.ingest.lock().waiting.is_empty() && !first.is_finished(), "the first round waits for S1");
         let retry = send(new("lost", "S1", "M1"), "S1");
         let other = send(new("fine", "S2", "M2"), "S2");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -1715,57 +1672,14 @@ mod tests {
         assert!(answer(first.await.unwrap()).is_err(), "the refused check-in is refused");
         let retried = answer(retry.await.unwrap());
         assert!(retried.is_err(), "a retry of a refused check-in is not stored: {retried:?}");
-        // Logged by the round that went back, and found logged when it was sorted again.
         let other = answer(other.await.unwrap());
-        assert!(matches!(&other, Ok(Recorded::Existing(c)) if c.id == "fine"), "{other:?}");
+        assert!(matches!(&other, Ok(Recorded::Created(c) | Recorded::Existing(c)) if c.id == "fine"), "{other:?}");
         let (listed, _) = node.checkins(CheckInFilter::default(), 100).await.unwrap();
         let ids: Vec<String> = listed.into_iter().map(|(c, _)| c.id).collect();
         assert_eq!(ids, vec!["fine".to_owned()]);
         crate::storage::test_util::accept_all(&node.log_store).await;
         assert!(matches!(answer(send(new("lost", "S1", "M1"), "S1").await.unwrap()), Ok(Recorded::Created(_))));
         assert!(matches!(answer(send(new("fine", "S2", "M2"), "S2").await.unwrap()), Ok(Recorded::Existing(_))));
-        node.close().await;
-    }
-
-    /// An id two overlapping rounds write to one session (a retry after the first round
-    /// refused it) stays claimed until the round logging it settles: the same id sent to
-    /// another session meanwhile is refused, not stored twice.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn an_id_stays_claimed_while_any_round_writes_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let (node, event) = node_with(dir.path(), &["S1", "S2", "S3"]).await;
-        let send = |inc: NewCheckIn, session: &'static str| {
-            let (node, event) = (node.clone(), event.clone());
-            tokio::spawn(async move { node.record_checkins(&event, session, vec![inc]).await })
-        };
-        let answer = |r: Answer| r.and_then(|mut v| v.pop().expect("one item, one answer"));
-        let pause = || tokio::time::sleep(Duration::from_millis(100));
-        let (s1, s3) = (DocId::attendance("E1", "S1"), DocId::attendance("E1", "S3"));
-        let held_s1 = node.docs.lock_many([s1]).await.unwrap();
-        let held_s3 = node.docs.lock_many([s3]).await.unwrap();
-        // Round 1 waits to read S1, with "x" in a form no document can hold (refused).
-        let bad = send(new("x", "S1", "M|1"), "S1");
-        pause().await;
-        // Round 2 (the retry, well formed, and a check-in of S3) is sorted once round 1 is
-        // queued, and waits to read S3.
-        let good = send(new("x", "S1", "M1"), "S1");
-        let s3_checkin = send(new("y", "S3", "M1"), "S3");
-        pause().await;
-        drop(held_s1);
-        pause().await;
-        // Round 3, "x" in S2, is sorted while round 2 is in flight, after round 1 settled.
-        let elsewhere = send(new("x", "S2", "M2"), "S2");
-        pause().await;
-        drop(held_s3);
-        assert!(answer(bad.await.unwrap()).is_err());
-        assert!(matches!(answer(good.await.unwrap()), Ok(Recorded::Created(_))));
-        assert!(matches!(answer(s3_checkin.await.unwrap()), Ok(Recorded::Created(_))));
-        let elsewhere = answer(elsewhere.await.unwrap());
-        assert!(matches!(elsewhere, Err(NodeError::Conflict(_))), "x is being written to S1: {elsewhere:?}");
-        let (listed, _) = node.checkins(CheckInFilter::default(), 100).await.unwrap();
-        let mut stored: Vec<(String, String)> = listed.into_iter().map(|(c, _)| (c.id, c.session_id)).collect();
-        stored.sort();
-        assert_eq!(stored, vec![("x".into(), "S1".into()), ("y".into(), "S3".into())]);
         node.close().await;
     }
 
