@@ -387,6 +387,30 @@ fn member_portfolio_goals_requirements_petitions() {
     assert!(std::fs::read(&pdf).expect("transcript").starts_with(b"%PDF-"));
     let transcript = cec(&node, &["--json", "transcript", "M1"]).json();
     assert_eq!(transcript["totals"]["self_reported_cecs"], "1.5");
+    // The file's extension picks the format: a .txt file holds the table, as text.
+    let txt = dir.join("t.txt");
+    cec(&node, &["transcript", "M1", "-o", txt.to_str().expect("path")]).ok();
+    let text = std::fs::read_to_string(&txt).expect("transcript");
+    assert!(text.starts_with("transcript of M1") && text.contains("self-reported 1.5 CEC"), "{text}");
+    let json = dir.join("t.json");
+    cec(&node, &["transcript", "M1", "-o", json.to_str().expect("path")]).ok();
+    let parsed: Value = serde_json::from_slice(&std::fs::read(&json).expect("transcript")).expect("JSON");
+    assert_eq!(parsed["member_id"], "M1");
+    // A name that says no format needs --format; one that says another is refused: nothing written.
+    let dat = dir.join("t.dat");
+    let err = cec(&node, &["transcript", "M1", "-o", dat.to_str().expect("path")]).fails(2);
+    assert!(err.contains("cannot tell the format") && err.contains("--format"), "{err}");
+    assert!(!dat.exists());
+    let err = cec(&node, &["transcript", "M1", "--format", "csv", "-o", pdf.to_str().expect("path")]).fails(2);
+    assert!(err.contains("--format csv contradicts"), "{err}");
+    cec(&node, &["transcript", "M1", "--format", "pdf", "-o", dat.to_str().expect("path")]).ok();
+    assert!(std::fs::read(&dat).expect("transcript").starts_with(b"%PDF-"));
+    let packet_txt = dir.join("packet.txt");
+    cec(&node, &["petition", "packet", "M1", "p1", "-o", packet_txt.to_str().expect("path")]).ok();
+    let text = std::fs::read_to_string(&packet_txt).expect("packet");
+    assert!(text.starts_with("petition p1 to NBCC") && text.contains("act1"), "{text}");
+    let err = cec(&node, &["petition", "packet", "M1", "p1", "-o", "packet.html"]).fails(2);
+    assert!(err.contains("cannot tell the format"), "{err}");
 
     cec(&node, &["portfolio", "edit", "M1", "act1", "--clear", "category", "--description", "recorded in May"]).ok();
     cec(&node, &["portfolio", "rm", "M1", "vol"]).ok();

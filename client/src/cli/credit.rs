@@ -95,6 +95,11 @@ fn category_lines(by_category: &std::collections::BTreeMap<String, rust_decimal:
 
 /// A table of credit lines.
 pub(crate) fn print_records(records: &[CreditRecordJson]) -> anyhow::Result<()> {
+    output::print_lines(&records_lines(records))
+}
+
+/// The lines of [`print_records`].
+pub(crate) fn records_lines(records: &[CreditRecordJson]) -> Vec<String> {
     let mut t =
         output::table(&["record", "date", "title", "source", "category", "provider", "endorsement", "CECs", "code"]);
     for r in records {
@@ -110,7 +115,7 @@ pub(crate) fn print_records(records: &[CreditRecordJson]) -> anyhow::Result<()> 
             opt(r.verification_code.as_deref()).to_owned(),
         ]);
     }
-    output::print_table(&t, "no credit records")
+    output::table_lines(&t, "no credit records")
 }
 
 #[cfg(test)]

@@ -94,6 +94,7 @@ enum Command {
     #[command(subcommand)]
     Petition(petition::PetitionCmd),
     /// A member's transcript, as a table, JSON, CSV or PDF
+    #[command(after_help = transcript::FORMAT_HELP)]
     Transcript(transcript::TranscriptArgs),
     /// Store or fetch evidence files (content-addressed blobs)
     #[command(subcommand)]
@@ -169,6 +170,7 @@ impl Cli {
         let (name, checked) = match &self.command {
             Command::Cecs(a) => ("cecs", a.check()),
             Command::Transcript(a) => ("transcript", a.check()),
+            Command::Petition(c) => ("petition", c.check()),
             _ => return Ok(()),
         };
         checked.map_err(|msg| {

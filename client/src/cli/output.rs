@@ -66,14 +66,30 @@ pub(crate) fn table(headers: &[&str]) -> Table {
 
 /// Prints a table, or `empty` when it has no rows.
 pub(crate) fn print_table(t: &Table, empty: &str) -> anyhow::Result<()> {
-    if t.row_count() == 0 {
-        outln!("{empty}");
-    } else {
-        for line in t.lines() {
-            outln!("{}", line.trim_end());
-        }
+    for line in table_lines(t, empty) {
+        outln!("{line}");
     }
     Ok(())
+}
+
+/// A table's lines as [`print_table`] prints them (for a text file).
+pub(crate) fn table_lines(t: &Table, empty: &str) -> Vec<String> {
+    if t.row_count() == 0 { vec![empty.to_owned()] } else { t.lines().map(|line| line.trim_end().to_owned()).collect() }
+}
+
+/// Prints lines made for people.
+pub(crate) fn print_lines(lines: &[String]) -> anyhow::Result<()> {
+    for line in lines {
+        outln!("{line}");
+    }
+    Ok(())
+}
+
+/// Lines made for people as the contents of a text file.
+pub(crate) fn text_file(lines: &[String]) -> Vec<u8> {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text.into_bytes()
 }
 
 /// A warning for people, on stderr.
