@@ -481,6 +481,14 @@ fn errors_and_exit_codes() {
     let past =
         ["goal", "set", "M1", "g", "--title", "t", "--target", "1", "--start", "2020-01-01", "--due", "2020-06-30"];
     assert!(cec(&node, &past).ok().contains("goal g: t"));
+    // A refusal names the flags the user typed, not the API's fields (window_end, window_start).
+    let backwards =
+        ["requirement", "set", "M1", "r", "--title", "t", "--from", "2026-01-01", "--to", "2025-01-01", "--total", "3"];
+    let err = cec(&node, &backwards).fails(1);
+    assert!(err.contains("error: --to: must not be before --from") && err.trim_end().ends_with("(invalid)"), "{err}");
+    assert!(!err.contains("window_"), "{err}");
+    let err = cec(&node, &["goal", "set", "M1", "g2", "--title", "t", "--target", "0", "--due", "2030-01-01"]).fails(1);
+    assert!(err.contains("--target: ") && !err.contains("target_cecs"), "{err}");
 
     let missing = node.data_dir().join("missing");
     let err = cec_in(&missing, &["status"]).fails(1);
