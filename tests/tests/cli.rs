@@ -159,10 +159,13 @@ fn organizer_door_and_credit() {
     assert_eq!(listed["items"][0]["roster_count"], 2);
     let shown = cec(&node, &["event", "show", "conf"]).ok();
     assert!(shown.contains("Workshop") && shown.contains("Lunch keynote"), "{shown}");
+    // Times on the event's clocks, named; --json keeps UTC.
+    assert!(shown.contains("2026-05-01 09:00:00 CDT") && shown.contains("STARTS (AMERICA/CHICAGO)"), "{shown}");
 
     let scan_in = cec(&node, &["checkin", "in", "conf", "ws", "M1", "--at", "2026-05-01T09:00"]);
     assert_eq!(scan_in.code, 0, "{scan_in:?}");
     assert!(scan_in.stdout.contains("in: Ann Lee (M1)"), "{scan_in:?}");
+    assert!(scan_in.stdout.contains("2026-05-01 09:00:00 CDT (2026-05-01T14:00:00Z)"), "{scan_in:?}");
     assert!(scan_in.stderr.is_empty(), "{scan_in:?}");
     let stranger = cec(&node, &["checkin", "in", "conf", "ws", "M9", "--at", "2026-05-01T09:00", "--method", "badge"]);
     assert_eq!(stranger.code, 0, "accepted anyway: {stranger:?}");
@@ -188,6 +191,9 @@ fn organizer_door_and_credit() {
     assert_eq!(cec(&node, &["--json", "cecs", "M1"]).json()["total_cecs"], "1.25");
     let checkins = cec(&node, &["--json", "checkins", "--event", "conf", "--session", "ws"]).json();
     assert_eq!(checkins["items"].as_array().map(Vec::len), Some(3));
+    assert_eq!(checkins["items"][0]["at"], "2026-05-01T14:00:00Z");
+    let table = cec(&node, &["checkins", "--member", "M1"]).ok();
+    assert!(table.contains("2026-05-01 10:15:00 CDT") && !table.contains("T15:15:00Z"), "{table}");
     let table = cec(&node, &["checkins", "--member", "M9"]).ok();
     assert!(table.contains("unknown_member") && !table.contains("Ann Lee"), "{table}");
 }
