@@ -1113,6 +1113,25 @@ pub struct CecSummary {
     pub by_category: BTreeMap<String, Decimal>,
     /// The lines counted.
     pub records: Vec<CreditRecordJson>,
+    /// Of the verified credit counted, what this node derived from check-ins it holds and the
+    /// member's portfolio does not hold yet: the central node has not verified it. Present on
+    /// every node but the central one (which verifies); absent from older nodes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unconfirmed: Option<UnconfirmedCredit>,
+}
+
+/// Verified credit a node counts from its own check-ins before the central node verifies it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(ToSchema))]
+pub struct UnconfirmedCredit {
+    /// How many sessions (records).
+    pub sessions: u32,
+    /// Their CECs.
+    #[serde(with = "dec_str")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub cecs: Decimal,
+    /// Their record ids (`<event_id>/<session_id>`).
+    pub record_ids: Vec<String>,
 }
 
 /// `PUT /v1/blobs`.

@@ -166,6 +166,18 @@ impl Segment {
 /// The category credit counts toward when a session names none.
 pub const DEFAULT_CATEGORY: &str = "general";
 
+/// A credit category's one spelling: categories are ids (ASCII), compared without case, so
+/// `Ethics` and `ethics` are one category. New categories are stored so; older ones, typed
+/// with capitals, still read as they were and count together with the lowercase spelling.
+pub fn category_key(category: &str) -> String {
+    category.to_ascii_lowercase()
+}
+
+/// Whether two categories are the same one (see [`category_key`]).
+pub fn same_category(a: &str, b: &str) -> bool {
+    a.eq_ignore_ascii_case(b)
+}
+
 /// One session of an event: consecutive segments from `starts_at`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Session {

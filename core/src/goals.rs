@@ -79,7 +79,7 @@ impl Goal {
     fn counts(&self, r: &CreditRecord, until: Date) -> bool {
         r.date <= until
             && self.start.is_none_or(|s| r.date >= s)
-            && self.category.as_deref().is_none_or(|c| r.category == c)
+            && self.category.as_deref().is_none_or(|c| crate::event::same_category(&r.category, c))
     }
 
     fn earned_by(&self, records: &[CreditRecord], until: Date) -> Decimal {
@@ -240,6 +240,13 @@ mod tests {
         assert_eq!(p.earned_cecs, dec!(3));
         assert!(p.met && p.on_track);
         assert_eq!(p.remaining_cecs, dec!(0));
+    }
+
+    #[test]
+    fn a_category_typed_with_capitals_is_the_same_category() {
+        let recs = [rec("a", date(2027, 2, 1), dec!(2), "Risk"), rec("b", date(2027, 3, 1), dec!(1), "risk")];
+        let risk = Goal { category: Some("RISK".into()), target_cecs: dec!(3), benchmarks: vec![], ..goal() };
+        assert_eq!(progress(&risk, &recs, date(2027, 4, 1)).earned_cecs, dec!(3));
     }
 
     #[test]

@@ -377,7 +377,7 @@ pub fn totals<'a>(records: impl IntoIterator<Item = &'a CreditRecord>) -> Totals
             Source::Verified => t.verified += r.cecs,
             Source::SelfReported => t.self_reported += r.cecs,
         }
-        *t.by_category.entry(r.category.clone()).or_default() += r.cecs;
+        *t.by_category.entry(crate::event::category_key(&r.category)).or_default() += r.cecs;
     }
     t.total = t.verified + t.self_reported;
     t.ceus = ceus_from_cecs(t.total);
@@ -511,5 +511,14 @@ mod tests {
         let march = transcript(&p, Some(date(2027, 3, 1)), Some(date(2027, 3, 31)));
         assert_eq!(march.records.len(), 1);
         assert_eq!(march.records[0].contact_hours(), dec!(1.25));
+
+        // A category typed with capitals (data stored before categories were lowercased) is
+        // the same category: one line by category, in its lowercase spelling.
+        let mut a3 = activity("A3", date(2027, 5, 1), Some(dec!(1)), None);
+        a3.category = Some("Ethics".into());
+        p.entries.insert("A3".into(), a3);
+        let t = transcript(&p, None, None);
+        assert_eq!(t.totals.by_category["ethics"], dec!(2.25));
+        assert!(!t.totals.by_category.contains_key("Ethics"), "{:?}", t.totals.by_category);
     }
 }

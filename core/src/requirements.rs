@@ -100,7 +100,8 @@ pub fn progress(program: &Program, records: &[CreditRecord]) -> ProgramProgress 
         .minimums
         .iter()
         .map(|(category, required)| {
-            let earned: Decimal = counted.iter().filter(|r| &r.category == category).map(|r| r.cecs).sum();
+            let earned: Decimal =
+                counted.iter().filter(|r| crate::event::same_category(&r.category, category)).map(|r| r.cecs).sum();
             CategoryProgress {
                 category: category.clone(),
                 required: *required,
@@ -152,6 +153,17 @@ mod tests {
             minimums: [("ethics".to_string(), dec!(3))].into(),
             verified_only: false,
         }
+    }
+
+    #[test]
+    fn a_minimum_counts_its_category_whatever_the_case() {
+        let recs = [
+            rec("a", date(2026, 5, 1), dec!(1), "Ethics", Source::Verified),
+            rec("b", date(2026, 6, 1), dec!(2), "ethics", Source::SelfReported),
+        ];
+        let p = progress(&Program { minimums: [("ETHICS".to_string(), dec!(3))].into(), ..program() }, &recs);
+        assert_eq!(p.categories[0].earned, dec!(3));
+        assert!(p.categories[0].met);
     }
 
     #[test]

@@ -291,3 +291,44 @@ fn petitioned_records_are_protected() {
     // Back to draft is refused against the stored status.
     assert_eq!(node.patch("/v1/portfolios/MP/petitions/PT1", &serde_json::json!({"status": "draft"})).status, 409);
 }
+
+/// A category typed with capitals is the same category: stored in its one (lowercase)
+/// spelling, added up with it, counted by goals and requirement minimums however they spell it.
+#[test]
+fn categories_are_one_whatever_their_case() {
+    let node = Node::start();
+    conference(&node, "conf");
+    let s = cec_e2e::fixtures::session_body("tele", "Ethics", "22:00", json!([{"kind": "instruction", "minutes": 60}]));
+    let made = node.post("/v1/events/conf/sessions", &s).expect(201);
+    assert_eq!(made["category"], "ethics");
+    assert_eq!(node.post("/v1/events/conf/sessions", &s).expect(200)["category"], "ethics", "a retried create");
+    let scans = [
+        checkin_body("c1", "conf", "s75", "M-1", "in", "14:00"),
+        checkin_body("c2", "conf", "s75", "M-1", "out", "15:15"),
+        checkin_body("c3", "conf", "tele", "M-1", "in", "22:00"),
+        checkin_body("c4", "conf", "tele", "M-1", "out", "23:00"),
+    ];
+    node.post("/v1/checkins/batch", &json!({"checkins": scans})).expect(200);
+    let act = json!({"id": "a", "kind": "activity", "title": "Reading", "date": "2026-02-10", "cecs": "1",
+                     "category": "ETHICS"});
+    assert_eq!(node.post("/v1/portfolios/M-1/entries", &act).expect(201)["category"], "ethics");
+    let patched = node.patch("/v1/portfolios/M-1/entries/a", &json!({"category": "Ethics"})).expect(200);
+    assert_eq!(patched["category"], "ethics");
+
+    let cecs = node.get("/v1/members/M-1/cecs").expect(200);
+    assert_eq!(cecs["by_category"], json!({"ethics": "3.25"}), "{cecs}");
+    let goal = json!({"title": "Ethics", "target_cecs": "3", "category": "Ethics", "start": "2026-01-01",
+                      "due": "2030-01-01"});
+    let g = node.put("/v1/portfolios/M-1/goals/g", &goal).expect(200);
+    assert_eq!((g["category"].as_str(), g["earned_cecs"].as_str()), (Some("ethics"), Some("3.25")), "{g}");
+    let program = json!({"title": "Renewal", "window_start": "2026-01-01", "window_end": "2027-12-31",
+                         "total_cecs": "10", "minimums": {"Ethics": "3"}});
+    let p = node.put("/v1/portfolios/M-1/requirements/lic", &program).expect(200);
+    assert_eq!(p["minimums"], json!({"ethics": "3"}), "{p}");
+    assert_eq!(p["categories"][0]["earned_cecs"], "3.25", "{p}");
+    // One category given twice is a mistake, not two minimums.
+    let twice = json!({"title": "Renewal", "window_start": "2026-01-01", "window_end": "2027-12-31",
+                       "total_cecs": "10", "minimums": {"Ethics": "3", "ethics": "2"}});
+    let err = node.put("/v1/portfolios/M-1/requirements/lic2", &twice).expect_error(422, "invalid");
+    assert!(err["message"].as_str().is_some_and(|m| m.contains("other capitals")), "{err}");
+}

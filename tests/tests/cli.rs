@@ -159,10 +159,13 @@ fn organizer_door_and_credit() {
     assert_eq!(listed["items"][0]["roster_count"], 2);
     let shown = cec(&node, &["event", "show", "conf"]).ok();
     assert!(shown.contains("Workshop") && shown.contains("Lunch keynote"), "{shown}");
+    // Times on the event's clocks, named; --json keeps UTC.
+    assert!(shown.contains("2026-05-01 09:00:00 CDT") && shown.contains("STARTS (AMERICA/CHICAGO)"), "{shown}");
 
     let scan_in = cec(&node, &["checkin", "in", "conf", "ws", "M1", "--at", "2026-05-01T09:00"]);
     assert_eq!(scan_in.code, 0, "{scan_in:?}");
     assert!(scan_in.stdout.contains("in: Ann Lee (M1)"), "{scan_in:?}");
+    assert!(scan_in.stdout.contains("2026-05-01 09:00:00 CDT (2026-05-01T14:00:00Z)"), "{scan_in:?}");
     assert!(scan_in.stderr.is_empty(), "{scan_in:?}");
     let stranger = cec(&node, &["checkin", "in", "conf", "ws", "M9", "--at", "2026-05-01T09:00", "--method", "badge"]);
     assert_eq!(stranger.code, 0, "accepted anyway: {stranger:?}");
@@ -188,6 +191,9 @@ fn organizer_door_and_credit() {
     assert_eq!(cec(&node, &["--json", "cecs", "M1"]).json()["total_cecs"], "1.25");
     let checkins = cec(&node, &["--json", "checkins", "--event", "conf", "--session", "ws"]).json();
     assert_eq!(checkins["items"].as_array().map(Vec::len), Some(3));
+    assert_eq!(checkins["items"][0]["at"], "2026-05-01T14:00:00Z");
+    let table = cec(&node, &["checkins", "--member", "M1"]).ok();
+    assert!(table.contains("2026-05-01 10:15:00 CDT") && !table.contains("T15:15:00Z"), "{table}");
     let table = cec(&node, &["checkins", "--member", "M9"]).ok();
     assert!(table.contains("unknown_member") && !table.contains("Ann Lee"), "{table}");
 }
@@ -387,6 +393,30 @@ fn member_portfolio_goals_requirements_petitions() {
     assert!(std::fs::read(&pdf).expect("transcript").starts_with(b"%PDF-"));
     let transcript = cec(&node, &["--json", "transcript", "M1"]).json();
     assert_eq!(transcript["totals"]["self_reported_cecs"], "1.5");
+    // The file's extension picks the format: a .txt file holds the table, as text.
+    let txt = dir.join("t.txt");
+    cec(&node, &["transcript", "M1", "-o", txt.to_str().expect("path")]).ok();
+    let text = std::fs::read_to_string(&txt).expect("transcript");
+    assert!(text.starts_with("transcript of M1") && text.contains("self-reported 1.5 CEC"), "{text}");
+    let json = dir.join("t.json");
+    cec(&node, &["transcript", "M1", "-o", json.to_str().expect("path")]).ok();
+    let parsed: Value = serde_json::from_slice(&std::fs::read(&json).expect("transcript")).expect("JSON");
+    assert_eq!(parsed["member_id"], "M1");
+    // A name that says no format needs --format; one that says another is refused: nothing written.
+    let dat = dir.join("t.dat");
+    let err = cec(&node, &["transcript", "M1", "-o", dat.to_str().expect("path")]).fails(2);
+    assert!(err.contains("cannot tell the format") && err.contains("--format"), "{err}");
+    assert!(!dat.exists());
+    let err = cec(&node, &["transcript", "M1", "--format", "csv", "-o", pdf.to_str().expect("path")]).fails(2);
+    assert!(err.contains("--format csv contradicts"), "{err}");
+    cec(&node, &["transcript", "M1", "--format", "pdf", "-o", dat.to_str().expect("path")]).ok();
+    assert!(std::fs::read(&dat).expect("transcript").starts_with(b"%PDF-"));
+    let packet_txt = dir.join("packet.txt");
+    cec(&node, &["petition", "packet", "M1", "p1", "-o", packet_txt.to_str().expect("path")]).ok();
+    let text = std::fs::read_to_string(&packet_txt).expect("packet");
+    assert!(text.starts_with("petition p1 to NBCC") && text.contains("act1"), "{text}");
+    let err = cec(&node, &["petition", "packet", "M1", "p1", "-o", "packet.html"]).fails(2);
+    assert!(err.contains("cannot tell the format"), "{err}");
 
     cec(&node, &["portfolio", "edit", "M1", "act1", "--clear", "category", "--description", "recorded in May"]).ok();
     cec(&node, &["portfolio", "rm", "M1", "vol"]).ok();
@@ -457,6 +487,14 @@ fn errors_and_exit_codes() {
     let past =
         ["goal", "set", "M1", "g", "--title", "t", "--target", "1", "--start", "2020-01-01", "--due", "2020-06-30"];
     assert!(cec(&node, &past).ok().contains("goal g: t"));
+    // A refusal names the flags the user typed, not the API's fields (window_end, window_start).
+    let backwards =
+        ["requirement", "set", "M1", "r", "--title", "t", "--from", "2026-01-01", "--to", "2025-01-01", "--total", "3"];
+    let err = cec(&node, &backwards).fails(1);
+    assert!(err.contains("error: --to: must not be before --from") && err.trim_end().ends_with("(invalid)"), "{err}");
+    assert!(!err.contains("window_"), "{err}");
+    let err = cec(&node, &["goal", "set", "M1", "g2", "--title", "t", "--target", "0", "--due", "2030-01-01"]).fails(1);
+    assert!(err.contains("--target: ") && !err.contains("target_cecs"), "{err}");
 
     let missing = node.data_dir().join("missing");
     let err = cec_in(&missing, &["status"]).fails(1);

@@ -208,3 +208,78 @@ fn a_kiosk_enrolled_and_synced_with_the_cli() {
     assert_eq!(gone.code, 1, "{gone:?}");
     assert!(gone.stderr.contains("(not_found)"), "{gone:?}");
 }
+
+/// Credit a kiosk counts from its own scans says it is not verified yet until the central node
+/// has those scans; the central node, which verifies, says nothing of the kind.
+#[test]
+fn door_credit_is_marked_until_the_central_node_has_it() {
+    let central = central();
+    let kiosk = Node::start_configured(CONFIG, &PEER_LISTEN);
+    let create = [
+        "event",
+        "create",
+        "--id",
+        "conf",
+        "--title",
+        "Annual Conference",
+        "--provider-id",
+        "P1",
+        "--provider-name",
+        "ACA",
+        "--endorsement",
+        "ACA-1",
+        "--endorsed-from",
+        "2026-01-01",
+        "--endorsed-until",
+        "2026-12-31",
+        "--timezone",
+        "UTC",
+    ];
+    cec(&central, &create).ok();
+    let session = [
+        "session",
+        "add",
+        "conf",
+        "--id",
+        "ws",
+        "--title",
+        "Workshop",
+        "--starts-at",
+        "2026-05-01T09:00",
+        "--segment",
+        "instruction:60",
+    ];
+    cec(&central, &session).ok();
+    let key = text(&node_info(&kiosk)["public_key"]);
+    let issue = ["credential", "issue", "--public-key", &key, "--role", "kiosk", "--scope", "event:conf"];
+    let issued = cec(&central, &[&issue[..], &["--expires", "2099-01-01T00:00:00Z"]].concat()).ok();
+    cec(&kiosk, &["credential", "install", line(&issued, "credential"), "--org-key", line(&issued, "org key")]).ok();
+    cec(&kiosk, &["peers", "add", &text(&node_info(&central)["peer_url"])]).ok();
+    cec(&kiosk, &["sync"]).ok();
+
+    cec(&kiosk, &["checkin", "in", "conf", "ws", "M1", "--at", "2026-05-01T09:00"]).ok();
+    cec(&kiosk, &["checkin", "out", "conf", "ws", "M1", "--at", "2026-05-01T10:00"]).ok();
+    let before = cec(&kiosk, &["--json", "cecs", "M1"]).json();
+    assert_eq!(before["verified_cecs"], "1", "the kiosk counts its own scans: {before}");
+    assert_eq!(
+        before["unconfirmed"],
+        serde_json::json!({"sessions": 1, "cecs": "1", "record_ids": ["conf/ws"]}),
+        "{before}"
+    );
+    let human = cec(&kiosk, &["cecs", "M1"]).ok();
+    assert!(
+        human.contains("not yet verified: 1 CEC of the verified credit (1 session: conf/ws)")
+            && human.contains("the central node has not verified it yet"),
+        "{human}"
+    );
+    assert!(human.contains("not counted here until the central node has verified it"), "{human}");
+
+    cec(&kiosk, &["sync"]).ok();
+    let after = cec(&kiosk, &["--json", "cecs", "M1"]).json();
+    assert_eq!((after["verified_cecs"].as_str(), after["unconfirmed"]["sessions"].as_u64()), (Some("1"), Some(0)));
+    assert!(!cec(&kiosk, &["cecs", "M1"]).ok().contains("not yet verified"));
+    let verified = cec(&central, &["--json", "cecs", "M1"]).json();
+    assert_eq!(verified["verified_cecs"], "1", "{verified}");
+    assert!(verified.get("unconfirmed").is_none(), "the central node verifies: {verified}");
+    assert!(!cec(&central, &["cecs", "M1"]).ok().contains("note:"));
+}

@@ -88,12 +88,20 @@ async fn void(ctx: &Ctx, id: &str, reason: Option<&str>) -> anyhow::Result<()> {
         return output::json(&c);
     }
     let who = c.member_name.as_ref().map_or_else(|| c.member_id.clone(), |n| format!("{n} ({})", c.member_id));
-    outln!("voided: {} {who} at {}/{} {}", c.direction, c.event_id, c.session_id, output::instant(c.at));
+    let timezone = event_timezone(ctx, &c.event_id).await;
+    let at = output::event_time_and_utc(c.at, &timezone);
+    outln!("voided: {} {who} at {}/{} {at}", c.direction, c.event_id, c.session_id);
     if let Some(v) = &c.voided {
         let reason = if v.reason.is_empty() { String::new() } else { format!(": {}", v.reason) };
-        outln!("  by {} at {}{reason}", v.by, output::instant(v.at));
+        outln!("  by {} at {}{reason}", v.by, output::event_time_and_utc(v.at, &timezone));
     }
     Ok(())
+}
+
+/// The time zone of `event_id`, to show times on its clocks; UTC when the node does not
+/// answer it (the times are still right, in UTC).
+async fn event_timezone(ctx: &Ctx, event_id: &str) -> String {
+    ctx.client.event(event_id).await.map_or_else(|_| "UTC".to_owned(), |e| e.timezone)
 }
 
 async fn scan(ctx: &Ctx, a: ScanArgs, direction: &str) -> anyhow::Result<()> {
@@ -122,7 +130,8 @@ async fn scan(ctx: &Ctx, a: ScanArgs, direction: &str) -> anyhow::Result<()> {
         Some(name) => format!("{name} ({})", c.member_id),
         None => c.member_id.clone(),
     };
-    outln!("{}: {who} at {}/{} {}", c.direction, c.event_id, c.session_id, output::instant(c.at));
+    let at = output::event_time_and_utc(c.at, &event_timezone(ctx, &c.event_id).await);
+    outln!("{}: {who} at {}/{} {at}", c.direction, c.event_id, c.session_id);
     if c.flags.iter().any(|f| f == "unknown_member") {
         warn(&format!(
             "{} is not on the roster of {}: accepted anyway, flagged unknown_member",
@@ -246,14 +255,26 @@ pub(crate) async fn list(ctx: &Ctx, a: ListArgs) -> anyhow::Result<()> {
         // A mistyped event id is not an event without scans: the node's 404 says so.
         ctx.client.event(event).await?;
     }
-    ctx.emit(&serde_json::json!({ "items": items, "next_cursor": null }), |_| print_checkins(&items))
+    let json = serde_json::json!({ "items": items, "next_cursor": null });
+    if ctx.json {
+        return output::json(&json);
+    }
+    let mut zones = std::collections::BTreeMap::new();
+    for c in &items {
+        if !zones.contains_key(&c.event_id) {
+            zones.insert(c.event_id.clone(), event_timezone(ctx, &c.event_id).await);
+        }
+    }
+    print_checkins(&items, &zones)
 }
 
-fn print_checkins(items: &[CheckInJson]) -> anyhow::Result<()> {
-    let mut t = output::table(&["at (UTC)", "dir", "member", "name", "event/session", "method", "kiosk", "flags"]);
+/// A table of check-ins, each at its event's clocks (`zones`: event id → time zone).
+fn print_checkins(items: &[CheckInJson], zones: &std::collections::BTreeMap<String, String>) -> anyhow::Result<()> {
+    let mut t =
+        output::table(&["at (event time)", "dir", "member", "name", "event/session", "method", "kiosk", "flags"]);
     for c in items {
         t.add_row(vec![
-            output::instant(c.at),
+            output::event_time(c.at, zones.get(&c.event_id).map_or("UTC", String::as_str)),
             c.direction.clone(),
             c.member_id.clone(),
             output::opt(c.member_name.as_deref()).to_owned(),

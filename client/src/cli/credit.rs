@@ -3,7 +3,7 @@
 use clap::Args;
 use jiff::civil::Date;
 
-use cec_client::wire::CreditRecordJson;
+use cec_client::wire::{CecSummary, CreditRecordJson};
 
 use super::Ctx;
 use super::args;
@@ -81,9 +81,37 @@ pub(crate) async fn cecs(ctx: &Ctx, a: CecsArgs) -> anyhow::Result<()> {
         for line in category_lines(&s.by_category) {
             outln!("{line}");
         }
+        for line in unconfirmed_lines(s) {
+            outln!("{line}");
+        }
         outln!();
         print_records(&s.records)
     })
+}
+
+/// What the central node has not verified yet, where this node is not the central one: the
+/// credit counted here from check-ins on this node alone, and that credit recorded at doors
+/// this node does not hear of shows up only once verified.
+fn unconfirmed_lines(s: &CecSummary) -> Vec<String> {
+    let Some(u) = &s.unconfirmed else { return Vec::new() };
+    let mut lines = Vec::new();
+    if u.sessions > 0 {
+        let sessions = if u.sessions == 1 { "1 session".to_owned() } else { format!("{} sessions", u.sessions) };
+        let shown: Vec<&str> = u.record_ids.iter().take(5).map(String::as_str).collect();
+        let more = if u.record_ids.len() > shown.len() { ", ..." } else { "" };
+        lines.push(format!(
+            "not yet verified: {} of the verified credit ({sessions}: {}{more}) is from check-ins recorded on this \
+             node; the central node has not verified it yet (`cec status` shows what has not reached it)",
+            cec(u.cecs),
+            shown.join(", ")
+        ));
+    }
+    lines.push(
+        "note: attendance recorded at other doors is not counted here until the central node has verified it and \
+         this node has synced"
+            .to_owned(),
+    );
+    lines
 }
 
 /// The credit per category, indented under the totals, the amounts in one column however long
@@ -95,6 +123,11 @@ fn category_lines(by_category: &std::collections::BTreeMap<String, rust_decimal:
 
 /// A table of credit lines.
 pub(crate) fn print_records(records: &[CreditRecordJson]) -> anyhow::Result<()> {
+    output::print_lines(&records_lines(records))
+}
+
+/// The lines of [`print_records`].
+pub(crate) fn records_lines(records: &[CreditRecordJson]) -> Vec<String> {
     let mut t =
         output::table(&["record", "date", "title", "source", "category", "provider", "endorsement", "CECs", "code"]);
     for r in records {
@@ -110,14 +143,44 @@ pub(crate) fn print_records(records: &[CreditRecordJson]) -> anyhow::Result<()> 
             opt(r.verification_code.as_deref()).to_owned(),
         ]);
     }
-    output::print_table(&t, "no credit records")
+    output::table_lines(&t, "no credit records")
 }
 
 #[cfg(test)]
 mod tests {
     use rust_decimal_macros::dec;
 
-    use super::category_lines;
+    use super::{category_lines, unconfirmed_lines};
+    use cec_client::wire::{CecSummary, UnconfirmedCredit};
+
+    fn summary(unconfirmed: Option<UnconfirmedCredit>) -> CecSummary {
+        CecSummary {
+            member_id: "M1".into(),
+            verified_cecs: dec!(3.25),
+            self_reported_cecs: dec!(0),
+            total_cecs: dec!(3.25),
+            ceus: dec!(0.325),
+            by_category: Default::default(),
+            records: vec![],
+            unconfirmed,
+        }
+    }
+
+    #[test]
+    fn credit_the_central_node_has_not_verified_is_named() {
+        assert!(unconfirmed_lines(&summary(None)).is_empty(), "the central node verifies: nothing to say");
+        let pending =
+            UnconfirmedCredit { sessions: 2, cecs: dec!(2.5), record_ids: vec!["conf/a".into(), "conf/b".into()] };
+        let lines = unconfirmed_lines(&summary(Some(pending)));
+        assert!(
+            lines[0].starts_with("not yet verified: 2.5 CEC of the verified credit (2 sessions: conf/a, conf/b)"),
+            "{lines:?}"
+        );
+        assert!(lines[0].contains("the central node has not verified it yet"), "{lines:?}");
+        let none = unconfirmed_lines(&summary(Some(UnconfirmedCredit::default())));
+        assert_eq!(none.len(), 1, "only the note on other doors: {none:?}");
+        assert!(none[0].contains("not counted here until the central node has verified it"), "{none:?}");
+    }
 
     #[test]
     fn category_amounts_line_up_whatever_the_names() {

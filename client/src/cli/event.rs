@@ -88,7 +88,7 @@ pub(crate) async fn run(ctx: &Ctx, cmd: EventCmd) -> anyhow::Result<()> {
             }
             print_event(&e)?;
             outln!();
-            super::session::print_sessions(&sessions)
+            super::session::print_sessions(&sessions, &e.timezone)
         }
     }
 }

@@ -16,6 +16,7 @@ mod credential;
 mod credit;
 mod enrol;
 mod event;
+mod flags;
 mod goal;
 mod import;
 mod open;
@@ -39,7 +40,8 @@ http://127.0.0.1:7420.
 
 Credit is written and shown as decimals (1.25), never rounded through floating point.
 Exit status: 0 ok; 1 on errors, printed to stderr as `error: <message> (<code>)` when the node
-refused a request; 2 for bad usage.";
+refused a request (a refused value is named by the flag that gave it: `--to: ...`); 2 for bad
+usage.";
 
 /// Keep continuing-education credit with a local cecd node: events, check-ins, credit,
 /// portfolios, goals, requirements, petitions and transcripts.
@@ -94,6 +96,7 @@ enum Command {
     #[command(subcommand)]
     Petition(petition::PetitionCmd),
     /// A member's transcript, as a table, JSON, CSV or PDF
+    #[command(after_help = transcript::FORMAT_HELP)]
     Transcript(transcript::TranscriptArgs),
     /// Store or fetch evidence files (content-addressed blobs)
     #[command(subcommand)]
@@ -169,6 +172,7 @@ impl Cli {
         let (name, checked) = match &self.command {
             Command::Cecs(a) => ("cecs", a.check()),
             Command::Transcript(a) => ("transcript", a.check()),
+            Command::Petition(c) => ("petition", c.check()),
             _ => return Ok(()),
         };
         checked.map_err(|msg| {
@@ -206,7 +210,25 @@ pub(crate) async fn run(cli: Cli) -> anyhow::Result<()> {
     }
     let found = discover(cli.data_dir, cli.url, &DiscoverEnv::from_process())?;
     let ctx = Ctx { client: Client::from_discovery(&found)?, json: cli.json };
-    dispatch(&ctx, &found, cli.command).await.map_err(|e| explain(e, &found))
+    let flags = flags_of(&cli.command);
+    dispatch(&ctx, &found, cli.command).await.map_err(|e| explain(flags::name_flag(e, flags), &found))
+}
+
+/// Which flag fills which API field, for the commands that send a request body.
+fn flags_of(command: &Command) -> flags::FlagMap {
+    match command {
+        Command::Event(_) => flags::EVENT_CREATE,
+        Command::Session(_) => flags::SESSION_ADD,
+        Command::Roster(_) => flags::ROSTER_ADD,
+        Command::Checkin(_) => flags::CHECKIN,
+        Command::Portfolio(_) => flags::ENTRY,
+        Command::Goal(_) => flags::GOAL_SET,
+        Command::Requirement(_) => flags::REQUIREMENT_SET,
+        Command::Petition(_) => flags::PETITION,
+        Command::Enrolment(_) => flags::ENROLMENT_CREATE,
+        Command::Credential(_) => flags::CREDENTIAL,
+        _ => &[],
+    }
 }
 
 /// Adds to a refused token what only the command line knows: which token file it sent and

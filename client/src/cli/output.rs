@@ -38,6 +38,25 @@ pub(crate) fn instant(t: jiff::Timestamp) -> String {
     jiff::Timestamp::from_second(t.as_second()).unwrap_or(t).to_string()
 }
 
+/// An instant on the event's clocks, to the second, with the zone's abbreviation
+/// (`2026-05-01 09:00:00 CDT`), as people at the event read it; UTC ([`instant`]) when the
+/// zone is UTC or unknown to this machine. `--json` keeps the node's UTC.
+pub(crate) fn event_time(t: jiff::Timestamp, timezone: &str) -> String {
+    let whole = jiff::Timestamp::from_second(t.as_second()).unwrap_or(t);
+    match whole.in_tz(timezone) {
+        Ok(zoned) if timezone != "UTC" => zoned.strftime("%Y-%m-%d %H:%M:%S %Z").to_string(),
+        _ => instant(t),
+    }
+}
+
+/// [`event_time`] and, when that is not UTC, the instant in UTC after it in parentheses (as
+/// the node and `--json` give it).
+pub(crate) fn event_time_and_utc(t: jiff::Timestamp, timezone: &str) -> String {
+    let local = event_time(t, timezone);
+    let utc = instant(t);
+    if local == utc { utc } else { format!("{local} ({utc})") }
+}
+
 /// A decimal without trailing zeros.
 pub(crate) fn dec(d: Decimal) -> String {
     d.normalize().to_string()
@@ -66,14 +85,30 @@ pub(crate) fn table(headers: &[&str]) -> Table {
 
 /// Prints a table, or `empty` when it has no rows.
 pub(crate) fn print_table(t: &Table, empty: &str) -> anyhow::Result<()> {
-    if t.row_count() == 0 {
-        outln!("{empty}");
-    } else {
-        for line in t.lines() {
-            outln!("{}", line.trim_end());
-        }
+    for line in table_lines(t, empty) {
+        outln!("{line}");
     }
     Ok(())
+}
+
+/// A table's lines as [`print_table`] prints them (for a text file).
+pub(crate) fn table_lines(t: &Table, empty: &str) -> Vec<String> {
+    if t.row_count() == 0 { vec![empty.to_owned()] } else { t.lines().map(|line| line.trim_end().to_owned()).collect() }
+}
+
+/// Prints lines made for people.
+pub(crate) fn print_lines(lines: &[String]) -> anyhow::Result<()> {
+    for line in lines {
+        outln!("{line}");
+    }
+    Ok(())
+}
+
+/// Lines made for people as the contents of a text file.
+pub(crate) fn text_file(lines: &[String]) -> Vec<u8> {
+    let mut text = lines.join("\n");
+    text.push('\n');
+    text.into_bytes()
 }
 
 /// A warning for people, on stderr.
@@ -112,6 +147,17 @@ mod tests {
         assert_eq!(instant(t), "2026-12-04T16:26:11Z");
         let whole: jiff::Timestamp = "2026-04-16T09:10:00Z".parse().unwrap();
         assert_eq!(instant(whole), "2026-04-16T09:10:00Z");
+    }
+
+    #[test]
+    fn event_times_are_on_the_event_clocks() {
+        let t: jiff::Timestamp = "2026-05-01T14:00:00.5Z".parse().unwrap();
+        assert_eq!(event_time(t, "America/Chicago"), "2026-05-01 09:00:00 CDT");
+        assert_eq!(event_time_and_utc(t, "America/Chicago"), "2026-05-01 09:00:00 CDT (2026-05-01T14:00:00Z)");
+        let winter: jiff::Timestamp = "2026-01-10T15:00:00Z".parse().unwrap();
+        assert_eq!(event_time(winter, "America/Chicago"), "2026-01-10 09:00:00 CST");
+        assert_eq!(event_time_and_utc(t, "UTC"), "2026-05-01T14:00:00Z");
+        assert_eq!(event_time(t, "Mars/Olympus"), "2026-05-01T14:00:00Z", "a zone this machine lacks: UTC");
     }
 
     #[test]

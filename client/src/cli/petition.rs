@@ -6,13 +6,13 @@ use clap::{Args, Subcommand};
 use rust_decimal::Decimal;
 
 use cec_client::ReportFormat;
-use cec_client::wire::{NewPetition, PetitionJson, PetitionPatch};
+use cec_client::wire::{NewPetition, PacketJson, PetitionJson, PetitionPatch};
 
 use super::Ctx;
 use super::args;
-use super::credit::print_records;
-use super::output::{self, cec, outln};
-use super::transcript::{Format, pick};
+use super::credit::records_lines;
+use super::output::{self, cec};
+use super::transcript::{Choice, FORMAT_HELP, Format, pick};
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum PetitionCmd {
@@ -28,6 +28,7 @@ pub(crate) enum PetitionCmd {
     Status(StatusArgs),
     /// The petition packet: records with contact hours, CEUs, providers, endorsement numbers
     /// and verification codes
+    #[command(after_help = FORMAT_HELP)]
     Packet(PacketArgs),
 }
 
@@ -69,12 +70,23 @@ pub(crate) struct PacketArgs {
     member: String,
     /// The petition id
     petition: String,
-    /// json, csv or pdf (default: from the -o file's extension, else a table)
+    /// The file format (default: from the -o file's extension; on stdout, the table)
     #[arg(long, value_enum)]
     format: Option<Format>,
     /// Write to this file (- for stdout)
     #[arg(short, long, value_name = "FILE")]
     output: Option<PathBuf>,
+}
+
+impl PetitionCmd {
+    /// What clap cannot check: the packet's format is known and agrees with the file's
+    /// extension.
+    pub(crate) fn check(&self) -> Result<(), String> {
+        match self {
+            PetitionCmd::Packet(a) => pick(a.format, a.output.as_deref()).map(|_| ()),
+            _ => Ok(()),
+        }
+    }
 }
 
 pub(crate) async fn run(ctx: &Ctx, cmd: PetitionCmd) -> anyhow::Result<()> {
@@ -115,34 +127,49 @@ pub(crate) async fn run(ctx: &Ctx, cmd: PetitionCmd) -> anyhow::Result<()> {
             };
             ctx.emit(&p, print_petition)
         }
-        PetitionCmd::Packet(a) => match pick(a.format, a.output.as_deref()) {
-            Some(f) => {
+        PetitionCmd::Packet(a) => match pick(a.format, a.output.as_deref()).map_err(anyhow::Error::msg)? {
+            Choice::Report(f) => {
                 let bytes = ctx.client.petition_packet_bytes(&a.member, &a.petition, f).await?;
                 output::write_report(a.output.as_deref(), &bytes, f == ReportFormat::Pdf)
             }
-            None => {
+            Choice::Table => {
                 let packet = ctx.client.petition_packet(&a.member, &a.petition).await?;
-                ctx.emit(&packet, |k| {
-                    print_petition(&k.petition)?;
-                    let name = k.member_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
-                    outln!("member {}{name}", k.member_id);
-                    print_records(&k.records)?;
-                    outln!("total {} = {} CEU", cec(k.totals.total_cecs), output::dec(k.totals.ceus));
-                    Ok(())
-                })
+                match a.output.as_deref().filter(|p| p.as_os_str() != "-") {
+                    Some(path) => output::write_report(Some(path), &output::text_file(&packet_lines(&packet)), false),
+                    None => ctx.emit(&packet, |k| output::print_lines(&packet_lines(k))),
+                }
             }
         },
     }
 }
 
+/// The packet for people: the petition, the member, the records and the total.
+fn packet_lines(k: &PacketJson) -> Vec<String> {
+    let mut lines = petition_lines(&k.petition);
+    let name = k.member_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+    lines.push(format!("member {}{name}", k.member_id));
+    lines.extend(records_lines(&k.records));
+    lines.push(format!("total {} = {} CEU", cec(k.totals.total_cecs), output::dec(k.totals.ceus)));
+    lines
+}
+
 fn print_petition(p: &PetitionJson) -> anyhow::Result<()> {
-    outln!("petition {} to {}: {}", p.id, p.target_association, p.status.replace('_', " "));
+    output::print_lines(&petition_lines(p))
+}
+
+fn petition_lines(p: &PetitionJson) -> Vec<String> {
+    let mut lines = vec![format!("petition {} to {}: {}", p.id, p.target_association, p.status.replace('_', " "))];
     let accepted = p.accepted_cecs.map(|d| format!(", accepted {}", cec(d))).unwrap_or_default();
-    outln!("  requested {}{accepted}; {} records; created {}", cec(p.requested_cecs), p.record_ids.len(), p.created);
+    lines.push(format!(
+        "  requested {}{accepted}; {} records; created {}",
+        cec(p.requested_cecs),
+        p.record_ids.len(),
+        p.created
+    ));
     if let Some(note) = &p.note {
-        outln!("  note: {note}");
+        lines.push(format!("  note: {note}"));
     }
-    Ok(())
+    lines
 }
 
 /// A table of petitions.

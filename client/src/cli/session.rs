@@ -50,8 +50,9 @@ pub(crate) struct AddArgs {
 pub(crate) async fn run(ctx: &Ctx, cmd: SessionCmd) -> anyhow::Result<()> {
     match cmd {
         SessionCmd::Add(a) => {
+            // The event's zone reads a local --starts-at and shows the session's times.
+            let event = ctx.client.event(&a.event).await?;
             let starts_at = if a.starts_at.is_local() {
-                let event = ctx.client.event(&a.event).await?;
                 a.starts_at.resolve(&event.timezone).map_err(anyhow::Error::msg)?
             } else {
                 a.starts_at.resolve("UTC").map_err(anyhow::Error::msg)?
@@ -68,14 +69,24 @@ pub(crate) async fn run(ctx: &Ctx, cmd: SessionCmd) -> anyhow::Result<()> {
             ctx.emit(&s, |s| {
                 let total: u32 = s.segments.iter().map(|x| x.minutes).sum();
                 outln!("session {} of {}: {}", s.id, s.event_id, s.title);
-                outln!("  {} to {} ({total} min: {})", s.starts_at, s.ends_at, segments(&s.segments));
+                outln!(
+                    "  {} to {} ({total} min: {})",
+                    output::event_time_and_utc(s.starts_at, &event.timezone),
+                    output::event_time(s.ends_at, &event.timezone),
+                    segments(&s.segments)
+                );
                 outln!("  {} creditable minutes, at most {} ({})", s.creditable_minutes, cec(s.max_cecs), s.category);
                 Ok(())
             })
         }
         SessionCmd::List { event } => {
             let sessions = ctx.client.all_sessions(&event).await?;
-            ctx.emit(&serde_json::json!({ "items": sessions, "next_cursor": null }), |_| print_sessions(&sessions))
+            let json = serde_json::json!({ "items": sessions, "next_cursor": null });
+            if ctx.json {
+                return output::json(&json);
+            }
+            let timezone = ctx.client.event(&event).await?.timezone;
+            print_sessions(&sessions, &timezone)
         }
     }
 }
@@ -84,14 +95,15 @@ fn segments(s: &[SegmentJson]) -> String {
     s.iter().map(|x| format!("{} {}", x.kind, x.minutes)).collect::<Vec<_>>().join(", ")
 }
 
-/// A table of sessions.
-pub(crate) fn print_sessions(sessions: &[SessionJson]) -> anyhow::Result<()> {
-    let mut t = output::table(&["session", "title", "starts (UTC)", "segments", "category", "creditable", "max"]);
+/// A table of sessions, their starts on the event's clocks (`timezone`).
+pub(crate) fn print_sessions(sessions: &[SessionJson], timezone: &str) -> anyhow::Result<()> {
+    let starts = format!("starts ({timezone})");
+    let mut t = output::table(&["session", "title", &starts, "segments", "category", "creditable", "max"]);
     for s in sessions {
         t.add_row(vec![
             s.id.clone(),
             s.title.clone(),
-            s.starts_at.to_string(),
+            output::event_time(s.starts_at, timezone),
             segments(&s.segments),
             s.category.clone(),
             format!("{} min", s.creditable_minutes),

@@ -144,6 +144,7 @@ pub(super) fn session_from(req: NewSession, id: String) -> Result<Session, ApiEr
     non_empty("title", &req.title)?;
     let category = req.category.unwrap_or_else(|| DEFAULT_CATEGORY.into());
     check_id("category", &category)?;
+    let category = cec_core::event::category_key(&category);
     let format = match req.format.as_deref() {
         None => Default::default(),
         Some(f) => f.parse().map_err(|e: cec_core::event::UnknownName| ApiError::invalid("format", e.to_string()))?,
@@ -267,6 +268,7 @@ pub(super) fn entry_from(req: NewEntry, id: String) -> Result<Entry, ApiError> {
     if let Some(c) = &req.category {
         check_id("category", c)?;
     }
+    let category = req.category.as_deref().map(cec_core::event::category_key);
     let entry = Entry {
         id,
         kind,
@@ -275,7 +277,7 @@ pub(super) fn entry_from(req: NewEntry, id: String) -> Result<Entry, ApiError> {
         date: req.date,
         cecs: req.cecs,
         contact_minutes: req.contact_minutes,
-        category: req.category,
+        category,
         provider: req.provider,
         evidence: req.evidence,
     };

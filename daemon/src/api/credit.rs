@@ -4,7 +4,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::get;
-use cec_client::wire::{AttendanceList, CecSummary};
+use cec_client::wire::{AttendanceList, CecSummary, UnconfirmedCredit};
 use cec_core::portfolio::{Portfolio, totals};
 use jiff::civil::Date;
 
@@ -87,9 +87,15 @@ async fn cecs(
 ) -> ApiResult<Json<CecSummary>> {
     let from = parse_date("from", q.from.as_deref())?;
     let to = parse_date("to", q.to.as_deref())?;
-    let (p, _) = effective_portfolio(&node, &member_id).await?;
+    check_id("member_id", &member_id)?;
+    let (p, _, local) = node.effective_portfolio_and_local(&member_id).await?;
     let t = cec_core::portfolio::transcript(&p, from, to);
     let sums = totals(&t.records);
+    let unconfirmed = node.unconfirmed(&member_id, &p, &local, &t.records).await?.map(|pending| UnconfirmedCredit {
+        sessions: u32::try_from(pending.len()).unwrap_or(u32::MAX),
+        cecs: pending.iter().map(|r| r.cecs).sum(),
+        record_ids: pending.iter().map(|r| r.id.clone()).collect(),
+    });
     Ok(Json(CecSummary {
         member_id,
         verified_cecs: sums.verified,
@@ -98,6 +104,7 @@ async fn cecs(
         ceus: sums.ceus,
         by_category: sums.by_category,
         records: t.records.iter().map(record_json).collect(),
+        unconfirmed,
     }))
 }
 

@@ -492,6 +492,7 @@ fn build() -> OpenApi {
         .schema_from::<AttendanceList>()
         .schema_from::<CreditRecordJson>()
         .schema_from::<CecSummary>()
+        .schema_from::<UnconfirmedCredit>()
         .schema_from::<BlobJson>()
         .schema_from::<ChangeJson>()
         .schema_from::<Changes>()

@@ -218,7 +218,7 @@ async fn patch_entry(
                 e.contact_minutes = v;
             }
             if let Some(v) = req.category {
-                e.category = v;
+                e.category = v.as_deref().map(cec_core::event::category_key);
             }
             if let Some(v) = req.provider {
                 e.provider = v;
@@ -261,7 +261,7 @@ async fn put_goal(
         id: goal_id.clone(),
         title: req.title,
         target_cecs: req.target_cecs,
-        category: req.category,
+        category: req.category.as_deref().map(cec_core::event::category_key),
         start: req.start.or_else(|| Some(today())),
         due: req.due,
         benchmarks: req
@@ -291,9 +291,17 @@ async fn put_program(
     check_id("program_id", &program_id)?;
     non_empty("title", &req.title)?;
     check_credit("total_cecs", req.total_cecs)?;
+    // Categories are compared without case: `Ethics` and `ethics` would be one minimum twice.
+    let mut minimums = std::collections::BTreeMap::new();
     for (category, min) in &req.minimums {
         check_id(&format!("minimums.{category}"), category)?;
         check_credit(&format!("minimums.{category}"), *min)?;
+        if minimums.insert(cec_core::event::category_key(category), *min).is_some() {
+            return Err(ApiError::invalid(
+                format!("minimums.{category}"),
+                "names a category already given with other capitals (categories are compared without case)",
+            ));
+        }
     }
     let program = Program {
         id: program_id.clone(),
@@ -301,7 +309,7 @@ async fn put_program(
         window_start: req.window_start,
         window_end: req.window_end,
         total_cecs: req.total_cecs,
-        minimums: req.minimums,
+        minimums,
         verified_only: req.verified_only,
     };
     check_id("member_id", &member_id)?;

@@ -1,11 +1,11 @@
 //! A member's attendance and effective portfolio, from the check-ins and portfolio this node
 //! holds.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use std::sync::Arc;
 
-use cec_core::portfolio::Portfolio;
+use cec_core::portfolio::{CreditRecord, Portfolio};
 use cec_core::{Attendance, CheckIn, CreditRule, Event, attend};
 
 use super::Node;
@@ -86,7 +86,41 @@ impl Node {
     /// verified records derived from check-ins held here that the portfolio does not have yet;
     /// and whether the portfolio itself is held here.
     pub async fn effective_portfolio(&self, member_id: &str) -> NodeResult<(Portfolio, bool)> {
+        let (p, held, _) = self.effective_portfolio_and_local(member_id).await?;
+        Ok((p, held))
+    }
+
+    /// Of `records` (lines of the effective portfolio `p`, whose records taken from check-ins
+    /// here are `local`), those the central node has not verified: taken from check-ins here,
+    /// of sessions where the member has check-ins the central node did not have at the last
+    /// sync. `None` on the central node, which verifies.
+    pub async fn unconfirmed<'r>(
+        &self,
+        member_id: &str,
+        p: &Portfolio,
+        local: &BTreeSet<String>,
+        records: &'r [CreditRecord],
+    ) -> NodeResult<Option<Vec<&'r CreditRecord>>> {
+        if self.role() == "central" {
+            return Ok(None);
+        }
+        let session_of = |id: &String| p.verified.get(id).map(|v| (v.event_id.clone(), v.session_id.clone()));
+        let local: Vec<&CreditRecord> = records.iter().filter(|r| local.contains(&r.id)).collect();
+        let waiting =
+            self.unacknowledged_sessions(member_id, local.iter().filter_map(|r| session_of(&r.id)).collect()).await?;
+        Ok(Some(local.into_iter().filter(|r| session_of(&r.id).is_some_and(|s| waiting.contains(&s))).collect()))
+    }
+
+    /// [`Node::effective_portfolio`], and the keys of the verified records it took from
+    /// check-ins held here because the stored portfolio lacks them: credit the central node has
+    /// not verified yet (on the central node itself, records its derivation has not written
+    /// yet).
+    pub async fn effective_portfolio_and_local(
+        &self,
+        member_id: &str,
+    ) -> NodeResult<(Portfolio, bool, BTreeSet<String>)> {
         let stored = self.stored_portfolio(member_id).await?;
+        let mut local = BTreeSet::new();
         let held = stored.is_some();
         let mut p = stored.map_or_else(|| Portfolio::new(member_id), |p| (*p).clone());
         for (event, checkins) in self.member_checkins(member_id, None).await? {
@@ -96,9 +130,12 @@ impl Node {
             }
             let derived = cec_core::derive::derive(&event, &checkins, &CreditRule::aca());
             for r in derived.into_values().flatten() {
-                p.verified.entry(r.key()).or_insert(r);
+                if let std::collections::btree_map::Entry::Vacant(v) = p.verified.entry(r.key()) {
+                    local.insert(r.key());
+                    v.insert(r);
+                }
             }
         }
-        Ok((p, held))
+        Ok((p, held, local))
     }
 }

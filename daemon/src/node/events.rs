@@ -83,7 +83,11 @@ impl Node {
             .update(&doc_id, |d| {
                 let event = doc::event::read(d)?;
                 if let Some(existing) = event.sessions.get(&session.id) {
-                    if *existing == session {
+                    // A session stored before categories were lowercased, sent again as it
+                    // was first sent: the same session.
+                    let mut folded = existing.clone();
+                    folded.category = cec_core::event::category_key(&folded.category);
+                    if folded == session {
                         return Ok((Created::Existing, existing.clone()));
                     }
                     return Err(NodeError::Conflict(format!("session {:?} exists with other content", session.id)));

@@ -6,6 +6,9 @@
 //! sides had (`shared_heads`). A document whose heads are those has nothing pending; otherwise
 //! the check-ins put since those heads are counted from the document's own diff.
 
+use std::collections::BTreeSet;
+
+use cec_core::CheckIn;
 use cec_core::doc::{self, DocId};
 
 use super::Node;
@@ -58,29 +61,75 @@ impl Node {
             .await?;
         let mut pending = Unacknowledged { central, ..Unacknowledged::default() };
         for (id, heads, state) in docs {
-            let shared =
-                state.and_then(|s| automerge::sync::State::decode(&s).ok()).map(|s| s.shared_heads).unwrap_or_default();
-            if !shared.is_empty() && encode_heads(&shared) == heads {
-                continue;
-            }
-            let Ok(doc_id) = id.parse::<DocId>() else { continue };
-            // Read only: the lock is dropped without a commit, and nothing is changed.
-            let mut locked = self.docs.lock_many([doc_id.clone()]).await?;
-            let counted = locked.get_mut(&doc_id).map(|d| {
-                // Only heads this document has can bound a diff.
-                let known: Vec<_> = shared.iter().copied().filter(|h| d.get_change_by_hash(h).is_some()).collect();
-                let heads = d.get_heads();
-                let patches = d.diff(&known, &heads);
-                doc::attendance::put_in(d, &patches).map(|c| c.len())
-            });
-            drop(locked);
-            if let Some(n) = counted.transpose()?
-                && n > 0
-            {
+            let n = self.put_since_shared(&id, &heads, state).await?.len();
+            if n > 0 {
                 pending.checkins += n;
                 pending.documents += 1;
             }
         }
         Ok(Some(pending))
+    }
+
+    /// Of `sessions` (`(event_id, session_id)`), those where `member_id` has check-ins here that
+    /// the central node did not have at the last sync (every one before any sync, or while no
+    /// central node is known). Empty on the central node. Reads only those sessions' documents.
+    pub async fn unacknowledged_sessions(
+        &self,
+        member_id: &str,
+        sessions: BTreeSet<(String, String)>,
+    ) -> NodeResult<BTreeSet<(String, String)>> {
+        if self.role() == "central" || sessions.is_empty() {
+            return Ok(BTreeSet::new());
+        }
+        self.fold_logged().await;
+        let peer = self.central_peer().await?;
+        let ids: Vec<String> = sessions.iter().map(|(e, s)| DocId::attendance(e, s).to_string()).collect();
+        let docs = self
+            .store
+            .read(move |c| {
+                let mut out = Vec::new();
+                for id in ids {
+                    let Some((_, heads)) = storage::doc_heads(c, &id)?.into_iter().find(|(d, _)| *d == id) else {
+                        continue;
+                    };
+                    let shared = match &peer {
+                        Some(p) => storage::get_sync_state(c, p, &id)?,
+                        None => None,
+                    };
+                    out.push((id, heads, shared));
+                }
+                Ok(out)
+            })
+            .await?;
+        let mut out = BTreeSet::new();
+        for (id, heads, state) in docs {
+            let put = self.put_since_shared(&id, &heads, state).await?;
+            if let Some(c) = put.iter().find(|c| c.member_id == member_id) {
+                out.insert((c.event_id.clone(), c.session_id.clone()));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The check-ins attendance document `id` (stored `heads`) holds beyond the heads shared
+    /// with the central node in sync state `state` (all of them without one).
+    async fn put_since_shared(&self, id: &str, heads: &[u8], state: Option<Vec<u8>>) -> NodeResult<Vec<CheckIn>> {
+        let shared =
+            state.and_then(|s| automerge::sync::State::decode(&s).ok()).map(|s| s.shared_heads).unwrap_or_default();
+        if !shared.is_empty() && encode_heads(&shared) == heads {
+            return Ok(Vec::new());
+        }
+        let Ok(doc_id) = id.parse::<DocId>() else { return Ok(Vec::new()) };
+        // Read only: the lock is dropped without a commit, and nothing is changed.
+        let mut locked = self.docs.lock_many([doc_id.clone()]).await?;
+        let put = locked.get_mut(&doc_id).map(|d| {
+            // Only heads this document has can bound a diff.
+            let known: Vec<_> = shared.iter().copied().filter(|h| d.get_change_by_hash(h).is_some()).collect();
+            let heads = d.get_heads();
+            let patches = d.diff(&known, &heads);
+            doc::attendance::put_in(d, &patches)
+        });
+        drop(locked);
+        Ok(put.transpose()?.unwrap_or_default())
     }
 }

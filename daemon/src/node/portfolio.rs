@@ -58,7 +58,10 @@ impl Node {
             if let Some(existing) = p.entries.get(&entry.id) {
                 let mut same = entry.clone();
                 same.cecs = same.cecs.map(|c| c.normalize());
-                return if *existing == same {
+                // An entry stored before categories were lowercased is the same entry again.
+                let mut folded = existing.clone();
+                folded.category = folded.category.as_deref().map(cec_core::event::category_key);
+                return if folded == same {
                     Ok((Created::Existing, existing.clone()))
                 } else {
                     Err(NodeError::Conflict(format!("entry {:?} exists with other content", entry.id)))
