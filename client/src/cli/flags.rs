@@ -196,6 +196,47 @@ mod tests {
         assert_eq!(format!("{e:#}"), "--endorsed-until: x (invalid)", "the longest match wins");
     }
 
+    /// Every `--flag` a map names is a flag of its command (or of one of its subcommands): a
+    /// refusal must not send the user to a flag that does not exist.
+    #[test]
+    fn every_named_flag_exists_on_its_command() {
+        use clap::CommandFactory;
+        fn longs(c: &clap::Command, out: &mut Vec<String>) {
+            out.extend(c.get_arguments().filter_map(|a| a.get_long()).map(|l| format!("--{l}")));
+            for sub in c.get_subcommands() {
+                longs(sub, out);
+            }
+        }
+        let cli = super::super::Cli::command();
+        let maps: [(&str, FlagMap); 10] = [
+            ("event", EVENT_CREATE),
+            ("session", SESSION_ADD),
+            ("roster", ROSTER_ADD),
+            ("checkin", CHECKIN),
+            ("portfolio", ENTRY),
+            ("goal", GOAL_SET),
+            ("requirement", REQUIREMENT_SET),
+            ("petition", PETITION),
+            ("enrolment", ENROLMENT_CREATE),
+            ("credential", CREDENTIAL),
+        ];
+        for (name, map) in maps {
+            let command = cli.find_subcommand(name).unwrap_or_else(|| panic!("no command {name}"));
+            let mut flags = Vec::new();
+            longs(command, &mut flags);
+            for (field, named) in map {
+                for flag in
+                    named.split(|c: char| c.is_whitespace() || c == ',' || c == ')').filter(|w| w.starts_with("--"))
+                {
+                    assert!(
+                        flags.iter().any(|f| f == flag),
+                        "cec {name}: {field} names {flag}, which it does not have"
+                    );
+                }
+            }
+        }
+    }
+
     #[test]
     fn other_errors_stay_as_they_are() {
         let e = name_flag(refusal("something_else", "something_else: no"), SESSION_ADD);
