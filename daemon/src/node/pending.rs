@@ -47,17 +47,7 @@ impl Node {
         // node at the last sync (none before any).
         let docs = self
             .store
-            .read(move |c| {
-                let mut out = Vec::new();
-                for (id, heads) in storage::doc_heads(c, "attendance:")? {
-                    let shared = match &peer {
-                        Some(p) => storage::get_sync_state(c, p, &id)?,
-                        None => None,
-                    };
-                    out.push((id, heads, shared));
-                }
-                Ok(out)
-            })
+            .read(move |c| with_shared_state(c, peer.as_deref(), storage::doc_heads(c, "attendance:")?))
             .await?;
         let mut pending = Unacknowledged { central, ..Unacknowledged::default() };
         for (id, heads, state) in docs {
@@ -87,18 +77,12 @@ impl Node {
         let docs = self
             .store
             .read(move |c| {
-                let mut out = Vec::new();
+                let mut held = Vec::new();
                 for id in ids {
-                    let Some((_, heads)) = storage::doc_heads(c, &id)?.into_iter().find(|(d, _)| *d == id) else {
-                        continue;
-                    };
-                    let shared = match &peer {
-                        Some(p) => storage::get_sync_state(c, p, &id)?,
-                        None => None,
-                    };
-                    out.push((id, heads, shared));
+                    // `doc_heads` takes a prefix: `…:s1` would also match `…:s10`.
+                    held.extend(storage::doc_heads(c, &id)?.into_iter().find(|(d, _)| *d == id));
                 }
-                Ok(out)
+                with_shared_state(c, peer.as_deref(), held)
             })
             .await?;
         let mut out = BTreeSet::new();
@@ -132,4 +116,25 @@ impl Node {
         drop(locked);
         Ok(put.transpose()?.unwrap_or_default())
     }
+}
+
+/// A document's id, its stored heads, and its sync state with the central node.
+type WithState = (String, Vec<u8>, Option<Vec<u8>>);
+
+/// Each document of `docs` (its id and stored heads) with its sync state with the central
+/// node `peer` (none before any sync, or while no central node is known).
+fn with_shared_state(
+    c: &rusqlite::Connection,
+    peer: Option<&str>,
+    docs: Vec<(String, Vec<u8>)>,
+) -> Result<Vec<WithState>, storage::StorageError> {
+    docs.into_iter()
+        .map(|(id, heads)| {
+            let shared = match peer {
+                Some(p) => storage::get_sync_state(c, p, &id)?,
+                None => None,
+            };
+            Ok((id, heads, shared))
+        })
+        .collect()
 }
