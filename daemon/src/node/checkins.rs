@@ -353,7 +353,7 @@ impl Ingest {
     }
 
     /// Whether check-ins wait in the log.
-    fn has_logged(&self) -> bool {
+    pub(super) fn has_logged(&self) -> bool {
         !self.log().by_doc.is_empty()
     }
 

@@ -119,7 +119,16 @@ impl Node {
         &self,
         member_id: &str,
     ) -> NodeResult<(Portfolio, bool, BTreeSet<String>)> {
+        // On a central node whose derivation is current and whose log is empty, the stored
+        // portfolio already holds every record the check-ins here imply, so a named one is the
+        // answer: a cold read then costs the portfolio's view, not also the member's check-in
+        // rows scattered over the index. (Checked before the portfolio is read; see
+        // `Node::derivation_current`. An unnamed one still takes its name from a roster below.)
+        let current = self.role() == "central" && self.derivation_current() && !self.ingest.has_logged();
         let stored = self.stored_portfolio(member_id).await?;
+        if current && let Some(p) = stored.as_ref().filter(|p| p.profile.name.is_some()) {
+            return Ok(((**p).clone(), true, BTreeSet::new()));
+        }
         let mut local = BTreeSet::new();
         let held = stored.is_some();
         let mut p = stored.map_or_else(|| Portfolio::new(member_id), |p| (*p).clone());

@@ -16,6 +16,7 @@
 //! portfolio of a large central node, minutes of work competing with the reads.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
 
 use cec_core::CreditRule;
 use cec_core::doc::DocId;
@@ -25,7 +26,7 @@ use super::error::NodeResult;
 use super::index;
 
 /// The derivation's name in the store's feed cursors.
-const DERIVATION_CURSOR: &str = "derivation";
+pub const DERIVATION_CURSOR: &str = "derivation";
 
 impl Node {
     /// Makes the verified records of `event_id` in the portfolios of `members` follow the
@@ -76,7 +77,22 @@ impl Node {
     /// after each page. (A tool that writes verified records the way derivation does, such as
     /// the scale benchmark's seeder, may say so too.)
     pub async fn set_derivation_cursor(&self, seq: i64) -> NodeResult<()> {
-        Ok(self.store.write(move |tx| crate::storage::set_feed_cursor(tx, DERIVATION_CURSOR, seq)).await?)
+        self.store.write(move |tx| crate::storage::set_feed_cursor(tx, DERIVATION_CURSOR, seq)).await?;
+        self.derived_through.fetch_max(seq, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Whether the derivation has written everything the change feed holds now: then every
+    /// verified record the check-ins held here imply is in its member's stored portfolio (except
+    /// those of check-ins still in the log, which are not in the feed yet). Read before the
+    /// portfolio, this lets a read take the stored portfolio as it is. A portfolio written
+    /// after this answered was written after the derivation, so it has those records too.
+    ///
+    /// The head is the store's latest committed seq, which the writer publishes before it
+    /// answers a commit's jobs: a fold is answered, and its check-ins leave the log, only after
+    /// the head covers their feed entries.
+    pub(super) fn derivation_current(&self) -> bool {
+        self.derived_through.load(Ordering::Acquire) >= self.store.latest_change_seq()
     }
 
     /// Derives what the check-ins and event changes fed after `after` imply, saving the
@@ -85,7 +101,10 @@ impl Node {
         let mut cursor = after;
         loop {
             let page = self.feed_page(cursor, 1000).await?;
-            let Some(last) = page.last() else { return Ok(cursor) };
+            let Some(last) = page.last() else {
+                self.derived_through.fetch_max(cursor, Ordering::AcqRel);
+                return Ok(cursor);
+            };
             let next = last.seq;
             let ids: Vec<String> = page.iter().filter(|c| c.kind == "checkin").map(|c| c.id.clone()).collect();
             let events: BTreeSet<String> = page
@@ -136,11 +155,15 @@ mod tests {
     use crate::node::{NewCheckIn, NodeError};
 
     fn checkin(id: &str, direction: Direction, at: &str) -> NewCheckIn {
+        checkin_at("s1", id, direction, at)
+    }
+
+    fn checkin_at(session: &str, id: &str, direction: Direction, at: &str) -> NewCheckIn {
         let at: jiff::Timestamp = at.parse().unwrap();
         let checkin = CheckIn {
             id: id.into(),
             event_id: "E1".into(),
-            session_id: "s1".into(),
+            session_id: session.into(),
             member_id: "M1".into(),
             direction,
             at,
@@ -151,40 +174,60 @@ mod tests {
         NewCheckIn { checkin, at_given: true, method_given: true }
     }
 
+    fn event(endorsement: Option<Endorsement>) -> Event {
+        Event {
+            id: "E1".into(),
+            title: "Conference".into(),
+            provider: Provider { id: "P".into(), name: "Provider".into(), endorsement },
+            venue: None,
+            timezone: "UTC".into(),
+            policy: Policy::default(),
+            sessions: BTreeMap::new(),
+            roster: BTreeMap::new(),
+        }
+    }
+
+    fn endorsement() -> Endorsement {
+        Endorsement {
+            number: "ACA-1".into(),
+            valid_from: jiff::civil::date(2026, 1, 1),
+            valid_until: jiff::civil::date(2026, 12, 31),
+        }
+    }
+
+    /// A one-hour session `id` of E1, starting at `starts_at`.
+    fn session(id: &str, starts_at: &str) -> Session {
+        Session {
+            id: id.into(),
+            title: "Ethics".into(),
+            category: "ethics".into(),
+            format: SessionFormat::InPerson,
+            starts_at: starts_at.parse().unwrap(),
+            segments: vec![Segment::new(SegmentKind::Instruction, 60)],
+        }
+    }
+
+    async fn record(node: &Arc<Node>, session: &str, items: Vec<NewCheckIn>) {
+        let ev = node.require_event("E1").await.unwrap();
+        for answer in node.record_checkins(&ev, session, items).await.unwrap() {
+            answer.unwrap();
+        }
+    }
+
     /// The saved place is where the next start resumes, and a change of the event alone (here
     /// its endorsement, which decides what is verified) derives its members again.
     #[tokio::test]
     async fn derivation_saves_its_place_and_follows_event_changes() {
         let dir = tempfile::tempdir().unwrap();
         let node = Arc::new(Node::open(dir.path(), Config::default()).await.unwrap());
-        let mut event = Event {
-            id: "E1".into(),
-            title: "Conference".into(),
-            provider: Provider { id: "P".into(), name: "Provider".into(), endorsement: None },
-            venue: None,
-            timezone: "UTC".into(),
-            policy: Policy::default(),
-            sessions: BTreeMap::new(),
-            roster: BTreeMap::new(),
-        };
+        let mut event = event(None);
         node.create_event(event.clone()).await.unwrap();
-        let session = Session {
-            id: "s1".into(),
-            title: "Ethics".into(),
-            category: "ethics".into(),
-            format: SessionFormat::InPerson,
-            starts_at: "2026-04-16T09:00:00Z".parse().unwrap(),
-            segments: vec![Segment::new(SegmentKind::Instruction, 60)],
-        };
-        node.create_session("E1", session).await.unwrap();
-        let ev = node.require_event("E1").await.unwrap();
+        node.create_session("E1", session("s1", "2026-04-16T09:00:00Z")).await.unwrap();
         let items = vec![
             checkin("c1", Direction::In, "2026-04-16T09:00:00Z"),
             checkin("c2", Direction::Out, "2026-04-16T10:00:00Z"),
         ];
-        for answer in node.record_checkins(&ev, "s1", items).await.unwrap() {
-            answer.unwrap();
-        }
+        record(&node, "s1", items).await;
         node.fold_logged().await; // their feed entries come with the fold
         assert_eq!(node.derivation_cursor().await.unwrap(), 0, "never derived");
         let reached = node.derive_since(0).await.unwrap();
@@ -192,12 +235,7 @@ mod tests {
         assert_eq!(node.derivation_cursor().await.unwrap(), reached);
         assert!(node.stored_portfolio("M1").await.unwrap().is_none(), "nothing verified without an endorsement");
 
-        let endorsement = Endorsement {
-            number: "ACA-1".into(),
-            valid_from: jiff::civil::date(2026, 1, 1),
-            valid_until: jiff::civil::date(2026, 12, 31),
-        };
-        event.provider.endorsement = Some(endorsement);
+        event.provider.endorsement = Some(endorsement());
         node.docs
             .update(&DocId::event("E1"), |d| cec_core::doc::event::put_event(d, &event).map_err(NodeError::from))
             .await
@@ -208,6 +246,63 @@ mod tests {
         let p = node.stored_portfolio("M1").await.unwrap().expect("a portfolio with the derived record");
         assert_eq!(p.verified.len(), 1);
         assert_eq!(p.verified.values().next().unwrap().cecs, rust_decimal::Decimal::ONE);
+        node.close().await;
+    }
+
+    /// On the central node, a member's effective portfolio is the stored one as it is only
+    /// while the derivation is current: a check-in acknowledged (in the log) or folded since
+    /// counts at once, from the index; once derived, the index is not read for it.
+    #[tokio::test]
+    async fn a_central_node_reads_the_stored_portfolio_alone_only_while_derivation_is_current() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = crate::node::Identity::load_or_create(dir.path()).unwrap();
+        crate::node::credential::Enrolment::init_central(dir.path(), "ACA", id.signing_key(), jiff::Timestamp::now())
+            .unwrap();
+        let node = Arc::new(Node::open(dir.path(), Config::default()).await.unwrap());
+        assert_eq!(node.role(), "central");
+        node.create_event(event(Some(endorsement()))).await.unwrap();
+        let ada = cec_core::event::RosterMember { member_id: "M1".into(), name: "Ada".into(), email: None };
+        node.add_roster("E1", &[ada]).await.unwrap();
+        for (s, at) in [("s1", "2026-04-16T09:00:00Z"), ("s2", "2026-04-16T11:00:00Z"), ("s3", "2026-04-16T13:00:00Z")]
+        {
+            node.create_session("E1", session(s, at)).await.unwrap();
+        }
+        let pair = |s: &str, n: u32, from: &str, to: &str| {
+            vec![
+                checkin_at(s, &format!("c{n}"), Direction::In, from),
+                checkin_at(s, &format!("c{}", n + 1), Direction::Out, to),
+            ]
+        };
+        // (records, of them taken from check-ins rather than the stored portfolio, whether
+        // the derivation is current)
+        let effective = || async {
+            let current = node.derivation_current();
+            let (p, _, local) = node.effective_portfolio_and_local("M1").await.unwrap();
+            assert_eq!(p.profile.name.as_deref(), Some("Ada"));
+            (p.verified.len(), local.len(), current)
+        };
+
+        record(&node, "s1", pair("s1", 1, "2026-04-16T09:00:00Z", "2026-04-16T10:00:00Z")).await;
+        assert_eq!(effective().await, (1, 1, false), "logged, never derived");
+        node.fold_logged().await;
+        assert_eq!(effective().await, (1, 1, false), "folded, not derived");
+        let reached = node.derive_since(0).await.unwrap();
+        assert_eq!(effective().await, (1, 0, true), "derived");
+
+        record(&node, "s2", pair("s2", 3, "2026-04-16T11:00:00Z", "2026-04-16T12:00:00Z")).await;
+        // The feed has not moved (a logged check-in has no entry yet), but the log is not empty.
+        assert_eq!(effective().await, (2, 1, true), "a check-in acknowledged after the derivation counts");
+        node.fold_logged().await;
+        assert_eq!(effective().await, (2, 1, false), "and once folded, until derived");
+        node.derive_since(reached).await.unwrap();
+        assert_eq!(effective().await, (2, 0, true));
+
+        // Index rows written without a feed entry (no fold does that) are not read while the
+        // derivation is current: the stored portfolio is the whole answer.
+        let rows: Vec<CheckIn> =
+            pair("s3", 5, "2026-04-16T13:00:00Z", "2026-04-16T14:00:00Z").into_iter().map(|c| c.checkin).collect();
+        node.store.write(move |tx| rows.iter().try_for_each(|c| index::put_checkin(tx, c))).await.unwrap();
+        assert_eq!(effective().await, (2, 0, true), "the index was read");
         node.close().await;
     }
 }

@@ -33,6 +33,7 @@ use crate::config::Config;
 pub use crate::storage::is_valid_sha256;
 use crate::storage::{Store, StoreOptions};
 pub use checkins::{NewCheckIn, Recorded};
+pub use derivation::DERIVATION_CURSOR;
 pub use docs::{Docs, DocsError};
 pub use error::{NodeError, NodeResult, StorageFault};
 pub use events::Created;
@@ -118,6 +119,9 @@ pub struct Node {
     /// The credential each peer last proved in a hello this node sent (this process): whether
     /// a round may open with its changes (`peers.rs`).
     proven_peers: Mutex<std::collections::HashMap<String, credential::Credential>>,
+    /// The feed seq the central node's derivation has derived through, as this process knows
+    /// it (`i64::MIN` until the derivation first reports): see `derivation.rs`.
+    derived_through: std::sync::atomic::AtomicI64,
 }
 
 /// Opens the check-in log's database in `data_dir`, creating it (and recording that in the main
@@ -176,6 +180,7 @@ impl Node {
             retention: retention::Retention::default(),
             peer_tls: crate::peer::tls::ClientConfigs::default(),
             proven_peers: Mutex::default(),
+            derived_through: std::sync::atomic::AtomicI64::new(i64::MIN),
         };
         node.reproject_stale().await?;
         let folded = node.fold_log_at_open().await.map_err(|e| OpenError::Log(e.to_string()))?;

@@ -245,6 +245,12 @@ impl Store {
         self.inner.writer.stats()
     }
 
+    /// The newest committed change-feed seq (0 for an empty feed). The writer publishes it
+    /// before it answers the jobs of the commit that wrote it.
+    pub fn latest_change_seq(&self) -> i64 {
+        *self.inner.changes.borrow()
+    }
+
     /// A handle that waits for the change feed to move past a seq.
     pub fn subscribe_changes(&self) -> ChangeSubscriber {
         ChangeSubscriber::new(self.inner.changes.clone())
