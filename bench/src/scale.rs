@@ -122,7 +122,10 @@ fn drop_page_cache() -> anyhow::Result<()> {
 /// Bump when the seeded content changes, so cached directories of the old shape are not reused.
 /// 3: seeded by a node that stores decoded views beside events and portfolios with each change
 /// (in a directory of an earlier version the measured reads would decode and store them).
-const SEED_VERSION: u32 = 3;
+/// 4: the check-ins are folded before the derivation's place is saved (in a directory of
+/// version 3 the last of them were folded after it, and each start of the node derived them
+/// again while it was measured).
+const SEED_VERSION: u32 = 4;
 
 /// The expected credit, written last: its presence marks a complete directory.
 const EXPECTED_FILE: &str = "expected.tsv";
@@ -577,6 +580,11 @@ async fn seed(shape: Shape, dir: &Path, concurrency: usize) -> anyhow::Result<(S
     while let Some(done) = tasks.join_next().await {
         done??;
     }
+    // Acknowledged check-ins wait in the node's log; fold them all into their documents now,
+    // so that their feed entries come before the derivation's place saved below (folded after
+    // it, they would be derived again at every start of the measured node).
+    node.fold_logged().await;
+    ensure!(node.checkins_in_log() == 0, "{} check-ins still in the log after the fold", node.checkins_in_log());
     seeded.checkins_s = t.elapsed().as_secs_f64();
 
     // 3. Portfolios: derived records (as the central node derives and writes them), the name,
@@ -671,6 +679,18 @@ fn prepare(shape: Shape, args: &Args) -> anyhow::Result<(PathBuf, Seeded, Vec<Ex
     Ok((dir, seeded, expected))
 }
 
+/// How many change-feed entries of the data directory `dir` the central node's derivation has
+/// not gone through: 0 for a directory seeded as a central node that kept up with its feed
+/// would be (otherwise the measured node derives while it is measured).
+fn derive_left(dir: &Path) -> anyhow::Result<i64> {
+    let path = dir.join("cecd.sqlite3");
+    let c = rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    let latest = cecd::storage::latest_change_seq(&c)?;
+    let cursor = cecd::storage::feed_cursor(&c, cecd::node::DERIVATION_CURSOR)?.unwrap_or(0);
+    Ok(latest - cursor)
+}
+
 /// `VmRSS` and `VmHWM` of a process, in MiB.
 fn rss(pid: u32) -> (f64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -687,11 +707,38 @@ fn rss(pid: u32) -> (f64, f64) {
 /// Latencies of one kind of read.
 struct Reads {
     hist: hdrhistogram::Histogram<u64>,
+    /// Each read's latency in µs, in the order made.
+    each: Vec<u64>,
     wall: Duration,
     cpu: Option<Duration>,
 }
 
 impl Reads {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self { hist: hdrhistogram::Histogram::new(3)?, each: Vec::new(), wall: Duration::ZERO, cpu: None })
+    }
+
+    fn record(&mut self, took: Duration) -> anyhow::Result<()> {
+        let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        self.each.push(us);
+        Ok(self.hist.record(us)?)
+    }
+
+    /// Where the slowest 1 % of the reads fell in the run: how many there are, and how many of
+    /// them came in each tenth of the reads (a tail made by the first reads after a start
+    /// shows in the first tenth).
+    fn slowest_by_tenth(&self) -> (usize, [usize; 10]) {
+        let n = self.each.len();
+        let k = n.div_ceil(100);
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(self.each[i]));
+        let mut tenths = [0; 10];
+        for &i in &order[..k] {
+            tenths[(i * 10 / n.max(1)).min(9)] += 1;
+        }
+        (k, tenths)
+    }
+
     fn ms(&self, q: f64) -> f64 {
         self.hist.value_at_quantile(q) as f64 / 1000.0
     }
@@ -705,6 +752,7 @@ struct Row {
     shape: Shape,
     seeded: Seeded,
     checkins_stored: Option<u64>,
+    derive_left: i64,
     health_ms: f64,
     first_summary_ms: f64,
     rss_start: (f64, f64),
@@ -757,6 +805,7 @@ async fn measure(
     ensure!(!expected.is_empty(), "no members seeded");
     let log = dir.with_extension("log");
     let timeout = args.request_timeout;
+    let derive_left = derive_left(dir)?;
     if args.drop_caches {
         drop_page_cache()?;
     }
@@ -787,14 +836,14 @@ async fn measure(
     let rss_start = rss(pid);
     let cpu = Cpu::Process(pid);
 
-    let mut summaries = Reads { hist: hdrhistogram::Histogram::new(3)?, wall: Duration::ZERO, cpu: None };
+    let mut summaries = Reads::new()?;
     let (c0, w0) = (cpu.read(), Instant::now());
     for _ in 0..args.reads {
         let x = pick(&mut rng);
         let t = Instant::now();
         let (status, body) =
             load::exchange(&mut sender, request(&node, &format!("/v1/members/{}/cecs", x.member))?).await?;
-        summaries.hist.record(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX))?;
+        summaries.record(t.elapsed())?;
         ensure!(status == StatusCode::OK, "summary of {}: {status}", x.member);
         if let Some(m) = check_summary(&body, x) {
             mismatches += 1;
@@ -805,7 +854,7 @@ async fn measure(
     summaries.cpu = cpu.read().zip(c0).map(|(b, a)| b.saturating_sub(a));
     let rss_summaries = rss(pid);
 
-    let mut attendance = Reads { hist: hdrhistogram::Histogram::new(3)?, wall: Duration::ZERO, cpu: None };
+    let mut attendance = Reads::new()?;
     let mut attendance_items = 0;
     let (c0, w0) = (cpu.read(), Instant::now());
     for _ in 0..args.reads {
@@ -813,7 +862,7 @@ async fn measure(
         let t = Instant::now();
         let (status, body) =
             load::exchange(&mut sender, request(&node, &format!("/v1/members/{}/attendance", x.member))?).await?;
-        attendance.hist.record(u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX))?;
+        attendance.record(t.elapsed())?;
         ensure!(status == StatusCode::OK, "attendance of {}: {status}", x.member);
         let v: serde_json::Value = serde_json::from_slice(&body)?;
         attendance_items += v["items"].as_array().map_or(0, Vec::len);
@@ -828,6 +877,7 @@ async fn measure(
         shape,
         seeded,
         checkins_stored,
+        derive_left,
         health_ms,
         first_summary_ms,
         rss_start,
@@ -956,6 +1006,7 @@ pub(crate) fn main(args: &Args) -> anyhow::Result<bool> {
     )?;
     writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")?;
     let mut ok = true;
+    let mut tails = String::new();
     for r in &rows {
         writeln!(
             out,
@@ -979,12 +1030,27 @@ pub(crate) fn main(args: &Args) -> anyhow::Result<bool> {
             r.mismatches,
         )?;
         let _ = (r.summaries.wall, r.attendance.wall);
+        writeln!(
+            tails,
+            "at {} members, change-feed entries the node had left to derive at its start: {}",
+            r.shape.members, r.derive_left
+        )?;
+        for (kind, reads) in [("summaries", &r.summaries), ("attendance reads", &r.attendance)] {
+            let (k, tenths) = reads.slowest_by_tenth();
+            let tenths: Vec<String> = tenths.iter().map(usize::to_string).collect();
+            writeln!(
+                tails,
+                "at {} members, the slowest {k} {kind} (1 %) by tenth of the run, first to last: {}",
+                r.shape.members,
+                tenths.join(" ")
+            )?;
+        }
         if let Some(m) = &r.first_mismatch {
             ok = false;
             writeln!(out, "FIRST MISMATCH at {} members: {m}", r.shape.members)?;
         }
     }
-    print!("{out}");
+    print!("{out}\n{tails}");
     if ok {
         println!("\nsummaries: all match the seeded credit");
     }

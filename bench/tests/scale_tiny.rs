@@ -46,6 +46,9 @@ fn scale_runs_at_tiny_size_and_every_summary_matches_the_seeded_credit() {
     let items: f64 = reads[15].parse().expect("items per attendance");
     assert!((15.0..=20.0).contains(&items), "{items} items per attendance:\n{first}");
 
+    // Seeded as a central node that kept up with its feed: nothing to derive while measured.
+    assert!(first.contains("change-feed entries the node had left to derive at its start: 0"), "{first}");
+
     let second = run(cecd, root.path());
     assert_eq!(row(&second, "Seeding")[1], "reused (seeded earlier)", "{second}");
     assert!(second.contains("summaries: all match the seeded credit"), "{second}");
