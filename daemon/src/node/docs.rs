@@ -175,6 +175,15 @@ impl View {
     }
 }
 
+/// Where a view's stored form is read and decoded.
+#[derive(Clone, Copy, Debug)]
+enum Reader {
+    /// On the calling thread (a request's own read: one row by key, cheaper than a hop).
+    Here,
+    /// On the store's blocking pool (reading ahead, beside requests).
+    Pool,
+}
+
 /// The estimated memory of a view read from its stored form (the document not loaded).
 fn view_weight(stored_bytes: usize) -> usize {
     1024_usize.saturating_add(stored_bytes.saturating_mul(2))
@@ -480,6 +489,11 @@ impl Docs {
 
     /// The committed view of `id`, decoding it once if needed.
     async fn view(&self, id: &DocId) -> Result<View, DocsError> {
+        self.view_read(id, Reader::Here).await
+    }
+
+    /// [`Docs::view`], its stored form read and decoded by `reader`.
+    async fn view_read(&self, id: &DocId, reader: Reader) -> Result<View, DocsError> {
         let slot = self.slot(id);
         if let Some(view) = slot.known_view() {
             return Ok(view);
@@ -491,10 +505,17 @@ impl Docs {
             return Ok(view);
         }
         if !state.loaded && !matches!(id, DocId::Attendance { .. }) {
-            let key = id.to_string();
-            let stored = self.store.read_here(move |c| storage::load_doc_view(c, &key, VIEW_VERSION)).await?;
-            if let Some(view) = stored.as_deref().and_then(|b| View::from_stored(id, b)) {
-                slot.set_weight(view_weight(stored.map_or(0, |b| b.len())));
+            let (key, of) = (id.to_string(), id.clone());
+            let read = move |c: &rusqlite::Connection| {
+                let stored = storage::load_doc_view(c, &key, VIEW_VERSION)?;
+                Ok(stored.and_then(|b| View::from_stored(&of, &b).map(|v| (v, b.len()))))
+            };
+            let stored = match reader {
+                Reader::Here => self.store.read_here(read).await?,
+                Reader::Pool => self.store.read(read).await?,
+            };
+            if let Some((view, len)) = stored {
+                slot.set_weight(view_weight(len));
                 slot.set_view(view.clone());
                 return Ok(view);
             }
@@ -531,8 +552,8 @@ impl Docs {
     /// attendance needs the events they attended, and a first read of an event's view costs
     /// its stored row plus the decode of its roster (about 0.5 ms at 1,000 members): done here
     /// once after a start rather than in the first few hundred requests. Each view goes
-    /// through [`Docs::event`], so a read or a change of the same event meanwhile waits for
-    /// it or finds it done, never decodes it twice.
+    /// through its document's slot as [`Docs::event`] does, so a read or a change of the same
+    /// event meanwhile waits for it or finds it done, never decodes it twice.
     pub async fn warm_events(&self) -> Result<usize, DocsError> {
         let mut read = 0;
         for id in self.list("event:").await? {
@@ -540,14 +561,18 @@ impl Docs {
                 break;
             }
             let Ok(id) = id.parse::<DocId>() else { continue };
-            let DocId::Event { event_id } = &id else { continue };
+            if !matches!(id, DocId::Event { .. }) {
+                continue;
+            }
             if self.is_retired(&id) {
                 continue;
             }
-            if self.event(event_id).await?.is_some() {
+            // Read and decoded on the blocking pool, not on the thread that runs requests: a
+            // cold view's read from the disk and its decode would hold them up.
+            if matches!(self.view_read(&id, Reader::Pool).await?, View::Event(_)) {
                 read += 1;
             }
-            // Reads run on this thread: let requests between them.
+            // Let requests go between the views (a view not stored is decoded here).
             tokio::task::yield_now().await;
         }
         Ok(read)
