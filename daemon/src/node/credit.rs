@@ -124,7 +124,10 @@ impl Node {
         // answer: a cold read then costs the portfolio's view, not also the member's check-in
         // rows scattered over the index. (Checked before the portfolio is read; see
         // `Node::derivation_current`. An unnamed one still takes its name from a roster below.)
-        let current = self.role() == "central" && self.derivation_current() && !self.ingest.has_logged();
+        // The log is read before the head: a fold publishes the head before it empties the
+        // log, so a check-in gone from the log here is covered by the head read next (read the
+        // other way round, a fold between the two reads would hide it).
+        let current = self.role() == "central" && !self.ingest.has_logged() && self.derivation_current();
         let stored = self.stored_portfolio(member_id).await?;
         if current && let Some(p) = stored.as_ref().filter(|p| p.profile.name.is_some()) {
             return Ok(((**p).clone(), true, BTreeSet::new()));

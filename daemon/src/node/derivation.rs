@@ -33,7 +33,8 @@ impl Node {
     /// check-ins this node holds; returns how many portfolios changed. A member with nothing
     /// verified and no portfolio here gets none made.
     pub async fn derive_event(&self, event_id: &str, members: &BTreeSet<String>) -> NodeResult<usize> {
-        let Some(event) = self.event(event_id).await? else { return Ok(0) };
+        // As of every change the feed has announced (a view read at once could lag the head).
+        let Some(event) = self.docs.event_settled(event_id).await? else { return Ok(0) };
         let mut changed = 0;
         for member in members {
             let (m, e) = (member.clone(), event_id.to_owned());
@@ -303,6 +304,67 @@ mod tests {
             pair("s3", 5, "2026-04-16T13:00:00Z", "2026-04-16T14:00:00Z").into_iter().map(|c| c.checkin).collect();
         node.store.write(move |tx| rows.iter().try_for_each(|c| index::put_checkin(tx, c))).await.unwrap();
         assert_eq!(effective().await, (2, 0, true), "the index was read");
+        node.close().await;
+    }
+
+    /// The writer publishes the feed's head before a change's view is set: a derivation woken
+    /// by the head reads the event as of that change, not before it. (Here a session arrives
+    /// after check-ins of it, as from a kiosk by sync; the derivation runs the moment the head
+    /// covers the session, before the change has settled.)
+    #[tokio::test]
+    async fn a_derivation_woken_by_the_head_reads_the_event_as_of_that_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = crate::node::Identity::load_or_create(dir.path()).unwrap();
+        crate::node::credential::Enrolment::init_central(dir.path(), "ACA", id.signing_key(), jiff::Timestamp::now())
+            .unwrap();
+        let node = Arc::new(Node::open(dir.path(), Config::default()).await.unwrap());
+        node.create_event(event(Some(endorsement()))).await.unwrap();
+        let ada = cec_core::event::RosterMember { member_id: "M1".into(), name: "Ada".into(), email: None };
+        node.add_roster("E1", &[ada]).await.unwrap();
+        node.create_session("E1", session("s1", "2026-04-16T09:00:00Z")).await.unwrap();
+        record(
+            &node,
+            "s1",
+            vec![
+                checkin_at("s1", "c1", Direction::In, "2026-04-16T09:00:00Z"),
+                checkin_at("s1", "c2", Direction::Out, "2026-04-16T10:00:00Z"),
+            ],
+        )
+        .await;
+        node.fold_logged().await;
+        let reached = node.derive_since(0).await.unwrap();
+        let s2: Vec<CheckIn> = [
+            checkin_at("s2", "k1", Direction::In, "2026-04-16T11:00:00Z"),
+            checkin_at("s2", "k2", Direction::Out, "2026-04-16T12:00:00Z"),
+        ]
+        .into_iter()
+        .map(|c| c.checkin)
+        .collect();
+        node.docs
+            .update(&DocId::attendance("E1", "s2"), |d| {
+                s2.iter()
+                    .try_for_each(|c| cec_core::doc::attendance::add_checkin(d, c).map(|_| ()))
+                    .map_err(NodeError::from)
+            })
+            .await
+            .unwrap();
+        node.derive_since(reached).await.unwrap();
+
+        // The session's change, committed: once the head covers it, derive at once (this test's
+        // runtime has one thread, so the change's own task has not run again yet).
+        let before = node.store.latest_change_seq();
+        let n = node.clone();
+        let add = tokio::spawn(async move { n.create_session("E1", session("s2", "2026-04-16T11:00:00Z")).await });
+        tokio::task::yield_now().await;
+        let t0 = std::time::Instant::now();
+        while node.store.latest_change_seq() == before {
+            assert!(t0.elapsed() < std::time::Duration::from_secs(10), "the session was never committed");
+            std::hint::spin_loop();
+        }
+        node.derive_event("E1", &BTreeSet::from(["M1".to_owned()])).await.unwrap();
+        add.await.unwrap().unwrap();
+        let p = node.stored_portfolio("M1").await.unwrap().unwrap();
+        assert_eq!(p.verified.len(), 2, "the derivation read the event before its new session");
         node.close().await;
     }
 }

@@ -547,6 +547,16 @@ impl Docs {
         })
     }
 
+    /// [`Docs::event`] once any change of it in flight has settled. The writer publishes the
+    /// change feed's head before the change's view is set here, so what follows the feed (the
+    /// central node's derivation) reads the event through this: a change its feed entries
+    /// announce is in the answer.
+    pub async fn event_settled(&self, event_id: &str) -> Result<Option<Arc<Event>>, DocsError> {
+        // A change in flight holds its document's slot locked until its view is set.
+        drop(self.slot(&DocId::event(event_id)).state.clone().lock_owned().await);
+        self.event(event_id).await
+    }
+
     /// Reads the views of the events stored here into memory, in id order, until they fill
     /// half of the cache's budget, and returns how many it read. Every member's summary and
     /// attendance needs the events they attended, and a first read of an event's view costs
