@@ -37,6 +37,16 @@ pub fn new_doc(member_id: &str, actor: &ActorId) -> AutoCommit {
     skeleton(&DocId::portfolio(member_id), MAPS, actor)
 }
 
+/// Whether the map of verified records in `doc` (the portfolio of `member_id`) is the one its
+/// frozen skeleton made, the same on every node: not put anew or deleted whole by a later
+/// change (which would drop every record in it without naming one).
+pub fn verified_map_is_the_skeletons(doc: &AutoCommit, member_id: &str) -> bool {
+    use automerge::ReadDoc as _;
+    let skeleton = new_doc(member_id, &ActorId::random());
+    let id = |d: &AutoCommit| d.get(ROOT, "verified").ok().flatten().map(|(_, obj)| obj.to_string());
+    id(doc).is_some_and(|mine| Some(mine) == id(&skeleton))
+}
+
 fn item(doc: &mut AutoCommit, section: &'static str, id: &str) -> Result<ObjId, DocError> {
     let s = fields::ensure_map(doc, &ROOT, section)?;
     fields::ensure_map(doc, &s, id)

@@ -27,6 +27,9 @@ pub enum Touched {
     Profile,
     /// A verified record, keyed `<event_id>/<session_id>`.
     Verified(String),
+    /// The map of verified records itself, put or deleted whole at the root: every record it
+    /// held (which the patches do not name).
+    VerifiedMap,
     /// A self-documented entry.
     Entry(String),
     /// A plan goal.
@@ -84,6 +87,7 @@ pub fn touched(id: &DocId, patches: &[Patch]) -> BTreeSet<Touched> {
             (DocId::Event { .. }, _, _) => Touched::Event,
             (DocId::Portfolio { .. }, "profile", _) => Touched::Profile,
             (DocId::Portfolio { .. }, "verified", Some(i)) => Touched::Verified(i),
+            (DocId::Portfolio { .. }, "verified", None) => Touched::VerifiedMap,
             (DocId::Portfolio { .. }, "entries", Some(i)) => Touched::Entry(i),
             (DocId::Portfolio { .. }, "goals", Some(i)) => Touched::Goal(i),
             (DocId::Portfolio { .. }, "requirements", Some(i)) => Touched::Requirement(i),
@@ -186,5 +190,26 @@ mod tests {
         portfolio::delete_entry(&mut p, "x1").unwrap();
         p.commit();
         assert_eq!(touched(&pid, &p.diff_incremental()), BTreeSet::from([Touched::Entry("x1".into())]));
+    }
+
+    /// Replacing the whole map of verified records is named: it removes every record in it.
+    #[test]
+    fn the_verified_map_replaced_whole_is_named() {
+        use automerge::transaction::Transactable as _;
+        let id = DocId::portfolio("M1");
+        let mut d = watched(crate::doc::new_doc(&id, &actor_for("member")));
+        d.put_object(automerge::ROOT, "verified", automerge::ObjType::Map).unwrap();
+        let patches = d.diff_incremental();
+        assert_eq!(touched(&id, &patches), BTreeSet::from([Touched::VerifiedMap]));
+        assert!(!portfolio::verified_map_is_the_skeletons(&d, "M1"), "put anew");
+
+        // A node that receives the portfolio whole sees the skeleton make the map: its own.
+        let mut fresh = watched(portfolio::new_doc("M1", &actor_for("member")));
+        let mut received = AutoCommit::new();
+        received.merge(&mut fresh).unwrap();
+        assert!(touched(&id, &received.diff_incremental()).contains(&Touched::VerifiedMap));
+        assert!(portfolio::verified_map_is_the_skeletons(&received, "M1"));
+        fresh.delete(automerge::ROOT, "verified").unwrap();
+        assert!(!portfolio::verified_map_is_the_skeletons(&fresh, "M1"), "deleted");
     }
 }

@@ -98,6 +98,8 @@ pub struct Projection {
     replace: bool,
     rows: Vec<Row>,
     feed: Vec<(FeedKind, String)>,
+    /// The change put or deleted the map of verified records whole (no feed entry names it).
+    verified_map: bool,
 }
 
 impl Projection {
@@ -170,6 +172,10 @@ impl Projection {
                     p.feed.push((FeedKind::Profile, member_id.clone()));
                 }
                 (DocId::Portfolio { .. }, Touched::Verified(k)) => p.feed.push((FeedKind::Verified, k.clone())),
+                // A new document's own skeleton makes the map too: only another one counts.
+                (DocId::Portfolio { member_id }, Touched::VerifiedMap) => {
+                    p.verified_map = !doc::portfolio::verified_map_is_the_skeletons(doc, member_id);
+                }
                 (DocId::Portfolio { .. }, Touched::Goal(k)) => p.feed.push((FeedKind::Goal, k.clone())),
                 (DocId::Portfolio { .. }, Touched::Requirement(k)) => {
                     p.feed.push((FeedKind::Requirement, k.clone()));
@@ -205,6 +211,12 @@ impl Projection {
     /// The change-feed entries, for tests and logs.
     pub fn feed(&self) -> &[(FeedKind, String)] {
         &self.feed
+    }
+
+    /// Whether the change wrote verified records: one named in the feed, or the map of them
+    /// put or deleted whole.
+    pub fn writes_verified(&self) -> bool {
+        self.verified_map || self.feed.iter().any(|(k, _)| *k == FeedKind::Verified)
     }
 
     /// Writes the rows and feed entries inside the change's transaction.

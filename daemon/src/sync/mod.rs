@@ -33,7 +33,7 @@ use cec_core::ident::Role;
 use cec_core::sync::{Config, DocStore, Event, Manifest, Session, Stats, Status, Summary};
 use tracing::{debug, warn};
 
-use crate::node::projection::{FeedKind, Projection};
+use crate::node::projection::Projection;
 use crate::node::{DocsError, Node};
 use crate::storage::{self, StorageError};
 
@@ -123,7 +123,7 @@ pub async fn opening_summary(node: &Node, peer: &str, scope: &Arc<PeerScope>) ->
 /// Events and attendance come from the central node, staff and kiosks (a kiosk relays the
 /// central node's event changes to its neighbours in the hall).
 pub fn refusal(role: Role, doc: &DocId, projection: &Projection) -> Option<String> {
-    let verified = projection.feed().iter().any(|(k, _)| *k == FeedKind::Verified);
+    let verified = projection.writes_verified();
     match (role, doc) {
         (Role::Central, _) => None,
         (_, DocId::Portfolio { .. }) if verified => {

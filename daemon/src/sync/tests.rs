@@ -433,3 +433,44 @@ async fn one_round_at_a_time_between_two_nodes_whichever_side_opened_it() {
     central.close().await;
     kiosk.close().await;
 }
+
+/// A member node may not write verified records, one by one or by putting the map of them
+/// whole (which names none of them): either change to its portfolio is refused.
+#[test]
+fn a_member_replacing_its_verified_records_whole_is_refused() {
+    use automerge::transaction::Transactable as _;
+    let id = DocId::portfolio("M1");
+    let mut central = cec_core::doc::new_doc(&id, &cec_core::doc::actor_for("central"));
+    let record = cec_core::portfolio::VerifiedRecord {
+        event_id: "E1".into(),
+        session_id: "s1".into(),
+        event_title: "Conference".into(),
+        session_title: "Ethics".into(),
+        provider_id: "P".into(),
+        provider_name: "Provider".into(),
+        endorsement_number: "ACA-1".into(),
+        date: jiff::civil::date(2026, 4, 16),
+        category: "ethics".into(),
+        contact_minutes: 60,
+        cecs: rust_decimal::Decimal::ONE,
+        verification_code: "x".into(),
+    };
+    cec_core::doc::portfolio::apply_verified(&mut central, "E1", &[record]).unwrap();
+    central.update_diff_cursor();
+    for wipe in [true, false] {
+        let mut member = central.fork().with_actor(cec_core::doc::actor_for("member"));
+        if wipe {
+            member.put_object(automerge::ROOT, "verified", automerge::ObjType::Map).unwrap();
+        } else {
+            member.delete(automerge::ROOT, "verified").unwrap();
+        }
+        member.commit();
+        let mut at_central = central.fork();
+        at_central.update_diff_cursor();
+        at_central.merge(&mut member).unwrap();
+        let projection = Projection::of_change(&id, &mut at_central).unwrap();
+        let why = refusal(Role::Member, &id, &projection);
+        assert!(why.as_deref().is_some_and(|w| w.contains("verified records")), "wipe={wipe}: {why:?}");
+        assert_eq!(refusal(Role::Central, &id, &projection), None);
+    }
+}
