@@ -208,6 +208,20 @@ mod tests {
         }
     }
 
+    /// A central node holding event E1, endorsed, with M1 (Ada) on its roster.
+    async fn central_with_event() -> (tempfile::TempDir, Arc<Node>) {
+        let dir = tempfile::tempdir().unwrap();
+        let id = crate::node::Identity::load_or_create(dir.path()).unwrap();
+        crate::node::credential::Enrolment::init_central(dir.path(), "ACA", id.signing_key(), jiff::Timestamp::now())
+            .unwrap();
+        let node = Arc::new(Node::open(dir.path(), Config::default()).await.unwrap());
+        assert_eq!(node.role(), "central");
+        node.create_event(event(Some(endorsement()))).await.unwrap();
+        let ada = cec_core::event::RosterMember { member_id: "M1".into(), name: "Ada".into(), email: None };
+        node.add_roster("E1", &[ada]).await.unwrap();
+        (dir, node)
+    }
+
     async fn record(node: &Arc<Node>, session: &str, items: Vec<NewCheckIn>) {
         let ev = node.require_event("E1").await.unwrap();
         for answer in node.record_checkins(&ev, session, items).await.unwrap() {
@@ -255,15 +269,7 @@ mod tests {
     /// counts at once, from the index; once derived, the index is not read for it.
     #[tokio::test]
     async fn a_central_node_reads_the_stored_portfolio_alone_only_while_derivation_is_current() {
-        let dir = tempfile::tempdir().unwrap();
-        let id = crate::node::Identity::load_or_create(dir.path()).unwrap();
-        crate::node::credential::Enrolment::init_central(dir.path(), "ACA", id.signing_key(), jiff::Timestamp::now())
-            .unwrap();
-        let node = Arc::new(Node::open(dir.path(), Config::default()).await.unwrap());
-        assert_eq!(node.role(), "central");
-        node.create_event(event(Some(endorsement()))).await.unwrap();
-        let ada = cec_core::event::RosterMember { member_id: "M1".into(), name: "Ada".into(), email: None };
-        node.add_roster("E1", &[ada]).await.unwrap();
+        let (_dir, node) = central_with_event().await;
         for (s, at) in [("s1", "2026-04-16T09:00:00Z"), ("s2", "2026-04-16T11:00:00Z"), ("s3", "2026-04-16T13:00:00Z")]
         {
             node.create_session("E1", session(s, at)).await.unwrap();
@@ -313,14 +319,7 @@ mod tests {
     /// covers the session, before the change has settled.)
     #[tokio::test]
     async fn a_derivation_woken_by_the_head_reads_the_event_as_of_that_change() {
-        let dir = tempfile::tempdir().unwrap();
-        let id = crate::node::Identity::load_or_create(dir.path()).unwrap();
-        crate::node::credential::Enrolment::init_central(dir.path(), "ACA", id.signing_key(), jiff::Timestamp::now())
-            .unwrap();
-        let node = Arc::new(Node::open(dir.path(), Config::default()).await.unwrap());
-        node.create_event(event(Some(endorsement()))).await.unwrap();
-        let ada = cec_core::event::RosterMember { member_id: "M1".into(), name: "Ada".into(), email: None };
-        node.add_roster("E1", &[ada]).await.unwrap();
+        let (_dir, node) = central_with_event().await;
         node.create_session("E1", session("s1", "2026-04-16T09:00:00Z")).await.unwrap();
         record(
             &node,
