@@ -247,6 +247,24 @@ fn note() -> cec_core::portfolio::Entry {
     }
 }
 
+/// A verified record of event E9, which no node holds.
+fn unheld_record() -> cec_core::portfolio::VerifiedRecord {
+    cec_core::portfolio::VerifiedRecord {
+        event_id: "E9".into(),
+        session_id: "S9".into(),
+        event_title: "Never held".into(),
+        session_title: "Never held".into(),
+        provider_id: "P".into(),
+        provider_name: "P".into(),
+        endorsement_number: "X".into(),
+        date: jiff::civil::date(2027, 1, 1),
+        category: "ethics".into(),
+        contact_minutes: 600,
+        cecs: rust_decimal::Decimal::from(10),
+        verification_code: "forged".into(),
+    }
+}
+
 /// A member node cannot forge verified history: its change to the verified records of its
 /// own portfolio is refused at the central node, while its own entries are taken.
 #[tokio::test]
@@ -280,20 +298,7 @@ async fn a_member_cannot_forge_verified_records() {
         .unwrap();
     assert_eq!(central.stored_portfolio("M1").await.unwrap().unwrap().entries.len(), 1, "its own entry is taken");
     // Now a forged verified record.
-    let forged = cec_core::portfolio::VerifiedRecord {
-        event_id: "E9".into(),
-        session_id: "S9".into(),
-        event_title: "Never held".into(),
-        session_title: "Never held".into(),
-        provider_id: "P".into(),
-        provider_name: "P".into(),
-        endorsement_number: "X".into(),
-        date: jiff::civil::date(2027, 1, 1),
-        category: "ethics".into(),
-        contact_minutes: 600,
-        cecs: rust_decimal::Decimal::from(10),
-        verification_code: "forged".into(),
-    };
+    let forged = unheld_record();
     laptop
         .docs
         .update(&DocId::portfolio("M1"), |d| {
@@ -441,21 +446,7 @@ fn a_member_replacing_its_verified_records_whole_is_refused() {
     use automerge::transaction::Transactable as _;
     let id = DocId::portfolio("M1");
     let mut central = cec_core::doc::new_doc(&id, &cec_core::doc::actor_for("central"));
-    let record = cec_core::portfolio::VerifiedRecord {
-        event_id: "E1".into(),
-        session_id: "s1".into(),
-        event_title: "Conference".into(),
-        session_title: "Ethics".into(),
-        provider_id: "P".into(),
-        provider_name: "Provider".into(),
-        endorsement_number: "ACA-1".into(),
-        date: jiff::civil::date(2026, 4, 16),
-        category: "ethics".into(),
-        contact_minutes: 60,
-        cecs: rust_decimal::Decimal::ONE,
-        verification_code: "x".into(),
-    };
-    cec_core::doc::portfolio::apply_verified(&mut central, "E1", &[record]).unwrap();
+    cec_core::doc::portfolio::apply_verified(&mut central, "E9", &[unheld_record()]).unwrap();
     central.update_diff_cursor();
     for wipe in [true, false] {
         let mut member = central.fork().with_actor(cec_core::doc::actor_for("member"));
